@@ -1,0 +1,81 @@
+/**
+ * Client half for leader-based protocols (Raft, Multi-Paxos, the unreplicated baseline): send the request to the
+ * replica believed to lead, follow redirects, and on silence retry the same request (same seq, so the replicas'
+ * session table applies it at most once) at the next replica. One reply with status ok from any replica is final:
+ * a crash-fault replica only answers ok for a committed command.
+ */
+import type { ClientContext, ClientProtocol, ClientReady } from '../protocol.ts'
+import type { ClientReply, ClientRequest, NodeId, Outbound } from '../types.ts'
+
+export interface LeaderClientOptions {
+  /** Ticks without an answer before the request is resent to the next replica. */
+  readonly retryTicks: number
+  /** Ticks to wait after a replica said it does not know the leader. */
+  readonly redirectBackoffTicks: number
+}
+
+export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 30, redirectBackoffTicks: 3 }
+
+export class LeaderClient implements ClientProtocol {
+  private readonly replicas: readonly NodeId[]
+  private readonly options: LeaderClientOptions
+  private leaderGuess: number
+  private outstanding: ClientRequest | null = null
+  private ticksUntilRetry = 0
+  private messages: Outbound<ClientRequest>[] = []
+  private completed: { seq: number; result: Uint8Array } | null = null
+
+  constructor(ctx: ClientContext, options: Partial<LeaderClientOptions> = {}) {
+    this.replicas = ctx.replicas
+    this.options = { ...DEFAULT_LEADER_CLIENT_OPTIONS, ...options }
+    // Spread first guesses over replicas deterministically; the first redirect corrects it.
+    this.leaderGuess = ctx.rng.int(ctx.replicas.length)
+  }
+
+  submit(request: ClientRequest): void {
+    this.outstanding = request
+    this.send()
+  }
+
+  private send(): void {
+    if (this.outstanding === null) return
+    this.messages.push({ to: this.replicas[this.leaderGuess]!, message: this.outstanding })
+    this.ticksUntilRetry = this.options.retryTicks
+  }
+
+  receive(from: NodeId, reply: ClientReply): void {
+    const req = this.outstanding
+    if (req === null || reply.seq !== req.seq || reply.clientId !== req.clientId) return
+    if (reply.status === 'ok') {
+      this.completed = { seq: req.seq, result: reply.result }
+      this.outstanding = null
+      const at = this.replicas.indexOf(from)
+      if (at >= 0) this.leaderGuess = at
+      return
+    }
+    const hinted = this.replicas.indexOf(reply.leaderHint)
+    if (reply.status === 'redirect' && hinted >= 0 && reply.leaderHint !== from) {
+      this.leaderGuess = hinted
+      this.send()
+    } else {
+      // No usable hint (election under way, or an error): back off briefly, then try the next replica.
+      this.leaderGuess = (this.replicas.indexOf(from) + 1) % this.replicas.length
+      this.ticksUntilRetry = Math.min(this.ticksUntilRetry, this.options.redirectBackoffTicks)
+    }
+  }
+
+  tick(): void {
+    if (this.outstanding === null) return
+    if (--this.ticksUntilRetry <= 0) {
+      this.leaderGuess = (this.leaderGuess + 1) % this.replicas.length
+      this.send()
+    }
+  }
+
+  ready(): ClientReady {
+    const out: ClientReady = { messages: this.messages, completed: this.completed }
+    this.messages = []
+    this.completed = null
+    return out
+  }
+}

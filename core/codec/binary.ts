@@ -1,0 +1,185 @@
+/**
+ * Compact binary encoding helpers shared by every codec: unsigned varints (LEB128, as protobuf), length-prefixed bytes
+ * and strings. Readers check every bound and throw `CodecError` saying what was truncated or too large, so a
+ * malformed frame from the network is rejected instead of crashing a replica.
+ */
+import { CodecError } from '../errors.ts'
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder('utf-8', { fatal: true })
+
+/** Grows as needed; `finish()` returns a view of exactly the bytes written. */
+export class BinaryWriter {
+  private buf: Uint8Array
+  private view: DataView
+  private pos = 0
+
+  constructor(initialSize = 64) {
+    this.buf = new Uint8Array(initialSize)
+    this.view = new DataView(this.buf.buffer)
+  }
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.pos + extra) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+    this.view = new DataView(next.buffer)
+  }
+
+  u8(value: number): this {
+    this.ensure(1)
+    this.buf[this.pos++] = value & 0xff
+    return this
+  }
+
+  /** Unsigned integer up to 2^53 - 1 as LEB128. */
+  uvarint(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new CodecError(`cannot encode ${value} as an unsigned varint`)
+    this.ensure(8)
+    while (value >= 0x80) {
+      this.buf[this.pos++] = (value % 0x80) | 0x80
+      value = Math.floor(value / 0x80)
+    }
+    this.buf[this.pos++] = value
+    return this
+  }
+
+  /** Signed integer (zig-zag), for values such as "no leader" = -1. */
+  svarint(value: number): this {
+    return this.uvarint(value < 0 ? -2 * value - 1 : 2 * value)
+  }
+
+  bool(value: boolean): this {
+    return this.u8(value ? 1 : 0)
+  }
+
+  f64(value: number): this {
+    this.ensure(8)
+    this.view.setFloat64(this.pos, value, true)
+    this.pos += 8
+    return this
+  }
+
+  /** Raw bytes, no length (fixed-size fields such as signatures and digests). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+    return this
+  }
+
+  bytes(bytes: Uint8Array): this {
+    this.uvarint(bytes.length)
+    return this.raw(bytes)
+  }
+
+  string(text: string): this {
+    return this.bytes(textEncoder.encode(text))
+  }
+
+  get length(): number {
+    return this.pos
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+}
+
+/** Reads what BinaryWriter wrote; every read checks bounds. `what` names the structure in error messages. */
+export class BinaryReader {
+  private readonly buf: Uint8Array
+  private readonly view: DataView
+  private pos = 0
+  private readonly what: string
+
+  constructor(bytes: Uint8Array, what = 'message') {
+    this.buf = bytes
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.what = what
+  }
+
+  private fail(reason: string): never {
+    throw new CodecError(`malformed ${this.what}: ${reason} at byte ${this.pos} of ${this.buf.length}`)
+  }
+
+  u8(): number {
+    if (this.pos >= this.buf.length) this.fail('truncated')
+    return this.buf[this.pos++]!
+  }
+
+  uvarint(): number {
+    let result = 0
+    let scale = 1
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.buf.length) this.fail('truncated varint')
+      const b = this.buf[this.pos++]!
+      result += (b & 0x7f) * scale
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(result)) this.fail('varint out of range')
+        return result
+      }
+      scale *= 0x80
+    }
+    return this.fail('varint too long')
+  }
+
+  svarint(): number {
+    const z = this.uvarint()
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+  }
+
+  bool(): boolean {
+    const b = this.u8()
+    if (b > 1) this.fail(`boolean byte ${b}`)
+    return b === 1
+  }
+
+  f64(): number {
+    if (this.pos + 8 > this.buf.length) this.fail('truncated float')
+    const v = this.view.getFloat64(this.pos, true)
+    this.pos += 8
+    return v
+  }
+
+  raw(length: number): Uint8Array {
+    if (this.pos + length > this.buf.length) this.fail(`need ${length} bytes`)
+    const out = this.buf.subarray(this.pos, this.pos + length)
+    this.pos += length
+    return out
+  }
+
+  bytes(maxLength = this.buf.length): Uint8Array {
+    const length = this.uvarint()
+    if (length > maxLength) this.fail(`length ${length} exceeds ${maxLength}`)
+    return this.raw(length)
+  }
+
+  string(maxLength = this.buf.length): string {
+    const bytes = this.bytes(maxLength)
+    try {
+      return textDecoder.decode(bytes)
+    } catch {
+      return this.fail('invalid UTF-8')
+    }
+  }
+
+  /** A count of following items, bounded by the bytes left (each item needs at least one byte). */
+  count(): number {
+    const n = this.uvarint()
+    if (n > this.buf.length - this.pos) this.fail(`count ${n} exceeds remaining bytes`)
+    return n
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos
+  }
+
+  /** Call after the last field: trailing bytes mean the sender and receiver disagree on the layout. */
+  end(): void {
+    if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`)
+  }
+}

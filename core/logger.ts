@@ -1,0 +1,29 @@
+/**
+ * Debug logging by namespace (`DEBUG=consensus:*`), in the style of js-libp2p's loggers. Disabled namespaces cost a
+ * boolean check; protocols receive a Logger in their context and never write to the console themselves.
+ */
+export interface Logger {
+  (format: string, ...args: unknown[]): void
+  readonly enabled: boolean
+}
+
+function namespaceEnabled(ns: string, pattern: string): boolean {
+  return pattern.split(',').map(p => p.trim()).filter(Boolean).some(p => {
+    if (p.startsWith('-')) return false
+    const re = new RegExp('^' + p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$')
+    return re.test(ns)
+  }) && !pattern.split(',').some(p => p.trim() === '-' + ns)
+}
+
+const pattern = typeof process !== 'undefined' ? (process.env.DEBUG ?? '') : ''
+
+export function createLogger(namespace: string): Logger {
+  const enabled = pattern !== '' && namespaceEnabled(namespace, pattern)
+  const log = ((format: string, ...args: unknown[]) => {
+    if (enabled) process.stderr.write(`${namespace} ${format} ${args.map(a => typeof a === 'string' ? a : JSON.stringify(a)).join(' ')}\n`)
+  }) as Logger
+  Object.defineProperty(log, 'enabled', { value: enabled })
+  return log
+}
+
+export const silentLogger: Logger = createLogger('consensus:silent')

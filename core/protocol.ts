@@ -1,0 +1,122 @@
+/**
+ * The plug-in contract. A protocol is a pure, deterministic, synchronous state machine (etcd-io/raft style): no I/O,
+ * no timers, no clock, no Math.random, no promises. Inputs are method calls; outputs accumulate and are drained by the
+ * host with `ready()`, which carries them out in the one safe order: persist (and sync), then send, then apply
+ * committed entries and answer clients.
+ */
+import type { Rng } from './random.ts'
+import type { Signer, Verifier } from './signer.ts'
+import type { DurableState, PersistOp } from './storage.ts'
+import type {
+  ClientReply, ClientRequest, CommittedEntry, NodeId, Outbound, ReadyRead, ReplicaStatus,
+} from './types.ts'
+import type { Logger } from './logger.ts'
+
+/** Everything a replica produced since the last `ready()`. */
+export interface Ready<M> {
+  /** Written and synced before anything else in this Ready leaves the host. */
+  readonly persist: PersistOp[]
+  readonly messages: Outbound<M>[]
+  /** A snapshot (Raft InstallSnapshot, PBFT state transfer) the host restores before applying `committed`. */
+  installSnapshot: { readonly index: number; readonly data: Uint8Array } | null
+  /** Decided log positions, in order, contiguous with what was applied before. */
+  committed: CommittedEntry[]
+  /** Answers the protocol gives itself: redirects to the leader, errors. Results of commands come from the host. */
+  readonly replies: Array<{ readonly to: NodeId; readonly reply: ClientReply }>
+  /** Linearizable reads to serve once `index` is applied (Raft ReadIndex). */
+  readonly reads: ReadyRead[]
+}
+
+export interface Replica<M> {
+  /** One logical clock tick; all timeouts are counted in ticks. */
+  tick(): void
+  /** A replica-to-replica message; `from` is the authenticated sender. */
+  receive(from: NodeId, message: M): void
+  /** A client's command arrived at this replica (`from` is the authenticated client or forwarding replica). */
+  propose(request: ClientRequest, from: NodeId): void
+  /** A read-only command; protocols without a read path leave this out and the host proposes it instead. */
+  read?(request: ClientRequest, from: NodeId): void
+  /**
+   * The host snapshotted the state machine right after applying `index` (every `snapshotInterval` indexes). Raft and
+   * Paxos compact their logs; PBFT hashes `data` into its CHECKPOINT.
+   */
+  snapshotTaken(index: number, data: Uint8Array): void
+  ready(): Ready<M>
+  status(): ReplicaStatus
+}
+
+/** What a replica is given at creation. */
+export interface ReplicaContext {
+  readonly id: NodeId
+  /** The initial voting members, sorted. */
+  readonly members: readonly NodeId[]
+  /** Protocol options, already validated by the descriptor's `parseOptions`. */
+  readonly options: Readonly<Record<string, unknown>>
+  /** Seeded randomness (election timeouts, backoff). */
+  readonly rng: Rng
+  /** This replica's key (Byzantine protocols sign with it). */
+  readonly signer: Signer
+  readonly verifier: Verifier
+  /** Public key of any replica or admitted client, undefined for strangers. */
+  readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
+  /** What survived the last crash; empty on first start. */
+  readonly recovered: DurableState
+  readonly log: Logger
+}
+
+/** Client-side half of a protocol: how requests are routed and when a result is accepted. Pure, like a replica. */
+export interface ClientProtocol {
+  /** Start a request (the client has no other outstanding). */
+  submit(request: ClientRequest): void
+  receive(from: NodeId, reply: ClientReply): void
+  tick(): void
+  ready(): ClientReady
+}
+
+export interface ClientReady {
+  readonly messages: Outbound<ClientRequest>[]
+  /** The accepted outcome of the outstanding request, once known. */
+  readonly completed: { readonly seq: number; readonly result: Uint8Array } | null
+}
+
+export interface ClientContext {
+  readonly id: NodeId
+  readonly replicas: readonly NodeId[]
+  readonly options: Readonly<Record<string, unknown>>
+  readonly rng: Rng
+  readonly signer: Signer
+}
+
+export interface MessageCodec<M> {
+  encode(message: M): Uint8Array
+  /** Throws `CodecError` naming what is malformed. */
+  decode(bytes: Uint8Array): M
+  /** The message type name used for counting (e.g. 'AppendEntries'). */
+  typeName(message: M): string
+}
+
+export type FaultModel = 'crash' | 'byzantine'
+
+export interface ProtocolDescriptor<M = unknown> {
+  readonly name: string
+  readonly description: string
+  readonly faultModel: FaultModel
+  /** Cluster size needed to tolerate f faults (2f+1, 3f+1; the baseline: 1 and only f = 0). */
+  replicasFor(f: number): number
+  /** Faults tolerated by n replicas. */
+  faultsTolerated(n: number): number
+  /** null when n is a usable cluster size, else a one-line reason. */
+  checkClusterSize(n: number): string | null
+  /** Validate and complete options (defaults filled); throws `ConfigError` naming the bad field. */
+  parseOptions(raw: Readonly<Record<string, unknown>>, n: number): Readonly<Record<string, unknown>>
+  readonly codec: MessageCodec<M>
+  createReplica(ctx: ReplicaContext): Replica<M>
+  createClient(ctx: ClientContext): ClientProtocol
+  /** Which replicas send the command's result to the client: the one it was proposed at, or all (PBFT). */
+  readonly replyFrom: 'proposer' | 'all'
+  /**
+   * Replica-to-replica messages per committed command in steady state at batch size 1, by message type; the bench
+   * compares the transport's counters with it.
+   */
+  theoreticalMessages(n: number): Readonly<Record<string, number>>
+}
