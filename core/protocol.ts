@@ -119,4 +119,9 @@ export interface ProtocolDescriptor<M = unknown> {
    * compares the transport's counters with it.
    */
   theoreticalMessages(n: number): Readonly<Record<string, number>>
+  /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
+  readonly adversary?: {
+    readonly strategies: readonly string[]
+    createReplica(strategy: string, ctx: ReplicaContext): Replica<M>
+  }
 }

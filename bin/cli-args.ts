@@ -1,0 +1,34 @@
+/**
+ * Argument parsers shared by the command-line tools: each rejects a bad value with a message naming the flag.
+ */
+import { InvalidArgumentError } from 'commander'
+
+export function positiveInt(flag: string, min = 1) {
+  return (text: string): number => {
+    const v = Number(text)
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${flag} expects an integer >= ${min}, got "${text}"`)
+    return v
+  }
+}
+
+export function nonNegativeNumber(flag: string) {
+  return (text: string): number => {
+    const v = Number(text)
+    if (text.trim() === '' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${flag} expects a number >= 0, got "${text}"`)
+    return v
+  }
+}
+
+/** `--option key=value` (repeatable): numbers and booleans are parsed, anything else stays a string. */
+export function keyValue(text: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const at = text.indexOf('=')
+  if (at <= 0) throw new InvalidArgumentError(`--option expects key=value, got "${text}"`)
+  const key = text.slice(0, at)
+  const raw = text.slice(at + 1)
+  const value: unknown = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw
+  return { ...previous, [key]: value }
+}
+
+export function list(text: string): string[] {
+  return text.split(',').map(s => s.trim()).filter(s => s !== '')
+}

@@ -1,0 +1,289 @@
+/**
+ * The host drives one replica over a transport and a storage, and owns the replicated state machine.
+ *
+ * It enforces the ordering that makes crash recovery correct: the writes in a Ready are made durable (sync) before any
+ * message of that Ready leaves, and Readies are released strictly in order, so a later message never overtakes the
+ * persistence of an earlier one. Committed entries are applied in index order through the exactly-once session table;
+ * results go to the client from the replica it asked (or from every replica, for Byzantine protocols).
+ */
+import { decodeRequest, encodeReply } from './codec/client-messages.ts'
+import { CodecError } from './errors.ts'
+import { createLogger, type Logger } from './logger.ts'
+import type { ProtocolDescriptor, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { Rng } from './random.ts'
+import type { HostRuntime } from './runtime.ts'
+import { SessionStateMachine } from './sessions.ts'
+import type { Signer, Verifier } from './signer.ts'
+import type { StateMachine } from './state-machine.ts'
+import type { Storage } from './storage.ts'
+import type { ClientReply, ClientRequest, CommittedEntry, NodeId, ReadyRead, ReplicaStatus } from './types.ts'
+import type { Frame, Transport } from '../net/transport.ts'
+
+export interface HostObserver {
+  /** After a committed entry has been applied (the simulator checks state-machine safety across replicas here). */
+  applied?(host: NodeId, entry: CommittedEntry): void
+  /** A frame that could not be decoded or was refused. */
+  rejected?(host: NodeId, from: NodeId, reason: string): void
+}
+
+export interface ReplicaHostOptions {
+  readonly descriptor: ProtocolDescriptor<any>
+  readonly id: NodeId
+  readonly members: readonly NodeId[]
+  /** Parsed protocol options (descriptor.parseOptions). */
+  readonly protocolOptions: Readonly<Record<string, unknown>>
+  readonly transport: Transport
+  readonly storage: Storage
+  readonly runtime: HostRuntime
+  readonly stateMachine: StateMachine
+  readonly rng: Rng
+  readonly signer: Signer
+  readonly verifier: Verifier
+  readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
+  /** Milliseconds per protocol tick. */
+  readonly tickMs: number
+  /** Snapshot the state machine every this many applied indexes (PBFT: its checkpoint interval). */
+  readonly snapshotInterval: number
+  /** Replace the honest replica (Byzantine strategies in tests and benchmarks). */
+  readonly replicaFactory?: (ctx: ReplicaContext) => Replica<unknown>
+  readonly observer?: HostObserver
+  readonly log?: Logger
+}
+
+export interface HostStatus extends ReplicaStatus {
+  readonly id: NodeId
+  readonly appliedIndex: number
+  readonly commandsApplied: number
+}
+
+interface PendingReady {
+  readonly ready: Ready<unknown>
+  synced: boolean
+}
+
+export class ReplicaHost {
+  readonly id: NodeId
+  readonly stateMachine: SessionStateMachine
+  private readonly o: ReplicaHostOptions
+  private replicaImpl: Replica<unknown> | null = null
+  private readonly log: Logger
+  private appliedIndex = 0
+  private commandsApplied = 0
+  private stopped = false
+  private cancelTick: (() => void) | null = null
+  /** Readies waiting for their sync, released in order. */
+  private readonly queue: PendingReady[] = []
+  private releasing = false
+  /** Requests this replica received from clients, by client: the seq it must answer. */
+  private readonly pendingClients = new Map<NodeId, number>()
+  /** ReadIndex reads waiting for the state machine to catch up, in arrival order. */
+  private pendingReads: ReadyRead[] = []
+  private flushRequested = false
+
+  constructor(options: ReplicaHostOptions) {
+    this.o = options
+    this.id = options.id
+    this.stateMachine = new SessionStateMachine(options.stateMachine)
+    this.log = options.log ?? createLogger(`consensus:host:${options.id}`)
+  }
+
+  get replica(): Replica<unknown> {
+    if (this.replicaImpl === null) throw new Error('host not started')
+    return this.replicaImpl
+  }
+
+  /** Recover from storage, create the replica, start ticking and receiving. */
+  start(): void {
+    const durable = this.o.storage.load()
+    if (durable.snapshot !== null) {
+      this.stateMachine.restore(durable.snapshot.data)
+      this.appliedIndex = durable.snapshot.index
+    }
+    const ctx: ReplicaContext = {
+      id: this.o.id,
+      members: this.o.members,
+      options: this.o.protocolOptions,
+      rng: this.o.rng,
+      signer: this.o.signer,
+      verifier: this.o.verifier,
+      publicKeyOf: this.o.publicKeyOf,
+      recovered: durable,
+      log: createLogger(`consensus:${this.o.descriptor.name}:${this.o.id}`),
+    }
+    this.replicaImpl = (this.o.replicaFactory ?? this.o.descriptor.createReplica)(ctx)
+    this.o.transport.onFrame((from, frame) => this.onFrame(from, frame))
+    this.scheduleTick()
+    this.flush()
+  }
+
+  /** Stop ticking and ignore further frames (a crash, from the replica's point of view). */
+  stop(): void {
+    this.stopped = true
+    this.cancelTick?.()
+    this.cancelTick = null
+  }
+
+  status(): HostStatus {
+    return { ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied }
+  }
+
+  private scheduleTick(): void {
+    this.cancelTick = this.o.runtime.setTimer(this.o.tickMs, () => {
+      if (this.stopped) return
+      this.replica.tick()
+      this.flush()
+      this.scheduleTick()
+    })
+  }
+
+  private onFrame(from: NodeId, frame: Frame): void {
+    if (this.stopped) return
+    try {
+      if (frame.channel === 'protocol') {
+        this.replica.receive(from, this.o.descriptor.codec.decode(frame.bytes))
+      } else if (frame.channel === 'request') {
+        this.onRequest(from, decodeRequest(frame.bytes))
+      } else {
+        this.reject(from, `unexpected ${frame.channel} frame`)
+        return
+      }
+    } catch (e) {
+      if (e instanceof CodecError) {
+        this.reject(from, e.message)
+        return
+      }
+      throw e
+    }
+    this.flush()
+  }
+
+  private onRequest(from: NodeId, request: ClientRequest): void {
+    // The sender is authenticated by the transport: a client may only speak for itself.
+    if (request.clientId !== from) {
+      this.reject(from, `request claims client ${request.clientId} but was sent by ${from}`)
+      return
+    }
+    this.pendingClients.set(request.clientId, request.seq)
+    const replica = this.replica
+    if (request.readOnly && replica.read !== undefined) replica.read(request, from)
+    else replica.propose(request, from)
+  }
+
+  private reject(from: NodeId, reason: string): void {
+    this.log('rejected frame from %s: %s', from, reason)
+    this.o.observer?.rejected?.(this.id, from, reason)
+  }
+
+  /** Take the replica's outputs: persist them, and release them once durable. */
+  private flush(): void {
+    if (this.stopped) return
+    if (this.releasing) {
+      // Called from inside release (snapshotTaken produced output): pick it up when release finishes.
+      this.flushRequested = true
+      return
+    }
+    const ready = this.replica.ready()
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.committed.length === 0 &&
+      ready.replies.length === 0 && ready.reads.length === 0 && ready.installSnapshot === null) return
+    const pending: PendingReady = { ready, synced: ready.persist.length === 0 }
+    this.queue.push(pending)
+    if (!pending.synced) {
+      this.o.storage.write(ready.persist)
+      this.o.storage.sync(() => {
+        pending.synced = true
+        this.drain()
+      })
+    } else {
+      this.drain()
+    }
+  }
+
+  private drain(): void {
+    if (this.releasing || this.stopped) return
+    this.releasing = true
+    try {
+      while (this.queue.length > 0 && this.queue[0]!.synced) this.release(this.queue.shift()!.ready)
+    } finally {
+      this.releasing = false
+    }
+    if (this.flushRequested) {
+      this.flushRequested = false
+      this.flush()
+    }
+  }
+
+  private release(ready: Ready<unknown>): void {
+    const codec = this.o.descriptor.codec
+    let lastMessage: unknown = undefined
+    let lastFrame: Frame | null = null
+    for (const { to, message } of ready.messages) {
+      // Broadcasts push one message object to many peers: encode it once.
+      if (message !== lastMessage || lastFrame === null) {
+        lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message) }
+        lastMessage = message
+      }
+      this.o.transport.send(to, lastFrame)
+    }
+    if (ready.installSnapshot !== null && ready.installSnapshot.index > this.appliedIndex) {
+      this.stateMachine.restore(ready.installSnapshot.data)
+      this.appliedIndex = ready.installSnapshot.index
+    }
+    for (const { to, reply } of ready.replies) {
+      if (this.pendingClients.get(reply.clientId) === reply.seq) this.pendingClients.delete(reply.clientId)
+      this.sendReply(to, reply)
+    }
+    for (const entry of ready.committed) this.apply(entry)
+    for (const read of ready.reads) this.pendingReads.push(read)
+    if (this.pendingReads.length > 0) this.serveReads()
+  }
+
+  private apply(entry: CommittedEntry): void {
+    if (entry.index <= this.appliedIndex) return // covered by an installed snapshot
+    if (entry.index !== this.appliedIndex + 1) {
+      throw new Error(`${this.o.descriptor.name} replica ${this.id} committed index ${entry.index} after ` +
+        `${this.appliedIndex}: committed indexes must be contiguous`)
+    }
+    const all = this.o.descriptor.replyFrom === 'all'
+    for (const request of entry.requests) {
+      const { result } = this.stateMachine.apply(request)
+      if (all || this.pendingClients.get(request.clientId) === request.seq) {
+        this.pendingClients.delete(request.clientId)
+        this.sendResult(request, result)
+      }
+    }
+    this.appliedIndex = entry.index
+    this.commandsApplied += entry.requests.length
+    this.o.observer?.applied?.(this.id, entry)
+    if (entry.index % this.o.snapshotInterval === 0) {
+      this.replica.snapshotTaken(entry.index, this.stateMachine.snapshot())
+      this.flushRequested = true
+    }
+  }
+
+  private serveReads(): void {
+    const waiting: ReadyRead[] = []
+    for (const read of this.pendingReads) {
+      if (read.index > this.appliedIndex) { waiting.push(read); continue }
+      this.pendingClients.delete(read.request.clientId)
+      this.sendResult(read.request, this.stateMachine.query(read.request))
+    }
+    this.pendingReads = waiting
+  }
+
+  private sendResult(request: ClientRequest, result: Uint8Array): void {
+    const status = this.replica.status()
+    this.sendReply(request.clientId, {
+      clientId: request.clientId, seq: request.seq, status: 'ok', result,
+      leaderHint: status.leader ?? -1, epoch: status.epoch, error: '',
+    })
+  }
+
+  private sendReply(to: NodeId, reply: ClientReply): void {
+    this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply) })
+  }
+}
+
+export function createReplicaHost(options: ReplicaHostOptions): ReplicaHost {
+  return new ReplicaHost(options)
+}
+

@@ -1,0 +1,357 @@
+/**
+ * A simulated cluster: replicas (each a host over a simulated endpoint and fsync-modelling memory storage), clients,
+ * the network, fault injection, and cross-replica safety checks. Everything is derived from one seed.
+ */
+import { createClientHost, type ClientHost } from '../../core/client-host.ts'
+import { ConfigError } from '../../core/errors.ts'
+import { createReplicaHost, type HostObserver, type ReplicaHost } from '../../core/host.ts'
+import { createKvStore } from '../../core/kv.ts'
+import type { ProtocolDescriptor, Replica, ReplicaContext } from '../../core/protocol.ts'
+import { createRng, type Rng } from '../../core/random.ts'
+import type { SignerName, Signer } from '../../core/signer.ts'
+import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
+import type { StateMachineFactory } from '../../core/state-machine.ts'
+import { MemoryStorage } from '../../core/storage/memory-storage.ts'
+import type { ClientRequest, CommittedEntry, NodeId } from '../../core/types.ts'
+import { bytesEqual, sameRequest } from '../../core/codec/client-messages.ts'
+import type { MessageStats } from '../stats.ts'
+import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } from './faults.ts'
+import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
+import { SimNetwork } from './network.ts'
+import { Simulator } from './simulator.ts'
+
+export const FIRST_CLIENT_ID = 1000
+
+export interface SimClusterOptions {
+  readonly protocol: ProtocolDescriptor<any>
+  readonly n: number
+  readonly seed: number | string
+  /** Raw protocol options (validated by the descriptor). */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>
+  readonly clients?: number
+  readonly network?: {
+    readonly latency?: LatencyDistribution
+    readonly regions?: RegionTopology
+    /** Region of each replica (index = replica id); clients use `clientRegion`. */
+    readonly replicaRegions?: readonly number[]
+    readonly clientRegion?: number
+  }
+  /** Milliseconds of virtual time per protocol tick (default 10). */
+  readonly tickMs?: number
+  /** Snapshot every this many applied indexes (default 500). */
+  readonly snapshotInterval?: number
+  /** Virtual time an fsync takes (default 0: durable at once). */
+  readonly fsyncMs?: number
+  readonly signer?: SignerName
+  /** Replace the replica of chosen ids (Byzantine strategies); return undefined to keep the honest one. */
+  readonly replicaFactory?: (id: NodeId) => ((ctx: ReplicaContext) => Replica<unknown>) | undefined
+  /** Replicas excluded from the safety check (Byzantine ones may "commit" anything). */
+  readonly untrusted?: readonly NodeId[]
+  /** At most this many replicas down at once for scheduled faults (default: the protocol's f, at least 1). */
+  readonly maxCrashed?: number
+  readonly stateMachine?: StateMachineFactory
+}
+
+export interface InjectedFault {
+  readonly at: number
+  readonly description: string
+  /** Why a scheduled fault was not carried out (e.g. too many replicas already down). */
+  readonly skipped?: string
+}
+
+export class SimCluster {
+  readonly sim = new Simulator()
+  readonly network: SimNetwork
+  readonly protocol: ProtocolDescriptor<any>
+  readonly n: number
+  readonly replicaIds: NodeId[]
+  readonly clients: ClientHost[] = []
+  readonly faultLog: InjectedFault[] = []
+  /** State-machine safety violations: two replicas applied different commands at one index. */
+  readonly safetyViolations: string[] = []
+  readonly tickMs: number
+  private readonly o: SimClusterOptions
+  private readonly rng: Rng
+  private readonly protocolOptions: Readonly<Record<string, unknown>>
+  private readonly hosts = new Map<NodeId, ReplicaHost>()
+  private readonly storages = new Map<NodeId, MemoryStorage>()
+  private readonly members = new Map<NodeId, readonly NodeId[]>()
+  private readonly keys = new Map<NodeId, { privateKey: Uint8Array; publicKey: Uint8Array }>()
+  private readonly crashedAt = new Map<NodeId, number>()
+  /** First committed batch seen at each index, to compare every replica's against. */
+  private readonly decided = new Map<number, readonly ClientRequest[]>()
+  private readonly untrusted: ReadonlySet<NodeId>
+  private readonly observer: HostObserver
+  private readonly scheme
+
+  constructor(options: SimClusterOptions) {
+    this.o = options
+    this.protocol = options.protocol
+    this.n = options.n
+    const sizeError = options.protocol.checkClusterSize(options.n)
+    if (sizeError !== null) throw new ConfigError('n', sizeError)
+    this.protocolOptions = options.protocol.parseOptions(options.protocolOptions ?? {}, options.n)
+    this.tickMs = options.tickMs ?? 10
+    if (!(this.tickMs > 0)) throw new ConfigError('tickMs', `must be > 0, got ${this.tickMs}`)
+    const interval = options.snapshotInterval ?? 500
+    if (!Number.isInteger(interval) || interval < 1) throw new ConfigError('snapshotInterval', `must be an integer >= 1, got ${interval}`)
+    this.rng = createRng(options.seed)
+    this.scheme = signatureScheme(options.signer ?? 'node')
+    const latency = options.network?.latency ?? { kind: 'uniform', minMs: 0.2, maxMs: 1 }
+    validateLatency(latency, 'network.latency')
+    if (options.network?.regions !== undefined) validateTopology(options.network.regions)
+    const placement = new Map<NodeId, number>()
+    this.replicaIds = [...Array(options.n).keys()]
+    this.untrusted = new Set(options.untrusted ?? [])
+    this.network = new SimNetwork(this.sim, this.rng.fork('network'), {
+      latency, ...(options.network?.regions !== undefined ? { regions: options.network.regions } : {}), placement,
+    })
+    const keyRng = this.rng.fork('keys')
+    const clientCount = options.clients ?? 0
+    const allIds = [...this.replicaIds, ...Array.from({ length: clientCount }, (_, i) => FIRST_CLIENT_ID + i)]
+    for (const id of allIds) {
+      const privateKey = generatePrivateKey(keyRng)
+      this.keys.set(id, { privateKey, publicKey: this.scheme.publicKeyOf(privateKey) })
+    }
+    const regionCount = options.network?.regions?.names.length ?? 1
+    const replicaRegions = options.network?.replicaRegions
+    if (replicaRegions !== undefined && replicaRegions.length !== options.n) {
+      throw new ConfigError('network.replicaRegions', `expected ${options.n} region indexes, got ${replicaRegions.length}`)
+    }
+    for (const id of this.replicaIds) {
+      const r = replicaRegions?.[id] ?? 0
+      if (!(r >= 0 && r < regionCount)) throw new ConfigError('network.replicaRegions', `region ${r} of replica ${id} does not exist`)
+      placement.set(id, r)
+    }
+    for (let i = 0; i < clientCount; i++) placement.set(FIRST_CLIENT_ID + i, options.network?.clientRegion ?? 0)
+
+    this.observer = {
+      applied: (host, entry) => this.checkApplied(host, entry),
+    }
+    for (const id of this.replicaIds) {
+      this.storages.set(id, this.newStorage())
+      this.members.set(id, this.replicaIds)
+      this.startHost(id)
+    }
+    for (let i = 0; i < clientCount; i++) this.clients.push(this.newClient(FIRST_CLIENT_ID + i))
+  }
+
+  private newStorage(): MemoryStorage {
+    const fsyncMs = this.o.fsyncMs ?? 0
+    return new MemoryStorage(fsyncMs > 0 ? { defer: fn => { this.sim.setTimer(fsyncMs, fn) } } : {})
+  }
+
+  private signerOf(id: NodeId): Signer {
+    return this.scheme.signer(this.keys.get(id)!.privateKey)
+  }
+
+  private startHost(id: NodeId): ReplicaHost {
+    const factory = this.o.replicaFactory?.(id)
+    const host = createReplicaHost({
+      descriptor: this.protocol,
+      id,
+      members: this.members.get(id)!,
+      protocolOptions: this.protocolOptions,
+      transport: this.network.endpoint(id),
+      storage: this.storages.get(id)!,
+      runtime: this.sim,
+      stateMachine: (this.o.stateMachine ?? createKvStore)(),
+      rng: this.rng.fork(`replica-${id}-${this.sim.now()}`),
+      signer: this.signerOf(id),
+      verifier: this.scheme.verifier,
+      publicKeyOf: other => this.keys.get(other)?.publicKey,
+      tickMs: this.tickMs,
+      snapshotInterval: this.o.snapshotInterval ?? 500,
+      observer: this.observer,
+      ...(factory !== undefined ? { replicaFactory: factory } : {}),
+    })
+    this.hosts.set(id, host)
+    this.network.setDown(id, false)
+    host.start()
+    return host
+  }
+
+  private newClient(id: NodeId): ClientHost {
+    return createClientHost({
+      descriptor: this.protocol,
+      id,
+      replicas: this.replicaIds,
+      protocolOptions: this.protocolOptions,
+      transport: this.network.endpoint(id),
+      runtime: this.sim,
+      rng: this.rng.fork(`client-${id}`),
+      signer: this.signerOf(id),
+      tickMs: this.tickMs,
+    })
+  }
+
+  /** The running host of replica `id`; throws if it is down. */
+  host(id: NodeId): ReplicaHost {
+    const h = this.hosts.get(id)
+    if (h === undefined || this.network.isDown(id)) throw new Error(`replica ${id} is not running`)
+    return h
+  }
+
+  /** The replica object itself (tests call protocol-specific methods such as membership changes on it). */
+  replica<R = Replica<unknown>>(id: NodeId): R {
+    return this.host(id).replica as R
+  }
+
+  storage(id: NodeId): MemoryStorage {
+    return this.storages.get(id)!
+  }
+
+  isUp(id: NodeId): boolean {
+    return this.hosts.has(id) && !this.network.isDown(id)
+  }
+
+  get upReplicas(): NodeId[] {
+    return [...this.hosts.keys()].filter(id => this.isUp(id))
+  }
+
+  /** The live replica that claims leadership with the highest epoch, or null. */
+  leader(): NodeId | null {
+    let best: NodeId | null = null
+    let bestEpoch = -1
+    for (const id of this.upReplicas) {
+      const s = this.hosts.get(id)!.status()
+      if (s.leader === id && s.epoch > bestEpoch) { best = id; bestEpoch = s.epoch }
+    }
+    return best
+  }
+
+  /** Power loss: the host stops, unsynced writes are lost, messages to it are dropped. */
+  crash(id: NodeId): void {
+    const h = this.hosts.get(id)
+    if (h === undefined || this.network.isDown(id)) return
+    h.stop()
+    this.storages.get(id)!.crash()
+    this.network.setDown(id, true)
+    this.crashedAt.set(id, this.sim.now())
+  }
+
+  /** Start a fresh process for `id` that recovers from its storage. */
+  restart(id: NodeId): void {
+    if (!this.network.isDown(id)) return
+    this.crashedAt.delete(id)
+    this.startHost(id)
+  }
+
+  /** Start a new, empty replica (membership changes): `members` is what it is told at creation. */
+  addReplica(id: NodeId, members: readonly NodeId[]): ReplicaHost {
+    if (this.hosts.has(id)) throw new Error(`replica ${id} exists`)
+    if (!this.keys.has(id)) {
+      const privateKey = generatePrivateKey(this.rng.fork(`key-${id}`))
+      this.keys.set(id, { privateKey, publicKey: this.scheme.publicKeyOf(privateKey) })
+    }
+    this.storages.set(id, this.newStorage())
+    this.members.set(id, members)
+    if (!this.replicaIds.includes(id)) this.replicaIds.push(id)
+    return this.startHost(id)
+  }
+
+  /** Replica-to-replica counters (the protocol channel of replicas only). */
+  replicaStats(): MessageStats {
+    return this.network.totals(this.replicaIds)
+  }
+
+  /** Carry out a fault now; returns what happened for the fault log. */
+  inject(action: FaultAction): string {
+    const maxCrashed = this.o.maxCrashed ?? Math.max(1, this.protocol.faultsTolerated(this.n))
+    const resolve = (ref: NodeRef): NodeId | null => {
+      if (ref === 'leader') return this.leader()
+      if (ref === 'crashed') {
+        let oldest: NodeId | null = null
+        for (const [id, t] of this.crashedAt) if (oldest === null || t < this.crashedAt.get(oldest)!) oldest = id
+        return oldest
+      }
+      return ref
+    }
+    switch (action.kind) {
+      case 'crash': {
+        const id = resolve(action.node)
+        if (id === null) return 'skipped: no such replica now'
+        if (!this.isUp(id)) return `skipped: replica ${id} is already down`
+        if (this.crashedAt.size >= maxCrashed) return `skipped: ${this.crashedAt.size} replicas already down (max ${maxCrashed})`
+        this.crash(id)
+        return `crashed ${id}`
+      }
+      case 'restart': {
+        const id = resolve(action.node)
+        if (id === null || this.isUp(id)) return 'skipped: nothing to restart'
+        this.restart(id)
+        return `restarted ${id}`
+      }
+      case 'restart-all': {
+        const down = [...this.crashedAt.keys()].sort((a, b) => a - b)
+        for (const id of down) this.restart(id)
+        return down.length === 0 ? 'nothing down' : `restarted ${down.join(', ')}`
+      }
+      case 'partition':
+        this.network.heal()
+        this.network.partition(action.groups)
+        return `partitioned ${action.groups.map(g => g.join('.')).join(' | ')}`
+      case 'isolate': {
+        const id = resolve(action.node)
+        if (id === null) return 'skipped: no such replica now'
+        this.network.heal()
+        this.network.isolate(id, [...this.replicaIds, ...this.clients.map(c => c.id)])
+        return `isolated ${id}`
+      }
+      case 'oneway': {
+        const from = resolve(action.from)
+        const to = resolve(action.to)
+        if (from === null || to === null || from === to) return 'skipped: no such link now'
+        this.network.block(from, to)
+        return `cut ${from} -> ${to}`
+      }
+      case 'heal':
+        this.network.heal()
+        return 'healed'
+      case 'loss': this.network.faults.loss = action.p; return `loss ${action.p}`
+      case 'dup': this.network.faults.duplicate = action.p; return `duplicate ${action.p}`
+      case 'reorder': this.network.faults.reorder = action.p; return `reorder ${action.p}`
+    }
+  }
+
+  /** Schedule faults at their times (relative to now). */
+  schedule(faults: readonly ScheduledFault[]): void {
+    const start = this.sim.now()
+    for (const f of faults) {
+      this.sim.at(start + f.at, () => {
+        const outcome = this.inject(f.action)
+        this.faultLog.push({
+          at: this.sim.now(),
+          description: `${describeFault(f)} -> ${outcome}`,
+          ...(outcome.startsWith('skipped') ? { skipped: outcome } : {}),
+        })
+      })
+    }
+  }
+
+  /** Everything healed, every replica up, no link faults. */
+  healAll(): void {
+    this.network.heal()
+    this.network.faults.loss = this.network.faults.duplicate = this.network.faults.reorder = 0
+    for (const id of [...this.crashedAt.keys()]) this.restart(id)
+  }
+
+  private checkApplied(host: NodeId, entry: CommittedEntry): void {
+    if (this.untrusted.has(host)) return
+    const first = this.decided.get(entry.index)
+    if (first === undefined) {
+      this.decided.set(entry.index, entry.requests)
+      return
+    }
+    const same = first.length === entry.requests.length &&
+      first.every((r, i) => sameRequest(r, entry.requests[i]!) && bytesEqual(r.op, entry.requests[i]!.op))
+    if (!same && this.safetyViolations.length < 20) {
+      this.safetyViolations.push(`replica ${host} applied a different batch at index ${entry.index} ` +
+        `(${entry.requests.length} requests vs ${first.length} first applied elsewhere)`)
+    }
+  }
+}
+
+export function createSimCluster(options: SimClusterOptions): SimCluster {
+  return new SimCluster(options)
+}

@@ -1,0 +1,155 @@
+/**
+ * Fault schedules as data ("at time t do X"), parsed from a compact text form or drawn at random from a seed.
+ *
+ * Text form: comma-separated `action@ms[:args]`, e.g.
+ *   crash@1000:0, restart@3000:0, partition@2000:0.1|2.3.4, isolate@1500:leader, oneway@100:0>1,
+ *   heal@5000, loss@0:0.05, dup@0:0.01, reorder@0:0.1
+ * A node may be given as `leader`, meaning whichever replica leads when the fault fires.
+ */
+import { ConfigError } from '../../core/errors.ts'
+import type { Rng } from '../../core/random.ts'
+import type { NodeId } from '../../core/types.ts'
+
+/** 'leader': whoever leads when the fault fires; 'crashed': the replica down the longest. */
+export type NodeRef = NodeId | 'leader' | 'crashed'
+
+export type FaultAction =
+  | { readonly kind: 'crash'; readonly node: NodeRef }
+  | { readonly kind: 'restart'; readonly node: NodeRef }
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
+  | { readonly kind: 'isolate'; readonly node: NodeRef }
+  | { readonly kind: 'oneway'; readonly from: NodeRef; readonly to: NodeRef }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'loss'; readonly p: number }
+  | { readonly kind: 'dup'; readonly p: number }
+  | { readonly kind: 'reorder'; readonly p: number }
+  | { readonly kind: 'restart-all' }
+
+export interface ScheduledFault {
+  readonly at: number
+  readonly action: FaultAction
+}
+
+export function describeFault(f: ScheduledFault): string {
+  const a = f.action
+  const args = (() => {
+    switch (a.kind) {
+      case 'crash': case 'restart': case 'isolate': return `:${a.node}`
+      case 'partition': return ':' + a.groups.map(g => g.join('.')).join('|')
+      case 'oneway': return `:${a.from}>${a.to}`
+      case 'loss': case 'dup': case 'reorder': return `:${a.p}`
+      default: return ''
+    }
+  })()
+  return `${a.kind}@${Math.round(f.at)}${args}`
+}
+
+function parseNode(text: string, n: number, field: string): NodeRef {
+  if (text === 'leader' || text === 'crashed') return text
+  const id = Number(text)
+  if (!Number.isInteger(id) || id < 0 || id >= n) throw new ConfigError(field, `node "${text}" is not a replica (0..${n - 1} or "leader")`)
+  return id
+}
+
+function parseProbability(text: string, field: string): number {
+  const p = Number(text)
+  if (!(p >= 0 && p <= 1) || text.trim() === '') throw new ConfigError(field, `probability "${text}" must be between 0 and 1`)
+  return p
+}
+
+/** Parse the text form; errors name the item and what is wrong with it. */
+export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
+  const out: ScheduledFault[] = []
+  for (const raw of spec.split(',').map(s => s.trim()).filter(s => s !== '')) {
+    const field = `--faults "${raw}"`
+    const m = /^([a-z-]+)@(\d+(?:\.\d+)?)(?::(.*))?$/.exec(raw)
+    if (m === null) throw new ConfigError(field, 'expected action@milliseconds[:arguments], e.g. crash@1000:0')
+    const [, kind, atText, arg = ''] = m
+    const at = Number(atText)
+    const need = (what: string) => { if (arg === '') throw new ConfigError(field, `${kind} needs ${what}`) }
+    let action: FaultAction
+    switch (kind) {
+      case 'crash': case 'restart': case 'isolate':
+        need('a node'); action = { kind, node: parseNode(arg, n, field) }; break
+      case 'partition': {
+        need('groups like 0.1|2.3.4')
+        const groups = arg.split('|').map(g => g.split('.').map(x => {
+          const id = parseNode(x, n, field)
+          if (typeof id !== 'number') throw new ConfigError(field, 'partition groups take replica numbers')
+          return id
+        }))
+        if (groups.length < 2) throw new ConfigError(field, 'a partition needs at least two groups separated by |')
+        const seen = new Set<number>()
+        for (const id of groups.flat()) {
+          if (seen.has(id)) throw new ConfigError(field, `replica ${id} is in two groups`)
+          seen.add(id)
+        }
+        action = { kind, groups }; break
+      }
+      case 'oneway': {
+        need('from>to')
+        const [from, to, ...rest] = arg.split('>')
+        if (from === undefined || to === undefined || rest.length > 0) throw new ConfigError(field, 'expected from>to')
+        action = { kind, from: parseNode(from, n, field), to: parseNode(to, n, field) }; break
+      }
+      case 'heal': case 'restart-all': action = { kind }; break
+      case 'loss': case 'dup': case 'reorder': need('a probability'); action = { kind, p: parseProbability(arg, field) }; break
+      default:
+        throw new ConfigError(field, `unknown fault "${kind}" (crash, restart, restart-all, partition, isolate, oneway, heal, loss, dup, reorder)`)
+    }
+    out.push({ at, action })
+  }
+  return out.sort((a, b) => a.at - b.at)
+}
+
+export interface RandomFaultOptions {
+  readonly n: number
+  /** Faults are injected in [0, windowMs); everything is healed at windowMs. */
+  readonly windowMs: number
+  /** Mean gap between faults. */
+  readonly meanGapMs?: number
+}
+
+/**
+ * Draw a schedule of crashes, restarts, partitions (random splits, isolating the leader, one-way cuts), heals, loss,
+ * duplication and reordering. Ends with a full heal at `windowMs` so a run can finish.
+ */
+export function randomFaultSchedule(rng: Rng, o: RandomFaultOptions): ScheduledFault[] {
+  const out: ScheduledFault[] = []
+  const gap = o.meanGapMs ?? Math.max(200, o.windowMs / 12)
+  let t = gap * (0.5 + rng.next())
+  while (t < o.windowMs) {
+    const roll = rng.int(100)
+    let action: FaultAction | null = null
+    // The cluster enforces maxCrashed when a crash fires (which replica leads is only known then).
+    if (roll < 22) {
+      action = { kind: 'crash', node: rng.chance(0.4) ? 'leader' : rng.int(o.n) }
+    } else if (roll < 40) {
+      action = { kind: 'restart', node: 'crashed' }
+    } else if (roll < 52 && o.n > 1) {
+      const ids = [...Array(o.n).keys()]
+      for (let i = ids.length - 1; i > 0; i--) { const j = rng.int(i + 1); [ids[i], ids[j]] = [ids[j]!, ids[i]!] }
+      const cut = 1 + rng.int(o.n - 1)
+      action = { kind: 'partition', groups: [ids.slice(0, cut), ids.slice(cut)] }
+    } else if (roll < 60 && o.n > 1) {
+      action = { kind: 'isolate', node: 'leader' }
+    } else if (roll < 65 && o.n > 1) {
+      const from = rng.int(o.n)
+      action = { kind: 'oneway', from, to: (from + 1 + rng.int(o.n - 1)) % o.n }
+    } else if (roll < 78) {
+      action = { kind: 'heal' }
+    } else if (roll < 86) {
+      action = { kind: 'loss', p: rng.chance(0.5) ? 0 : Math.round(rng.next() * 20) / 100 }
+    } else if (roll < 93) {
+      action = { kind: 'dup', p: rng.chance(0.5) ? 0 : Math.round(rng.next() * 10) / 100 }
+    } else {
+      action = { kind: 'reorder', p: rng.chance(0.5) ? 0 : Math.round(rng.next() * 30) / 100 }
+    }
+    if (action !== null) out.push({ at: Math.round(t), action })
+    t += gap * (0.5 + rng.next())
+  }
+  for (const action of [
+    { kind: 'heal' }, { kind: 'restart-all' }, { kind: 'loss', p: 0 }, { kind: 'dup', p: 0 }, { kind: 'reorder', p: 0 },
+  ] as const) out.push({ at: o.windowMs, action })
+  return out
+}

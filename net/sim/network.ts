@@ -1,0 +1,200 @@
+/**
+ * The simulated network: endpoints that implement the Transport seam, links with latency, loss, duplication and
+ * reordering, partitions (any split, one-way cuts) and nodes that are down. Every frame is counted at `send`, the same
+ * place the libp2p transport counts, before the network decides its fate.
+ *
+ * Links are FIFO (like a TCP stream) unless a message is picked for reordering, which gives it an extra delay and lets
+ * later messages overtake it.
+ */
+import type { Rng } from '../../core/random.ts'
+import type { NodeId } from '../../core/types.ts'
+import { MessageStats } from '../stats.ts'
+import type { Frame, FrameHandler, Transport } from '../transport.ts'
+import { sampleLatency, type LatencyDistribution, type RegionTopology } from './latency.ts'
+import type { Simulator } from './simulator.ts'
+
+export interface LinkFaults {
+  /** Probability a message is lost. */
+  loss: number
+  /** Probability a message is delivered twice. */
+  duplicate: number
+  /** Probability a message is delayed past later ones on its link. */
+  reorder: number
+}
+
+export interface NetworkOptions {
+  /** One-way latency (within a region when regions are given). */
+  readonly latency: LatencyDistribution
+  readonly regions?: RegionTopology
+  /** Region index of each node; nodes not listed are in region 0. */
+  readonly placement?: ReadonlyMap<NodeId, number>
+  /** Extra delay of a reordered message, as a multiple of its latency (plus at least 1 ms). */
+  readonly reorderDelayFactor?: number
+}
+
+export interface DeliveryTrace {
+  (time: number, from: NodeId, to: NodeId, frame: Frame, delivered: boolean): void
+}
+
+class SimEndpoint implements Transport {
+  readonly id: NodeId
+  readonly stats = new MessageStats()
+  handler: FrameHandler | null = null
+  private readonly network: SimNetwork
+
+  constructor(id: NodeId, network: SimNetwork) {
+    this.id = id
+    this.network = network
+  }
+
+  send(to: NodeId, frame: Frame): boolean {
+    this.stats.record(frame.channel, frame.type, frame.bytes.length)
+    this.network.transmit(this.id, to, frame)
+    return true
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.handler = handler
+  }
+}
+
+export class SimNetwork {
+  private readonly sim: Simulator
+  private readonly rng: Rng
+  private readonly options: NetworkOptions
+  private readonly endpoints = new Map<NodeId, SimEndpoint>()
+  private readonly down = new Set<NodeId>()
+  /** Directed cuts: key from * 2^20 + to. */
+  private readonly blocked = new Set<number>()
+  /** Earliest delivery time allowed next on each directed link (FIFO). */
+  private readonly linkClock = new Map<number, number>()
+  readonly faults: LinkFaults = { loss: 0, duplicate: 0, reorder: 0 }
+  /** Network-level totals. */
+  delivered = 0
+  lost = 0
+  trace: DeliveryTrace | null = null
+
+  constructor(sim: Simulator, rng: Rng, options: NetworkOptions) {
+    this.sim = sim
+    this.rng = rng
+    this.options = options
+  }
+
+  /** The transport of node `id` (created on first use; kept across crashes so its counters persist). */
+  endpoint(id: NodeId): Transport {
+    let e = this.endpoints.get(id)
+    if (e === undefined) {
+      e = new SimEndpoint(id, this)
+      this.endpoints.set(id, e)
+    }
+    return e
+  }
+
+  /** Every endpoint's counters summed (replicas and clients). */
+  totals(ids?: Iterable<NodeId>): MessageStats {
+    const out = new MessageStats()
+    const wanted = ids === undefined ? null : new Set(ids)
+    for (const [id, e] of this.endpoints) if (wanted === null || wanted.has(id)) out.merge(e.stats)
+    return out
+  }
+
+  setDown(id: NodeId, isDown: boolean): void {
+    if (isDown) {
+      this.down.add(id)
+      // A crashed process has no handler; a restarted one registers a new one.
+      const e = this.endpoints.get(id)
+      if (e !== undefined) e.handler = null
+    } else {
+      this.down.delete(id)
+    }
+  }
+
+  isDown(id: NodeId): boolean {
+    return this.down.has(id)
+  }
+
+  /** Cut the directed link from -> to (one-way partition). */
+  block(from: NodeId, to: NodeId): void {
+    this.blocked.add(linkKey(from, to))
+  }
+
+  unblock(from: NodeId, to: NodeId): void {
+    this.blocked.delete(linkKey(from, to))
+  }
+
+  /** Split the nodes into groups that cannot reach each other (nodes in no group keep all their links). */
+  partition(groups: readonly (readonly NodeId[])[]): void {
+    for (let i = 0; i < groups.length; i++) for (let j = 0; j < groups.length; j++) {
+      if (i === j) continue
+      for (const a of groups[i]!) for (const b of groups[j]!) this.block(a, b)
+    }
+  }
+
+  /** Cut `id` off from `others` in both directions. */
+  isolate(id: NodeId, others: readonly NodeId[]): void {
+    for (const o of others) if (o !== id) { this.block(id, o); this.block(o, id) }
+  }
+
+  /** Restore every link. */
+  heal(): void {
+    this.blocked.clear()
+  }
+
+  get partitioned(): boolean {
+    return this.blocked.size > 0
+  }
+
+  canReach(from: NodeId, to: NodeId): boolean {
+    return !this.blocked.has(linkKey(from, to))
+  }
+
+  transmit(from: NodeId, to: NodeId, frame: Frame): void {
+    if (this.blocked.has(linkKey(from, to)) || this.rng.chance(this.faults.loss)) {
+      this.lost++
+      this.trace?.(this.sim.now(), from, to, frame, false)
+      return
+    }
+    this.schedule(from, to, frame)
+    if (this.rng.chance(this.faults.duplicate)) this.schedule(from, to, frame)
+  }
+
+  private schedule(from: NodeId, to: NodeId, frame: Frame): void {
+    const now = this.sim.now()
+    const latency = this.latency(from, to)
+    let at: number
+    if (this.rng.chance(this.faults.reorder)) {
+      at = now + latency * (1 + (this.options.reorderDelayFactor ?? 2) * this.rng.next()) + 1
+    } else {
+      const key = linkKey(from, to)
+      at = Math.max(now + latency, this.linkClock.get(key) ?? 0)
+      this.linkClock.set(key, at)
+    }
+    this.sim.at(at, () => this.deliver(from, to, frame))
+  }
+
+  private deliver(from: NodeId, to: NodeId, frame: Frame): void {
+    const e = this.endpoints.get(to)
+    // Links cut while the message was in flight lose it too (a partition drops what is on the wire).
+    if (e === undefined || e.handler === null || this.down.has(to) || this.blocked.has(linkKey(from, to))) {
+      this.lost++
+      this.trace?.(this.sim.now(), from, to, frame, false)
+      return
+    }
+    this.delivered++
+    this.trace?.(this.sim.now(), from, to, frame, true)
+    e.handler(from, frame)
+  }
+
+  private latency(from: NodeId, to: NodeId): number {
+    const base = sampleLatency(this.options.latency, this.rng)
+    const regions = this.options.regions
+    if (regions === undefined) return base
+    const a = this.options.placement?.get(from) ?? 0
+    const b = this.options.placement?.get(to) ?? 0
+    return regions.rttMs[a]![b]! / 2 + base
+  }
+}
+
+function linkKey(from: NodeId, to: NodeId): number {
+  return from * 1048576 + to
+}

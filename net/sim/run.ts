@@ -1,0 +1,157 @@
+/**
+ * One seeded simulation, end to end: build the cluster, schedule faults, drive the workload, heal, let the cluster
+ * settle, and judge the history with the linearizability checker. Used by `npm run sim`, the soak runner and tests.
+ */
+import { checkHistory, type CheckResult } from '../../core/checker/index.ts'
+import { ConfigError } from '../../core/errors.ts'
+import type { HistoryEvent } from '../../core/history.ts'
+import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import { createRng } from '../../core/random.ts'
+import type { SignerName } from '../../core/signer.ts'
+import type { TypeCount } from '../stats.ts'
+import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
+import { parseFaultSpec, randomFaultSchedule, type ScheduledFault } from './faults.ts'
+import { TraceHash } from './trace.ts'
+import { runWorkload, type WorkloadOptions } from './workload.ts'
+
+export interface SimulationOptions {
+  readonly protocol: ProtocolDescriptor<any>
+  readonly n: number
+  readonly seed: number
+  readonly ops: number
+  readonly clients: number
+  /** 'none', 'random', or a fault spec (see faults.ts). */
+  readonly faults?: string
+  /** Random faults are injected during this much virtual time (default 10 s). */
+  readonly faultWindowMs?: number
+  /** Byzantine strategies, applied to the f highest-numbered replicas (cycled if fewer than f are given). */
+  readonly byzantine?: readonly string[]
+  readonly protocolOptions?: Readonly<Record<string, unknown>>
+  readonly signer?: SignerName
+  readonly tickMs?: number
+  readonly snapshotInterval?: number
+  readonly fsyncMs?: number
+  readonly network?: SimClusterOptions['network']
+  readonly workload?: Partial<Omit<WorkloadOptions, 'ops' | 'rng'>>
+  /** Keep a text line per network event (memory-hungry; for diffing traces). */
+  readonly traceLines?: boolean
+  /** Checker budget. */
+  readonly checkTimeLimitMs?: number
+  /** Called with the cluster once built (tests use it to look inside). */
+  readonly onCluster?: (cluster: SimCluster) => void
+}
+
+export interface SimulationReport {
+  readonly protocol: string
+  readonly n: number
+  readonly seed: number
+  readonly ops: { readonly requested: number; readonly ok: number; readonly fail: number; readonly info: number }
+  /** Every operation completed within the time bound. */
+  readonly finished: boolean
+  readonly virtualMs: number
+  /** Replica-to-replica messages by type. */
+  readonly protocolMessages: Record<string, TypeCount>
+  readonly clientMessages: { readonly requests: TypeCount; readonly replies: TypeCount }
+  readonly faults: readonly InjectedFault[]
+  readonly byzantine: readonly { readonly replica: number; readonly strategy: string }[]
+  readonly safetyViolations: readonly string[]
+  readonly check: CheckResult
+  readonly history: readonly HistoryEvent[]
+  readonly traceHash: string
+  readonly traceEvents: number
+  readonly traceLines: readonly string[] | null
+  readonly deliveries: number
+}
+
+export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number): ScheduledFault[] {
+  if (spec === undefined || spec === 'none' || spec === '') return []
+  if (spec === 'random') {
+    // Fault schedule from its own stream of the seed, so changing the workload does not change the faults.
+    return randomFaultSchedule(createFaultRng(seed), { n, windowMs })
+  }
+  return parseFaultSpec(spec, n)
+}
+
+function createFaultRng(seed: number) {
+  return createRng(seed).fork('faults')
+}
+
+export function runSimulation(o: SimulationOptions): SimulationReport {
+  const protocol = o.protocol
+  const f = protocol.faultsTolerated(o.n)
+  const byzantine: { replica: number; strategy: string }[] = []
+  if (o.byzantine !== undefined && o.byzantine.length > 0) {
+    const adversary = protocol.adversary
+    if (adversary === undefined) throw new ConfigError('byzantine', `${protocol.name} has no Byzantine strategies (it tolerates crashes only)`)
+    for (const s of o.byzantine) {
+      if (!adversary.strategies.includes(s)) throw new ConfigError('byzantine', `unknown strategy "${s}" (known: ${adversary.strategies.join(', ')})`)
+    }
+    for (let i = 0; i < f; i++) byzantine.push({ replica: o.n - 1 - i, strategy: o.byzantine[i % o.byzantine.length]! })
+  }
+  const windowMs = o.faultWindowMs ?? 10_000
+  const faults = resolveFaults(o.faults, o.n, windowMs, o.seed)
+  const cluster = createSimCluster({
+    protocol,
+    n: o.n,
+    seed: o.seed,
+    clients: o.clients,
+    ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
+    ...(o.signer !== undefined ? { signer: o.signer } : {}),
+    ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
+    ...(o.network !== undefined ? { network: o.network } : {}),
+    // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.
+    maxCrashed: Math.max(byzantine.length > 0 ? f - byzantine.length : f, protocol.faultModel === 'crash' ? 1 : 0),
+    untrusted: byzantine.map(b => b.replica),
+    replicaFactory: id => {
+      const b = byzantine.find(x => x.replica === id)
+      return b === undefined ? undefined : ctx => protocol.adversary!.createReplica(b.strategy, ctx)
+    },
+  })
+  const trace = new TraceHash()
+  if (o.traceLines === true) trace.lines = []
+  cluster.network.trace = trace.record
+  o.onCluster?.(cluster)
+  cluster.schedule(faults)
+  const workload = runWorkload(cluster, {
+    ...o.workload,
+    ops: o.ops,
+    rng: createRng(o.seed).fork('workload'),
+  })
+  // Whatever the schedule did, end healed so the cluster can settle before the final checks.
+  cluster.healAll()
+  cluster.sim.run(cluster.sim.now() + 2000)
+  const replicaStats = cluster.replicaStats()
+  const clientStats = cluster.network.totals()
+  const check = checkHistory(workload.history, { timeLimitMs: o.checkTimeLimitMs ?? 60_000 })
+  const protocolMessages: Record<string, TypeCount> = {}
+  for (const [type, c] of replicaStats.byType('protocol')) protocolMessages[type] = c
+  return {
+    protocol: protocol.name,
+    n: o.n,
+    seed: o.seed,
+    ops: { requested: o.ops, ok: workload.ok, fail: workload.fail, info: workload.info },
+    finished: workload.finished,
+    virtualMs: workload.endMs - workload.startMs,
+    protocolMessages,
+    clientMessages: { requests: clientStats.total('request'), replies: clientStats.total('reply') },
+    faults: cluster.faultLog,
+    byzantine,
+    safetyViolations: cluster.safetyViolations,
+    check,
+    history: workload.history,
+    traceHash: trace.hex,
+    traceEvents: trace.events,
+    traceLines: trace.lines,
+    deliveries: cluster.network.delivered,
+  }
+}
+
+/** One line to rerun exactly this simulation. */
+export function replayCommand(o: Pick<SimulationOptions, 'protocol' | 'n' | 'seed' | 'ops' | 'clients' | 'faults' | 'byzantine'>): string {
+  let cmd = `npm run sim -- --protocol ${o.protocol.name} --n ${o.n} --seed ${o.seed} --ops ${o.ops} --clients ${o.clients}`
+  if (o.faults !== undefined && o.faults !== 'none') cmd += ` --faults '${o.faults}'`
+  if (o.byzantine !== undefined && o.byzantine.length > 0) cmd += ` --byzantine ${o.byzantine.join(',')}`
+  return cmd
+}
