@@ -66,11 +66,11 @@ function main(): void {
     ...(a.byzantine !== undefined ? { byzantine: a.byzantine as string[] } : {}),
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
     tickMs: a.tickMs as number, snapshotInterval: a.snapshotInterval as number, fsyncMs: a.fsyncMs as number,
-    workload: { keys: a.keys as number }, traceLines: a.trace !== undefined,
+    workload: { keys: a.keys as number },
   }
   let report: SimulationReport
   try {
-    report = runSimulation(options)
+    report = runSimulation({ ...options, traceLines: a.trace !== undefined })
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message)
     throw e

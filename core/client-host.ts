@@ -8,7 +8,7 @@
  */
 import { decodeReply, encodeRequest, EMPTY_BYTES } from './codec/client-messages.ts'
 import { CodecError } from './errors.ts'
-import type { ClientProtocol, ProtocolDescriptor } from './protocol.ts'
+import type { AnyProtocol, ClientProtocol } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import type { Signer } from './signer.ts'
@@ -21,7 +21,7 @@ export type ClientOutcome =
   | { readonly status: 'timeout' }
 
 export interface ClientHostOptions {
-  readonly descriptor: ProtocolDescriptor<any>
+  readonly descriptor: AnyProtocol
   readonly id: NodeId
   readonly replicas: readonly NodeId[]
   readonly protocolOptions: Readonly<Record<string, unknown>>

@@ -9,7 +9,7 @@
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
 import { CodecError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { ProtocolDescriptor, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { AnyProtocol, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { SessionStateMachine } from './sessions.ts'
@@ -27,7 +27,7 @@ export interface HostObserver {
 }
 
 export interface ReplicaHostOptions {
-  readonly descriptor: ProtocolDescriptor<any>
+  readonly descriptor: AnyProtocol
   readonly id: NodeId
   readonly members: readonly NodeId[]
   /** Parsed protocol options (descriptor.parseOptions). */

@@ -125,3 +125,10 @@ export interface ProtocolDescriptor<M = unknown> {
     createReplica(strategy: string, ctx: ReplicaContext): Replica<M>
   }
 }
+
+/**
+ * A protocol of any message type. Hosts, the simulator and the registry hold protocols whose message types differ;
+ * they only ever pass a message from a protocol's codec to the same protocol's replica, so the type is erased here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProtocol = ProtocolDescriptor<any>

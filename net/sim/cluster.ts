@@ -6,7 +6,7 @@ import { createClientHost, type ClientHost } from '../../core/client-host.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { createReplicaHost, type HostObserver, type ReplicaHost } from '../../core/host.ts'
 import { createKvStore } from '../../core/kv.ts'
-import type { ProtocolDescriptor, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AnyProtocol, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
 import type { SignerName, Signer } from '../../core/signer.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
@@ -23,7 +23,7 @@ import { Simulator } from './simulator.ts'
 export const FIRST_CLIENT_ID = 1000
 
 export interface SimClusterOptions {
-  readonly protocol: ProtocolDescriptor<any>
+  readonly protocol: AnyProtocol
   readonly n: number
   readonly seed: number | string
   /** Raw protocol options (validated by the descriptor). */
@@ -62,13 +62,16 @@ export interface InjectedFault {
 export class SimCluster {
   readonly sim = new Simulator()
   readonly network: SimNetwork
-  readonly protocol: ProtocolDescriptor<any>
+  readonly protocol: AnyProtocol
   readonly n: number
   readonly replicaIds: NodeId[]
   readonly clients: ClientHost[] = []
   readonly faultLog: InjectedFault[] = []
   /** State-machine safety violations: two replicas applied different commands at one index. */
   readonly safetyViolations: string[] = []
+  /** Frames a host refused (malformed, or a client speaking for another); the first 1000 kept. */
+  readonly rejectedFrames: { readonly host: NodeId; readonly from: NodeId; readonly reason: string }[] = []
+  rejectedFrameCount = 0
   readonly tickMs: number
   private readonly o: SimClusterOptions
   private readonly rng: Rng
@@ -127,6 +130,10 @@ export class SimCluster {
 
     this.observer = {
       applied: (host, entry) => this.checkApplied(host, entry),
+      rejected: (host, from, reason) => {
+        this.rejectedFrameCount++
+        if (this.rejectedFrames.length < 1000) this.rejectedFrames.push({ host, from, reason })
+      },
     }
     for (const id of this.replicaIds) {
       this.storages.set(id, this.newStorage())

@@ -5,7 +5,7 @@
 import { checkHistory, type CheckResult } from '../../core/checker/index.ts'
 import { ConfigError } from '../../core/errors.ts'
 import type { HistoryEvent } from '../../core/history.ts'
-import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import type { AnyProtocol } from '../../core/protocol.ts'
 import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
 import type { TypeCount } from '../stats.ts'
@@ -15,7 +15,7 @@ import { TraceHash } from './trace.ts'
 import { runWorkload, type WorkloadOptions } from './workload.ts'
 
 export interface SimulationOptions {
-  readonly protocol: ProtocolDescriptor<any>
+  readonly protocol: AnyProtocol
   readonly n: number
   readonly seed: number
   readonly ops: number
@@ -148,10 +148,20 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   }
 }
 
-/** One line to rerun exactly this simulation. */
-export function replayCommand(o: Pick<SimulationOptions, 'protocol' | 'n' | 'seed' | 'ops' | 'clients' | 'faults' | 'byzantine'>): string {
+/** One line to rerun exactly this simulation (options the CLI cannot express are named in a trailing comment). */
+export function replayCommand(o: SimulationOptions): string {
   let cmd = `npm run sim -- --protocol ${o.protocol.name} --n ${o.n} --seed ${o.seed} --ops ${o.ops} --clients ${o.clients}`
   if (o.faults !== undefined && o.faults !== 'none') cmd += ` --faults '${o.faults}'`
+  if (o.faults === 'random' && o.faultWindowMs !== undefined) cmd += ` --fault-window ${o.faultWindowMs}`
   if (o.byzantine !== undefined && o.byzantine.length > 0) cmd += ` --byzantine ${o.byzantine.join(',')}`
+  if (o.signer !== undefined) cmd += ` --signer ${o.signer}`
+  if (o.tickMs !== undefined) cmd += ` --tick-ms ${o.tickMs}`
+  if (o.snapshotInterval !== undefined) cmd += ` --snapshot-interval ${o.snapshotInterval}`
+  if (o.fsyncMs !== undefined) cmd += ` --fsync-ms ${o.fsyncMs}`
+  if (o.workload?.keys !== undefined) cmd += ` --keys ${o.workload.keys}`
+  for (const [k, v] of Object.entries(o.protocolOptions ?? {})) cmd += ` --option ${k}=${String(v)}`
+  const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys') ? 'workload' : '']
+    .filter(x => x !== '')
+  if (other.length > 0) cmd += ` # plus the test's ${other.join(' and ')} settings`
   return cmd
 }
