@@ -1,0 +1,96 @@
+/**
+ * Bare libp2p round trip on loopback: two nodes (TCP + Noise + Yamux, as the live transport uses), one stream, one
+ * ping at a time echoed back. The floor under live commit latency: a commit needs at least one such round trip.
+ *
+ *   node bench/libp2p-echo.ts [--pings 2000] [--bytes 64] [--warmup 200]
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const ECHO_PROTOCOL = '/consensus-bench/echo/1.0.0'
+
+export interface EchoOptions {
+  readonly pings?: number
+  readonly payloadBytes?: number
+  readonly warmup?: number
+}
+
+export interface EchoResult {
+  readonly pings: number
+  readonly payloadBytes: number
+  /** Round-trip times in microseconds. */
+  readonly p50Us: number
+  readonly p99Us: number
+  readonly meanUs: number
+  readonly maxUs: number
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
+}
+
+export async function measureLibp2pEcho(options: EchoOptions = {}): Promise<EchoResult> {
+  const pings = options.pings ?? 2000
+  const payloadBytes = options.payloadBytes ?? 64
+  const warmup = options.warmup ?? 200
+  if (!Number.isInteger(pings) || pings < 1) throw new RangeError(`pings must be a positive integer, got ${pings}`)
+  if (!Number.isInteger(payloadBytes) || payloadBytes < 1) throw new RangeError(`payload bytes must be >= 1, got ${payloadBytes}`)
+  const config = () => ({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+  })
+  const server = await createLibp2p(config())
+  const client = await createLibp2p(config())
+  try {
+    await server.handle(ECHO_PROTOCOL, stream => {
+      stream.addEventListener('message', evt => { stream.send(evt.data) })
+    })
+    const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, ECHO_PROTOCOL)
+    let received = 0
+    let wake: (() => void) | null = null
+    stream.addEventListener('message', evt => {
+      received += evt.data.byteLength
+      if (received >= payloadBytes && wake !== null) { const w = wake; wake = null; w() }
+    })
+    const payload = new Uint8Array(payloadBytes).fill(0x61)
+    const samples: number[] = []
+    for (let i = 0; i < warmup + pings; i++) {
+      received = 0
+      const echoed = new Promise<void>(resolve => { wake = resolve })
+      const t0 = process.hrtime.bigint()
+      stream.send(payload)
+      await Promise.race([echoed, new Promise((_, reject) => setTimeout(() => reject(new Error(`ping ${i} got no echo in 5 s`)), 5000).unref())])
+      const us = Number(process.hrtime.bigint() - t0) / 1000
+      if (i >= warmup) samples.push(us)
+    }
+    samples.sort((a, b) => a - b)
+    return {
+      pings, payloadBytes,
+      p50Us: percentile(samples, 0.5),
+      p99Us: percentile(samples, 0.99),
+      meanUs: samples.reduce((s, x) => s + x, 0) / samples.length,
+      maxUs: samples[samples.length - 1]!,
+    }
+  } finally {
+    await client.stop()
+    await server.stop()
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      pings: { type: 'string', default: '2000' },
+      bytes: { type: 'string', default: '64' },
+      warmup: { type: 'string', default: '200' },
+    },
+  })
+  const r = await measureLibp2pEcho({ pings: Number(values.pings), payloadBytes: Number(values.bytes), warmup: Number(values.warmup) })
+  const ms = (us: number): string => (us / 1000).toFixed(3)
+  console.log(`libp2p echo (tcp+noise+yamux, loopback, ${r.payloadBytes} B, ${r.pings} pings): ` +
+    `p50 ${ms(r.p50Us)} ms  p99 ${ms(r.p99Us)} ms  mean ${ms(r.meanUs)} ms  max ${ms(r.maxUs)} ms`)
+}

@@ -1,0 +1,98 @@
+/**
+ * Payloads of the file storage's records: one write-ahead-log record per PersistOp (a snapshot appears in the log
+ * only as a marker; its bytes live in the snapshot file), and the snapshot file's single record.
+ *
+ * Each encoder returns a whole record (header space + payload) so an op is copied exactly once, into the buffer that
+ * is later written to the file; the decoded values are views of that buffer, so a caller reusing its own buffers
+ * after write() cannot change what gets stored.
+ */
+import { BinaryReader, BinaryWriter } from '../codec/binary.ts'
+import { CodecError } from '../errors.ts'
+import type { DurableSnapshot } from '../storage.ts'
+import { RECORD_HEADER_BYTES, sealRecord } from './record-framing.ts'
+
+const PUT = 1
+const ENTRY = 2
+const TRUNCATE = 3
+const SNAPSHOT_MARKER = 4
+const SNAPSHOT_FILE = 5
+
+const HEADER_SPACE = new Uint8Array(RECORD_HEADER_BYTES)
+
+export type WalRecord =
+  | { readonly kind: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly kind: 'entry'; readonly index: number; readonly value: Uint8Array }
+  | { readonly kind: 'truncate'; readonly from: number }
+  /**
+   * Log records with index <= `index` are covered by the snapshot file (written, and made durable, before this).
+   * `generation` counts snapshots installed in this directory, so recovery can tell whether the marker of the snapshot
+   * file it holds made it into the log.
+   */
+  | { readonly kind: 'snapshot-marker'; readonly index: number; readonly generation: number }
+
+function writer(payloadSizeHint: number): BinaryWriter {
+  return new BinaryWriter(RECORD_HEADER_BYTES + payloadSizeHint + 24).raw(HEADER_SPACE)
+}
+
+export function encodeWalRecord(record: WalRecord): Uint8Array {
+  switch (record.kind) {
+    case 'put':
+      return sealRecord(writer(record.key.length * 3 + record.value.length).u8(PUT).string(record.key)
+        .raw(record.value).finish())
+    case 'entry':
+      return sealRecord(writer(record.value.length).u8(ENTRY).uvarint(record.index).raw(record.value).finish())
+    case 'truncate':
+      return sealRecord(writer(0).u8(TRUNCATE).uvarint(record.from).finish())
+    case 'snapshot-marker':
+      return sealRecord(writer(0).u8(SNAPSHOT_MARKER).uvarint(record.index).uvarint(record.generation).finish())
+  }
+}
+
+
+/** `where` names the record (file and offset) in the error for a payload that passed its checksum but is not ours. */
+export function decodeWalRecord(payload: Uint8Array, where: string): WalRecord {
+  const r = new BinaryReader(payload, `log record (${where})`)
+  const kind = r.u8()
+  switch (kind) {
+    case PUT: {
+      const key = r.string()
+      return { kind: 'put', key, value: r.raw(r.remaining) }
+    }
+    case ENTRY: {
+      const index = r.uvarint()
+      return { kind: 'entry', index, value: r.raw(r.remaining) }
+    }
+    case TRUNCATE: {
+      const from = r.uvarint()
+      r.end()
+      return { kind: 'truncate', from }
+    }
+    case SNAPSHOT_MARKER: {
+      const index = r.uvarint()
+      const generation = r.uvarint()
+      r.end()
+      return { kind: 'snapshot-marker', index, generation }
+    }
+    default:
+      throw new CodecError(`malformed log record (${where}): unknown record kind ${kind}`)
+  }
+}
+
+export interface SnapshotFileRecord extends DurableSnapshot {
+  readonly generation: number
+}
+
+export function encodeSnapshotRecord(snapshot: SnapshotFileRecord): Uint8Array {
+  return sealRecord(writer(snapshot.meta.length + snapshot.data.length).u8(SNAPSHOT_FILE).uvarint(snapshot.index)
+    .uvarint(snapshot.generation).bytes(snapshot.meta).raw(snapshot.data).finish())
+}
+
+export function decodeSnapshotRecord(payload: Uint8Array, where: string): SnapshotFileRecord {
+  const r = new BinaryReader(payload, `snapshot (${where})`)
+  const kind = r.u8()
+  if (kind !== SNAPSHOT_FILE) throw new CodecError(`malformed snapshot (${where}): record kind ${kind}, expected ${SNAPSHOT_FILE}`)
+  const index = r.uvarint()
+  const generation = r.uvarint()
+  const meta = r.bytes()
+  return { index, generation, meta, data: r.raw(r.remaining) }
+}
