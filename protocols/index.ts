@@ -3,9 +3,13 @@
  */
 import type { AnyProtocol } from '../core/protocol.ts'
 import { unreplicated } from './unreplicated/descriptor.ts'
+import { multipaxos } from './multipaxos/descriptor.ts'
+import { raft } from './raft/descriptor.ts'
 
 export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyProtocol>([
   [unreplicated.name, unreplicated],
+  [multipaxos.name, multipaxos],
+  [raft.name, raft],
 ])
 
 export function getProtocol(name: string): AnyProtocol {

@@ -114,8 +114,11 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   cluster.network.trace = trace.record
   o.onCluster?.(cluster)
   cluster.schedule(faults)
+  // With random faults, spread the operations over the fault window so the faults hit a running workload.
+  const thinkMs = o.workload?.thinkMs ?? (o.faults === 'random' && o.ops > 0 ? (windowMs * o.clients) / o.ops : 0)
   const workload = runWorkload(cluster, {
     ...o.workload,
+    thinkMs,
     ops: o.ops,
     rng: createRng(o.seed).fork('workload'),
   })

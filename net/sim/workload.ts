@@ -23,6 +23,8 @@ export interface WorkloadOptions {
   readonly valueSize?: number
   /** A request with no answer after this long is recorded as `info` (outcome unknown). */
   readonly timeoutMs?: number
+  /** Pause between one operation's completion and the client's next (spreads a workload over a fault window). */
+  readonly thinkMs?: number
   /** Virtual-time bound for the whole run. */
   readonly maxDurationMs?: number
   readonly rng: Rng
@@ -68,6 +70,7 @@ export function validateWorkload(o: WorkloadOptions): void {
   ratio('readRatio', o.readRatio)
   ratio('casRatio', o.casRatio)
   ratio('deleteRatio', o.deleteRatio)
+  if (o.thinkMs !== undefined && !(o.thinkMs >= 0)) throw new ConfigError('thinkMs', `must be >= 0, got ${o.thinkMs}`)
   if ((o.readRatio ?? 0.5) + (o.casRatio ?? 0.15) + (o.deleteRatio ?? 0.05) > 1) {
     throw new ConfigError('readRatio', 'read, cas and delete ratios add up to more than 1')
   }
@@ -83,6 +86,7 @@ export function runWorkload(cluster: SimCluster, o: WorkloadOptions): WorkloadRe
   const deleteRatio = o.deleteRatio ?? 0.05
   const timeoutMs = o.timeoutMs ?? 5000
   const pad = 'x'.repeat(o.valueSize ?? 0)
+  const thinkMs = o.thinkMs ?? 0
   const pickKey = o.keyDistribution === 'zipfian' ? zipfSampler(keys) : (rng: Rng) => rng.int(keys)
   const rng = o.rng
   const sim = cluster.sim
@@ -133,7 +137,7 @@ export function runWorkload(cluster: SimCluster, o: WorkloadOptions): WorkloadRe
         if (result.type !== 'error') latencies.push(now - invokedAt)
       }
       // Start the next operation from a fresh event, not from inside the completion callback.
-      sim.setTimer(0, () => issue(client))
+      sim.setTimer(thinkMs, () => issue(client))
     })
   }
 

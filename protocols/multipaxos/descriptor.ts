@@ -1,0 +1,27 @@
+/**
+ * Multi-Paxos behind the common contract. Steady state at batch size 1 costs one Accept and one Accepted per
+ * follower per committed request, 2(n-1) messages: followers learn from the commit index piggybacked on the next
+ * Accept or Heartbeat, so there is no Commit message.
+ */
+import { LeaderClient } from '../../core/clients/leader-client.ts'
+import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import type { MultiPaxosMessage } from './messages.ts'
+import { multiPaxosCodec } from './messages.ts'
+import { parseOptions } from './options.ts'
+import { MultiPaxosReplica } from './replica.ts'
+
+export const multipaxos: ProtocolDescriptor<MultiPaxosMessage> = {
+  name: 'multipaxos',
+  description: 'Multi-Paxos (Lamport): stable leader, Phase 1 once per leadership, pipelined and batched Phase 2, ' +
+    'flexible quorums',
+  faultModel: 'crash',
+  replicasFor: f => 2 * f + 1,
+  faultsTolerated: n => Math.floor((n - 1) / 2),
+  checkClusterSize: n => Number.isInteger(n) && n >= 1 ? null : `multipaxos needs at least 1 replica, got ${n}`,
+  parseOptions: (raw, n) => parseOptions(raw, n) as unknown as Readonly<Record<string, unknown>>,
+  codec: multiPaxosCodec,
+  createReplica: ctx => new MultiPaxosReplica(ctx),
+  createClient: ctx => new LeaderClient(ctx),
+  replyFrom: 'proposer',
+  theoreticalMessages: (n): Readonly<Record<string, number>> => n <= 1 ? {} : { Accept: n - 1, Accepted: n - 1 },
+}

@@ -1,0 +1,26 @@
+/**
+ * Raft behind the common contract: crash faults, 2f+1 replicas, the leader answers clients, and in steady state each
+ * committed command costs one AppendEntries and one AppendEntriesResponse per follower (commit indexes ride on later
+ * messages; heartbeats are separate and idle traffic).
+ */
+import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import { LeaderClient } from '../../core/clients/leader-client.ts'
+import type { RaftMessage } from './messages.ts'
+import { raftCodec } from './messages.ts'
+import { parseRaftOptions } from './options.ts'
+import { RaftReplica } from './replica.ts'
+
+export const raft: ProtocolDescriptor<RaftMessage> = {
+  name: 'raft',
+  description: 'Raft with pre-vote, check-quorum, pipelining, batching, ReadIndex, snapshots and membership changes',
+  faultModel: 'crash',
+  replicasFor: f => 2 * f + 1,
+  faultsTolerated: n => Math.max(0, Math.floor((n - 1) / 2)),
+  checkClusterSize: n => Number.isInteger(n) && n >= 1 ? null : `raft needs at least 1 replica, got ${n}`,
+  parseOptions: raw => parseRaftOptions(raw),
+  codec: raftCodec,
+  createReplica: ctx => new RaftReplica(ctx),
+  createClient: ctx => new LeaderClient(ctx),
+  replyFrom: 'proposer',
+  theoreticalMessages: n => ({ AppendEntries: n - 1, AppendEntriesResponse: n - 1 }),
+}
