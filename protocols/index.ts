@@ -1,6 +1,7 @@
 /**
  * The protocol registry: adding a protocol is one folder plus one line here.
  */
+import { ConfigError } from '../core/errors.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import { unreplicated } from './unreplicated/descriptor.ts'
 import { multipaxos } from './multipaxos/descriptor.ts'
@@ -14,6 +15,6 @@ export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyPr
 
 export function getProtocol(name: string): AnyProtocol {
   const p = protocols.get(name)
-  if (p === undefined) throw new Error(`unknown protocol "${name}" (known: ${[...protocols.keys()].join(', ')})`)
+  if (p === undefined) throw new ConfigError('protocol', `unknown protocol "${name}" (known: ${[...protocols.keys()].join(', ')})`)
   return p
 }

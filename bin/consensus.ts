@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/**
+ * `consensus`: one CLI for live clusters over libp2p (and a pointer to the simulator and benchmarks).
+ *
+ *   consensus cluster init --protocol raft --n 3 --dir ./c     keys + cluster.json for a local cluster
+ *   consensus cluster up ./c | down ./c | status ./c           start/stop/inspect the replica processes
+ *   consensus node --config ./c/cluster.json --id 0            run one replica in the foreground
+ *   consensus kv put k v --config ./c/cluster.json             a client (get | put | delete | cas)
+ *   consensus chaos --dir ./c --duration 30 --clients 4 --faults kill,restart,partition --history h.jsonl
+ *
+ * Every command has --help. Bad arguments and config mistakes exit with status 2 and a message naming them.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { ConfigError } from '../core/errors.ts'
+import { toJsonLines } from '../core/history.ts'
+import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
+import { StorageCorruptionError } from '../core/storage/record-framing.ts'
+import { protocols } from '../protocols/index.ts'
+import { adminRequest } from '../live/admin.ts'
+import { CHAOS_FAULTS, runChaos, type ChaosFault } from '../live/chaos.ts'
+import { createClient } from '../live/client.ts'
+import { loadClusterConfig } from '../live/config.ts'
+import { initCluster } from '../live/init.ts'
+import { adminSocketPath, createNode } from '../live/node.ts'
+import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
+import { keyValue, list, positiveInt } from './cli-args.ts'
+
+const program = new Command('consensus')
+  .description('Run and use consensus clusters over libp2p. Simulation: npm run sim; benchmarks: npm run bench.')
+  .exitOverride()
+
+const clusterFile = (dir: string) => join(dir, 'cluster.json')
+
+const cluster = program.command('cluster').description('create, start, stop and inspect a local cluster')
+
+cluster.command('init')
+  .description('write keys (mode 0600) and cluster.json for a cluster on 127.0.0.1')
+  .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
+  .requiredOption('--n <n>', 'number of replicas', positiveInt('--n'))
+  .requiredOption('--dir <dir>', 'a new, empty folder for the cluster')
+  .option('--base-port <port>', 'replica i listens on base-port + i', positiveInt('--base-port', 1024), 7000)
+  .option('--clients <c>', 'allow-listed client identities to create', positiveInt('--clients'), 16)
+  .addOption(new Option('--fsync <policy>', 'when the write-ahead log is fsynced').choices(FSYNC_POLICIES).default('batch'))
+  .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(['node', 'tweetnacl']).default('node'))
+  .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
+  .action(a => {
+    const config = initCluster({
+      protocol: a.protocol, n: a.n, dir: a.dir, basePort: a.basePort, clients: a.clients, fsync: a.fsync, signer: a.signer,
+      protocolOptions: a.option,
+    })
+    process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol}, ${config.replicas.length} replicas on ` +
+      `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients\n` +
+      `next: consensus cluster up ${a.dir}\n`)
+  })
+
+cluster.command('up')
+  .description('start every replica of the cluster as a separate process (logs in <dir>/run)')
+  .argument('<dir>', 'cluster folder (holds cluster.json)')
+  .action(async (dir: string) => {
+    const config = loadClusterConfig(clusterFile(dir))
+    const pids = await clusterUp(config, clusterFile(dir))
+    for (const [id, pid] of pids) process.stdout.write(`replica ${id}: pid ${pid}\n`)
+  })
+
+cluster.command('down')
+  .description('stop the replica processes started by cluster up')
+  .argument('<dir>', 'cluster folder')
+  .action(async (dir: string) => {
+    const stopped = await clusterDown(loadClusterConfig(clusterFile(dir)))
+    process.stdout.write(stopped.length === 0 ? 'no replica was running\n' : `stopped replicas ${stopped.join(', ')}\n`)
+  })
+
+cluster.command('status')
+  .description("each replica's role, term or view, commit index and peers")
+  .argument('<dir>', 'cluster folder')
+  .option('--json', 'machine-readable output')
+  .action(async (dir: string, a: { json?: boolean }) => {
+    const config = loadClusterConfig(clusterFile(dir))
+    const rows = await Promise.all(config.replicas.map(async r => {
+      const pid = runningPid(config, r.id)
+      if (pid === null) return { id: r.id, running: false }
+      try {
+        return { id: r.id, running: true, pid, ...(await adminRequest(adminSocketPath(config, r.id), { cmd: 'status' }) as object) }
+      } catch (e) {
+        return { id: r.id, running: true, pid, error: (e as Error).message }
+      }
+    }))
+    if (a.json === true) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return }
+    for (const row of rows as Array<Record<string, unknown>>) {
+      if (row.running !== true) { process.stdout.write(`replica ${row.id}: down\n`); continue }
+      if (row.error !== undefined) { process.stdout.write(`replica ${row.id}: pid ${row.pid}, not answering (${row.error})\n`); continue }
+      process.stdout.write(`replica ${row.id}: pid ${row.pid}, ${row.role}, epoch ${row.epoch}, leader ${row.leader}, ` +
+        `commit ${row.commitIndex}, applied ${row.appliedIndex}, peers ${(row.peers as number[]).join(',')}` +
+        `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)
+    }
+  })
+
+program.command('node')
+  .description('run one replica in the foreground (stop with Ctrl-C or SIGTERM)')
+  .requiredOption('--config <file>', 'cluster.json')
+  .requiredOption('--id <id>', 'replica id', positiveInt('--id', 0))
+  .action(async (a: { config: string; id: number }) => {
+    const node = await createNode({ config: a.config, id: a.id })
+    process.stdout.write(`replica ${a.id} running (${node.transport.multiaddrs().join(' ')})\n`)
+    const stop = async () => { await node.close(); process.exit(0) }
+    process.once('SIGTERM', () => { void stop() })
+    process.once('SIGINT', () => { void stop() })
+  })
+
+const kvOptions = (c: Command) => c
+  .requiredOption('--config <file>', 'cluster.json')
+  .option('--client-id <id>', 'allow-listed client identity (default: the first)', positiveInt('--client-id', 1000))
+  .option('--timeout <ms>', 'give up after this long (the command may still be applied)', positiveInt('--timeout'), 5000)
+
+async function withClient<T>(a: { config: string; clientId?: number; timeout: number }, f: (c: Awaited<ReturnType<typeof createClient>>) => Promise<T>): Promise<T> {
+  const client = await createClient({ config: a.config, timeoutMs: a.timeout, ...(a.clientId !== undefined ? { clientId: a.clientId } : {}) })
+  try {
+    return await f(client)
+  } finally {
+    await client.close()
+  }
+}
+
+const kv = program.command('kv').description('a key-value client of a running cluster')
+kvOptions(kv.command('get').description('print the value of a key (exit 1 if absent)').argument('<key>'))
+  .action(async (key: string, a) => {
+    const v = await withClient(a, c => c.get(key))
+    if (v === null) { process.stderr.write(`${key}: not found\n`); process.exitCode = 1 } else process.stdout.write(v + '\n')
+  })
+kvOptions(kv.command('put').description('set a key').argument('<key>').argument('<value>'))
+  .action(async (key: string, value: string, a) => { await withClient(a, c => c.put(key, value)); process.stdout.write('ok\n') })
+kvOptions(kv.command('delete').description('delete a key (exit 1 if it did not exist)').argument('<key>'))
+  .action(async (key: string, a) => {
+    const existed = await withClient(a, c => c.delete(key))
+    process.stdout.write(existed ? 'deleted\n' : 'not found\n')
+    if (!existed) process.exitCode = 1
+  })
+kvOptions(kv.command('cas').description('set <key> to <new> if it is <expected> (use --absent for "no value"); exit 1 if not swapped')
+  .argument('<key>').argument('[expected]').argument('<new>').option('--absent', 'expect the key to be absent'))
+  .action(async (key: string, expected: string | undefined, value: string, a) => {
+    if ((expected === undefined) === (a.absent !== true)) throw new InvalidArgumentError('give either <expected> or --absent')
+    const swapped = await withClient(a, c => c.cas(key, a.absent === true ? null : expected!, value))
+    process.stdout.write(swapped ? 'swapped\n' : 'not swapped\n')
+    if (!swapped) process.exitCode = 1
+  })
+
+program.command('chaos')
+  .description('drive a workload against a local cluster while killing, restarting and partitioning its processes; check the history')
+  .requiredOption('--dir <dir>', 'cluster folder (started with cluster up, or started here)')
+  .option('--duration <s>', 'seconds of workload and faults', positiveInt('--duration'), 30)
+  .option('--clients <c>', 'concurrent clients', positiveInt('--clients'), 4)
+  .option('--faults <list>', `comma-separated: ${CHAOS_FAULTS.join(', ')}`, list, [...CHAOS_FAULTS])
+  .option('--history <file>', 'write the client history as JSON Lines')
+  .option('--seed <s>', 'seed for the workload and fault choices', positiveInt('--seed', 0))
+  .action(async a => {
+    for (const f of a.faults as string[]) if (!(CHAOS_FAULTS as readonly string[]).includes(f)) throw new InvalidArgumentError(`--faults: unknown fault "${f}" (${CHAOS_FAULTS.join(', ')})`)
+    const config = loadClusterConfig(clusterFile(a.dir))
+    const report = await runChaos({
+      config, configFile: clusterFile(a.dir), durationMs: a.duration * 1000, clients: a.clients, faults: a.faults as ChaosFault[],
+      ...(a.seed !== undefined ? { seed: a.seed } : {}), onEvent: line => process.stdout.write(`  ${line}\n`),
+    })
+    if (a.history !== undefined) writeFileSync(a.history, toJsonLines(report.history))
+    process.stdout.write(`operations: ${report.ops.ok} ok, ${report.ops.fail} fail, ${report.ops.info} info in ${(report.durationMs / 1000).toFixed(1)} s\n`)
+    process.stdout.write(`faults injected: ${report.faults.length}\n`)
+    process.stdout.write(`checker: ${report.check.verdict} (${report.check.opsChecked} operations on ${report.check.keysChecked} keys)\n`)
+    if (!report.check.ok) { process.stdout.write(report.check.explanation + '\n'); process.exitCode = 1 }
+  })
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv)
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
+    if (e instanceof ConfigError || e instanceof InvalidArgumentError || e instanceof StorageCorruptionError) {
+      process.stderr.write(`consensus: ${e.message}\n`)
+      process.exit(2)
+    }
+    throw e
+  }
+}
+
+void main()

@@ -1,0 +1,108 @@
+/**
+ * The key-value operation mix shared by the simulator's workload and live chaos runs, and how each operation and its
+ * outcome is written into a Jepsen-style history.
+ */
+import type { ClientOutcome } from './client-host.ts'
+import { ConfigError } from './errors.ts'
+import type { HistoryRecorder, PendingOperation } from './history.ts'
+import { decodeKvResult, type KvCommand } from './kv.ts'
+import type { Rng } from './random.ts'
+import type { NodeId } from './types.ts'
+
+export interface KvMix {
+  readonly keys?: number
+  /** Fractions of reads, compare-and-sets and deletes; the rest are writes. */
+  readonly readRatio?: number
+  readonly casRatio?: number
+  readonly deleteRatio?: number
+  readonly keyDistribution?: 'uniform' | 'zipfian'
+  /** Extra bytes of padding in written values. */
+  readonly valueSize?: number
+}
+
+export function validateKvMix(o: KvMix): void {
+  const ratio = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new ConfigError(name, `must be between 0 and 1, got ${v}`)
+  }
+  if (o.keys !== undefined && (!Number.isInteger(o.keys) || o.keys < 1)) throw new ConfigError('keys', `must be an integer >= 1, got ${o.keys}`)
+  ratio('readRatio', o.readRatio)
+  ratio('casRatio', o.casRatio)
+  ratio('deleteRatio', o.deleteRatio)
+  if ((o.readRatio ?? 0.5) + (o.casRatio ?? 0.15) + (o.deleteRatio ?? 0.05) > 1) {
+    throw new ConfigError('readRatio', 'read, cas and delete ratios add up to more than 1')
+  }
+  if (o.valueSize !== undefined && (!Number.isInteger(o.valueSize) || o.valueSize < 0)) throw new ConfigError('valueSize', `must be an integer >= 0, got ${o.valueSize}`)
+}
+
+/** Zipf(s) over n items, by inverse CDF. */
+export function zipfSampler(n: number, s = 0.99): (rng: Rng) => number {
+  const cdf: number[] = []
+  let total = 0
+  for (let i = 1; i <= n; i++) { total += 1 / Math.pow(i, s); cdf.push(total) }
+  return rng => {
+    const u = rng.next() * total
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cdf[mid]! < u) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/**
+ * Draws commands over a small key space so operations contend. Written values are unique (`<client>-<n>`), which is
+ * what lets the checker tell writes apart; compare-and-sets expect a value some client may have written, so some succeed.
+ */
+export function createKvOpGenerator(mix: KvMix, clientIds: readonly NodeId[], rng: Rng): (client: NodeId) => KvCommand {
+  validateKvMix(mix)
+  const keys = mix.keys ?? 8
+  const readRatio = mix.readRatio ?? 0.5
+  const casRatio = mix.casRatio ?? 0.15
+  const deleteRatio = mix.deleteRatio ?? 0.05
+  const pad = 'x'.repeat(mix.valueSize ?? 0)
+  const pickKey = mix.keyDistribution === 'zipfian' ? zipfSampler(keys) : (r: Rng) => r.int(keys)
+  const written = new Map<NodeId, number>()
+  return client => {
+    const key = `k${pickKey(rng)}`
+    const roll = rng.next()
+    const n = (written.get(client) ?? 0) + 1
+    written.set(client, n)
+    const value = `${client}-${n}${pad}`
+    if (roll < readRatio) return { type: 'get', key }
+    if (roll < readRatio + casRatio) {
+      const other = clientIds[rng.int(clientIds.length)]!
+      const expected = rng.chance(0.2) ? null : `${other}-${Math.max(1, n - 1 - rng.int(3))}${pad}`
+      return { type: 'cas', key, expected, value }
+    }
+    if (roll < readRatio + casRatio + deleteRatio) return { type: 'delete', key }
+    return { type: 'put', key, value }
+  }
+}
+
+export function recordInvoke(recorder: HistoryRecorder, process: NodeId, c: KvCommand, time: number): PendingOperation {
+  switch (c.type) {
+    case 'get': return recorder.invoke(process, 'read', c.key, null, time)
+    case 'put': return recorder.invoke(process, 'write', c.key, c.value, time)
+    case 'delete': return recorder.invoke(process, 'delete', c.key, null, time)
+    case 'cas': return recorder.invoke(process, 'cas', c.key, [c.expected, c.value], time)
+  }
+}
+
+export type RecordedOutcome = 'ok' | 'fail' | 'info'
+
+/**
+ * Complete a history operation from a client outcome: a timeout is `info` (it may still apply), a compare-and-set
+ * whose compare failed is `fail` (it did not apply), an error result is `info` (e.g. a stale retry).
+ */
+export function recordOutcome(op: PendingOperation, outcome: ClientOutcome, time: number): RecordedOutcome {
+  if (outcome.status === 'timeout') { op.info(time); return 'info' }
+  const result = decodeKvResult(outcome.result)
+  if (result.type === 'value') { op.ok(time, result.value); return 'ok' }
+  if (result.type === 'cas' && !result.ok) { op.fail(time); return 'fail' }
+  if (result.type === 'error') { op.info(time); return 'info' }
+  op.ok(time)
+  return 'ok'
+}

@@ -1,0 +1,72 @@
+/**
+ * The admin channel of a live node: a Unix socket in the cluster's run folder (reachable only by local users allowed
+ * by the folder's permissions), speaking one JSON object per line. `status` reports role, epoch, commit and applied
+ * index, peers and counters; `block` / `heal` inject and lift a partition at the node's transport (used by chaos runs).
+ */
+import { existsSync, unlinkSync } from 'node:fs'
+import { createConnection, createServer, type Server } from 'node:net'
+
+export type AdminRequest =
+  | { readonly cmd: 'status' }
+  | { readonly cmd: 'block'; readonly peers: readonly number[] }
+  | { readonly cmd: 'heal' }
+
+export type AdminHandler = (request: AdminRequest) => unknown
+
+function parseRequest(line: string): AdminRequest {
+  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown }
+  if (v.cmd === 'status' || v.cmd === 'heal') return { cmd: v.cmd }
+  if (v.cmd === 'block' && Array.isArray(v.peers) && v.peers.every(p => Number.isInteger(p))) return { cmd: 'block', peers: v.peers as number[] }
+  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"})`)
+}
+
+export function startAdminServer(socketPath: string, handler: AdminHandler): Promise<Server> {
+  if (existsSync(socketPath)) unlinkSync(socketPath) // left behind by a killed process
+  const server = createServer(socket => {
+    let buffered = ''
+    socket.setEncoding('utf8')
+    socket.on('data', chunk => {
+      buffered += chunk
+      if (buffered.length > 64 * 1024) { socket.destroy(); return }
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        let reply: unknown
+        try {
+          reply = { ok: true, result: handler(parseRequest(line)) }
+        } catch (e) {
+          reply = { ok: false, error: (e as Error).message }
+        }
+        socket.write(JSON.stringify(reply) + '\n')
+      }
+    })
+    socket.on('error', () => socket.destroy())
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(socketPath, () => resolve(server))
+  })
+}
+
+/** Send one request; rejects after `timeoutMs` or if the node answers with an error. */
+export function adminRequest(socketPath: string, request: AdminRequest, timeoutMs = 2000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath)
+    let buffered = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`admin socket ${socketPath}: no answer in ${timeoutMs} ms`)) }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'))
+    socket.on('data', chunk => {
+      buffered += chunk
+      const nl = buffered.indexOf('\n')
+      if (nl < 0) return
+      clearTimeout(timer)
+      socket.end()
+      const reply = JSON.parse(buffered.slice(0, nl)) as { ok: boolean; result?: unknown; error?: string }
+      if (reply.ok) resolve(reply.result)
+      else reject(new Error(reply.error))
+    })
+    socket.on('error', e => { clearTimeout(timer); reject(e) })
+  })
+}

@@ -1,0 +1,171 @@
+/**
+ * Jepsen in a box: drive a key-value workload against a running local cluster while killing (`kill -9`), restarting
+ * and partitioning its real replica processes; record the client history, heal everything, and judge the history
+ * with the linearizability checker.
+ *
+ * Partitions act on the real processes through each node's admin socket: the isolated replica drops all traffic to and
+ * from the other replicas at its transport, and they drop it too (both directions cut).
+ */
+import { randomBytes } from 'node:crypto'
+import { checkHistory, type CheckResult } from '../core/checker/index.ts'
+import { ConfigError } from '../core/errors.ts'
+import { HistoryRecorder, type HistoryEvent } from '../core/history.ts'
+import { createKvOpGenerator, recordInvoke, type KvMix } from '../core/kv-workload.ts'
+import { createRng } from '../core/random.ts'
+import type { NodeId } from '../core/types.ts'
+import { getProtocol } from '../protocols/index.ts'
+import { adminRequest } from './admin.ts'
+import { createClient, type ConsensusClient } from './client.ts'
+import type { ClusterConfig } from './config.ts'
+import { adminSocketPath, type NodeStatus } from './node.ts'
+import { runningPid, startReplicaProcess, stopReplicaProcess } from './processes.ts'
+
+export type ChaosFault = 'kill' | 'restart' | 'partition'
+export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'restart', 'partition']
+
+export interface ChaosOptions extends KvMix {
+  readonly config: ClusterConfig
+  readonly configFile: string
+  readonly durationMs: number
+  readonly clients: number
+  readonly faults: readonly ChaosFault[]
+  /** Mean time between faults (default: duration / 6). */
+  readonly faultIntervalMs?: number
+  readonly requestTimeoutMs?: number
+  readonly seed?: number
+  readonly onEvent?: (line: string) => void
+}
+
+export interface ChaosReport {
+  readonly history: readonly HistoryEvent[]
+  readonly check: CheckResult
+  readonly ops: { ok: number; fail: number; info: number }
+  readonly faults: readonly { readonly atMs: number; readonly description: string }[]
+  readonly durationMs: number
+}
+
+async function nodeStatus(config: ClusterConfig, id: NodeId): Promise<NodeStatus | null> {
+  try {
+    return await adminRequest(adminSocketPath(config, id), { cmd: 'status' }, 1000) as NodeStatus
+  } catch {
+    return null
+  }
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const config = o.config
+  if (!(o.durationMs > 0)) throw new ConfigError('duration', `must be > 0 seconds, got ${o.durationMs / 1000}`)
+  if (o.clients < 1 || o.clients > config.clients.length) {
+    throw new ConfigError('clients', `between 1 and ${config.clients.length} (the cluster config's allow-listed clients), got ${o.clients}`)
+  }
+  for (const f of o.faults) if (!CHAOS_FAULTS.includes(f)) throw new ConfigError('faults', `unknown fault "${f}" (${CHAOS_FAULTS.join(', ')})`)
+  const protocol = getProtocol(config.protocol)
+  const maxDown = Math.max(1, protocol.faultsTolerated(config.replicas.length))
+  const seed = o.seed ?? randomBytes(4).readUInt32LE()
+  const rng = createRng(seed)
+  const say = o.onEvent ?? (() => {})
+  const replicaIds = config.replicas.map(r => r.id)
+  const start = performance.now()
+  const now = () => Math.round((performance.now() - start) * 1000) / 1000
+  const faults: { atMs: number; description: string }[] = []
+  const note = (description: string) => { faults.push({ atMs: now(), description }); say(`${(now() / 1000).toFixed(1)}s ${description}`) }
+
+  for (const id of replicaIds) if (runningPid(config, id) === null) await startReplicaProcess(config, o.configFile, id)
+
+  const clients: ConsensusClient[] = []
+  for (let i = 0; i < o.clients; i++) {
+    clients.push(await createClient({ config, clientId: config.clients[i]!.id, timeoutMs: o.requestTimeoutMs ?? 3000 }))
+  }
+  const recorder = new HistoryRecorder()
+  const next = createKvOpGenerator(o, clients.map(c => c.id), rng.fork('ops'))
+  const ops = { ok: 0, fail: 0, info: 0 }
+  let running = true
+  let faulting = true
+
+  const clientLoop = async (client: ConsensusClient): Promise<void> => {
+    while (running) {
+      const command = next(client.id)
+      const op = recordInvoke(recorder, client.id, command, now())
+      try {
+        const result = await client.run(command)
+        if (result.type === 'value') { op.ok(now(), result.value); ops.ok++ }
+        else if (result.type === 'cas' && !result.ok) { op.fail(now()); ops.fail++ }
+        else { op.ok(now()); ops.ok++ }
+      } catch {
+        op.info(now()) // timed out or refused: it may still take effect
+        ops.info++
+      }
+    }
+  }
+
+  const down = new Set<NodeId>()
+  let isolated: NodeId | null = null
+  const heal = async () => {
+    if (isolated === null) return
+    await Promise.all(replicaIds.filter(id => !down.has(id)).map(id => adminRequest(adminSocketPath(config, id), { cmd: 'heal' }).catch(() => undefined)))
+    note(`healed partition of replica ${isolated}`)
+    isolated = null
+  }
+  const leaderOrRandom = async (): Promise<NodeId> => {
+    const up = replicaIds.filter(id => !down.has(id))
+    if (rng.chance(0.5)) {
+      for (const id of up) {
+        const s = await nodeStatus(config, id)
+        if (s !== null && s.leader !== null && s.leader >= 0 && !down.has(s.leader)) return s.leader
+      }
+    }
+    return up[rng.int(up.length)]!
+  }
+
+  const faultLoop = async (): Promise<void> => {
+    const interval = o.faultIntervalMs ?? o.durationMs / 6
+    while (faulting) {
+      // Sleep in short steps so the end of the run is not held up by a pending fault.
+      const wakeAt = performance.now() + interval * (0.5 + rng.next())
+      while (faulting && performance.now() < wakeAt) await new Promise(r => setTimeout(r, 50))
+      if (!faulting || o.faults.length === 0) break
+      const kind = o.faults[rng.int(o.faults.length)]!
+      if (kind === 'kill' && down.size < maxDown) {
+        const victim = await leaderOrRandom()
+        await stopReplicaProcess(config, victim, { kill9: true })
+        down.add(victim)
+        note(`kill -9 replica ${victim}`)
+      } else if (kind === 'restart' || (kind === 'kill' && down.size >= maxDown)) {
+        const [id] = [...down]
+        if (id !== undefined) {
+          await startReplicaProcess(config, o.configFile, id)
+          down.delete(id)
+          if (isolated !== null) await adminRequest(adminSocketPath(config, id), { cmd: 'block', peers: replicaIds.filter(p => p !== id && (id === isolated || p === isolated)) }).catch(() => undefined)
+          note(`restarted replica ${id}`)
+        }
+      } else if (kind === 'partition') {
+        if (isolated !== null) { await heal(); continue }
+        const victim = await leaderOrRandom()
+        isolated = victim
+        const others = replicaIds.filter(id => id !== victim)
+        await adminRequest(adminSocketPath(config, victim), { cmd: 'block', peers: others }).catch(() => undefined)
+        await Promise.all(others.filter(id => !down.has(id)).map(id => adminRequest(adminSocketPath(config, id), { cmd: 'block', peers: [victim] }).catch(() => undefined)))
+        note(`partitioned replica ${victim} from ${others.join(', ')}`)
+      }
+    }
+  }
+
+  const loops = clients.map(c => clientLoop(c))
+  const faultsDone = faultLoop()
+  await new Promise(r => setTimeout(r, o.durationMs))
+  // Stop injecting, then heal before stopping the clients, so operations in flight can finish and every fault is undone.
+  faulting = false
+  await faultsDone
+  await heal()
+  for (const id of [...down]) {
+    await startReplicaProcess(config, o.configFile, id)
+    down.delete(id)
+    note(`restarted replica ${id} (final heal)`)
+  }
+  running = false
+  await Promise.all(loops)
+  for (const c of clients) await c.close()
+  const history = recorder.events
+  const check = checkHistory(history, { timeLimitMs: 120_000 })
+  return { history, check, ops, faults, durationMs: now() }
+}

@@ -1,0 +1,116 @@
+/**
+ * The cluster configuration file (cluster.json) shared by every node and client of a live cluster, validated on load
+ * with each mistake reported by field path and what was expected.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { z } from 'zod'
+import { ConfigError } from '../core/errors.ts'
+import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
+import { getProtocol, protocols } from '../protocols/index.ts'
+
+const hexKey = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 public key)')
+
+const replicaSchema = z.object({
+  id: z.number().int().min(0).max(999),
+  publicKey: hexKey,
+  /** A TCP multiaddr the replica listens on, e.g. /ip4/127.0.0.1/tcp/7001. */
+  address: z.string().regex(/^\/ip[46]\/[^/]+\/tcp\/\d+$/, 'expected a TCP multiaddr such as /ip4/127.0.0.1/tcp/7001'),
+  /** Private key file, relative to the config file's folder. */
+  keyFile: z.string().min(1),
+  /** Data folder (write-ahead log, snapshots), relative to the config file's folder. */
+  dataDir: z.string().min(1),
+}).strict()
+
+const clientSchema = z.object({
+  id: z.number().int().min(1000),
+  publicKey: hexKey,
+  keyFile: z.string().min(1).optional(),
+}).strict()
+
+export const clusterConfigSchema = z.object({
+  version: z.literal(1),
+  protocol: z.string().refine(name => protocols.has(name), { message: `expected one of ${[...protocols.keys()].join(', ')}` }),
+  protocolOptions: z.record(z.string(), z.unknown()).default({}),
+  tickMs: z.number().positive().max(10_000).default(10),
+  snapshotInterval: z.number().int().min(1).default(1000),
+  fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).default('batch'),
+  signer: z.enum(['tweetnacl', 'node']).default('node'),
+  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** Only clients listed here may connect to replicas. */
+  clientAllowList: z.boolean().default(true),
+  replicas: z.array(replicaSchema).min(1),
+  clients: z.array(clientSchema).default([]),
+  /** Folder for per-node admin sockets and pid files, relative to the config file's folder. */
+  runDir: z.string().default('run'),
+}).strict()
+
+export type ClusterConfig = z.infer<typeof clusterConfigSchema> & {
+  /** Folder of the config file: relative paths in it are resolved against this. */
+  readonly baseDir: string
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => typeof p === 'number' ? `${acc}[${p}]` : acc === '' ? String(p) : `${acc}.${String(p)}`, '')
+}
+
+/** Validate a parsed JSON value; throws ConfigError listing every problem by field. */
+export function validateClusterConfig(raw: unknown, baseDir: string): ClusterConfig {
+  const parsed = clusterConfigSchema.safeParse(raw)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(i => `${formatPath(i.path) || '(top level)'}: ${i.message}`)
+    throw new ConfigError(problems.length === 1 ? problems[0]!.split(':')[0]! : 'cluster config', problems.length === 1
+      ? problems[0]!.slice(problems[0]!.indexOf(':') + 2) : `\n  ${problems.join('\n  ')}`)
+  }
+  const c = parsed.data
+  const protocol = getProtocol(c.protocol)
+  const sizeError = protocol.checkClusterSize(c.replicas.length)
+  if (sizeError !== null) throw new ConfigError('replicas', sizeError)
+  const ids = c.replicas.map(r => r.id).sort((a, b) => a - b)
+  ids.forEach((id, i) => {
+    if (id !== i) throw new ConfigError('replicas', `replica ids must be 0..${ids.length - 1}, each once (got ${ids.join(', ')})`)
+  })
+  const seen = new Set<string>()
+  for (const [i, r] of c.replicas.entries()) {
+    if (seen.has(r.address)) throw new ConfigError(`replicas[${i}].address`, `${r.address} is used by two replicas`)
+    seen.add(r.address)
+  }
+  const keys = new Set<string>()
+  for (const k of [...c.replicas.map(r => r.publicKey), ...c.clients.map(x => x.publicKey)]) {
+    if (keys.has(k)) throw new ConfigError('publicKey', `public key ${k.slice(0, 12)}... appears twice`)
+    keys.add(k)
+  }
+  const clientIds = new Set<number>()
+  for (const [i, cl] of c.clients.entries()) {
+    if (clientIds.has(cl.id)) throw new ConfigError(`clients[${i}].id`, `client id ${cl.id} appears twice`)
+    clientIds.add(cl.id)
+  }
+  try {
+    protocol.parseOptions(c.protocolOptions, c.replicas.length)
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`protocolOptions.${e.field}`, e.message.slice(e.field.length + 2))
+    throw e
+  }
+  return { ...c, baseDir }
+}
+
+export function loadClusterConfig(file: string): ClusterConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new ConfigError('config', `cannot read ${file}: ${(e as Error).message}`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (e) {
+    throw new ConfigError('config', `${file} is not valid JSON: ${(e as Error).message}`)
+  }
+  return validateClusterConfig(raw, dirname(resolve(file)))
+}
+
+/** Resolve a path from the config against the config file's folder. */
+export function configPath(config: ClusterConfig, path: string): string {
+  return isAbsolute(path) ? path : resolve(config.baseDir, path)
+}

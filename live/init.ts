@@ -1,0 +1,64 @@
+/**
+ * `cluster init`: keys and a cluster config for a local cluster on 127.0.0.1.
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError } from '../core/errors.ts'
+import { getProtocol } from '../protocols/index.ts'
+import { validateClusterConfig, type ClusterConfig } from './config.ts'
+import { newKeyPair, toHex, writeKeyFile } from './keys.ts'
+
+export interface InitOptions {
+  readonly protocol: string
+  readonly n: number
+  readonly dir: string
+  /** Replica i listens on basePort + i. */
+  readonly basePort?: number
+  readonly clients?: number
+  readonly fsync?: 'always' | 'batch' | 'none'
+  readonly signer?: 'tweetnacl' | 'node'
+  readonly protocolOptions?: Record<string, unknown>
+  readonly tickMs?: number
+}
+
+export function initCluster(o: InitOptions): ClusterConfig {
+  const protocol = getProtocol(o.protocol)
+  const sizeError = protocol.checkClusterSize(o.n)
+  if (sizeError !== null) throw new ConfigError('n', sizeError)
+  const basePort = o.basePort ?? 7000
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + o.n > 65535) throw new ConfigError('basePort', `must leave room for ${o.n} ports between 1024 and 65535, got ${basePort}`)
+  if (existsSync(o.dir) && readdirSync(o.dir).length > 0) throw new ConfigError('dir', `${o.dir} exists and is not empty; choose a new folder`)
+  mkdirSync(join(o.dir, 'keys'), { recursive: true, mode: 0o700 })
+  const replicas = []
+  for (let id = 0; id < o.n; id++) {
+    const key = newKeyPair()
+    const keyFile = join('keys', `replica-${id}.key`)
+    writeKeyFile(join(o.dir, keyFile), key)
+    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/127.0.0.1/tcp/${basePort + id}`, keyFile, dataDir: join('data', `replica-${id}`) })
+  }
+  const clients = []
+  for (let i = 0; i < (o.clients ?? 16); i++) {
+    const key = newKeyPair()
+    const id = 1000 + i
+    const keyFile = join('keys', `client-${id}.key`)
+    writeKeyFile(join(o.dir, keyFile), key)
+    clients.push({ id, publicKey: toHex(key.publicKey), keyFile })
+  }
+  const raw = {
+    version: 1 as const,
+    protocol: protocol.name,
+    protocolOptions: o.protocolOptions ?? {},
+    tickMs: o.tickMs ?? 10,
+    snapshotInterval: 1000,
+    fsync: o.fsync ?? 'batch',
+    signer: o.signer ?? 'node',
+    maxFrameBytes: 4 * 1024 * 1024,
+    clientAllowList: true,
+    replicas,
+    clients,
+    runDir: 'run',
+  }
+  const config = validateClusterConfig(raw, o.dir)
+  writeFileSync(join(o.dir, 'cluster.json'), JSON.stringify(raw, null, 2) + '\n')
+  return config
+}

@@ -1,0 +1,146 @@
+/**
+ * A live replica: the protocol's replica in a host, over the libp2p transport, with file-backed storage, as described
+ * by a cluster config. This is the library form of `consensus node`.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import type { Server } from 'node:net'
+import type { Libp2p } from '@libp2p/interface'
+import { ConfigError } from '../core/errors.ts'
+import { createReplicaHost, type HostStatus, type ReplicaHost } from '../core/host.ts'
+import { createKvStore } from '../core/kv.ts'
+import { createLogger } from '../core/logger.ts'
+import { createRng } from '../core/random.ts'
+import { realRuntime } from '../core/runtime.ts'
+import { signatureScheme } from '../core/signers/index.ts'
+import { createFileStorage, type FileStorage } from '../core/storage/file-storage.ts'
+import type { NodeId } from '../core/types.ts'
+import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../net/libp2p/index.ts'
+import type { TypeCount } from '../net/stats.ts'
+import { getProtocol } from '../protocols/index.ts'
+import { startAdminServer, type AdminRequest } from './admin.ts'
+import { configPath, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { fromHex, readKeyFile } from './keys.ts'
+
+export interface NodeOptions {
+  /** A loaded config, or the path of cluster.json. */
+  readonly config: ClusterConfig | string
+  readonly id: NodeId
+  /** Mount on this started libp2p node (its key must be the replica's) instead of creating one. */
+  readonly libp2p?: Libp2p
+  /** Serve the admin socket in the config's run folder (default true). */
+  readonly admin?: boolean
+  /** Aborting closes the node. */
+  readonly signal?: AbortSignal
+}
+
+export interface NodeStatus extends HostStatus {
+  readonly protocol: string
+  readonly peers: readonly NodeId[]
+  readonly blocked: readonly NodeId[]
+  readonly messagesSent: Record<string, TypeCount>
+  readonly framesRejected: Readonly<Record<string, number>>
+}
+
+export interface ConsensusNode {
+  readonly id: NodeId
+  readonly host: ReplicaHost
+  readonly transport: Libp2pTransport
+  readonly storage: FileStorage
+  status(): NodeStatus
+  close(): Promise<void>
+}
+
+/** The address book of a cluster: replicas with their addresses, allow-listed clients dial-only. */
+export function addressBookOf(config: ClusterConfig): PeerAddress[] {
+  return [
+    ...config.replicas.map(r => ({ id: r.id, role: 'replica' as const, publicKey: fromHex(r.publicKey), addrs: [r.address] })),
+    ...config.clients.map(c => ({ id: c.id, role: 'client' as const, publicKey: fromHex(c.publicKey), addrs: [] })),
+  ]
+}
+
+export function publicKeyLookup(config: ClusterConfig): (id: NodeId) => Uint8Array | undefined {
+  const keys = new Map<NodeId, Uint8Array>()
+  for (const r of config.replicas) keys.set(r.id, fromHex(r.publicKey))
+  for (const c of config.clients) keys.set(c.id, fromHex(c.publicKey))
+  return id => keys.get(id)
+}
+
+export function adminSocketPath(config: ClusterConfig, id: NodeId): string {
+  return join(configPath(config, config.runDir), `replica-${id}.sock`)
+}
+
+export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
+  const config = typeof options.config === 'string' ? loadClusterConfig(options.config) : options.config
+  const me = config.replicas.find(r => r.id === options.id)
+  if (me === undefined) throw new ConfigError('id', `replica ${options.id} is not in the cluster config (replicas: ${config.replicas.map(r => r.id).join(', ')})`)
+  const key = readKeyFile(configPath(config, me.keyFile))
+  if (Buffer.from(key.publicKey).toString('hex') !== me.publicKey) {
+    throw new ConfigError(`replicas[${me.id}].keyFile`, `${me.keyFile} does not hold the key whose public key the config lists`)
+  }
+  const protocol = getProtocol(config.protocol)
+  const protocolOptions = protocol.parseOptions(config.protocolOptions, config.replicas.length)
+  const scheme = signatureScheme(config.signer as 'node' | 'tweetnacl')
+  const log = createLogger(`consensus:node:${me.id}`)
+  const dataDir = configPath(config, me.dataDir)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const storage = createFileStorage({ dir: dataDir, fsync: config.fsync as 'always' | 'batch' | 'none' })
+  const transport = await createLibp2pTransport({
+    id: me.id,
+    peers: addressBookOf(config),
+    maxFrameBytes: config.maxFrameBytes,
+    ...(options.libp2p !== undefined ? { node: options.libp2p } : { privateKey: key.privateKey }),
+  })
+  const host = createReplicaHost({
+    descriptor: protocol,
+    id: me.id,
+    members: config.replicas.map(r => r.id),
+    protocolOptions,
+    transport,
+    storage,
+    runtime: realRuntime,
+    stateMachine: createKvStore(),
+    // Live runs are not replayed: seed election jitter and backoff from the OS.
+    rng: createRng(randomBytes(8).toString('hex')),
+    signer: scheme.signer(key.privateKey),
+    verifier: scheme.verifier,
+    publicKeyOf: publicKeyLookup(config),
+    tickMs: config.tickMs,
+    snapshotInterval: config.snapshotInterval,
+    log,
+  })
+  host.start()
+  let blocked: NodeId[] = []
+  const status = (): NodeStatus => ({
+    ...host.status(),
+    protocol: protocol.name,
+    peers: config.replicas.map(r => r.id).filter(id => id !== me.id),
+    blocked,
+    messagesSent: transport.stats.snapshot(),
+    framesRejected: { ...transport.rejected },
+  })
+  let admin: Server | null = null
+  if (options.admin !== false) {
+    mkdirSync(configPath(config, config.runDir), { recursive: true, mode: 0o700 })
+    admin = await startAdminServer(adminSocketPath(config, me.id), (request: AdminRequest) => {
+      switch (request.cmd) {
+        case 'status': return status()
+        case 'block': blocked = [...request.peers]; transport.setBlocked(new Set(blocked)); return { blocked }
+        case 'heal': blocked = []; transport.setBlocked(new Set()); return { blocked }
+      }
+    })
+  }
+  log('replica %s of %s started (%s, fsync %s)', me.id, protocol.name, me.address, config.fsync)
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    host.stop()
+    await new Promise<void>(resolve => admin === null ? resolve() : admin.close(() => resolve()))
+    await transport.stop()
+    storage.close()
+  }
+  options.signal?.addEventListener('abort', () => { void close() }, { once: true })
+  return { id: me.id, host, transport, storage, status, close }
+}

@@ -1,0 +1,95 @@
+/**
+ * Local clusters as real OS processes: `cluster up` starts one `consensus node` process per replica (detached, logs
+ * and a pid file in the run folder), `cluster down` stops exactly the processes whose pid files it finds.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { NodeId } from '../core/types.ts'
+import { adminRequest } from './admin.ts'
+import { configPath, type ClusterConfig } from './config.ts'
+import { adminSocketPath } from './node.ts'
+
+const CLI = resolve(fileURLToPath(import.meta.url), '../../bin/consensus.ts')
+
+export function pidFile(config: ClusterConfig, id: NodeId): string {
+  return join(configPath(config, config.runDir), `replica-${id}.pid`)
+}
+
+export function logFile(config: ClusterConfig, id: NodeId): string {
+  return join(configPath(config, config.runDir), `replica-${id}.log`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The pid of a running replica process we started, or null. */
+export function runningPid(config: ClusterConfig, id: NodeId): number | null {
+  const file = pidFile(config, id)
+  if (!existsSync(file)) return null
+  const pid = Number(readFileSync(file, 'utf8').trim())
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null
+}
+
+/** Start replica `id` as a detached process; resolves once its admin socket answers. */
+export async function startReplicaProcess(config: ClusterConfig, configFile: string, id: NodeId, timeoutMs = 20_000): Promise<number> {
+  const existing = runningPid(config, id)
+  if (existing !== null) return existing
+  mkdirSync(configPath(config, config.runDir), { recursive: true, mode: 0o700 })
+  const log = openSync(logFile(config, id), 'a')
+  const child = spawn(process.execPath, [CLI, 'node', '--config', resolve(configFile), '--id', String(id)], {
+    detached: true, stdio: ['ignore', log, log], env: process.env,
+  })
+  closeSync(log)
+  const pid = child.pid
+  if (pid === undefined) throw new Error(`could not start replica ${id}`)
+  child.unref()
+  writeFileSync(pidFile(config, id), `${pid}\n`)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await adminRequest(adminSocketPath(config, id), { cmd: 'status' }, 1000)
+      return pid
+    } catch {
+      if (!alive(pid)) throw new Error(`replica ${id} exited during start-up; see ${logFile(config, id)}`)
+      if (Date.now() > deadline) throw new Error(`replica ${id} did not answer within ${timeoutMs} ms; see ${logFile(config, id)}`)
+      await new Promise(r => setTimeout(r, 100))
+    }
+  }
+}
+
+/** Stop replica `id` (SIGTERM, then SIGKILL after `graceMs`); `kill9` skips the grace (a crash). */
+export async function stopReplicaProcess(config: ClusterConfig, id: NodeId, options: { kill9?: boolean; graceMs?: number } = {}): Promise<boolean> {
+  const pid = runningPid(config, id)
+  if (pid === null) {
+    rmSync(pidFile(config, id), { force: true })
+    return false
+  }
+  process.kill(pid, options.kill9 === true ? 'SIGKILL' : 'SIGTERM')
+  const deadline = Date.now() + (options.graceMs ?? 5000)
+  while (alive(pid)) {
+    if (Date.now() > deadline) { process.kill(pid, 'SIGKILL') }
+    await new Promise(r => setTimeout(r, 50))
+  }
+  rmSync(pidFile(config, id), { force: true })
+  return true
+}
+
+export async function clusterUp(config: ClusterConfig, configFile: string): Promise<Map<NodeId, number>> {
+  const pids = new Map<NodeId, number>()
+  for (const r of config.replicas) pids.set(r.id, await startReplicaProcess(config, configFile, r.id))
+  return pids
+}
+
+export async function clusterDown(config: ClusterConfig): Promise<NodeId[]> {
+  const stopped: NodeId[] = []
+  await Promise.all(config.replicas.map(async r => { if (await stopReplicaProcess(config, r.id)) stopped.push(r.id) }))
+  return stopped.sort((a, b) => a - b)
+}
