@@ -18,6 +18,8 @@ export interface KvMix {
   readonly keyDistribution?: 'uniform' | 'zipfian'
   /** Extra bytes of padding in written values. */
   readonly valueSize?: number
+  /** Prepended to every key, so a run can use keys no earlier run touched (the checker assumes they start absent). */
+  readonly keyPrefix?: string
 }
 
 export function validateKvMix(o: KvMix): void {
@@ -65,8 +67,9 @@ export function createKvOpGenerator(mix: KvMix, clientIds: readonly NodeId[], rn
   const pad = 'x'.repeat(mix.valueSize ?? 0)
   const pickKey = mix.keyDistribution === 'zipfian' ? zipfSampler(keys) : (r: Rng) => r.int(keys)
   const written = new Map<NodeId, number>()
+  const prefix = mix.keyPrefix ?? ''
   return client => {
-    const key = `k${pickKey(rng)}`
+    const key = `${prefix}k${pickKey(rng)}`
     const roll = rng.next()
     const n = (written.get(client) ?? 0) + 1
     written.set(client, n)

@@ -77,7 +77,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     clients.push(await createClient({ config, clientId: config.clients[i]!.id, timeoutMs: o.requestTimeoutMs ?? 3000 }))
   }
   const recorder = new HistoryRecorder()
-  const next = createKvOpGenerator(o, clients.map(c => c.id), rng.fork('ops'))
+  // Fresh keys for this run: the checker judges the history from an empty store, and the cluster may hold older data.
+  const next = createKvOpGenerator({ keyPrefix: `chaos-${seed}-${Date.now()}/`, ...o }, clients.map(c => c.id), rng.fork('ops'))
   const ops = { ok: 0, fail: 0, info: 0 }
   let running = true
   let faulting = true

@@ -21,6 +21,8 @@ export interface ClientOptions {
   readonly clientId?: number
   /** Per-request deadline in ms (default 5000). */
   readonly timeoutMs?: number
+  /** Talk only to these replicas (default: all). Tests use it to stand on one side of a partition. */
+  readonly replicas?: readonly number[]
 }
 
 export interface ConsensusClient {
@@ -43,6 +45,9 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
   }
   if (entry.keyFile === undefined) throw new ConfigError(`clients[${entry.id}].keyFile`, 'this client has no key file here')
   const key = readKeyFile(configPath(config, entry.keyFile))
+  for (const r of options.replicas ?? []) {
+    if (!config.replicas.some(x => x.id === r)) throw new ConfigError('replicas', `replica ${r} is not in the cluster config`)
+  }
   const protocol = getProtocol(config.protocol)
   const protocolOptions = protocol.parseOptions(config.protocolOptions, config.replicas.length)
   const transport: Libp2pTransport = await createLibp2pTransport({
@@ -51,7 +56,7 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
   const client: ClientHost = createClientHost({
     descriptor: protocol,
     id: entry.id,
-    replicas: config.replicas.map(r => r.id),
+    replicas: options.replicas ?? config.replicas.map(r => r.id),
     protocolOptions,
     transport,
     runtime: realRuntime,

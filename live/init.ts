@@ -14,6 +14,8 @@ export interface InitOptions {
   readonly dir: string
   /** Replica i listens on basePort + i. */
   readonly basePort?: number
+  /** Or: replica i listens on ports[i]. */
+  readonly ports?: readonly number[]
   readonly clients?: number
   readonly fsync?: 'always' | 'batch' | 'none'
   readonly signer?: 'tweetnacl' | 'node'
@@ -26,6 +28,8 @@ export function initCluster(o: InitOptions): ClusterConfig {
   const sizeError = protocol.checkClusterSize(o.n)
   if (sizeError !== null) throw new ConfigError('n', sizeError)
   const basePort = o.basePort ?? 7000
+  if (o.ports !== undefined && o.ports.length !== o.n) throw new ConfigError('ports', `expected ${o.n} ports, got ${o.ports.length}`)
+  const portOf = (id: number) => o.ports?.[id] ?? basePort + id
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort + o.n > 65535) throw new ConfigError('basePort', `must leave room for ${o.n} ports between 1024 and 65535, got ${basePort}`)
   if (existsSync(o.dir) && readdirSync(o.dir).length > 0) throw new ConfigError('dir', `${o.dir} exists and is not empty; choose a new folder`)
   mkdirSync(join(o.dir, 'keys'), { recursive: true, mode: 0o700 })
@@ -34,7 +38,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
     const key = newKeyPair()
     const keyFile = join('keys', `replica-${id}.key`)
     writeKeyFile(join(o.dir, keyFile), key)
-    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/127.0.0.1/tcp/${basePort + id}`, keyFile, dataDir: join('data', `replica-${id}`) })
+    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/127.0.0.1/tcp/${portOf(id)}`, keyFile, dataDir: join('data', `replica-${id}`) })
   }
   const clients = []
   for (let i = 0; i < (o.clients ?? 16); i++) {
