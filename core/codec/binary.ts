@@ -8,15 +8,30 @@ import { CodecError } from '../errors.ts'
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
-/** Grows as needed; `finish()` returns a view of exactly the bytes written. */
+/**
+ * One shared scratch buffer for encoding: most messages are encoded start to finish without another encode nested
+ * inside, so a writer borrows it and `finish()` copies out exactly the bytes written. That is one allocation per
+ * message instead of a buffer, a view and regrowth (the simulator's hottest allocation). A writer that finds the
+ * scratch borrowed (a nested encode) simply allocates its own.
+ */
+let scratch = new Uint8Array(64 * 1024)
+let scratchBorrowed = false
+
+/** Grows as needed; `finish()` returns exactly the bytes written. */
 export class BinaryWriter {
   private buf: Uint8Array
-  private view: DataView
+  private view: DataView | null = null
   private pos = 0
+  private borrowed = false
 
   constructor(initialSize = 64) {
-    this.buf = new Uint8Array(initialSize)
-    this.view = new DataView(this.buf.buffer)
+    if (!scratchBorrowed && initialSize <= scratch.length) {
+      scratchBorrowed = true
+      this.borrowed = true
+      this.buf = scratch
+    } else {
+      this.buf = new Uint8Array(initialSize)
+    }
   }
 
   private ensure(extra: number): void {
@@ -25,8 +40,14 @@ export class BinaryWriter {
     while (size < this.pos + extra) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
+    if (this.borrowed) {
+      this.borrowed = false
+      scratchBorrowed = false
+      // Next time, a scratch big enough for messages this large (bounded).
+      if (size <= 4 * 1024 * 1024) scratch = new Uint8Array(size)
+    }
     this.buf = next
-    this.view = new DataView(next.buffer)
+    this.view = null
   }
 
   u8(value: number): this {
@@ -58,6 +79,7 @@ export class BinaryWriter {
 
   f64(value: number): this {
     this.ensure(8)
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
     this.view.setFloat64(this.pos, value, true)
     this.pos += 8
     return this
@@ -84,21 +106,28 @@ export class BinaryWriter {
     return this.pos
   }
 
+  /** The bytes written, as a new array the caller owns (the writer may go on writing after it). */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos)
+    const out = this.buf.slice(0, this.pos)
+    if (this.borrowed) {
+      this.borrowed = false
+      scratchBorrowed = false
+      this.buf = out
+      this.view = null
+    }
+    return out
   }
 }
 
 /** Reads what BinaryWriter wrote; every read checks bounds. `what` names the structure in error messages. */
 export class BinaryReader {
   private readonly buf: Uint8Array
-  private readonly view: DataView
+  private view: DataView | null = null
   private pos = 0
   private readonly what: string
 
   constructor(bytes: Uint8Array, what = 'message') {
     this.buf = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     this.what = what
   }
 
@@ -140,6 +169,7 @@ export class BinaryReader {
 
   f64(): number {
     if (this.pos + 8 > this.buf.length) this.fail('truncated float')
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
     const v = this.view.getFloat64(this.pos, true)
     this.pos += 8
     return v
