@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation } from '../net/sim/run.ts'
-import { list, positiveInt } from './cli-args.ts'
+import { list, nonNegativeNumber, positiveInt } from './cli-args.ts'
 
 const program = new Command('soak')
   .description('Run many seeded simulations with random faults and report every failing seed with its replay command.')
@@ -18,6 +18,8 @@ const program = new Command('soak')
   .option('--ops <count>', 'operations per run', positiveInt('--ops'), 500)
   .option('--clients <c>', 'clients per run', positiveInt('--clients'), 5)
   .option('--fault-window <ms>', 'virtual ms of random faults per run', positiveInt('--fault-window'), 8000)
+  .option('--snapshot-interval <k>', 'snapshot every k applied entries (small values exercise compaction and snapshot transfer)', positiveInt('--snapshot-interval'))
+  .option('--fsync-ms <ms>', 'virtual time an fsync takes (crashes then lose unsynced writes)', nonNegativeNumber('--fsync-ms'))
   .option('--byzantine <strategies>', 'Byzantine strategies, cycled over seeds (protocols with an adversary)', list)
   .exitOverride()
 
@@ -54,6 +56,8 @@ function main(): void {
       const options = {
         protocol, n, seed, ops: a.ops as number, clients: a.clients as number, faults: 'random',
         faultWindowMs: a.faultWindow as number, ...(byz.length > 0 ? { byzantine: byz } : {}),
+        ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
+        ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),
       }
       runs++
       let problem: string | null = null
