@@ -30,7 +30,7 @@ const program = new Command('sim')
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(SIGNER_NAMES).default('node'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', nonNegativeNumber('--tick-ms'), 10)
-  .option('--snapshot-interval <k>', 'snapshot every k applied entries', positiveInt('--snapshot-interval'), 500)
+  .option('--snapshot-interval <k>', "snapshot every k applied entries (default: the protocol's need, else 500)", positiveInt('--snapshot-interval'))
   .option('--fsync-ms <ms>', 'virtual time an fsync takes', nonNegativeNumber('--fsync-ms'), 0)
   .option('--keys <k>', 'distinct keys in the workload', positiveInt('--keys'), 8)
   .option('--json', 'print the report as JSON instead of text')
@@ -65,7 +65,7 @@ function main(): void {
     faults: a.faults as string, faultWindowMs: a.faultWindow as number,
     ...(a.byzantine !== undefined ? { byzantine: a.byzantine as string[] } : {}),
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
-    tickMs: a.tickMs as number, snapshotInterval: a.snapshotInterval as number, fsyncMs: a.fsyncMs as number,
+    tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
     workload: { keys: a.keys as number },
   }
   let report: SimulationReport

@@ -37,7 +37,8 @@ export interface ClientHostOptions {
 interface Outstanding {
   readonly request: ClientRequest
   readonly done: (outcome: ClientOutcome) => void
-  readonly cancelDeadline: () => void
+  /** Runtime time at which the request is given up (checked on ticks, so no timer per request). */
+  readonly deadline: number
 }
 
 export class ClientHost {
@@ -46,6 +47,7 @@ export class ClientHost {
   private readonly protocol: ClientProtocol
   private seq: number
   private outstanding: Outstanding | null = null
+  /** The one pending tick event; it keeps running while a request is outstanding and lapses after. */
   private cancelTick: (() => void) | null = null
   private closed = false
   /** Replies that could not be decoded (a misbehaving replica). */
@@ -70,8 +72,7 @@ export class ClientHost {
     if (this.closed) throw new Error(`client ${this.id} is closed`)
     if (this.outstanding !== null) throw new Error(`client ${this.id} already has request ${this.outstanding.request.seq} outstanding`)
     const request: ClientRequest = { clientId: this.id, seq: ++this.seq, readOnly, op, signature: EMPTY_BYTES }
-    const cancelDeadline = this.o.runtime.setTimer(timeoutMs, () => this.finish({ status: 'timeout' }))
-    this.outstanding = { request, done, cancelDeadline }
+    this.outstanding = { request, done, deadline: this.o.runtime.now() + timeoutMs }
     this.protocol.submit(request)
     this.pump()
     this.scheduleTick()
@@ -96,6 +97,7 @@ export class ClientHost {
   close(): void {
     this.closed = true
     this.cancelTick?.()
+    this.cancelTick = null
     if (this.outstanding !== null) this.finish({ status: 'timeout' })
   }
 
@@ -104,6 +106,10 @@ export class ClientHost {
     this.cancelTick = this.o.runtime.setTimer(this.o.tickMs, () => {
       this.cancelTick = null
       if (this.outstanding === null || this.closed) return
+      if (this.o.runtime.now() >= this.outstanding.deadline) {
+        this.finish({ status: 'timeout' })
+        return
+      }
       this.protocol.tick()
       this.pump()
       this.scheduleTick()
@@ -137,9 +143,6 @@ export class ClientHost {
     const o = this.outstanding
     if (o === null) return
     this.outstanding = null
-    o.cancelDeadline()
-    this.cancelTick?.()
-    this.cancelTick = null
     o.done(outcome)
   }
 }

@@ -7,7 +7,7 @@
  * results go to the client from the replica it asked (or from every replica, for Byzantine protocols).
  */
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
-import { CodecError } from './errors.ts'
+import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
 import type { AnyProtocol, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
@@ -281,6 +281,22 @@ export class ReplicaHost {
   private sendReply(to: NodeId, reply: ClientReply): void {
     this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply) })
   }
+}
+
+/**
+ * The snapshot interval a host must use: the protocol's required one if it has one (a different configured value is
+ * an error naming both), else the configured one, else `fallback`.
+ */
+export function resolveSnapshotInterval(protocol: AnyProtocol, options: Readonly<Record<string, unknown>>,
+  configured: number | undefined, fallback: number): number {
+  const required = protocol.requiredSnapshotInterval?.(options)
+  if (required !== undefined && configured !== undefined && configured !== required) {
+    throw new ConfigError('snapshotInterval', `${protocol.name} needs the host to snapshot every ${required} indexes ` +
+      `(its checkpoint interval), got ${configured}`)
+  }
+  const interval = required ?? configured ?? fallback
+  if (!Number.isInteger(interval) || interval < 1) throw new ConfigError('snapshotInterval', `must be an integer >= 1, got ${interval}`)
+  return interval
 }
 
 export function createReplicaHost(options: ReplicaHostOptions): ReplicaHost {

@@ -119,6 +119,11 @@ export interface ProtocolDescriptor<M = unknown> {
    * compares the transport's counters with it.
    */
   theoreticalMessages(n: number): Readonly<Record<string, number>>
+  /**
+   * When the protocol depends on where the host snapshots (PBFT digests the state at every checkpoint), the interval
+   * it needs for these options; hosts then use it, and a different configured interval is an error.
+   */
+  requiredSnapshotInterval?(options: Readonly<Record<string, unknown>>): number
   /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
   readonly adversary?: {
     readonly strategies: readonly string[]

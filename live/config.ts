@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../core/errors.ts'
+import { resolveSnapshotInterval } from '../core/host.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
 
@@ -33,7 +34,8 @@ export const clusterConfigSchema = z.object({
   protocol: z.string().refine(name => protocols.has(name), { message: `expected one of ${[...protocols.keys()].join(', ')}` }),
   protocolOptions: z.record(z.string(), z.unknown()).default({}),
   tickMs: z.number().positive().max(10_000).default(10),
-  snapshotInterval: z.number().int().min(1).default(1000),
+  /** Omit for the protocol's own need (PBFT: its checkpoint interval) or 1000. */
+  snapshotInterval: z.number().int().min(1).optional(),
   fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).default('batch'),
   signer: z.enum(['tweetnacl', 'node']).default('node'),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -85,12 +87,14 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     if (clientIds.has(cl.id)) throw new ConfigError(`clients[${i}].id`, `client id ${cl.id} appears twice`)
     clientIds.add(cl.id)
   }
+  let options
   try {
-    protocol.parseOptions(c.protocolOptions, c.replicas.length)
+    options = protocol.parseOptions(c.protocolOptions, c.replicas.length)
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(`protocolOptions.${e.field}`, e.message.slice(e.field.length + 2))
     throw e
   }
+  resolveSnapshotInterval(protocol, options, c.snapshotInterval, 1000)
   return { ...c, baseDir }
 }
 

@@ -53,7 +53,6 @@ export function initCluster(o: InitOptions): ClusterConfig {
     protocol: protocol.name,
     protocolOptions: o.protocolOptions ?? {},
     tickMs: o.tickMs ?? 10,
-    snapshotInterval: 1000,
     fsync: o.fsync ?? 'batch',
     signer: o.signer ?? 'node',
     maxFrameBytes: 4 * 1024 * 1024,

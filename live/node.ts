@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
 import { ConfigError } from '../core/errors.ts'
-import { createReplicaHost, type HostStatus, type ReplicaHost } from '../core/host.ts'
+import { createReplicaHost, resolveSnapshotInterval, type HostStatus, type ReplicaHost } from '../core/host.ts'
 import { createKvStore } from '../core/kv.ts'
 import { createLogger } from '../core/logger.ts'
 import { createRng } from '../core/random.ts'
@@ -107,7 +107,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     verifier: scheme.verifier,
     publicKeyOf: publicKeyLookup(config),
     tickMs: config.tickMs,
-    snapshotInterval: config.snapshotInterval,
+    snapshotInterval: resolveSnapshotInterval(protocol, protocolOptions, config.snapshotInterval, 1000),
     log,
   })
   host.start()

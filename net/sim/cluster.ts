@@ -4,7 +4,7 @@
  */
 import { createClientHost, type ClientHost } from '../../core/client-host.ts'
 import { ConfigError } from '../../core/errors.ts'
-import { createReplicaHost, type HostObserver, type ReplicaHost } from '../../core/host.ts'
+import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type ReplicaHost } from '../../core/host.ts'
 import { createKvStore } from '../../core/kv.ts'
 import type { AnyProtocol, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
@@ -73,6 +73,7 @@ export class SimCluster {
   readonly rejectedFrames: { readonly host: NodeId; readonly from: NodeId; readonly reason: string }[] = []
   rejectedFrameCount = 0
   readonly tickMs: number
+  readonly snapshotInterval: number
   private readonly o: SimClusterOptions
   private readonly rng: Rng
   private readonly protocolOptions: Readonly<Record<string, unknown>>
@@ -96,8 +97,7 @@ export class SimCluster {
     this.protocolOptions = options.protocol.parseOptions(options.protocolOptions ?? {}, options.n)
     this.tickMs = options.tickMs ?? 10
     if (!(this.tickMs > 0)) throw new ConfigError('tickMs', `must be > 0, got ${this.tickMs}`)
-    const interval = options.snapshotInterval ?? 500
-    if (!Number.isInteger(interval) || interval < 1) throw new ConfigError('snapshotInterval', `must be an integer >= 1, got ${interval}`)
+    this.snapshotInterval = resolveSnapshotInterval(options.protocol, this.protocolOptions, options.snapshotInterval, 500)
     this.rng = createRng(options.seed)
     this.scheme = signatureScheme(options.signer ?? 'node')
     const latency = options.network?.latency ?? { kind: 'uniform', minMs: 0.2, maxMs: 1 }
@@ -168,7 +168,7 @@ export class SimCluster {
       verifier: this.scheme.verifier,
       publicKeyOf: other => this.keys.get(other)?.publicKey,
       tickMs: this.tickMs,
-      snapshotInterval: this.o.snapshotInterval ?? 500,
+      snapshotInterval: this.snapshotInterval,
       observer: this.observer,
       ...(factory !== undefined ? { replicaFactory: factory } : {}),
     })
