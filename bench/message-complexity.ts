@@ -21,12 +21,14 @@ export interface MessageComplexity {
 
 export function measureMessagesPerCommand(
   protocol: AnyProtocol, n: number, options: { seed?: number; commands?: number; warmup?: number;
-    protocolOptions?: Record<string, unknown> } = {},
+    protocolOptions?: Record<string, unknown>; snapshotInterval?: number } = {},
 ): MessageComplexity {
   const commands = options.commands ?? 200
   const cluster = createSimCluster({
     protocol, n, seed: options.seed ?? 1, clients: 1,
     ...(options.protocolOptions !== undefined ? { protocolOptions: options.protocolOptions } : {}),
+    // PBFT checkpoints on the host's snapshots: past its watermark window it stalls without them.
+    ...(options.snapshotInterval !== undefined ? { snapshotInterval: options.snapshotInterval } : {}),
     network: { latency: { kind: 'constant', ms: 0.5 } },
   })
   const client = cluster.clients[0]!

@@ -1,0 +1,290 @@
+/**
+ * What a benchmark sweep is: one list of values per dimension (protocol, n, f, fault kind, network, workload), plus
+ * the run length. The same shape comes from command-line flags or a JSON file (`--config sweep.json`), and both go
+ * through `validateSweepConfig`, which names every bad field at once.
+ */
+import { ConfigError } from '../core/errors.ts'
+import type { SignerName } from '../core/signer.ts'
+
+export type NetworkName = 'lan' | 'wan' | 'libp2p'
+export const NETWORK_NAMES: readonly NetworkName[] = ['lan', 'wan', 'libp2p']
+export type KeyDistribution = 'uniform' | 'zipfian'
+export type LoadMode = 'closed' | 'open'
+/** 'none', 'crash-leader', 'byzantine' (every strategy of the protocol's adversary) or 'byzantine:<strategy>'. */
+export type FaultKind = string
+
+export interface SweepConfig {
+  /** Protocols to compare (registry names). */
+  readonly protocols: readonly string[]
+  /** Cluster sizes, or 'auto': per protocol the smallest clusters for f = 1, 2, 3 (descriptor.replicasFor), up to 7. */
+  readonly n: readonly number[] | 'auto'
+  /** Faults injected (crashed or Byzantine replicas); 0 pairs with fault kind 'none', f >= 1 with the others. */
+  readonly f: readonly number[]
+  readonly faults: readonly FaultKind[]
+  readonly networks: readonly NetworkName[]
+  readonly readRatio: readonly number[]
+  /** Bytes of each written value. */
+  readonly valueSize: readonly number[]
+  readonly keyDistribution: readonly KeyDistribution[]
+  /** Distinct keys the workload draws from. */
+  readonly keys: number
+  /** Concurrent clients: outstanding operations in closed loop, the pool serving arrivals in open loop. */
+  readonly clients: readonly number[]
+  /** Protocol option maxBatchCount; 'default' leaves the protocol's own. */
+  readonly batch: readonly (number | 'default')[]
+  readonly signers: readonly SignerName[]
+  readonly mode: LoadMode
+  /** Open loop only: target arrival rates in operations per (virtual) second. */
+  readonly rates: readonly number[]
+  /** Virtual time before measuring (leader election, caches): excluded from every figure. */
+  readonly warmupMs: number
+  /** Virtual time measured. */
+  readonly durationMs: number
+  /** A run stops early once this many operations completed in the measured window (a crash run not before 2 s after the crash). */
+  readonly maxOps: number
+  readonly seed: number
+  /** Virtual milliseconds per protocol tick. */
+  readonly tickMs: number
+  /**
+   * The host snapshots the state machine every this many applied indexes. PBFT checkpoints on these snapshots and needs
+   * it equal to its checkpointInterval (default 64); Raft and Multi-Paxos compact their logs at them.
+   */
+  readonly snapshotInterval: number
+  /** Width of a throughput-over-time bucket. */
+  readonly timelineBucketMs: number
+  /** Protocol registered as the baseline run in every sweep (null: none). */
+  readonly baseline: string | null
+  /** Extra options per protocol name, validated by the protocol's parseOptions. */
+  readonly protocolOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  /** Also measure messages per command at batch size 1 for every (protocol, n) next to the theory. */
+  readonly messageComplexity: boolean
+}
+
+export const DEFAULT_SWEEP: SweepConfig = {
+  protocols: [],
+  n: 'auto',
+  f: [0, 1],
+  faults: ['none', 'crash-leader', 'byzantine'],
+  networks: ['lan'],
+  readRatio: [0],
+  valueSize: [16],
+  keyDistribution: ['uniform'],
+  keys: 1000,
+  clients: [16],
+  batch: ['default'],
+  signers: ['node'],
+  mode: 'closed',
+  rates: [2000],
+  warmupMs: 1000,
+  durationMs: 2000,
+  maxOps: 5000,
+  seed: 1,
+  tickMs: 10,
+  snapshotInterval: 64,
+  timelineBucketMs: 100,
+  baseline: 'unreplicated',
+  protocolOptions: {},
+  messageComplexity: true,
+}
+
+/** Presets adjust the defaults; explicit flags or config fields still win. */
+export const PRESETS: Readonly<Record<string, Partial<SweepConfig>>> = {
+  /** About a minute: the smallest clusters, short windows. */
+  quick: { n: 'auto', f: [0, 1], warmupMs: 500, durationMs: 2000, maxOps: 2000, faults: ['none', 'crash-leader'] },
+  /**
+   * The latency tax of geography: replicas spread over three regions (5 replicas: 2 + 2 + 1), n = 3, 5, 7, fault
+   * free. The report sets measured commit latency next to the value predicted from the RTT matrix.
+   */
+  wan: { n: [3, 5, 7], f: [0], faults: ['none'], networks: ['wan'], clients: [8], warmupMs: 2000, durationMs: 6000 },
+}
+
+/** How a config field is spelled as a flag, so errors name what the user typed. */
+export const FLAG_OF: Readonly<Record<keyof SweepConfig, string>> = {
+  protocols: '--protocols', n: '--n', f: '--f', faults: '--faults', networks: '--network', readRatio: '--read-ratio',
+  valueSize: '--value-size', keyDistribution: '--key-dist', keys: '--keys', clients: '--clients', batch: '--batch',
+  signers: '--signer', mode: '--mode', rates: '--rate', warmupMs: '--warmup-ms', durationMs: '--duration-ms',
+  maxOps: '--max-ops', seed: '--seed', tickMs: '--tick-ms', snapshotInterval: '--snapshot-interval', timelineBucketMs: '--timeline-bucket-ms',
+  baseline: '--baseline', protocolOptions: '--option', messageComplexity: '--no-message-complexity',
+}
+
+/** What the validator needs to know about the registry (kept abstract so validation is testable alone). */
+export interface RegistryView {
+  readonly names: readonly string[]
+  /** Byzantine strategies of a protocol, or undefined when it has no adversary. */
+  strategies(name: string): readonly string[] | undefined
+}
+
+/** Every problem found, one line each ("field: what is wrong"); `field` is the first bad one. */
+export class SweepConfigError extends ConfigError {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    const first = problems[0] ?? 'config: invalid'
+    super(first.slice(0, Math.max(0, first.indexOf(':'))) || 'config', problems.length === 1
+      ? first.slice(first.indexOf(':') + 2)
+      : `${problems.length} problems:\n  ${problems.join('\n  ')}`)
+    this.problems = problems
+  }
+}
+
+type Source = 'flag' | 'file'
+
+/**
+ * Check a raw sweep (parsed JSON, or flags already split into lists) field by field, filling defaults for what is
+ * absent. Unknown fields are errors: a typo would otherwise be silently ignored.
+ */
+export function validateSweepConfig(raw: unknown, registry: RegistryView, source: Source = 'file',
+  base: SweepConfig = DEFAULT_SWEEP): SweepConfig {
+  const problems: string[] = []
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new SweepConfigError(['config: expected a JSON object with sweep fields'])
+  }
+  const r = raw as Record<string, unknown>
+  const name = (field: keyof SweepConfig, index?: number) =>
+    (source === 'flag' ? FLAG_OF[field] : field) + (index === undefined ? '' : `[${index}]`)
+  const bad = (field: keyof SweepConfig, msg: string, index?: number) => { problems.push(`${name(field, index)}: ${msg}`) }
+  for (const key of Object.keys(r)) {
+    if (!Object.hasOwn(base, key)) problems.push(`${key}: unknown field (known: ${Object.keys(base).join(', ')})`)
+  }
+
+  const list = <T>(field: keyof SweepConfig, check: (v: unknown, i: number) => T | undefined): T[] | undefined => {
+    const v = r[field]
+    if (v === undefined) return undefined
+    const items = Array.isArray(v) ? v : [v]
+    if (items.length === 0) { bad(field, 'needs at least one value'); return undefined }
+    const out: T[] = []
+    items.forEach((item, i) => {
+      const c = check(item, i)
+      if (c !== undefined) out.push(c)
+    })
+    const seen = new Set(out.map(x => JSON.stringify(x)))
+    if (seen.size !== out.length) bad(field, 'lists a value twice')
+    return out.length === items.length ? out : undefined
+  }
+  const int = (field: keyof SweepConfig, min: number, max = Number.MAX_SAFE_INTEGER) => (v: unknown, i?: number) => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v
+    bad(field, `expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${JSON.stringify(v)}`, i)
+    return undefined
+  }
+  const num = (field: keyof SweepConfig, min: number, max: number, exclusiveMin = false) => (v: unknown, i?: number) => {
+    if (typeof v === 'number' && Number.isFinite(v) && (exclusiveMin ? v > min : v >= min) && v <= max) return v
+    bad(field, `expected a number ${exclusiveMin ? '>' : '>='} ${min}${max < Infinity ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`, i)
+    return undefined
+  }
+  const oneOf = <T extends string>(field: keyof SweepConfig, allowed: readonly T[]) => (v: unknown, i?: number) => {
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T
+    bad(field, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`, i)
+    return undefined
+  }
+  const scalar = <T>(field: keyof SweepConfig, check: (v: unknown) => T | undefined): T | undefined =>
+    r[field] === undefined ? undefined : check(r[field])
+
+  const protocols = list('protocols', (v, i) => {
+    if (typeof v === 'string' && registry.names.includes(v)) return v
+    bad('protocols', `unknown protocol ${JSON.stringify(v)} (registered: ${registry.names.join(', ')})`, i)
+    return undefined
+  })
+  let n: number[] | 'auto' | undefined
+  if (r.n === 'auto' || (Array.isArray(r.n) && r.n.length === 1 && r.n[0] === 'auto')) n = 'auto'
+  else n = list('n', int('n', 1, 1000))
+  const f = list('f', int('f', 0, 333))
+  const strategiesOf = (names: readonly string[]) => names.flatMap(p => registry.strategies(p) ?? [])
+  const faults = list('faults', (v, i) => {
+    if (v === 'none' || v === 'crash-leader' || v === 'byzantine') return v
+    if (typeof v === 'string' && v.startsWith('byzantine:')) {
+      const s = v.slice('byzantine:'.length)
+      const known = strategiesOf(registry.names)
+      if (known.includes(s)) return v
+      bad('faults', `unknown Byzantine strategy "${s}" (${known.length === 0 ? 'no registered protocol has an adversary' : `known: ${known.join(', ')}`})`, i)
+      return undefined
+    }
+    bad('faults', `expected none, crash-leader, byzantine or byzantine:<strategy>, got ${JSON.stringify(v)}`, i)
+    return undefined
+  })
+  const networks = list('networks', oneOf('networks', NETWORK_NAMES))
+  const readRatio = list('readRatio', num('readRatio', 0, 1))
+  const valueSize = list('valueSize', int('valueSize', 0, 1 << 20))
+  const keyDistribution = list('keyDistribution', oneOf('keyDistribution', ['uniform', 'zipfian'] as const))
+  const keys = scalar('keys', int('keys', 1, 10_000_000))
+  const clients = list('clients', int('clients', 1, 100_000))
+  const batch = list('batch', (v, i) => v === 'default' ? 'default' as const : int('batch', 1, 1_000_000)(v, i))
+  const signers = list('signers', oneOf('signers', ['node', 'tweetnacl'] as const))
+  const mode = scalar('mode', oneOf('mode', ['closed', 'open'] as const))
+  const rates = list('rates', num('rates', 0, 100_000_000, true))
+  const warmupMs = scalar('warmupMs', num('warmupMs', 0, 3_600_000))
+  const durationMs = scalar('durationMs', num('durationMs', 0, 3_600_000, true))
+  const maxOps = scalar('maxOps', int('maxOps', 1))
+  const seed = scalar('seed', int('seed', 0, 2 ** 32 - 1))
+  const tickMs = scalar('tickMs', num('tickMs', 0, 10_000, true))
+  const snapshotInterval = scalar('snapshotInterval', int('snapshotInterval', 1, 1 << 20))
+  const timelineBucketMs = scalar('timelineBucketMs', num('timelineBucketMs', 0, 3_600_000, true))
+  let baseline: string | null | undefined
+  if (r.baseline !== undefined) {
+    if (r.baseline === null || r.baseline === false || r.baseline === 'none') baseline = null
+    else if (typeof r.baseline === 'string' && registry.names.includes(r.baseline)) baseline = r.baseline
+    else bad('baseline', `expected a registered protocol (${registry.names.join(', ')}) or null, got ${JSON.stringify(r.baseline)}`)
+  }
+  let protocolOptions: Record<string, Record<string, unknown>> | undefined
+  if (r.protocolOptions !== undefined) {
+    const po = r.protocolOptions
+    if (typeof po !== 'object' || po === null || Array.isArray(po)) bad('protocolOptions', 'expected an object: protocol name -> options object')
+    else {
+      protocolOptions = {}
+      for (const [p, o] of Object.entries(po)) {
+        if (!registry.names.includes(p)) bad('protocolOptions', `unknown protocol "${p}"`)
+        else if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('protocolOptions', `options of ${p} must be an object`)
+        else protocolOptions[p] = o as Record<string, unknown>
+      }
+    }
+  }
+  const messageComplexity = scalar('messageComplexity', v => {
+    if (typeof v === 'boolean') return v
+    bad('messageComplexity', `expected true or false, got ${JSON.stringify(v)}`)
+    return undefined
+  })
+
+  if (faults !== undefined) {
+    faults.forEach((kind, i) => {
+      if (!kind.startsWith('byzantine:')) return
+      const s = kind.slice('byzantine:'.length)
+      const chosen = protocols ?? base.protocols
+      if (chosen.length > 0 && !strategiesOf(chosen).includes(s)) {
+        bad('faults', `strategy "${s}" belongs to no protocol in this sweep`, i)
+      }
+    })
+  }
+  if (problems.length > 0) throw new SweepConfigError(problems)
+  return {
+    protocols: protocols ?? base.protocols,
+    n: n ?? base.n,
+    f: f ?? base.f,
+    faults: faults ?? base.faults,
+    networks: networks ?? base.networks,
+    readRatio: readRatio ?? base.readRatio,
+    valueSize: valueSize ?? base.valueSize,
+    keyDistribution: keyDistribution ?? base.keyDistribution,
+    keys: keys ?? base.keys,
+    clients: clients ?? base.clients,
+    batch: batch ?? base.batch,
+    signers: signers ?? base.signers,
+    mode: mode ?? base.mode,
+    rates: rates ?? base.rates,
+    warmupMs: warmupMs ?? base.warmupMs,
+    durationMs: durationMs ?? base.durationMs,
+    maxOps: maxOps ?? base.maxOps,
+    seed: seed ?? base.seed,
+    tickMs: tickMs ?? base.tickMs,
+    snapshotInterval: snapshotInterval ?? base.snapshotInterval,
+    timelineBucketMs: timelineBucketMs ?? base.timelineBucketMs,
+    baseline: baseline !== undefined ? baseline : base.baseline,
+    protocolOptions: protocolOptions ?? base.protocolOptions,
+    messageComplexity: messageComplexity ?? base.messageComplexity,
+  }
+}
+
+/** Defaults with a preset applied. */
+export function presetBase(preset: string | undefined): SweepConfig {
+  if (preset === undefined) return DEFAULT_SWEEP
+  const p = PRESETS[preset]
+  if (p === undefined) throw new ConfigError('--preset', `unknown preset "${preset}" (known: ${Object.keys(PRESETS).join(', ')})`)
+  return { ...DEFAULT_SWEEP, ...p }
+}

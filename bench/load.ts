@@ -1,0 +1,159 @@
+/**
+ * Load generation on a simulated cluster. Closed loop: every client keeps one operation outstanding and issues the
+ * next as soon as the last completes. Open loop: operations arrive at a target rate whatever the cluster does, queue
+ * for a free client, and their latency is measured from the intended send time, so a slow cluster shows its queueing
+ * instead of hiding it (no coordinated omission).
+ *
+ * The measured window starts after the warm-up; operations issued (intended) before it are excluded from every figure.
+ */
+import type { ClientHost, ClientOutcome } from '../core/client-host.ts'
+import { encodeKvCommand, type KvCommand } from '../core/kv.ts'
+import type { Rng } from '../core/random.ts'
+import type { SimCluster } from '../net/sim/cluster.ts'
+import { zipfSampler } from '../core/kv-workload.ts'
+import { LatencyRecorder } from './latency.ts'
+
+export interface LoadOptions {
+  readonly mode: 'closed' | 'open'
+  /** Open loop: operations per virtual second. */
+  readonly rate: number | null
+  readonly readRatio: number
+  readonly valueSize: number
+  readonly keys: number
+  readonly keyDistribution: 'uniform' | 'zipfian'
+  readonly warmupMs: number
+  readonly durationMs: number
+  /** Stop the window early at this many measured operations, but not before `minWindowMs` of it has passed. */
+  readonly maxOps: number
+  readonly minWindowMs: number
+  readonly timelineBucketMs: number
+  /** A request with no accepted answer after this long counts as a timeout. */
+  readonly timeoutMs: number
+  readonly rng: Rng
+  /** Called at the start of the measured window (snapshot counters there). */
+  readonly onMeasureStart?: () => void
+  /** Called for every operation completed ok, with its intended start and completion times. */
+  readonly onCompleted?: (intendedAt: number, now: number) => void
+}
+
+export interface LoadResult {
+  /** Operations intended at or after the window start; open loop adds those unfinished at its end (at their age). */
+  readonly latency: LatencyRecorder
+  /** Operations completed ok inside the window (throughput counts these). */
+  readonly measuredOps: number
+  /** Open loop: operations intended inside the window but not finished at its end (their age is in `latency`). */
+  readonly unfinished: number
+  readonly timeouts: number
+  readonly windowStartMs: number
+  readonly windowEndMs: number
+  /** Completions per bucket from the start of the warm-up to the end of the window. */
+  readonly timeline: number[]
+  readonly timelineStartMs: number
+  /** Longest stretch of the window with no completed operation. */
+  readonly maxGapMs: number
+  /** Open loop: operations still queued for a client when the window closed. */
+  readonly backlog: number
+}
+
+export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
+  const sim = cluster.sim
+  const rng = o.rng
+  const pickKey = o.keyDistribution === 'zipfian' ? zipfSampler(o.keys) : (r: Rng) => r.int(o.keys)
+  const value = 'v'.repeat(o.valueSize)
+  const latency = new LatencyRecorder()
+  const startMs = sim.now()
+  const windowStartMs = startMs + o.warmupMs
+  const windowLimitMs = windowStartMs + o.durationMs
+  const timeline: number[] = new Array(Math.ceil((o.warmupMs + o.durationMs) / o.timelineBucketMs)).fill(0)
+  let measuredOps = 0
+  const inFlight = new Map<ClientHost, number>()
+  let timeouts = 0
+  let lastCompletion = windowStartMs
+  let maxGapMs = 0
+  let stopped = false
+
+  const nextCommand = (): KvCommand => {
+    const key = `k${pickKey(rng)}`
+    return rng.chance(o.readRatio) ? { type: 'get', key } : { type: 'put', key, value }
+  }
+
+  const completed = (intendedAt: number, outcome: ClientOutcome): void => {
+    const now = sim.now()
+    if (outcome.status === 'timeout') {
+      if (intendedAt >= windowStartMs && now <= windowLimitMs) timeouts++
+      return
+    }
+    o.onCompleted?.(intendedAt, now)
+    const bucket = Math.floor((now - startMs) / o.timelineBucketMs)
+    if (bucket >= 0 && bucket < timeline.length) timeline[bucket]!++
+    if (now < windowStartMs || now > windowLimitMs || stopped) return
+    measuredOps++
+    maxGapMs = Math.max(maxGapMs, now - lastCompletion)
+    lastCompletion = now
+    if (intendedAt >= windowStartMs) latency.recordMs(now - intendedAt)
+  }
+
+  const submit = (client: ClientHost, intendedAt: number, then: () => void): void => {
+    const c = nextCommand()
+    inFlight.set(client, intendedAt)
+    client.submit(encodeKvCommand(c), c.type === 'get', o.timeoutMs, outcome => {
+      inFlight.delete(client)
+      completed(intendedAt, outcome)
+      // Next step from a fresh event, not from inside the completion callback.
+      sim.setTimer(0, then)
+    })
+  }
+
+  const idle: ClientHost[] = []
+  const queue: number[] = []
+  if (o.mode === 'closed') {
+    const loop = (client: ClientHost) => {
+      if (stopped) return
+      submit(client, sim.now(), () => loop(client))
+    }
+    for (const client of cluster.clients) loop(client)
+  } else {
+    const rate = o.rate ?? 1
+    const dispatch = () => {
+      while (!stopped && idle.length > 0 && queue.length > 0) {
+        const client = idle.shift()!
+        submit(client, queue.shift()!, () => { idle.push(client); dispatch() })
+      }
+    }
+    idle.push(...cluster.clients)
+    // Poisson arrivals from the seeded stream: exponential gaps with mean 1/rate.
+    const arrive = () => {
+      if (stopped || sim.now() >= windowLimitMs) return
+      queue.push(sim.now())
+      dispatch()
+      sim.setTimer(-Math.log(1 - rng.next()) * 1000 / rate, arrive)
+    }
+    arrive()
+  }
+
+  let measuring = false
+  sim.at(windowStartMs, () => {
+    measuring = true
+    o.onMeasureStart?.()
+  })
+  const done = () => measuring && measuredOps >= o.maxOps && sim.now() >= windowStartMs + o.minWindowMs
+  sim.run(windowLimitMs, done)
+  stopped = true
+  const windowEndMs = sim.now()
+  maxGapMs = Math.max(maxGapMs, windowEndMs - lastCompletion)
+  // Open loop: what arrived in the window and is still waiting counts at its age so far (a lower bound), so an
+  // overloaded cluster shows growing latency instead of dropping the slowest operations from the figures.
+  let unfinished = 0
+  if (o.mode === 'open') {
+    for (const t of [...queue, ...inFlight.values()]) {
+      if (t < windowStartMs) continue
+      unfinished++
+      latency.recordMs(windowEndMs - t)
+    }
+  }
+  const usedBuckets = Math.ceil((windowEndMs - startMs) / o.timelineBucketMs)
+  return {
+    latency, measuredOps, unfinished, timeouts, windowStartMs, windowEndMs, timeline: timeline.slice(0, usedBuckets),
+    timelineStartMs: startMs, maxGapMs, backlog: queue.length,
+  }
+}

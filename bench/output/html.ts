@@ -1,0 +1,45 @@
+/**
+ * report.html: the Markdown report's content as a self-contained page with the charts inlined as SVG.
+ */
+import type { SweepResults } from '../sweep.ts'
+import { messagesTable } from './markdown.ts'
+import { fmt, summaryRows } from './table.ts'
+
+function esc(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return `<table><thead><tr>${header.map(h => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+    rows.map(r => `<tr>${r.map(c => `<td>${esc(c)}</td>`).join('')}</tr>`).join('') + '</tbody></table>'
+}
+
+export function toHtml(results: SweepResults, charts: readonly { title: string; svg: string }[]): string {
+  const e = results.environment
+  const s = summaryRows(results)
+  const parts: string[] = []
+  parts.push(`<h1>Benchmark report</h1><p>Started ${esc(results.startedAt)}; ${results.runs.length} runs; Node ${esc(e.node)}, ` +
+    `${e.cpuCount} x ${esc(e.cpuModel)}; commit ${esc(e.commit ?? 'unknown')}${e.dirty === true ? ' (dirty)' : ''}; seed ${results.config.seed}.</p>`)
+  parts.push('<p>Figures other than host measurements are simulated in virtual time and reproducible from the seed.</p>')
+  parts.push('<h2>Summary</h2>', table(s.header, s.rows))
+  parts.push('<h2>Charts</h2>')
+  for (const c of charts) parts.push(`<figure><figcaption>${esc(c.title)}</figcaption>${c.svg}</figure>`)
+  if (results.messageComplexity.length > 0) {
+    const m = messagesTable(results)
+    parts.push('<h2>Messages per command at batch size 1 vs theory</h2>', table(m.header, m.rows))
+  }
+  const wan = results.runs.filter(r => r.figures.wan !== null && !r.spec.baseline)
+  if (wan.length > 0) {
+    parts.push('<h2>WAN latency tax</h2>', table(['protocol', 'n', 'leader', 'predicted ms', 'measured p50 ms'],
+      wan.map(r => [r.spec.protocol, String(r.spec.n), String(r.figures.wan!.leader), fmt(r.figures.wan!.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1)])))
+  }
+  if (results.skipped.length > 0) {
+    parts.push('<h2>Skipped</h2><ul>' + results.skipped.map(x => `<li>${esc(x.what)}: ${esc(x.reason)}</li>`).join('') + '</ul>')
+  }
+  parts.push('<h2>Configuration</h2>', `<pre>${esc(JSON.stringify(results.config, null, 2))}</pre>`)
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Benchmark report</title><style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
+figure{display:inline-block;margin:1em}figcaption{font-weight:600}pre{background:#f6f6f6;padding:1em}
+</style></head><body>${parts.join('\n')}</body></html>\n`
+}

@@ -1,0 +1,67 @@
+/**
+ * Run a whole sweep: plan it, measure messages per command at batch size 1 next to the theory, run every
+ * combination, and gather everything a report needs (figures, host measurements, environment, configuration).
+ */
+import type { SweepConfig } from './config.ts'
+import { captureEnvironment, type Environment } from './environment.ts'
+import { measureMessagesPerCommand, type MessageComplexity } from './message-complexity.ts'
+import { checkPlan, planSweep, type Registry, type SkippedRun, type SweepPlan } from './matrix.ts'
+import { runOne, type RunResult } from './run-one.ts'
+
+export const RESULTS_SCHEMA = 'consensus-bench/results/v1'
+
+export interface SweepResults {
+  readonly schema: typeof RESULTS_SCHEMA
+  /** Wall-clock start (ISO 8601); not a simulated figure. */
+  readonly startedAt: string
+  readonly environment: Environment
+  readonly preset: string | null
+  readonly config: SweepConfig
+  readonly skipped: readonly SkippedRun[]
+  readonly messageComplexity: readonly MessageComplexity[]
+  readonly runs: readonly RunResult[]
+  /** Wall-clock duration of the whole sweep. */
+  readonly wallMs: number
+}
+
+export interface SweepProgress {
+  /** Steps finished and total (message-complexity measurements and runs); `label` names the step now running. */
+  readonly done: number
+  readonly total: number
+  readonly label: string
+}
+
+export interface SweepHooks {
+  readonly onStart?: (plan: SweepPlan, total: number) => void
+  readonly onProgress?: (p: SweepProgress) => void
+}
+
+export function runSweep(config: SweepConfig, registry: Registry, hooks: SweepHooks = {}, preset: string | null = null): SweepResults {
+  const started = performance.now()
+  const startedAt = new Date().toISOString()
+  const plan = planSweep(config, registry)
+  checkPlan(plan)
+  const total = plan.complexity.length + plan.runs.length
+  hooks.onStart?.(plan, total)
+  let done = 0
+  // Reported before each step, so the bar names what is running now.
+  const starting = (label: string) => hooks.onProgress?.({ done: done++, total, label })
+  const complexity: MessageComplexity[] = []
+  for (const { protocol, n } of plan.complexity) {
+    starting(`messages at batch 1: ${protocol} n=${n}`)
+    const p = registry.get(protocol)!
+    complexity.push(measureMessagesPerCommand(p, n, {
+      seed: config.seed, snapshotInterval: config.snapshotInterval, protocolOptions: { ...(config.protocolOptions[protocol] ?? {}) },
+    }))
+  }
+  const runs: RunResult[] = []
+  for (const spec of plan.runs) {
+    starting(`${spec.protocol} n=${spec.n} f=${spec.f} ${spec.fault} ${spec.network}`)
+    runs.push(runOne(spec, registry.get(spec.protocol)!))
+  }
+  hooks.onProgress?.({ done, total, label: 'writing results' })
+  return {
+    schema: RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), preset, config, skipped: plan.skipped,
+    messageComplexity: complexity, runs, wallMs: Math.round(performance.now() - started),
+  }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- flags]`: sweep protocols x n x f x fault kind x network x workload in the deterministic
+ * simulator, print a summary table, and write results/<timestamp>/ (results.json, results.csv, report.md,
+ * report.html, charts as SVG). `bench compare a.json b.json` shows what changed between two runs and exits 1 on a
+ * regression; `bench speed` measures the simulator itself. Exit code 2 on bad arguments.
+ * See bench/README.md for every flag and how to read the figures.
+ */
+import { Command, CommanderError } from 'commander'
+import { ConfigError } from '../core/errors.ts'
+import { protocols, getProtocol } from '../protocols/index.ts'
+import { buildSweepConfig, type SweepFlags } from '../bench/cli-config.ts'
+import { DEFAULT_SWEEP, PRESETS } from '../bench/config.ts'
+import { compareResults, formatComparison, loadResults } from '../bench/compare.ts'
+import { progressHooks } from '../bench/progress.ts'
+import { measureSimulatorSpeed } from '../bench/speed.ts'
+import { runSweep } from '../bench/sweep.ts'
+import { terminalSummary } from '../bench/output/table.ts'
+import { timestampedDir, writeResults } from '../bench/output/write.ts'
+import { positiveInt } from './cli-args.ts'
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+const d = DEFAULT_SWEEP
+const program = new Command('bench')
+  .description('Benchmark the registered protocols in the deterministic simulator and report latency, throughput, ' +
+    'message complexity and failover (see bench/README.md).')
+  .option('--protocols <list>', `protocols to compare (default: every registered one: ${[...protocols.keys()].join(', ')})`)
+  .option('--n <list>', "cluster sizes, or 'auto' = per protocol the smallest n for f = 1, 2, 3", 'auto')
+  .option('--f <list>', 'faulty replicas injected (0 = no fault)', d.f.join(','))
+  .option('--faults <list>', 'fault kinds: none, crash-leader, byzantine, byzantine:<strategy>', d.faults.join(','))
+  .option('--network <list>', 'networks: lan, wan (3-region RTT matrix), libp2p (not available yet)', d.networks.join(','))
+  .option('--read-ratio <list>', 'fraction of reads', d.readRatio.join(','))
+  .option('--value-size <list>', 'bytes per written value', d.valueSize.join(','))
+  .option('--key-dist <list>', 'key distribution: uniform, zipfian', d.keyDistribution.join(','))
+  .option('--keys <k>', 'distinct keys', String(d.keys))
+  .option('--clients <list>', 'concurrent clients (closed loop: outstanding operations)', d.clients.join(','))
+  .option('--batch <list>', "batch limit (protocol option maxBatchCount) or 'default'", d.batch.join(','))
+  .option('--signer <list>', 'Ed25519 implementation: node, tweetnacl', d.signers.join(','))
+  .option('--mode <mode>', 'closed (clients wait for each answer) or open (arrivals at --rate)', d.mode)
+  .option('--rate <list>', 'open loop: target operations per virtual second', d.rates.join(','))
+  .option('--warmup-ms <ms>', 'virtual warm-up excluded from the figures', String(d.warmupMs))
+  .option('--duration-ms <ms>', 'virtual time measured', String(d.durationMs))
+  .option('--max-ops <count>', 'a fault-free run stops after this many measured operations', String(d.maxOps))
+  .option('--seed <s>', 'seed of every run', String(d.seed))
+  .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', String(d.tickMs))
+  .option('--snapshot-interval <k>', 'host snapshot every k applied indexes (PBFT: must equal its checkpointInterval)', String(d.snapshotInterval))
+  .option('--timeline-bucket-ms <ms>', 'bucket of the throughput-over-time figure', String(d.timelineBucketMs))
+  .option('--baseline <name>', "protocol run in every sweep as the baseline ('none' for no baseline)", String(d.baseline))
+  .option('--option <protocol.key=value>', 'protocol option, e.g. raft.maxInflight=8 (repeatable)', collect)
+  .option('--no-message-complexity', 'skip the batch-size-1 message count against theory')
+  .option('--config <file>', 'sweep configuration as JSON (fields as in bench/config.ts; flags override it)')
+  .option('--preset <name>', `preset: ${Object.keys(PRESETS).join(', ')}`)
+  .option('--quick', 'the quick preset: about a minute')
+  .option('--out <dir>', 'parent folder of the results folder', 'results')
+  .option('--no-save', 'write no results folder')
+  .option('--json', 'print results as JSON on stdout (no table, no progress bar)')
+  .option('--quiet', 'no progress bar')
+  // Subcommands (compare, speed) parse their own flags: `speed --n 5` must not set the sweep's --n.
+  .enablePositionalOptions()
+  .exitOverride()
+  .configureOutput({ writeErr: text => process.stderr.write(text) })
+  .action(async (opts: Record<string, unknown>, cmd: Command) => {
+    // Only flags the user typed count: defaults above are for --help; presets and the config file fill the rest.
+    const given: Record<string, unknown> = {}
+    for (const key of Object.keys(opts)) if (cmd.getOptionValueSource(key) === 'cli') given[key] = opts[key]
+    if (opts.quick === true && opts.preset !== undefined && opts.preset !== 'quick') fail('--quick and --preset disagree')
+    const preset = opts.quick === true ? 'quick' : (opts.preset as string | undefined)
+    let config
+    try {
+      config = buildSweepConfig({
+        flags: given as SweepFlags, registry: protocols,
+        ...(opts.config !== undefined ? { configFile: opts.config as string } : {}),
+        ...(preset !== undefined ? { preset } : {}),
+      })
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    const json = opts.json === true
+    const showProgress = process.stderr.isTTY === true && opts.quiet !== true && !json
+    const progress = progressHooks(showProgress)
+    let results
+    try {
+      results = runSweep(config, protocols, progress, preset ?? null)
+    } catch (e) {
+      progress.stop()
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    progress.stop()
+    let dir: string | null = null
+    if (opts.save !== false) {
+      dir = timestampedDir(opts.out as string, results.startedAt)
+      await writeResults(results, dir)
+    }
+    if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
+    else process.stdout.write(terminalSummary(results, dir))
+    if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
+    process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0) ? 1 : 0
+  })
+
+program.command('compare')
+  .description('Change of every figure between two results.json files; exit code 1 on a regression beyond the threshold.')
+  .argument('<a>', 'the earlier results.json')
+  .argument('<b>', 'the later results.json')
+  .option('--threshold <percent>', 'a figure worse by more than this is a regression', '10')
+  .option('--host', 'also flag regressions of host measurements (CPU, memory, simulator speed)')
+  .option('--all', 'list unchanged figures too')
+  .option('--json', 'print the comparison as JSON')
+  .action((a: string, b: string, opts: Record<string, unknown>) => {
+    const text = String(opts.threshold).replace(/%$/, '')
+    const percent = Number(text)
+    if (text.trim() === '' || !Number.isFinite(percent) || percent < 0) fail(`--threshold expects a percentage >= 0, got "${String(opts.threshold)}"`)
+    let comparison
+    try {
+      comparison = compareResults(loadResults(a), loadResults(b), { threshold: percent / 100, includeHost: opts.host === true })
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    if (opts.json === true) process.stdout.write(JSON.stringify(comparison, null, 2) + '\n')
+    else process.stdout.write(formatComparison(comparison, percent / 100, opts.all === true))
+    process.exitCode = comparison.regressions.length > 0 ? 1 : 0
+  })
+
+program.command('speed')
+  .description('Simulator speed: deliveries and committed operations per wall-clock second under saturating load.')
+  .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
+  .option('--n <n>', 'replicas (default: the smallest cluster tolerating one fault)', positiveInt('--n'))
+  .option('--clients <c>', 'closed-loop clients', positiveInt('--clients'), 64)
+  .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up', positiveInt('--virtual-ms'), 3000)
+  .option('--seed <s>', 'seed', positiveInt('--seed', 0), 1)
+  .option('--json', 'print JSON')
+  .action((opts: Record<string, unknown>) => {
+    let protocol
+    try { protocol = getProtocol(opts.protocol as string) } catch (e) { fail((e as Error).message) }
+    let n = opts.n as number | undefined
+    if (n === undefined) {
+      try { n = protocol.replicasFor(1) } catch { n = protocol.replicasFor(0) }
+    }
+    const sizeError = protocol.checkClusterSize(n)
+    if (sizeError !== null) fail(`--n: ${sizeError}`)
+    const r = measureSimulatorSpeed(protocol, n, { clients: opts.clients as number, virtualMs: opts.virtualMs as number, seed: opts.seed as number })
+    if (opts.json === true) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return }
+    process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
+      `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +
+      `  ${r.deliveriesPerSec.toLocaleString('en-US')} message deliveries per wall-clock second (${r.deliveries.toLocaleString('en-US')} in all)\n` +
+      `  ${r.opsPerSec.toLocaleString('en-US')} committed operations per wall-clock second (${r.ops.toLocaleString('en-US')} measured)\n`)
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
+  throw e
+}
