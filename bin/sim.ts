@@ -13,6 +13,7 @@ import type { SignerName } from '../core/signer.ts'
 import { toJsonLines } from '../core/history.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation, type SimulationReport } from '../net/sim/run.ts'
+import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
 import { keyValue, list, nonNegativeNumber, positiveInt } from './cli-args.ts'
 
 const program = new Command('sim')
@@ -32,6 +33,7 @@ const program = new Command('sim')
   .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', nonNegativeNumber('--tick-ms'), 10)
   .option('--snapshot-interval <k>', "snapshot every k applied entries (default: the protocol's need, else 500)", positiveInt('--snapshot-interval'))
   .option('--fsync-ms <ms>', 'virtual time an fsync takes', nonNegativeNumber('--fsync-ms'), 0)
+  .option('--cpu <model>', "model processing time: 'reference' or key=value over it (receiveUs, sendUs, perByteNs, signUs, verifyUs)")
   .option('--keys <k>', 'distinct keys in the workload', positiveInt('--keys'), 8)
   .option('--json', 'print the report as JSON instead of text')
   .exitOverride()
@@ -60,6 +62,12 @@ function main(): void {
   const sizeError = protocol.checkClusterSize(n)
   if (sizeError !== null) fail(`--n: ${sizeError}`)
   if ((a.tickMs as number) <= 0) fail('--tick-ms must be > 0')
+  let cpu: CpuModel | undefined
+  try {
+    cpu = a.cpu === undefined ? undefined : parseCpuModel(a.cpu as string, '--cpu', a.signer as SignerName)
+  } catch (e) {
+    fail((e as Error).message)
+  }
   const options = {
     protocol, n, seed: a.seed as number, ops: a.ops as number, clients: a.clients as number,
     faults: a.faults as string, faultWindowMs: a.faultWindow as number,
@@ -67,6 +75,7 @@ function main(): void {
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
     tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
     workload: { keys: a.keys as number },
+    ...(cpu !== undefined ? { cpu } : {}),
   }
   let report: SimulationReport
   try {

@@ -8,7 +8,7 @@ import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type Rep
 import { createKvStore } from '../../core/kv.ts'
 import type { AnyProtocol, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
-import type { SignerName, Signer } from '../../core/signer.ts'
+import type { Signer, SignerName, Verifier } from '../../core/signer.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
 import type { StateMachineFactory } from '../../core/state-machine.ts'
 import { MemoryStorage } from '../../core/storage/memory-storage.ts'
@@ -17,6 +17,7 @@ import { bytesEqual, sameRequest } from '../../core/codec/client-messages.ts'
 import type { MessageStats } from '../stats.ts'
 import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } from './faults.ts'
 import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
+import { validateCpuModel, type CpuModel } from './cpu.ts'
 import { SimNetwork } from './network.ts'
 import { Simulator } from './simulator.ts'
 
@@ -50,6 +51,8 @@ export interface SimClusterOptions {
   /** At most this many replicas down at once for scheduled faults (default: the protocol's f, at least 1). */
   readonly maxCrashed?: number
   readonly stateMachine?: StateMachineFactory
+  /** Processing-time model (net/sim/cpu.ts); default none: nodes work in zero virtual time. */
+  readonly cpu?: CpuModel
 }
 
 export interface InjectedFault {
@@ -106,8 +109,10 @@ export class SimCluster {
     const placement = new Map<NodeId, number>()
     this.replicaIds = [...Array(options.n).keys()]
     this.untrusted = new Set(options.untrusted ?? [])
+    if (options.cpu !== undefined) validateCpuModel(options.cpu)
     this.network = new SimNetwork(this.sim, this.rng.fork('network'), {
       latency, ...(options.network?.regions !== undefined ? { regions: options.network.regions } : {}), placement,
+      ...(options.cpu !== undefined ? { cpu: options.cpu } : {}),
     })
     const keyRng = this.rng.fork('keys')
     const clientCount = options.clients ?? 0
@@ -148,8 +153,21 @@ export class SimCluster {
     return new MemoryStorage(fsyncMs > 0 ? { defer: fn => { this.sim.setTimer(fsyncMs, fn) } } : {})
   }
 
+  /** The node's signer; with a CPU model every signature costs the node `signUs` of virtual time. */
   private signerOf(id: NodeId): Signer {
-    return this.scheme.signer(this.keys.get(id)!.privateKey)
+    const signer = this.scheme.signer(this.keys.get(id)!.privateKey)
+    const cpu = this.o.cpu
+    if (cpu === undefined) return signer
+    const network = this.network
+    return { publicKey: signer.publicKey, sign: message => { network.charge(id, cpu.signUs); return signer.sign(message) } }
+  }
+
+  private verifierOf(id: NodeId): Verifier {
+    const verifier = this.scheme.verifier
+    const cpu = this.o.cpu
+    if (cpu === undefined) return verifier
+    const network = this.network
+    return { verify: (key, message, signature) => { network.charge(id, cpu.verifyUs); return verifier.verify(key, message, signature) } }
   }
 
   private startHost(id: NodeId): ReplicaHost {
@@ -165,7 +183,7 @@ export class SimCluster {
       stateMachine: (this.o.stateMachine ?? createKvStore)(),
       rng: this.rng.fork(`replica-${id}-${this.sim.now()}`),
       signer: this.signerOf(id),
-      verifier: this.scheme.verifier,
+      verifier: this.verifierOf(id),
       publicKeyOf: other => this.keys.get(other)?.publicKey,
       tickMs: this.tickMs,
       snapshotInterval: this.snapshotInterval,

@@ -11,6 +11,7 @@ import type { NodeId } from '../../core/types.ts'
 import { MessageStats } from '../stats.ts'
 import type { Frame, FrameHandler, Transport } from '../transport.ts'
 import { sampleLatency, type LatencyDistribution, type RegionTopology } from './latency.ts'
+import type { CpuModel } from './cpu.ts'
 import type { Simulator } from './simulator.ts'
 
 export interface LinkFaults {
@@ -30,6 +31,13 @@ export interface NetworkOptions {
   readonly placement?: ReadonlyMap<NodeId, number>
   /** Extra delay of a reordered message, as a multiple of its latency (plus at least 1 ms). */
   readonly reorderDelayFactor?: number
+  /** Processing-time model (cpu.ts); without one, nodes process in zero time. */
+  readonly cpu?: CpuModel
+}
+
+interface Inbound {
+  readonly from: NodeId
+  readonly frame: Frame
 }
 
 export interface DeliveryTrace {
@@ -69,6 +77,11 @@ export class SimNetwork {
   /** Earliest delivery time allowed next on each directed link (FIFO). */
   private readonly linkClock = new Map<number, number>()
   readonly faults: LinkFaults = { loss: 0, duplicate: 0, reorder: 0 }
+  /** With a CPU model: the virtual time until which each node is busy, and what waits for it. */
+  private readonly busyUntil = new Map<NodeId, number>()
+  private readonly inbox = new Map<NodeId, Inbound[]>()
+  private readonly draining = new Set<NodeId>()
+  private readonly cpu: CpuModel | null
   /** Network-level totals. */
   delivered = 0
   lost = 0
@@ -78,6 +91,23 @@ export class SimNetwork {
     this.sim = sim
     this.rng = rng
     this.options = options
+    this.cpu = options.cpu ?? null
+  }
+
+  /** Charge `us` microseconds of work to `node` (signatures, via the cluster's wrapped signer). */
+  charge(node: NodeId, us: number): void {
+    if (this.cpu === null || us <= 0) return
+    this.busyUntil.set(node, Math.max(this.busyUntil.get(node) ?? 0, this.sim.now()) + us / 1000)
+  }
+
+  /** When work started now on `node` could begin: after whatever it is still busy with. */
+  private readyAt(node: NodeId): number {
+    return Math.max(this.sim.now(), this.busyUntil.get(node) ?? 0)
+  }
+
+  /** Whether `node` is still working at the current virtual time (CPU model only). */
+  isBusy(node: NodeId): boolean {
+    return (this.busyUntil.get(node) ?? 0) > this.sim.now()
   }
 
   /** The transport of node `id` (created on first use; kept across crashes so its counters persist). */
@@ -101,6 +131,9 @@ export class SimNetwork {
   setDown(id: NodeId, isDown: boolean): void {
     if (isDown) {
       this.down.add(id)
+      // A crash loses what waited in the process's inbox, and its work in progress.
+      this.inbox.get(id)?.splice(0)
+      this.busyUntil.delete(id)
       // A crashed process has no handler; a restarted one registers a new one.
       const e = this.endpoints.get(id)
       if (e !== undefined) e.handler = null
@@ -149,6 +182,7 @@ export class SimNetwork {
   }
 
   transmit(from: NodeId, to: NodeId, frame: Frame): void {
+    if (this.cpu !== null) this.charge(from, this.cpu.sendUs + (frame.bytes.length * this.cpu.perByteNs) / 1000)
     if (this.blocked.has(linkKey(from, to)) || this.rng.chance(this.faults.loss)) {
       this.lost++
       this.trace?.(this.sim.now(), from, to, frame, false)
@@ -159,7 +193,8 @@ export class SimNetwork {
   }
 
   private schedule(from: NodeId, to: NodeId, frame: Frame): void {
-    const now = this.sim.now()
+    // A message leaves when the sender has finished the work that produced it.
+    const now = this.cpu === null ? this.sim.now() : this.readyAt(from)
     const latency = this.latency(from, to)
     let at: number
     if (this.rng.chance(this.faults.reorder)) {
@@ -169,7 +204,33 @@ export class SimNetwork {
       at = Math.max(now + latency, this.linkClock.get(key) ?? 0)
       this.linkClock.set(key, at)
     }
-    this.sim.at(at, () => this.deliver(from, to, frame))
+    this.sim.at(at, () => this.arrive(from, to, frame))
+  }
+
+  /** Without a CPU model a message is handled on arrival; with one it waits in the inbox while the node is busy. */
+  private arrive(from: NodeId, to: NodeId, frame: Frame): void {
+    if (this.cpu === null) {
+      this.deliver(from, to, frame)
+      return
+    }
+    let queue = this.inbox.get(to)
+    if (queue === undefined) { queue = []; this.inbox.set(to, queue) }
+    queue.push({ from, frame })
+    if (!this.draining.has(to)) {
+      this.draining.add(to)
+      this.sim.at(this.readyAt(to), () => this.drain(to))
+    }
+  }
+
+  /** Handle the oldest waiting message, then come back when that work is done. */
+  private drain(to: NodeId): void {
+    const queue = this.inbox.get(to)!
+    const next = queue.shift()
+    if (next === undefined) { this.draining.delete(to); return }
+    this.charge(to, this.cpu!.receiveUs + (next.frame.bytes.length * this.cpu!.perByteNs) / 1000)
+    this.deliver(next.from, to, next.frame)
+    if (queue.length === 0) { this.draining.delete(to); return }
+    this.sim.at(this.readyAt(to), () => this.drain(to))
   }
 
   private deliver(from: NodeId, to: NodeId, frame: Frame): void {

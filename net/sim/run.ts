@@ -11,6 +11,7 @@ import type { SignerName } from '../../core/signer.ts'
 import type { TypeCount } from '../stats.ts'
 import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
 import { parseFaultSpec, randomFaultSchedule, type ScheduledFault } from './faults.ts'
+import { formatCpuModel } from './cpu.ts'
 import { TraceHash } from './trace.ts'
 import { runWorkload, type WorkloadOptions } from './workload.ts'
 
@@ -32,6 +33,7 @@ export interface SimulationOptions {
   readonly snapshotInterval?: number
   readonly fsyncMs?: number
   readonly network?: SimClusterOptions['network']
+  readonly cpu?: SimClusterOptions['cpu']
   readonly workload?: Partial<Omit<WorkloadOptions, 'ops' | 'rng'>>
   /** Keep a text line per network event (memory-hungry; for diffing traces). */
   readonly traceLines?: boolean
@@ -101,6 +103,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
     ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
     ...(o.network !== undefined ? { network: o.network } : {}),
+    ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
     // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.
     maxCrashed: Math.max(byzantine.length > 0 ? f - byzantine.length : f, protocol.faultModel === 'crash' ? 1 : 0),
     untrusted: byzantine.map(b => b.replica),
@@ -162,6 +165,7 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.snapshotInterval !== undefined) cmd += ` --snapshot-interval ${o.snapshotInterval}`
   if (o.fsyncMs !== undefined) cmd += ` --fsync-ms ${o.fsyncMs}`
   if (o.workload?.keys !== undefined) cmd += ` --keys ${o.workload.keys}`
+  if (o.cpu !== undefined) cmd += ` --cpu ${formatCpuModel(o.cpu, o.signer)}`
   for (const [k, v] of Object.entries(o.protocolOptions ?? {})) cmd += ` --option ${k}=${String(v)}`
   const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys') ? 'workload' : '']
     .filter(x => x !== '')

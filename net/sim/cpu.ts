@@ -1,0 +1,73 @@
+/**
+ * A deterministic model of processing time. Without it the simulator charges only network delay, so a closed loop's
+ * throughput is clients / latency whatever the protocol does, and a leader handling 2(n-1) messages per command looks
+ * as fast as the baseline. With it, each node is a single server: handling a message, sending one, signing and
+ * verifying take virtual time, messages wait in the node's inbox while it is busy, and what it sends leaves when the
+ * work that produced it is done. Throughput then saturates where the busiest node does.
+ *
+ * Costs are fixed parameters, not measurements, so figures stay reproducible; the defaults were calibrated on the
+ * project's 2-core reference machine with `npm run bench:micro` (see bench/README.md) and can be overridden.
+ */
+import { ConfigError } from '../../core/errors.ts'
+import type { SignerName } from '../../core/signer.ts'
+
+export interface CpuModel {
+  /** Fixed cost of handling one received frame (decode, protocol step, host bookkeeping), in microseconds. */
+  readonly receiveUs: number
+  /** Fixed cost of sending one frame (encode, syscall), in microseconds. */
+  readonly sendUs: number
+  /** Cost per byte received or sent, in nanoseconds. */
+  readonly perByteNs: number
+  /** One Ed25519 signature, in microseconds. */
+  readonly signUs: number
+  /** One Ed25519 verification, in microseconds. */
+  readonly verifyUs: number
+}
+
+/** Reference costs with node:crypto Ed25519 (medians of `npm run bench:micro` on the reference machine). */
+export const REFERENCE_CPU: CpuModel = { receiveUs: 4, sendUs: 2, perByteNs: 2, signUs: 32, verifyUs: 64 }
+
+/** Signature costs by signer: tweetnacl signs about 65x and verifies about 67x slower than node:crypto. */
+export const SIGNER_CPU: Readonly<Record<SignerName, Pick<CpuModel, 'signUs' | 'verifyUs'>>> = {
+  node: { signUs: 32, verifyUs: 64 },
+  tweetnacl: { signUs: 2100, verifyUs: 4300 },
+}
+
+/** The reference model with the given signer's signature costs. */
+export function referenceCpuFor(signer: SignerName): CpuModel {
+  return { ...REFERENCE_CPU, ...SIGNER_CPU[signer] }
+}
+
+export function validateCpuModel(m: CpuModel, field = 'cpu'): void {
+  for (const key of ['receiveUs', 'sendUs', 'perByteNs', 'signUs', 'verifyUs'] as const) {
+    const v = m[key]
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new ConfigError(`${field}.${key}`, `must be a number >= 0, got ${JSON.stringify(v)}`)
+  }
+}
+
+const KEYS = ['receiveUs', 'sendUs', 'perByteNs', 'signUs', 'verifyUs'] as const
+
+/**
+ * `reference`, or `key=value,...` over the reference costs (e.g. `receiveUs=10`). Signature costs follow `signer`
+ * unless given.
+ */
+export function parseCpuModel(text: string, field = '--cpu', signer: SignerName = 'node'): CpuModel {
+  const reference = referenceCpuFor(signer)
+  if (text === 'reference') return reference
+  const model: Record<string, number> = { ...reference }
+  for (const part of text.split(',').map(p => p.trim()).filter(p => p !== '')) {
+    const [key, value, ...rest] = part.split('=')
+    if (key === undefined || value === undefined || rest.length > 0 || !(KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(field, `expected "reference" or key=value pairs with keys ${KEYS.join(', ')}, got "${part}"`)
+    }
+    model[key] = Number(value)
+  }
+  const out = model as unknown as CpuModel
+  validateCpuModel(out, field)
+  return out
+}
+
+export function formatCpuModel(m: CpuModel, signer: SignerName = 'node'): string {
+  const reference = referenceCpuFor(signer)
+  return KEYS.every(k => m[k] === reference[k]) ? 'reference' : KEYS.map(k => `${k}=${m[k]}`).join(',')
+}
