@@ -38,6 +38,7 @@ export interface SweepFlags {
   seed?: string
   tickMs?: string
   snapshotInterval?: string
+  cpu?: string
   timelineBucketMs?: string
   baseline?: string
   option?: string[]
@@ -50,7 +51,7 @@ const LIST_FLAGS: Record<string, keyof SweepConfig> = {
 }
 const SCALAR_FLAGS: Record<string, keyof SweepConfig> = {
   keys: 'keys', mode: 'mode', warmupMs: 'warmupMs', durationMs: 'durationMs', maxOps: 'maxOps', seed: 'seed',
-  tickMs: 'tickMs', snapshotInterval: 'snapshotInterval', timelineBucketMs: 'timelineBucketMs', baseline: 'baseline',
+  tickMs: 'tickMs', snapshotInterval: 'snapshotInterval', cpu: 'cpu', timelineBucketMs: 'timelineBucketMs', baseline: 'baseline',
 }
 
 export function flagsToRaw(flags: SweepFlags): Record<string, unknown> {

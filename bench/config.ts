@@ -4,6 +4,7 @@
  * through `validateSweepConfig`, which names every bad field at once.
  */
 import { ConfigError } from '../core/errors.ts'
+import { parseCpuModel } from '../net/sim/cpu.ts'
 import type { SignerName } from '../core/signer.ts'
 
 export type NetworkName = 'lan' | 'wan' | 'libp2p'
@@ -46,10 +47,16 @@ export interface SweepConfig {
   /** Virtual milliseconds per protocol tick. */
   readonly tickMs: number
   /**
-   * The host snapshots the state machine every this many applied indexes. PBFT checkpoints on these snapshots and needs
-   * it equal to its checkpointInterval (default 64); Raft and Multi-Paxos compact their logs at them.
+   * The host snapshots the state machine every this many applied indexes; 'auto': what the protocol requires (PBFT:
+   * its checkpointInterval), else 64. Raft and Multi-Paxos compact their logs at them.
    */
-  readonly snapshotInterval: number
+  readonly snapshotInterval: number | 'auto'
+  /**
+   * Processing-time model of the simulator (net/sim/cpu.ts): 'reference' (costs measured on the reference machine,
+   * signature costs following the run's signer), 'none' (zero-time processing: throughput is then clients/latency),
+   * or key=value pairs over the reference, e.g. 'receiveUs=10,sendUs=5'.
+   */
+  readonly cpu: string
   /** Width of a throughput-over-time bucket. */
   readonly timelineBucketMs: number
   /** Protocol registered as the baseline run in every sweep (null: none). */
@@ -70,7 +77,7 @@ export const DEFAULT_SWEEP: SweepConfig = {
   valueSize: [16],
   keyDistribution: ['uniform'],
   keys: 1000,
-  clients: [16],
+  clients: [64],
   batch: ['default'],
   signers: ['node'],
   mode: 'closed',
@@ -80,7 +87,8 @@ export const DEFAULT_SWEEP: SweepConfig = {
   maxOps: 5000,
   seed: 1,
   tickMs: 10,
-  snapshotInterval: 64,
+  snapshotInterval: 'auto',
+  cpu: 'reference',
   timelineBucketMs: 100,
   baseline: 'unreplicated',
   protocolOptions: {},
@@ -103,7 +111,7 @@ export const FLAG_OF: Readonly<Record<keyof SweepConfig, string>> = {
   protocols: '--protocols', n: '--n', f: '--f', faults: '--faults', networks: '--network', readRatio: '--read-ratio',
   valueSize: '--value-size', keyDistribution: '--key-dist', keys: '--keys', clients: '--clients', batch: '--batch',
   signers: '--signer', mode: '--mode', rates: '--rate', warmupMs: '--warmup-ms', durationMs: '--duration-ms',
-  maxOps: '--max-ops', seed: '--seed', tickMs: '--tick-ms', snapshotInterval: '--snapshot-interval', timelineBucketMs: '--timeline-bucket-ms',
+  maxOps: '--max-ops', seed: '--seed', tickMs: '--tick-ms', snapshotInterval: '--snapshot-interval', cpu: '--cpu', timelineBucketMs: '--timeline-bucket-ms',
   baseline: '--baseline', protocolOptions: '--option', messageComplexity: '--no-message-complexity',
 }
 
@@ -215,7 +223,18 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   const maxOps = scalar('maxOps', int('maxOps', 1))
   const seed = scalar('seed', int('seed', 0, 2 ** 32 - 1))
   const tickMs = scalar('tickMs', num('tickMs', 0, 10_000, true))
-  const snapshotInterval = scalar('snapshotInterval', int('snapshotInterval', 1, 1 << 20))
+  const snapshotInterval = scalar('snapshotInterval', v => v === 'auto' ? 'auto' as const : int('snapshotInterval', 1, 1 << 20)(v))
+  const cpu = scalar('cpu', v => {
+    if (typeof v === 'string' && v === 'none') return v
+    try {
+      if (typeof v !== 'string') throw new Error(`expected a string, got ${JSON.stringify(v)}`)
+      parseCpuModel(v, name('cpu'))
+      return v
+    } catch (e) {
+      bad('cpu', (e instanceof ConfigError ? e.message.slice(e.field.length + 2) : (e as Error).message) + " (or 'none')")
+      return undefined
+    }
+  })
   const timelineBucketMs = scalar('timelineBucketMs', num('timelineBucketMs', 0, 3_600_000, true))
   let baseline: string | null | undefined
   if (r.baseline !== undefined) {
@@ -274,6 +293,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
     seed: seed ?? base.seed,
     tickMs: tickMs ?? base.tickMs,
     snapshotInterval: snapshotInterval ?? base.snapshotInterval,
+    cpu: cpu ?? base.cpu,
     timelineBucketMs: timelineBucketMs ?? base.timelineBucketMs,
     baseline: baseline !== undefined ? baseline : base.baseline,
     protocolOptions: protocolOptions ?? base.protocolOptions,

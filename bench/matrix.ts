@@ -34,7 +34,8 @@ export interface RunSpec {
   readonly maxOps: number
   readonly seed: number
   readonly tickMs: number
-  readonly snapshotInterval: number
+  readonly snapshotInterval: number | 'auto'
+  readonly cpu: string
   readonly timelineBucketMs: number
   /** Raw options handed to the protocol (already checked by its parseOptions). */
   readonly protocolOptions: Readonly<Record<string, unknown>>
@@ -126,10 +127,10 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
     if (why !== null) skipped.push({ what: `network ${net}`, reason: why })
     return why === null
   })
-  const common = (s: Omit<RunSpec, 'id' | 'warmupMs' | 'durationMs' | 'maxOps' | 'seed' | 'tickMs' | 'snapshotInterval' | 'timelineBucketMs' | 'keys' | 'mode'>): RunSpec => {
+  const common = (s: Omit<RunSpec, 'id' | 'warmupMs' | 'durationMs' | 'maxOps' | 'seed' | 'tickMs' | 'snapshotInterval' | 'cpu' | 'timelineBucketMs' | 'keys' | 'mode'>): RunSpec => {
     const spec = {
       ...s, keys: config.keys, mode: config.mode, warmupMs: config.warmupMs, durationMs: config.durationMs,
-      maxOps: config.maxOps, seed: config.seed, tickMs: config.tickMs, snapshotInterval: config.snapshotInterval, timelineBucketMs: config.timelineBucketMs,
+      maxOps: config.maxOps, seed: config.seed, tickMs: config.tickMs, snapshotInterval: config.snapshotInterval, cpu: config.cpu, timelineBucketMs: config.timelineBucketMs,
     }
     return { id: runId(spec), ...spec }
   }

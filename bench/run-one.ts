@@ -10,6 +10,8 @@ import { createRng } from '../core/random.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import type { NodeId } from '../core/types.ts'
 import { createSimCluster, type SimCluster } from '../net/sim/cluster.ts'
+import { parseCpuModel } from '../net/sim/cpu.ts'
+import { snapshotIntervalFor } from './snapshot-interval.ts'
 import type { TypeCount } from '../net/stats.ts'
 import { round3, type LatencySummary } from './latency.ts'
 import { runLoad } from './load.ts'
@@ -127,7 +129,8 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
   const network = simNetworkOptions(spec.network, spec.n)
   const cluster = createSimCluster({
     protocol, n: spec.n, seed: spec.seed, clients: spec.clients, protocolOptions: spec.protocolOptions,
-    signer: spec.signer, tickMs: spec.tickMs, snapshotInterval: spec.snapshotInterval, network,
+    signer: spec.signer, tickMs: spec.tickMs, snapshotInterval: snapshotIntervalFor(protocol, spec.snapshotInterval, spec.protocolOptions, spec.n),
+    network, ...(spec.cpu === 'none' ? {} : { cpu: parseCpuModel(spec.cpu, '--cpu', spec.signer) }),
     untrusted: [...untrusted],
     replicaFactory: id => {
       const b = byzantine.find(x => x.replica === id)

@@ -26,7 +26,7 @@ export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
     protocol: protocol.name, baseline: false, n, f: 0, fault: 'none', network: 'lan', readRatio: 0, valueSize: 16,
     keyDistribution: 'uniform', keys: 1000, clients: o.clients ?? 64, batch: 'default', signer: 'node', mode: 'closed',
     rate: null, warmupMs: 500, durationMs: o.virtualMs ?? 3000, maxOps: Number.MAX_SAFE_INTEGER, seed: o.seed ?? 1,
-    tickMs: 10, snapshotInterval: 64, timelineBucketMs: 100, protocolOptions: {},
+    tickMs: 10, snapshotInterval: 'auto', cpu: 'none', timelineBucketMs: 100, protocolOptions: {},
   } as const
   const spec: RunSpec = { id: runId(base), ...base }
   const r = runOne(spec, protocol)

@@ -4,6 +4,7 @@
  */
 import type { SweepConfig } from './config.ts'
 import { captureEnvironment, type Environment } from './environment.ts'
+import { snapshotIntervalFor } from './snapshot-interval.ts'
 import { measureMessagesPerCommand, type MessageComplexity } from './message-complexity.ts'
 import { checkPlan, planSweep, type Registry, type SkippedRun, type SweepPlan } from './matrix.ts'
 import { runOne, type RunResult } from './run-one.ts'
@@ -51,7 +52,8 @@ export function runSweep(config: SweepConfig, registry: Registry, hooks: SweepHo
     starting(`messages at batch 1: ${protocol} n=${n}`)
     const p = registry.get(protocol)!
     complexity.push(measureMessagesPerCommand(p, n, {
-      seed: config.seed, snapshotInterval: config.snapshotInterval, protocolOptions: { ...(config.protocolOptions[protocol] ?? {}) },
+      seed: config.seed, protocolOptions: { ...(config.protocolOptions[protocol] ?? {}) },
+      snapshotInterval: snapshotIntervalFor(p, config.snapshotInterval, config.protocolOptions[protocol] ?? {}, n),
     }))
   }
   const runs: RunResult[] = []

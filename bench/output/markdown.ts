@@ -27,15 +27,19 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
   out.push('All figures except the host measurements come from the deterministic simulator in virtual time: the same ' +
     `seed (${c.seed}) and configuration give the same figures. Warm-up of ${c.warmupMs} ms excluded; measured window ` +
     `${c.durationMs} ms (fault-free runs stop early at ${c.maxOps} operations); ${c.mode} loop` +
-    (c.mode === 'open' ? ` at ${c.rates.join(', ')} ops/s, latency from the intended send time` : '') + '.', '')
+    (c.mode === 'open' ? ` at ${c.rates.join(', ')} ops/s, latency from the intended send time` : '') + '. ' +
+    (c.cpu === 'none'
+      ? 'Processing time is not modelled (`--cpu none`): nodes work in zero virtual time, so throughput reflects network delay only.'
+      : `Processing time is modelled (\`--cpu ${c.cpu}\`, net/sim/cpu.ts): each node is a single server charged per message, ` +
+        'per byte and per signature, so throughput saturates at the busiest node.'), '')
 
   out.push('## Summary', '')
   const s = summaryRows(results)
   out.push(markdownTable(s.header, s.rows), '')
   out.push('`msgs/op` counts replica-to-replica messages per completed operation in the measured window (under load ' +
     'batching brings it below the batch-size-1 theory); `failover` is the virtual time from the leader crash to the ' +
-    'first completed operation issued after it; `cpu us/op` is host CPU time of the whole simulated cluster per operation (the simulator models ' +
-    'network delay, not processing time, so this is where the cost of computation shows).', '')
+    'first completed operation issued after it; `cpu us/op` is the host CPU time the simulator itself spent per operation ' +
+    '(a measurement of this machine, not a simulated figure).', '')
 
   for (const chart of charts) out.push(`### ${chart.title}`, '', `![${chart.title}](${chart.name}.svg)`, '')
 

@@ -19,7 +19,7 @@ describe('messages per command at batch size 1 equal the theory', () => {
   for (const p of protocols.values()) {
     for (const n of defaultSizes(p.name)) {
       it(`${p.name} n=${n}`, () => {
-        const m = measureMessagesPerCommand(p, n, { seed: 1, commands: 50, warmup: 10, snapshotInterval: DEFAULT_SWEEP.snapshotInterval })
+        const m = measureMessagesPerCommand(p, n, { seed: 1, commands: 50, warmup: 10 })
         const replay = `measureMessagesPerCommand(${p.name}, ${n}, { seed: 1, commands: 50, warmup: 10 })`
         expect(m.measured, replay).toEqual(m.theoretical)
         expect(m.measuredTotal, replay).toBe(m.theoreticalTotal)
