@@ -6,11 +6,13 @@ import type { AnyProtocol } from '../core/protocol.ts'
 import { unreplicated } from './unreplicated/descriptor.ts'
 import { multipaxos } from './multipaxos/descriptor.ts'
 import { raft } from './raft/descriptor.ts'
+import { pbft } from './pbft/descriptor.ts'
 
 export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyProtocol>([
   [unreplicated.name, unreplicated],
   [multipaxos.name, multipaxos],
   [raft.name, raft],
+  [pbft.name, pbft],
 ])
 
 export function getProtocol(name: string): AnyProtocol {
