@@ -8,13 +8,13 @@ import type { ClientContext, ClientProtocol, ClientReady } from '../protocol.ts'
 import type { ClientReply, ClientRequest, NodeId, Outbound } from '../types.ts'
 
 export interface LeaderClientOptions {
-  /** Ticks without an answer before the request is resent to the next replica. */
+  /** Ticks without an answer before the request is resent to the next replica: a little over a typical election timeout, so a client that lost its leader looks elsewhere about when a new one is elected. */
   readonly retryTicks: number
   /** Ticks to wait after a replica said it does not know the leader. */
   readonly redirectBackoffTicks: number
 }
 
-export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 30, redirectBackoffTicks: 3 }
+export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 15, redirectBackoffTicks: 3 }
 
 export class LeaderClient implements ClientProtocol {
   private readonly replicas: readonly NodeId[]

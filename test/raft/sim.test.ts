@@ -4,7 +4,7 @@
  * membership changes during faults. Each failure message carries the replay command.
  */
 import { describe, expect, it } from 'vitest'
-import { createSimCluster } from '../../net/sim/cluster.ts'
+import { createSimCluster, type SimCluster } from '../../net/sim/cluster.ts'
 import { replayCommand, runSimulation } from '../../net/sim/run.ts'
 import type { SimulationOptions } from '../../net/sim/run.ts'
 import { raft } from '../../protocols/raft/descriptor.ts'
@@ -92,14 +92,11 @@ describe('raft in the simulator', () => {
         }
       },
     }
-    let final: RaftReplica | undefined
-    const report = expectLinearizable({
-      ...o,
-      onCluster: cluster => {
-        o.onCluster!(cluster)
-        cluster.sim.at(9000, () => { const id = cluster.leader(); if (id !== null) final = cluster.replica<RaftReplica>(id) })
-      },
-    })
+    let cluster: SimCluster | undefined
+    const report = expectLinearizable({ ...o, onCluster: c => { cluster = c; o.onCluster!(c) } })
+    // The run ends healed and settled: the cluster's leader now holds the final configuration.
+    const leader = cluster!.leader()
+    const final = leader === null ? undefined : cluster!.replica<RaftReplica>(leader)
     expect(report.ops.ok).toBeGreaterThan(0)
     expect(final, replayCommand(o)).toBeDefined()
     expect(final!.configuration.voters).toContain(3)
