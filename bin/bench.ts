@@ -14,6 +14,7 @@ import { DEFAULT_SWEEP, PRESETS } from '../bench/config.ts'
 import { compareResults, formatComparison, loadResults } from '../bench/compare.ts'
 import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
+import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { measureSimulatorSpeed } from '../bench/speed.ts'
 import { runSweep } from '../bench/sweep.ts'
 import { terminalSummary } from '../bench/output/table.ts'
@@ -131,6 +132,33 @@ program.command('compare')
     if (opts.json === true) process.stdout.write(JSON.stringify(comparison, null, 2) + '\n')
     else process.stdout.write(formatComparison(comparison, percent / 100, opts.all === true))
     process.exitCode = comparison.regressions.length > 0 ? 1 : 0
+  })
+
+program.command('messages')
+  .description('Replica-to-replica messages per committed command at batch size 1, measured at the transport, next to the theory.')
+  .option('--protocols <list>', 'protocols (default: every registered replicated one)')
+  .option('--n <list>', 'cluster sizes (default: per protocol the sizes tolerating f = 1, 2, 3)')
+  .option('--commands <count>', 'commands measured after warm-up', positiveInt('--commands'), 200)
+  .option('--json', 'print JSON')
+  .action((opts: Record<string, unknown>) => {
+    const names = opts.protocols === undefined ? [...protocols.keys()].filter(p => p !== 'unreplicated') : String(opts.protocols).split(',')
+    const rows = []
+    for (const name of names) {
+      let protocol
+      try { protocol = getProtocol(name.trim()) } catch (e) { fail((e as Error).message) }
+      const sizes = opts.n === undefined ? [1, 2, 3].map(f => protocol.replicasFor(f)) : String(opts.n).split(',').map(Number)
+      for (const n of sizes) {
+        const sizeError = Number.isInteger(n) ? protocol.checkClusterSize(n) : `"${n}" is not an integer`
+        if (sizeError !== null) fail(`--n ${n}: ${sizeError}`)
+        rows.push(measureMessagesPerCommand(protocol, n, { commands: opts.commands as number }))
+      }
+    }
+    if (opts.json === true) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return }
+    for (const r of rows) {
+      const types = Object.keys(r.theoretical).map(t => `${t} ${r.measured[t]} (theory ${r.theoretical[t]})`).join(', ')
+      process.stdout.write(`${r.protocol.padEnd(12)} n=${String(r.n).padEnd(3)} measured ${r.measuredTotal} per command, theory ` +
+        `${r.theoreticalTotal}${r.measuredTotal === r.theoreticalTotal ? '' : '  MISMATCH'}: ${types}\n`)
+    }
   })
 
 program.command('failover')
