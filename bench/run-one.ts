@@ -65,6 +65,8 @@ export interface RunFigures {
   readonly unfinished: number
   /** Network deliveries in the whole run (warm-up included). */
   readonly deliveries: number
+  /** Share of the modelled processing time spent signing and verifying (whole run); null without a CPU model. */
+  readonly signatureCpuShare: number | null
 }
 
 export interface HostFigures {
@@ -226,6 +228,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     backlog: load.backlog,
     unfinished: load.unfinished,
     deliveries: cluster.network.delivered,
+    signatureCpuShare: signatureShare(cluster.network.cpuCharged),
   }
   const cpu = process.cpuUsage(cpuStart)
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
@@ -241,4 +244,9 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     cpuUsPerOp: load.measuredOps > 0 ? Math.round((cpu.user + cpu.system) / load.measuredOps) : 0,
   }
   return { id: spec.id, spec, figures, host }
+}
+
+function signatureShare(charged: { readonly messages: number; readonly signatures: number }): number | null {
+  const total = charged.messages + charged.signatures
+  return total === 0 ? null : Math.round((charged.signatures / total) * 1000) / 1000
 }

@@ -38,7 +38,8 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
   out.push(markdownTable(s.header, s.rows), '')
   out.push('`msgs/op` counts replica-to-replica messages per completed operation in the measured window (under load ' +
     'batching brings it below the batch-size-1 theory); `failover` is the virtual time from the leader crash to the ' +
-    'first completed operation issued after it; `cpu us/op` is the host CPU time the simulator itself spent per operation ' +
+    'first completed operation issued after it; `sig cpu %` is the share of the modelled processing time spent signing and verifying; ' +
+    '`cpu us/op` is the host CPU time the simulator itself spent per operation ' +
     '(a measurement of this machine, not a simulated figure).', '')
 
   for (const chart of charts) out.push(`### ${chart.title}`, '', `![${chart.title}](${chart.name}.svg)`, '')

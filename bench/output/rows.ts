@@ -27,6 +27,7 @@ export const FIGURES: readonly Figure[] = [
   { name: 'first_commit_after_crash_ms', better: 'lower', kind: 'sim', get: r => r.figures.failover?.firstCommitMs ?? null },
   { name: 'max_gap_ms', better: 'lower', kind: 'sim', get: r => r.figures.maxGapMs },
   { name: 'timeouts', better: 'lower', kind: 'sim', get: r => r.figures.timeouts },
+  { name: 'signature_cpu_share', better: 'lower', kind: 'sim', get: r => r.figures.signatureCpuShare ?? null },
   { name: 'cpu_ms', better: 'lower', kind: 'host', get: r => r.host.cpuUserMs + r.host.cpuSystemMs },
   { name: 'cpu_us_per_op', better: 'lower', kind: 'host', get: r => r.host.cpuUsPerOp },
   { name: 'peak_rss_mb', better: 'lower', kind: 'host', get: r => Math.round(r.host.peakRssBytes / 1048576) },

@@ -35,7 +35,7 @@ export function summaryRows(results: SweepResults): { header: string[]; rows: st
   const vary = varying(results.runs)
   const extra = [...vary]
   const header = ['protocol', 'fault', 'n', 'f', ...extra, 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms',
-    'msgs/op', 'theory@b1', 'bytes/op', 'failover ms', 'cpu us/op']
+    'msgs/op', 'theory@b1', 'bytes/op', 'failover ms', 'sig cpu %', 'cpu us/op']
   const rows = results.runs.map(r => {
     const fg = r.figures
     return [
@@ -44,6 +44,7 @@ export function summaryRows(results: SweepResults): { header: string[]; rows: st
       fmt(fg.throughput, 0), fmt(fg.latencyMs.p50, 2), fmt(fg.latencyMs.p99, 2), fmt(fg.latencyMs.p999, 2),
       fmt(fg.latencyMs.max, 2), fmt(fg.messagesPerOp.total, 2), fmt(fg.theoreticalMessagesPerOp.total, 0),
       fmt(fg.bytesPerOp.total, 0), fmt(fg.failover?.failoverMs, 0),
+      fg.signatureCpuShare == null ? '-' : fmt(fg.signatureCpuShare * 100, 0),
       fmt(r.host.cpuUsPerOp, 0),
     ]
   })

@@ -159,7 +159,7 @@ export class SimCluster {
     const cpu = this.o.cpu
     if (cpu === undefined) return signer
     const network = this.network
-    return { publicKey: signer.publicKey, sign: message => { network.charge(id, cpu.signUs); return signer.sign(message) } }
+    return { publicKey: signer.publicKey, sign: message => { network.charge(id, cpu.signUs, 'signatures'); return signer.sign(message) } }
   }
 
   private verifierOf(id: NodeId): Verifier {
@@ -167,7 +167,7 @@ export class SimCluster {
     const cpu = this.o.cpu
     if (cpu === undefined) return verifier
     const network = this.network
-    return { verify: (key, message, signature) => { network.charge(id, cpu.verifyUs); return verifier.verify(key, message, signature) } }
+    return { verify: (key, message, signature) => { network.charge(id, cpu.verifyUs, 'signatures'); return verifier.verify(key, message, signature) } }
   }
 
   private startHost(id: NodeId): ReplicaHost {

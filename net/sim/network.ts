@@ -94,9 +94,13 @@ export class SimNetwork {
     this.cpu = options.cpu ?? null
   }
 
-  /** Charge `us` microseconds of work to `node` (signatures, via the cluster's wrapped signer). */
-  charge(node: NodeId, us: number): void {
+  /** Modelled work charged so far, in microseconds, by kind (the bench reports the share spent on signatures). */
+  readonly cpuCharged = { messages: 0, signatures: 0 }
+
+  /** Charge `us` microseconds of work to `node` (signatures come via the cluster's wrapped signer and verifier). */
+  charge(node: NodeId, us: number, kind: 'messages' | 'signatures' = 'messages'): void {
     if (this.cpu === null || us <= 0) return
+    this.cpuCharged[kind] += us
     this.busyUntil.set(node, Math.max(this.busyUntil.get(node) ?? 0, this.sim.now()) + us / 1000)
   }
 
