@@ -11,13 +11,22 @@ export interface TypeCount {
 export class MessageStats {
   /** key: `${channel}/${type}` */
   private readonly counts = new Map<string, TypeCount>()
+  /** The same counters by channel, then type: `record` runs for every frame sent, so it avoids building the key. */
+  private readonly byChannel = new Map<Channel, Map<string, TypeCount>>()
   dropped = 0
 
   record(channel: Channel, type: string, bytes: number): void {
-    const key = channel + '/' + type
-    const c = this.counts.get(key)
-    if (c === undefined) this.counts.set(key, { messages: 1, bytes })
-    else { c.messages++; c.bytes += bytes }
+    this.add(channel, type, 1, bytes)
+  }
+
+  private add(channel: Channel, type: string, messages: number, bytes: number): void {
+    let types = this.byChannel.get(channel)
+    if (types === undefined) { types = new Map(); this.byChannel.set(channel, types) }
+    const c = types.get(type)
+    if (c !== undefined) { c.messages += messages; c.bytes += bytes; return }
+    const fresh = { messages, bytes }
+    types.set(type, fresh)
+    this.counts.set(channel + '/' + type, fresh)
   }
 
   /** Counts for one channel, by type, sorted by type name. */
@@ -39,10 +48,8 @@ export class MessageStats {
 
   /** Add another counter's figures into this one (cluster totals). */
   merge(other: MessageStats): void {
-    for (const [key, c] of other.counts) {
-      const mine = this.counts.get(key)
-      if (mine === undefined) this.counts.set(key, { ...c })
-      else { mine.messages += c.messages; mine.bytes += c.bytes }
+    for (const [channel, types] of other.byChannel) {
+      for (const [type, c] of types) this.add(channel, type, c.messages, c.bytes)
     }
     this.dropped += other.dropped
   }
@@ -55,6 +62,7 @@ export class MessageStats {
 
   reset(): void {
     this.counts.clear()
+    this.byChannel.clear()
     this.dropped = 0
   }
 }

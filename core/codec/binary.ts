@@ -6,6 +6,8 @@
 import { CodecError } from '../errors.ts'
 
 const textEncoder = new TextEncoder()
+/** Shared empty result of zero-length reads (never written to: typed arrays of length 0 have nothing to write). */
+const NO_BYTES = new Uint8Array(0)
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -176,6 +178,7 @@ export class BinaryReader {
   }
 
   raw(length: number): Uint8Array {
+    if (length === 0) return NO_BYTES // most signatures and many values are empty: skip the view allocation
     if (this.pos + length > this.buf.length) this.fail(`need ${length} bytes`)
     const out = this.buf.subarray(this.pos, this.pos + length)
     this.pos += length

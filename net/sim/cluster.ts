@@ -23,6 +23,9 @@ import { Simulator } from './simulator.ts'
 
 export const FIRST_CLIENT_ID = 1000
 
+/** How many recent indexes the cross-replica safety check remembers. */
+const DECIDED_WINDOW = 100_000
+
 export interface SimClusterOptions {
   readonly protocol: AnyProtocol
   readonly n: number
@@ -366,6 +369,8 @@ export class SimCluster {
     const first = this.decided.get(entry.index)
     if (first === undefined) {
       this.decided.set(entry.index, entry.requests)
+      // Keep a bounded window: a replica lagging further behind than this is not compared (memory stays flat in long runs).
+      this.decided.delete(entry.index - DECIDED_WINDOW)
       return
     }
     const same = first.length === entry.requests.length &&
