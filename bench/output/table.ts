@@ -34,15 +34,19 @@ function varying(runs: readonly RunResult[]): Set<string> {
 export function summaryRows(results: SweepResults): { header: string[]; rows: string[][] } {
   const vary = varying(results.runs)
   const extra = [...vary]
-  const header = ['protocol', 'fault', 'n', 'f', ...extra, 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms',
+  // Real (libp2p) runs measure wall-clock time, simulated ones virtual time: say which, whenever both kinds are present.
+  const mixed = results.runs.some(r => r.timebase === 'wall-clock')
+  const header = ['protocol', 'fault', 'n', 'f', ...extra, ...(mixed ? ['time'] : []), 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms',
     'msgs/op', 'theory@b1', 'bytes/op', 'failover ms', 'sig cpu %', 'cpu us/op']
   const rows = results.runs.map(r => {
     const fg = r.figures
+    const lat = (v: number) => fg.latencyMs.count === 0 ? '-' : fmt(v, 2)
     return [
       r.spec.protocol + (r.spec.baseline ? ' (baseline)' : ''), r.spec.fault, String(r.spec.n), String(r.spec.f),
       ...extra.map(k => String(r.spec[k as keyof typeof r.spec])),
-      fmt(fg.throughput, 0), fmt(fg.latencyMs.p50, 2), fmt(fg.latencyMs.p99, 2), fmt(fg.latencyMs.p999, 2),
-      fmt(fg.latencyMs.max, 2), fmt(fg.messagesPerOp.total, 2), fmt(fg.theoreticalMessagesPerOp.total, 0),
+      ...(mixed ? [r.timebase === 'wall-clock' ? 'wall-clock' : 'virtual'] : []),
+      // No operation issued in the window completed (an overloaded run): there is no latency to show, not zero.
+      fmt(fg.throughput, 0), lat(fg.latencyMs.p50), lat(fg.latencyMs.p99), lat(fg.latencyMs.p999), lat(fg.latencyMs.max), fmt(fg.messagesPerOp.total, 2), fmt(fg.theoreticalMessagesPerOp.total, 0),
       fmt(fg.bytesPerOp.total, 0), fmt(fg.failover?.failoverMs, 0),
       fg.signatureCpuShare == null ? '-' : fmt(fg.signatureCpuShare * 100, 0),
       fmt(r.host.cpuUsPerOp, 0),
