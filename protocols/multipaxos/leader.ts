@@ -4,6 +4,7 @@
  * re-propose) or that the slot is chosen; slots nobody reported are holes and get a no-op. Afterwards Phase 2 runs per
  * slot, pipelined (up to `window` slots outstanding) and batched (up to maxBatchCount requests per slot).
  */
+import { sameRequest } from '../../core/codec/client-messages.ts'
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 import { ZERO_BALLOT, ballotEquals, compareBallots, formatBallot, nextBallot } from './ballot.ts'
 import type { Ballot } from './ballot.ts'
@@ -29,6 +30,10 @@ export interface PendingRequest {
 }
 
 const NOOP: Batch = []
+
+function sameBatch(a: Batch, b: Batch): boolean {
+  return a.length === b.length && a.every((r, i) => sameRequest(r, b[i]!))
+}
 
 export class Proposer {
   private readonly env: ReplicaEnv
@@ -113,12 +118,28 @@ export class Proposer {
     this.tryFinishPhase1()
   }
 
-  /** Called after the log learned chosen values by other means (catch-up, snapshot). */
-  onLearned(): void {
-    for (const slot of this.inFlight.keys()) if (this.env.log.isChosen(slot)) this.inFlight.delete(slot)
-    if (this.nextSlot <= this.env.log.commitIndex) this.nextSlot = this.env.log.commitIndex + 1
+  /**
+   * Called after the log learned chosen values by other means (catch-up, snapshot). Returns 'superseded' when one of
+   * this leader's own proposals lost: the slot was chosen with another value (or folded into a snapshot, so the value
+   * cannot be compared), which only a higher ballot can have done. The caller must then step down before this ballot
+   * says anything more: followers learn a slot from the commit index a leader announces when they accepted there in
+   * the leader's ballot, so announcing a commit index that covers a slot where this ballot's value lost would make
+   * them learn the losing value.
+   */
+  onLearned(): 'ok' | 'superseded' {
+    const log = this.env.log
+    let superseded = false
+    for (const [slot, rec] of this.inFlight) {
+      if (!log.isChosen(slot)) continue
+      const chosen = log.chosenValue(slot)
+      if (chosen === null || !sameBatch(chosen, rec.value)) superseded = true
+      this.inFlight.delete(slot)
+    }
+    if (superseded && this.phase === 'leading') return 'superseded'
+    if (this.nextSlot <= log.commitIndex) this.nextSlot = log.commitIndex + 1
     if (this.phase === 'preparing') this.tryFinishPhase1()
     else this.fillWindow()
+    return 'ok'
   }
 
   private tryFinishPhase1(): void {

@@ -183,8 +183,7 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
         break
       case 'CatchUp':
         for (const e of m.entries) this.log.learn(e.slot, e.value)
-        this.advanceCommit()
-        this.proposer.onLearned()
+        this.afterLearning()
         break
       case 'Snapshot':
         if (m.index > this.log.commitIndex) this.installSnapshot(m.index, m.data)
@@ -263,8 +262,16 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
     this.out.installSnapshot(index, data)
     this.out.persist({ kind: 'snapshot', index, meta: EMPTY_BYTES, data })
     this.lastProgressAt = this.ticks
+    this.afterLearning()
+  }
+
+  /**
+   * Chosen values arrived by catch-up or snapshot. If they overrule one of this leader's own proposals, a higher
+   * ballot chose there: step down first, so no message of this ballot carries a commit index covering that slot.
+   */
+  private afterLearning(): void {
     this.advanceCommit()
-    this.proposer.onLearned()
+    if (this.proposer.onLearned() === 'superseded') this.stepDown()
   }
 
   propose(request: ClientRequest, from: NodeId): void {

@@ -85,6 +85,11 @@ export class RaftReplica implements Replica<RaftMessage> {
   /** Index of the latest configuration entry; a new change waits until it is committed. */
   private pendingConfigIndex = 0
   private transferTarget: NodeId = NO_LEADER
+  /**
+   * A TimeoutNow went out in this term. Voters honour the resulting election despite their vote lease, and the message
+   * may arrive long after the transfer was abandoned, so this leader's lease cannot be trusted again in this term.
+   */
+  private timeoutNowSent = false
   private heartbeatRound = 0
   private readonly roundSentAt = new Map<number, number>()
   private readsAwaitingTermCommit: PendingRead[] = []
@@ -366,7 +371,7 @@ export class RaftReplica implements Replica<RaftMessage> {
     this.transferTarget = to
     this.electionElapsed = 0 // the transfer is abandoned if it has not happened within an election timeout
     const p = this.progress.get(to)!
-    if (p.match === this.log.lastIndex) this.out.send(to, { type: 'TimeoutNow', term: this.currentTerm })
+    if (p.match === this.log.lastIndex) this.sendTimeoutNow(to)
     return null
   }
 
@@ -453,6 +458,7 @@ export class RaftReplica implements Replica<RaftMessage> {
     this.electionElapsed = 0
     this.heartbeatElapsed = 0
     this.progress.clear()
+    this.timeoutNowSent = false
     for (const peer of peersOf(this.configs.current, this.id)) this.progress.set(peer, new Progress(this.log.lastIndex + 1))
     // A configuration entry from an earlier term may still be uncommitted: wait for it before allowing another.
     this.pendingConfigIndex = this.log.lastIndex
@@ -697,8 +703,13 @@ export class RaftReplica implements Replica<RaftMessage> {
     if (!advanced) return
     this.maybeCommit()
     if (this.currentRole === 'leader' && from === this.transferTarget && p.match === this.log.lastIndex) {
-      this.out.send(from, { type: 'TimeoutNow', term: this.currentTerm })
+      this.sendTimeoutNow(from)
     }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowSent = true
+    this.out.send(to, { type: 'TimeoutNow', term: this.currentTerm })
   }
 
   /** Where to probe next after a rejection, from the follower's conflict hint (fast backtracking, §5.3). */
@@ -788,10 +799,11 @@ export class RaftReplica implements Replica<RaftMessage> {
   /**
    * Lease (dissertation §6.4.1): voters that acknowledged a heartbeat sent at tick t ignore other candidates until
    * t + electionTicks by their own clocks (check-quorum's vote lease), so no other leader can exist before then. One
-   * heartbeat interval is kept back as the margin for clock drift. Never during a transfer, whose election is exempt.
+   * heartbeat interval is kept back as the margin for clock drift. Never once a transfer's TimeoutNow went out in this
+   * term (pending or abandoned: its election is exempt from the vote lease, and the message may still be in flight).
    */
   private leaseValid(): boolean {
-    if (!this.options.leaseReads || this.transferTarget !== NO_LEADER) return false
+    if (!this.options.leaseReads || this.transferTarget !== NO_LEADER || this.timeoutNowSent) return false
     const config = this.configs.current
     const sentTicks: number[] = []
     for (const v of config.voters) {
