@@ -26,6 +26,7 @@ const program = new Command('sim')
   .option('--faults <spec>', "'none', 'random', or a schedule such as crash@1000:0,restart@3000:0,partition@2000:0.1|2.3.4", 'none')
   .option('--fault-window <ms>', 'random faults are injected in the first <ms> of virtual time', positiveInt('--fault-window'), 10_000)
   .option('--byzantine <strategies>', 'make f replicas Byzantine with these strategies (comma-separated)', list)
+  .option('--byzantine-count <k>', 'how many replicas are Byzantine (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--history <file>', 'write the client history as JSON Lines')
   .option('--trace <file>', 'write one line per network event')
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(SIGNER_NAMES).default('node'))
@@ -72,6 +73,7 @@ function main(): void {
     protocol, n, seed: a.seed as number, ops: a.ops as number, clients: a.clients as number,
     faults: a.faults as string, faultWindowMs: a.faultWindow as number,
     ...(a.byzantine !== undefined ? { byzantine: a.byzantine as string[] } : {}),
+    ...(a.byzantineCount !== undefined ? { byzantineCount: a.byzantineCount as number } : {}),
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
     tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
     workload: { keys: a.keys as number },

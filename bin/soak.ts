@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation } from '../net/sim/run.ts'
-import { list, nonNegativeNumber, positiveInt } from './cli-args.ts'
+import { keyValue, list, nonNegativeNumber, positiveInt } from './cli-args.ts'
 
 const program = new Command('soak')
   .description('Run many seeded simulations with random faults and report every failing seed with its replay command.')
@@ -20,6 +20,9 @@ const program = new Command('soak')
   .option('--fault-window <ms>', 'virtual ms of random faults per run', positiveInt('--fault-window'), 8000)
   .option('--snapshot-interval <k>', 'snapshot every k applied entries (small values exercise compaction and snapshot transfer)', positiveInt('--snapshot-interval'))
   .option('--fsync-ms <ms>', 'virtual time an fsync takes (crashes then lose unsynced writes)', nonNegativeNumber('--fsync-ms'))
+  .option('--keys <k>', 'distinct keys in the workload (fewer keys, more contention)', positiveInt('--keys'))
+  .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
+  .option('--byzantine-count <k>', 'Byzantine replicas per run (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--byzantine <strategies>', 'Byzantine strategies, cycled over seeds (protocols with an adversary)', list)
   .exitOverride()
 
@@ -58,6 +61,9 @@ function main(): void {
         faultWindowMs: a.faultWindow as number, ...(byz.length > 0 ? { byzantine: byz } : {}),
         ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
         ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),
+        ...(a.keys !== undefined ? { workload: { keys: a.keys as number } } : {}),
+        ...(Object.keys(a.option as object).length > 0 ? { protocolOptions: a.option as Record<string, unknown> } : {}),
+        ...(byz.length > 0 && a.byzantineCount !== undefined ? { byzantineCount: Math.min(a.byzantineCount as number, protocol.faultsTolerated(n)) } : {}),
       }
       runs++
       let problem: string | null = null

@@ -25,8 +25,13 @@ export interface SimulationOptions {
   readonly faults?: string
   /** Random faults are injected during this much virtual time (default 10 s). */
   readonly faultWindowMs?: number
-  /** Byzantine strategies, applied to the f highest-numbered replicas (cycled if fewer than f are given). */
+  /** Byzantine strategies, applied to the highest-numbered replicas (cycled if fewer strategies than replicas). */
   readonly byzantine?: readonly string[]
+  /**
+   * How many replicas are Byzantine when strategies are given (default f, at most f). Fewer than f leaves room in the
+   * fault budget for crashes of honest replicas in the same run.
+   */
+  readonly byzantineCount?: number
   readonly protocolOptions?: Readonly<Record<string, unknown>>
   readonly signer?: SignerName
   readonly tickMs?: number
@@ -88,7 +93,11 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     for (const s of o.byzantine) {
       if (!adversary.strategies.includes(s)) throw new ConfigError('byzantine', `unknown strategy "${s}" (known: ${adversary.strategies.join(', ')})`)
     }
-    for (let i = 0; i < f; i++) byzantine.push({ replica: o.n - 1 - i, strategy: o.byzantine[i % o.byzantine.length]! })
+    const count = o.byzantineCount ?? f
+    if (!Number.isInteger(count) || count < 0 || count > f) {
+      throw new ConfigError('byzantineCount', `must be an integer from 0 to f = ${f} for n = ${o.n}, got ${count}`)
+    }
+    for (let i = 0; i < count; i++) byzantine.push({ replica: o.n - 1 - i, strategy: o.byzantine[i % o.byzantine.length]! })
   }
   const windowMs = o.faultWindowMs ?? 10_000
   const faults = resolveFaults(o.faults, o.n, windowMs, o.seed)
@@ -160,6 +169,7 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.faults !== undefined && o.faults !== 'none') cmd += ` --faults '${o.faults}'`
   if (o.faults === 'random' && o.faultWindowMs !== undefined) cmd += ` --fault-window ${o.faultWindowMs}`
   if (o.byzantine !== undefined && o.byzantine.length > 0) cmd += ` --byzantine ${o.byzantine.join(',')}`
+  if (o.byzantineCount !== undefined) cmd += ` --byzantine-count ${o.byzantineCount}`
   if (o.signer !== undefined) cmd += ` --signer ${o.signer}`
   if (o.tickMs !== undefined) cmd += ` --tick-ms ${o.tickMs}`
   if (o.snapshotInterval !== undefined) cmd += ` --snapshot-interval ${o.snapshotInterval}`
