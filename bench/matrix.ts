@@ -7,7 +7,7 @@ import { ConfigError } from '../core/errors.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import type { SignerName } from '../core/signer.ts'
 import type { FaultKind, KeyDistribution, LoadMode, NetworkName, SweepConfig } from './config.ts'
-import { networkAvailability } from './networks.ts'
+import { liveRunSupport, networkAvailability } from './networks.ts'
 
 export interface RunSpec {
   /** Stable identity of the run across result files (`bench compare` matches runs on it). */
@@ -142,6 +142,8 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
     const base = config.protocolOptions[p.name] ?? {}
     batchOptions(p, n, base, 'default')
     for (const network of usableNetworks) for (const w of workload()) {
+      const unsupported = liveRunSupport(network, 'none', config.mode)
+      if (unsupported !== null) { skipped.push({ what: `${p.name} ${network}`, reason: unsupported }); continue }
       runs.push(common({ protocol: p.name, baseline: true, n, f: 0, fault: 'none', network, ...w, batch: 'default',
         signer: config.signers[0]!, protocolOptions: base }))
     }
@@ -174,6 +176,8 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
             continue
           }
           for (const fault of kinds) for (const network of usableNetworks) for (const batch of config.batch) {
+            const unsupported = liveRunSupport(network, fault, config.mode)
+            if (unsupported !== null) { skipped.push({ what: `${name} ${fault} ${network}`, reason: unsupported }); continue }
             const checked = batchOptions(p, n, base, batch)
             if ('skip' in checked) { skipped.push({ what: `${what} batch=${batch}`, reason: checked.skip }); continue }
             for (const signer of config.signers) for (const w of workload()) {

@@ -1,11 +1,11 @@
 /**
- * The `network` dimension of a sweep. 'lan' and 'wan' are simulated (deterministic, virtual time); 'libp2p' (real
- * sockets on loopback) is the seam for the live transport: until a runner is plugged in here it is reported as not
- * available rather than faked with the simulator.
+ * The `network` dimension of a sweep. 'lan' and 'wan' are simulated (deterministic, virtual time); 'libp2p' runs a
+ * real cluster on loopback in this process (bench/live/: TCP + Noise + Yamux on 127.0.0.1, file storage), measured in
+ * wall-clock time. Real runs cover what a real cluster can do without injected faults: fault-free, closed loop.
  */
 import type { SimClusterOptions } from '../net/sim/cluster.ts'
 import { THREE_REGION_WAN, type RegionTopology } from '../net/sim/latency.ts'
-import type { NetworkName } from './config.ts'
+import type { FaultKind, LoadMode, NetworkName } from './config.ts'
 
 /** One-way latency within a LAN (the simulator's default link model, stated here so reports can quote it). */
 export const LAN_LATENCY = { kind: 'uniform', minMs: 0.2, maxMs: 1 } as const
@@ -19,11 +19,25 @@ export function wanPlacement(n: number, topology: RegionTopology = WAN_TOPOLOGY)
   return Array.from({ length: n }, (_, i) => i % topology.names.length)
 }
 
-/** null when runs on this network can be made, else why not. */
-export function networkAvailability(network: NetworkName): string | null {
-  if (network === 'libp2p') {
-    return 'libp2p on loopback is not available yet: the live runner is not plugged into bench/networks.ts'
+/** Networks whose runs are real (wall-clock, not reproducible) rather than simulated. */
+export function isLiveNetwork(network: NetworkName): boolean {
+  return network === 'libp2p'
+}
+
+/** null when runs on this network can be made, else why not. Every network is available. */
+export function networkAvailability(_network: NetworkName): string | null {
+  return null
+}
+
+/** null when a run of this fault kind and load mode can be made on `network`, else why not (a skip reason). */
+export function liveRunSupport(network: NetworkName, fault: FaultKind, mode: LoadMode): string | null {
+  if (!isLiveNetwork(network)) return null
+  if (fault === 'crash-leader') {
+    return 'crash faults are not supported over libp2p in the sweep; use consensus chaos (crashes and partitions on real processes)'
   }
+  if (fault.startsWith('byzantine')) return 'Byzantine replicas are not supported over libp2p in the sweep; they run in the simulator'
+  if (fault !== 'none') return `fault kind ${fault} is not supported over libp2p in the sweep`
+  if (mode === 'open') return 'open-loop load is not supported over libp2p in the sweep (closed loop only)'
   return null
 }
 
@@ -31,6 +45,6 @@ export function simNetworkOptions(network: NetworkName, n: number): NonNullable<
   switch (network) {
     case 'lan': return { latency: LAN_LATENCY }
     case 'wan': return { latency: WAN_JITTER, regions: WAN_TOPOLOGY, replicaRegions: wanPlacement(n), clientRegion: 0 }
-    case 'libp2p': throw new Error(networkAvailability('libp2p')!)
+    case 'libp2p': throw new Error('network libp2p is not simulated: its runs go through bench/live/run-live.ts')
   }
 }

@@ -18,6 +18,7 @@ import { runLoad } from './load.ts'
 import type { RunSpec } from './matrix.ts'
 import { simNetworkOptions, WAN_TOPOLOGY } from './networks.ts'
 import { predictCommitLatency } from './wan-model.ts'
+import type { LiveRunInfo } from './live/run-live.ts'
 
 export interface PerOp {
   readonly total: number
@@ -85,8 +86,14 @@ export interface HostFigures {
 export interface RunResult {
   readonly id: string
   readonly spec: RunSpec
+  /**
+   * 'virtual': simulated, reproducible from the seed. 'wall-clock': measured on real sockets (network libp2p), noisy;
+   * its figures are in wall-clock time and `live` says how it ran.
+   */
+  readonly timebase: 'virtual' | 'wall-clock'
   readonly figures: RunFigures
   readonly host: HostFigures
+  readonly live?: LiveRunInfo
 }
 
 const FAILOVER_PROBE_MS = 1
@@ -243,7 +250,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     opsPerSec: Math.round(load.measuredOps / (wallMs / 1000)),
     cpuUsPerOp: load.measuredOps > 0 ? Math.round((cpu.user + cpu.system) / load.measuredOps) : 0,
   }
-  return { id: spec.id, spec, figures, host }
+  return { id: spec.id, spec, timebase: 'virtual', figures, host }
 }
 
 function signatureShare(charged: { readonly messages: number; readonly signatures: number }): number | null {

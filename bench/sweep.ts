@@ -1,6 +1,7 @@
 /**
  * Run a whole sweep: plan it, measure messages per command at batch size 1 next to the theory, run every
  * combination, and gather everything a report needs (figures, host measurements, environment, configuration).
+ * Simulated runs are synchronous; runs on the libp2p network are real (bench/live/) and awaited one at a time.
  */
 import type { SweepConfig } from './config.ts'
 import { captureEnvironment, type Environment } from './environment.ts'
@@ -8,6 +9,9 @@ import { snapshotIntervalFor } from './snapshot-interval.ts'
 import { measureMessagesPerCommand, type MessageComplexity } from './message-complexity.ts'
 import { checkPlan, planSweep, type Registry, type SkippedRun, type SweepPlan } from './matrix.ts'
 import { runOne, type RunResult } from './run-one.ts'
+import { isLiveNetwork } from './networks.ts'
+import { measureLibp2pEcho } from './libp2p-echo.ts'
+import { runLiveOne, type EchoFloor } from './live/run-live.ts'
 
 export const RESULTS_SCHEMA = 'consensus-bench/results/v1'
 
@@ -37,7 +41,7 @@ export interface SweepHooks {
   readonly onProgress?: (p: SweepProgress) => void
 }
 
-export function runSweep(config: SweepConfig, registry: Registry, hooks: SweepHooks = {}, preset: string | null = null): SweepResults {
+export async function runSweep(config: SweepConfig, registry: Registry, hooks: SweepHooks = {}, preset: string | null = null): Promise<SweepResults> {
   const started = performance.now()
   const startedAt = new Date().toISOString()
   const plan = planSweep(config, registry)
@@ -57,9 +61,20 @@ export function runSweep(config: SweepConfig, registry: Registry, hooks: SweepHo
     }))
   }
   const runs: RunResult[] = []
+  // The floor under live latency, measured once per sweep, before the first live run.
+  let echo: EchoFloor | null = null
   for (const spec of plan.runs) {
     starting(`${spec.protocol} n=${spec.n} f=${spec.f} ${spec.fault} ${spec.network}`)
-    runs.push(runOne(spec, registry.get(spec.protocol)!))
+    const protocol = registry.get(spec.protocol)!
+    if (isLiveNetwork(spec.network)) {
+      if (echo === null) {
+        const e = await measureLibp2pEcho({ pings: 1000, warmup: 200 })
+        echo = { p50Ms: e.p50Us / 1000, p99Ms: e.p99Us / 1000, pings: e.pings }
+      }
+      runs.push(await runLiveOne(spec, protocol, echo))
+    } else {
+      runs.push(runOne(spec, protocol))
+    }
   }
   hooks.onProgress?.({ done, total, label: 'writing results' })
   return {

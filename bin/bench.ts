@@ -3,7 +3,8 @@
  * `npm run bench [-- flags]`: sweep protocols x n x f x fault kind x network x workload in the deterministic
  * simulator, print a summary table, and write results/<timestamp>/ (results.json, results.csv, report.md,
  * report.html, charts as SVG). `bench compare a.json b.json` shows what changed between two runs and exits 1 on a
- * regression; `bench speed` measures the simulator itself. Exit code 2 on bad arguments.
+ * regression; `bench speed` measures the simulator itself; `bench live` measures real clusters over libp2p on
+ * 127.0.0.1 in wall-clock time (results/<timestamp>-live/). Exit code 2 on bad arguments.
  * See bench/README.md for every flag and how to read the figures.
  */
 import { Command, CommanderError } from 'commander'
@@ -20,6 +21,9 @@ import { runSweep } from '../bench/sweep.ts'
 import { terminalSummary } from '../bench/output/table.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
 import { positiveInt } from './cli-args.ts'
+import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '../bench/live/config.ts'
+import { runLiveBench } from '../bench/live/live-bench.ts'
+import { liveResultsDir, liveTerminalSummary, writeLiveResults } from '../bench/live/report.ts'
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`)
@@ -38,7 +42,7 @@ const program = new Command('bench')
   .option('--n <list>', "cluster sizes, or 'auto' = per protocol the smallest n for f = 1, 2, 3", 'auto')
   .option('--f <list>', 'faulty replicas injected (0 = no fault)', d.f.join(','))
   .option('--faults <list>', 'fault kinds: none, crash-leader, byzantine, byzantine:<strategy>', d.faults.join(','))
-  .option('--network <list>', 'networks: lan, wan (3-region RTT matrix), libp2p (not available yet)', d.networks.join(','))
+  .option('--network <list>', 'networks: lan, wan (3-region RTT matrix): simulated; libp2p: real, on 127.0.0.1, wall-clock (fault-free, closed loop)', d.networks.join(','))
   .option('--read-ratio <list>', 'fraction of reads', d.readRatio.join(','))
   .option('--value-size <list>', 'bytes per written value', d.valueSize.join(','))
   .option('--key-dist <list>', 'key distribution: uniform, zipfian', d.keyDistribution.join(','))
@@ -92,7 +96,7 @@ const program = new Command('bench')
     const progress = progressHooks(showProgress)
     let results
     try {
-      results = runSweep(config, protocols, progress, preset ?? null)
+      results = await runSweep(config, protocols, progress, preset ?? null)
     } catch (e) {
       progress.stop()
       if (e instanceof ConfigError) fail(e.message)
@@ -182,6 +186,53 @@ program.command('failover')
     process.stdout.write(`${r.protocol} n=${r.n}: leader crashed in ${r.seeds} seeded runs, service resumed in ${r.recovered}\n` +
       `  crash -> first completed operation issued after it: ${fmt(r.failoverMs)}\n` +
       `  crash -> first commit of any operation:              ${fmt(r.firstCommitMs)}\n`)
+  })
+
+const dl = DEFAULT_LIVE_BENCH
+program.command('live')
+  .description('Real clusters over libp2p on 127.0.0.1 (TCP + Noise + Yamux, file storage), wall-clock: single-client ' +
+    'commit latency next to a bare libp2p echo, and throughput per client count and fsync policy (see bench/README.md).')
+  .option('--protocols <list>', `protocols (default: every registered one: ${[...protocols.keys()].join(', ')})`)
+  .option('--clients <list>', 'concurrent clients, each its own libp2p node with one request outstanding', dl.clients.join(','))
+  .option('--fsync <list>', 'storage fsync policies: always, batch, none', dl.fsync.join(','))
+  .option('--warmup-ms <ms>', 'warm-up before each measurement, excluded', String(dl.warmupMs))
+  .option('--duration-ms <ms>', 'measured window of each measurement', String(dl.durationMs))
+  .option('--repeat <k>', 'measurements per combination; the figures are their medians', String(dl.repeat))
+  .option('--echo-pings <count>', 'pings of the bare libp2p echo', String(dl.echoPings))
+  .option('--signer <name>', 'Ed25519 implementation: node, tweetnacl', dl.signer)
+  .option('--tick-ms <ms>', 'milliseconds per protocol tick', String(dl.tickMs))
+  .option('--value-size <bytes>', 'bytes per written value', String(dl.valueSize))
+  .option('--keys <k>', 'distinct keys written', String(dl.keys))
+  .option('--timeout-ms <ms>', 'per-request deadline (a request past it counts as a timeout)', String(dl.timeoutMs))
+  .option('--seed <s>', 'seed of the workload (keys); timing is the machine\'s', String(dl.seed))
+  .option('--out <dir>', 'parent folder of the results folder', 'results')
+  .option('--no-save', 'write no results folder')
+  .option('--json', 'print results as JSON on stdout (no table, no progress)')
+  .option('--quiet', 'no progress lines')
+  .action(async (opts: Record<string, unknown>, cmd: Command) => {
+    const given: Record<string, unknown> = {}
+    for (const key of Object.keys(opts)) if (cmd.getOptionValueSource(key) === 'cli') given[key] = opts[key]
+    let config
+    try {
+      config = buildLiveBenchConfig(given as LiveBenchFlags, protocols)
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    const json = opts.json === true
+    const progress = !json && opts.quiet !== true
+    const results = await runLiveBench(config, protocols, {
+      onProgress: p => { if (progress) process.stderr.write(`bench live [${p.done}/${p.total}] ${p.label}\n`) },
+    })
+    let dir: string | null = null
+    if (opts.save !== false) {
+      dir = liveResultsDir(opts.out as string, results.startedAt)
+      writeLiveResults(results, dir)
+    }
+    if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
+    else process.stdout.write(liveTerminalSummary(results, dir))
+    if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
+    process.exitCode = results.runs.some(r => r.agreement === 'diverged') ? 1 : 0
   })
 
 program.command('speed')

@@ -20,7 +20,10 @@ export function toHtml(results: SweepResults, charts: readonly { title: string; 
   const parts: string[] = []
   parts.push(`<h1>Benchmark report</h1><p>Started ${esc(results.startedAt)}; ${results.runs.length} runs; Node ${esc(e.node)}, ` +
     `${e.cpuCount} x ${esc(e.cpuModel)}; commit ${esc(e.commit ?? 'unknown')}${e.dirty === true ? ' (dirty)' : ''}; seed ${results.config.seed}.</p>`)
-  parts.push('<p>Figures other than host measurements are simulated in virtual time and reproducible from the seed.</p>')
+  parts.push('<p>Figures other than host measurements are simulated in virtual time and reproducible from the seed' +
+    (results.runs.some(r => r.timebase === 'wall-clock')
+      ? ', except runs on network libp2p (time = wall-clock): real clusters on 127.0.0.1, measured on this machine, not reproducible.</p>'
+      : '.</p>'))
   parts.push('<h2>Summary</h2>', table(s.header, s.rows))
   parts.push('<h2>Charts</h2>')
   for (const c of charts) parts.push(`<figure><figcaption>${esc(c.title)}</figcaption>${c.svg}</figure>`)

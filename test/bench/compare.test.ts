@@ -28,10 +28,10 @@ describe('bench compare', () => {
   let base: SweepResults
   let dir: string
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const config = validateSweepConfig({ protocols: [crashProtocol.name], n: [3], f: [0], clients: [4],
       warmupMs: 300, durationMs: 400, maxOps: 300, messageComplexity: false }, registryView(protocols))
-    base = runSweep(config, protocols)
+    base = await runSweep(config, protocols)
     dir = mkdtempSync(join(tmpdir(), 'bench-compare-'))
   })
 

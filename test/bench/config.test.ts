@@ -133,11 +133,19 @@ describe('sweep planning against each fault model', () => {
     expect(plan.skipped).toEqual([{ what: 'testbft n=4 f=2 byzantine', reason: 'testbft with n=4 tolerates 1 fault (f=2 needs n=7)' }])
   })
 
-  it('reports libp2p as not available instead of faking it', () => {
-    const config = validateSweepConfig({ protocols: [crashProtocol.name], n: [3], f: [0], networks: ['lan', 'libp2p'] }, view)
+  it('plans libp2p (real, loopback) runs for the fault-free closed loop only, and says why the rest is skipped', () => {
+    const config = validateSweepConfig({ protocols: [crashProtocol.name], n: [3], f: [0, 1], faults: ['none', 'crash-leader'],
+      networks: ['lan', 'libp2p'] }, view)
     const plan = planSweep(config, protocols)
-    expect(plan.runs.every(r => r.network === 'lan')).toBe(true)
-    expect(plan.skipped).toEqual([{ what: 'network libp2p', reason: expect.stringContaining('not available yet') }])
+    expect(plan.runs.map(r => `${r.protocol}/${r.fault}/${r.network}`)).toEqual([
+      'unreplicated/none/lan', 'unreplicated/none/libp2p', `${crashProtocol.name}/none/lan`, `${crashProtocol.name}/none/libp2p`,
+      `${crashProtocol.name}/crash-leader/lan`,
+    ])
+    expect(plan.skipped).toEqual([{ what: `${crashProtocol.name} crash-leader libp2p`, reason: expect.stringContaining('use consensus chaos') }])
+    const open = planSweep(validateSweepConfig({ protocols: [crashProtocol.name], n: [3], f: [0], networks: ['libp2p'], mode: 'open' }, view), protocols)
+    expect(open.runs).toEqual([])
+    expect(open.skipped.map(s => s.reason)).toEqual([expect.stringContaining('open-loop load is not supported over libp2p'),
+      expect.stringContaining('open-loop load is not supported over libp2p')])
   })
 
   it('skips a batch limit the protocol does not take, and passes it as maxBatchCount when it does', () => {

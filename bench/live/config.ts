@@ -1,0 +1,138 @@
+/**
+ * What `bench live` measures: protocols x fsync policies x client counts on loopback clusters, each measurement
+ * repeated `repeat` times. Validated field by field; every problem is named by the flag the user typed, all at once.
+ */
+import { ConfigError } from '../../core/errors.ts'
+import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storage.ts'
+import type { SignerName } from '../../core/signer.ts'
+import type { Registry } from '../matrix.ts'
+
+export interface LiveBenchConfig {
+  /** Registry names, the unreplicated baseline included if wanted. */
+  readonly protocols: readonly string[]
+  /** Concurrent clients, each its own libp2p node and client id with one request outstanding. */
+  readonly clients: readonly number[]
+  readonly fsync: readonly FsyncPolicy[]
+  readonly warmupMs: number
+  readonly durationMs: number
+  /** Measurements of each combination; figures reported are their medians. */
+  readonly repeat: number
+  /** Pings of the bare libp2p echo measured at the start. */
+  readonly echoPings: number
+  readonly signer: SignerName
+  readonly tickMs: number
+  readonly valueSize: number
+  readonly keys: number
+  /** Per-request deadline. */
+  readonly timeoutMs: number
+  /** Seeds the workload's choice of keys (timing is the machine's). */
+  readonly seed: number
+}
+
+export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
+  clients: [1, 16, 64, 256],
+  fsync: ['always', 'batch', 'none'],
+  warmupMs: 1000,
+  durationMs: 3000,
+  repeat: 1,
+  echoPings: 1000,
+  signer: 'node',
+  tickMs: 10,
+  valueSize: 16,
+  keys: 1000,
+  timeoutMs: 5000,
+  seed: 1,
+}
+
+/** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
+export const MAX_LIVE_CLIENTS = 1024
+
+/** Flag values as commander gives them (strings). */
+export interface LiveBenchFlags {
+  protocols?: string
+  clients?: string
+  fsync?: string
+  warmupMs?: string
+  durationMs?: string
+  repeat?: string
+  echoPings?: string
+  signer?: string
+  tickMs?: string
+  valueSize?: string
+  keys?: string
+  timeoutMs?: string
+  seed?: string
+}
+
+export class LiveBenchConfigError extends ConfigError {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    const first = problems[0]!
+    super(first.slice(0, first.indexOf(':')), problems.length === 1 ? first.slice(first.indexOf(':') + 2)
+      : `${problems.length} problems:\n  ${problems.join('\n  ')}`)
+    this.problems = problems
+  }
+}
+
+/** Default protocols: every registered one, the baseline first (registry order otherwise). */
+export function defaultLiveProtocols(registry: Registry): string[] {
+  const names = [...registry.keys()]
+  return names.includes('unreplicated') ? ['unreplicated', ...names.filter(n => n !== 'unreplicated')] : names
+}
+
+export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry): LiveBenchConfig {
+  const problems: string[] = []
+  const d = DEFAULT_LIVE_BENCH
+  const items = (text: string) => text.split(',').map(s => s.trim())
+  const list = <T>(flag: string, text: string | undefined, check: (item: string, i: number) => T | undefined, fallback: readonly T[]): readonly T[] => {
+    if (text === undefined) return fallback
+    const parts = items(text)
+    if (parts.length === 0 || parts.every(p => p === '')) { problems.push(`${flag}: needs at least one value`); return fallback }
+    const out: T[] = []
+    parts.forEach((p, i) => { const v = check(p, i); if (v !== undefined) out.push(v) })
+    if (new Set(out.map(x => String(x))).size !== out.length) problems.push(`${flag}: lists a value twice`)
+    return out
+  }
+  const int = (flag: string, min: number, max: number) => (item: string, i?: number): number | undefined => {
+    const v = Number(item)
+    if (/^\d+$/.test(item) && Number.isSafeInteger(v) && v >= min && v <= max) return v
+    problems.push(`${flag}${i === undefined ? '' : `[${i}]`}: expected an integer from ${min} to ${max}, got "${item}"`)
+    return undefined
+  }
+  const scalar = <T>(text: string | undefined, check: (item: string) => T | undefined, fallback: T): T =>
+    text === undefined ? fallback : (check(text.trim()) ?? fallback)
+
+  const known = [...registry.keys()]
+  const protocols = list('--protocols', flags.protocols, (p, i) => {
+    if (known.includes(p)) return p
+    problems.push(`--protocols[${i}]: unknown protocol "${p}" (registered: ${known.join(', ')})`)
+    return undefined
+  }, defaultLiveProtocols(registry))
+  const clients = list('--clients', flags.clients, int('--clients', 1, MAX_LIVE_CLIENTS), d.clients)
+  const fsync = list('--fsync', flags.fsync, (p, i) => {
+    if ((FSYNC_POLICIES as readonly string[]).includes(p)) return p as FsyncPolicy
+    problems.push(`--fsync[${i}]: expected one of ${FSYNC_POLICIES.join(', ')}, got "${p}"`)
+    return undefined
+  }, d.fsync)
+  const config: LiveBenchConfig = {
+    protocols,
+    clients,
+    fsync,
+    warmupMs: scalar(flags.warmupMs, int('--warmup-ms', 0, 600_000), d.warmupMs),
+    durationMs: scalar(flags.durationMs, int('--duration-ms', 1, 3_600_000), d.durationMs),
+    repeat: scalar(flags.repeat, int('--repeat', 1, 100), d.repeat),
+    echoPings: scalar(flags.echoPings, int('--echo-pings', 1, 1_000_000), d.echoPings),
+    signer: scalar(flags.signer, s => {
+      if (s === 'node' || s === 'tweetnacl') return s
+      problems.push(`--signer: expected node or tweetnacl, got "${s}"`)
+      return undefined
+    }, d.signer),
+    tickMs: scalar(flags.tickMs, int('--tick-ms', 1, 10_000), d.tickMs),
+    valueSize: scalar(flags.valueSize, int('--value-size', 0, 1 << 20), d.valueSize),
+    keys: scalar(flags.keys, int('--keys', 1, 10_000_000), d.keys),
+    timeoutMs: scalar(flags.timeoutMs, int('--timeout-ms', 1, 600_000), d.timeoutMs),
+    seed: scalar(flags.seed, int('--seed', 0, 2 ** 32 - 1), d.seed),
+  }
+  if (problems.length > 0) throw new LiveBenchConfigError(problems)
+  return config
+}

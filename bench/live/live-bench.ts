@@ -1,0 +1,175 @@
+/**
+ * `bench live`: real-network figures on loopback. First the bare libp2p echo round trip (the floor under any commit),
+ * then for every protocol and fsync policy one loopback cluster, measured with each client count in turn (each
+ * measurement with its own warm-up), `repeat` times; the figures reported are the medians of the repetitions.
+ */
+import { loadavg } from 'node:os'
+import type { AnyProtocol } from '../../core/protocol.ts'
+import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
+import { captureEnvironment, type Environment } from '../environment.ts'
+import { measureLibp2pEcho } from '../libp2p-echo.ts'
+import type { LatencySummary } from '../latency.ts'
+import type { Registry } from '../matrix.ts'
+import { snapshotIntervalFor } from '../snapshot-interval.ts'
+import type { LiveBenchConfig } from './config.ts'
+import { startLoopbackCluster, type Agreement } from './loopback-cluster.ts'
+import { measureLive, type LiveMeasurement } from './measure.ts'
+
+export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
+
+export interface EchoFigures {
+  readonly pings: number
+  readonly payloadBytes: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly meanMs: number
+  readonly maxMs: number
+}
+
+/** Medians over the repetitions of one combination (each figure's own median). */
+export interface LiveMedians {
+  readonly throughput: number
+  readonly latencyMs: Omit<LatencySummary, 'count'>
+  /** Operations issued and completed inside the window (0: latency figures are empty, not zero). */
+  readonly latencySamples: number
+  readonly messagesPerOp: number
+  readonly bytesPerOp: number
+  readonly cpuUsPerOp: number
+  readonly timeouts: number
+  readonly ops: number
+}
+
+export interface LiveRun {
+  /** protocol/n/fsync/clients: stable across result files. */
+  readonly id: string
+  readonly protocol: string
+  readonly n: number
+  readonly fsync: FsyncPolicy
+  readonly clients: number
+  /** Wall-clock ms for the client nodes this measurement added to connect (their first writes; excluded). */
+  readonly connectMs: number
+  readonly samples: readonly LiveMeasurement[]
+  readonly median: LiveMedians
+  /** The worst end-state check over the samples. */
+  readonly agreement: Agreement['verdict']
+  readonly theoreticalMessagesPerOp: number
+}
+
+export interface LiveResults {
+  readonly schema: typeof LIVE_RESULTS_SCHEMA
+  readonly startedAt: string
+  readonly environment: Environment
+  readonly config: LiveBenchConfig
+  /** os.loadavg() (1, 5, 15 minutes) at the start and the end: how busy the machine was. */
+  readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] }
+  readonly echo: EchoFigures
+  readonly runs: readonly LiveRun[]
+  readonly wallMs: number
+}
+
+export interface LiveBenchHooks {
+  /** Before each step; `done` of `total` measurements finished. */
+  readonly onProgress?: (p: { done: number; total: number; label: string }) => void
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000
+
+/** Replicas for a live run: the smallest cluster tolerating one fault, or the protocol's only size (the baseline). */
+export function liveClusterSize(p: AnyProtocol): number {
+  try {
+    return p.replicasFor(1)
+  } catch {
+    return p.replicasFor(0)
+  }
+}
+
+function medians(samples: readonly LiveMeasurement[]): LiveMedians {
+  const m = (get: (s: LiveMeasurement) => number) => r3(median(samples.map(get)))
+  return {
+    throughput: m(s => s.figures.throughput),
+    latencyMs: {
+      meanMs: m(s => s.figures.latencyMs.meanMs), p50: m(s => s.figures.latencyMs.p50), p90: m(s => s.figures.latencyMs.p90),
+      p99: m(s => s.figures.latencyMs.p99), p999: m(s => s.figures.latencyMs.p999), max: m(s => s.figures.latencyMs.max),
+    },
+    latencySamples: m(s => s.figures.latencyMs.count),
+    messagesPerOp: m(s => s.figures.messagesPerOp.total),
+    bytesPerOp: m(s => s.figures.bytesPerOp.total),
+    cpuUsPerOp: m(s => s.host.cpuUsPerOp),
+    timeouts: m(s => s.figures.timeouts),
+    ops: m(s => s.figures.ops),
+  }
+}
+
+function worst(verdicts: readonly Agreement['verdict'][]): Agreement['verdict'] {
+  if (verdicts.includes('diverged')) return 'diverged'
+  if (verdicts.includes('unchecked')) return 'unchecked'
+  return 'agreed'
+}
+
+const loadNow = () => loadavg().map(x => Math.round(x * 100) / 100)
+
+export async function runLiveBench(config: LiveBenchConfig, registry: Registry, hooks: LiveBenchHooks = {}): Promise<LiveResults> {
+  const started = performance.now()
+  const startedAt = new Date().toISOString()
+  const loadStart = loadNow()
+  const clientCounts = [...config.clients].sort((a, b) => a - b)
+  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat
+  let done = 0
+  hooks.onProgress?.({ done, total, label: 'libp2p echo' })
+  const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
+  const echo: EchoFigures = {
+    pings: e.pings, payloadBytes: e.payloadBytes, p50Ms: r3(e.p50Us / 1000), p99Ms: r3(e.p99Us / 1000),
+    meanMs: r3(e.meanUs / 1000), maxMs: r3(e.maxUs / 1000),
+  }
+  const runs: LiveRun[] = []
+  for (const name of config.protocols) {
+    const protocol = registry.get(name)
+    if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
+    const n = liveClusterSize(protocol)
+    const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
+    for (const fsync of config.fsync) {
+      const cluster = await startLoopbackCluster({
+        protocol: name, n, clients: clientCounts[clientCounts.length - 1]!, fsync, signer: config.signer,
+        tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
+        // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
+        snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
+      })
+      try {
+        // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
+        for (const clients of clientCounts) {
+          hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}: connecting` })
+          const connectMs = await cluster.connectClients(clients)
+          const samples: LiveMeasurement[] = []
+          for (let i = 0; i < config.repeat; i++) {
+            hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}` +
+              (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
+            samples.push(await measureLive(cluster, protocol, clients, {
+              readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
+              warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
+              timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
+            }))
+            done++
+          }
+          runs.push({
+            id: `${name}/n${n}/fsync-${fsync}/c${clients}`, protocol: name, n, fsync, clients,
+            connectMs: Math.round(connectMs), samples, median: medians(samples),
+            agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
+          })
+        }
+      } finally {
+        await cluster.close()
+      }
+    }
+  }
+  return {
+    schema: LIVE_RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), config,
+    loadAverage: { start: loadStart, end: loadNow() }, echo, runs, wallMs: Math.round(performance.now() - started),
+  }
+}

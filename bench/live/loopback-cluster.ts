@@ -1,0 +1,197 @@
+/**
+ * A live cluster on 127.0.0.1 inside this process, for benchmarks: one libp2p node per replica (TCP + Noise + Yamux on
+ * free ports) running `createNode` with file storage in a temporary folder, and one libp2p client node per client id
+ * (`createClient`; a transport is one identity, so client ids cannot share a node). Everything is stopped and the
+ * folder removed by `close()`.
+ *
+ * The replicas' libp2p nodes are built here rather than by the transport, for one reason: libp2p's connection manager
+ * by default accepts at most 5 inbound connections per second from one IP address (and 10 pending, 300 in all). On
+ * loopback every client is 127.0.0.1, so 256 clients would need almost a minute to connect. The nodes here raise those
+ * limits to fit the cluster and keep the transport's members-only gater.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
+import type { SignerName } from '../../core/signer.ts'
+import { createClient, type ConsensusClient } from '../../live/client.ts'
+import { configPath, type ClusterConfig } from '../../live/config.ts'
+import { initCluster } from '../../live/init.ts'
+import { readKeyFile } from '../../live/keys.ts'
+import { addressBookOf, createNode, type ConsensusNode } from '../../live/node.ts'
+import { AddressBook, libp2pPrivateKey } from '../../net/libp2p/index.ts'
+
+export interface LoopbackClusterOptions {
+  readonly protocol: string
+  readonly n: number
+  /** Client identities to allow-list; a libp2p node is started for each when first needed (connectClients). */
+  readonly clients: number
+  readonly fsync: FsyncPolicy
+  readonly signer?: SignerName
+  /** Raw protocol options (validated by the protocol through initCluster). */
+  readonly protocolOptions?: Record<string, unknown>
+  readonly tickMs?: number
+  /** The host's snapshot interval; omitted: the protocol's need, else 1000 (as `consensus node`). */
+  readonly snapshotInterval?: number
+  /** Per-request deadline of the clients (default 5000 ms). */
+  readonly requestTimeoutMs?: number
+}
+
+export interface LoopbackCluster {
+  readonly config: ClusterConfig
+  readonly replicas: readonly ConsensusNode[]
+  /** Client nodes started so far (see connectClients). */
+  readonly clients: readonly ConsensusClient[]
+  /** Wall-clock ms spent starting the replicas. */
+  readonly startMs: number
+  /**
+   * Start client nodes until there are `count` (at most the identities the cluster was made with) and complete one
+   * write from each new one (bounded attempts, in waves): leader elected, every connection a client needs dialled and
+   * authenticated. Client nodes are started only when needed, so a 1-client measurement has no idle nodes beside it.
+   * Returns the wall-clock ms it took. Throws naming a client that could not get through.
+   */
+  connectClients(count: number, deadlineMs?: number): Promise<number>
+  /**
+   * Wait (bounded) until every replica has applied the same index, then compare their state machines (the key-value
+   * store and the session table) byte for byte. 'unchecked' when they did not reach the same index in time.
+   */
+  checkAgreement(waitMs?: number): Promise<Agreement>
+  close(): Promise<void>
+}
+
+export interface Agreement {
+  readonly verdict: 'agreed' | 'diverged' | 'unchecked'
+  /** Applied index of each replica at the check. */
+  readonly appliedIndex: readonly number[]
+}
+
+/** Ports the OS hands out on 127.0.0.1 (held open together, so they are distinct; a race with others is possible). */
+export async function freeLoopbackPorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(server))
+  })))
+  const ports = servers.map(s => (s.address() as AddressInfo).port)
+  await Promise.all(servers.map(s => new Promise(resolve => s.close(resolve))))
+  return ports
+}
+
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+/** Clients connecting at once: enough to overlap handshakes, few enough not to time out on a loaded machine. */
+const CONNECT_WAVE = 32
+const CONNECT_ATTEMPTS = 5
+
+async function replicaLibp2p(config: ClusterConfig, id: number, book: AddressBook, clients: number): Promise<Libp2p> {
+  const me = config.replicas[id]!
+  const isMember = (remote: PeerId): boolean => book.byPeer(remote) !== undefined
+  const peers = config.replicas.length + clients
+  return createLibp2p({
+    privateKey: libp2pPrivateKey(readKeyFile(configPath(config, me.keyFile)).privateKey),
+    addresses: { listen: [me.address] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      // Every peer is on 127.0.0.1 and may connect in the same second; reconnects can briefly double a peer's count.
+      inboundConnectionThreshold: 2 * peers + 16,
+      maxIncomingPendingConnections: 2 * peers + 16,
+      maxConnections: 2 * peers + 64,
+    },
+    connectionGater: {
+      denyDialPeer: remote => !isMember(remote),
+      denyInboundEncryptedConnection: remote => !isMember(remote),
+      denyOutboundEncryptedConnection: remote => !isMember(remote),
+    },
+  })
+}
+
+export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<LoopbackCluster> {
+  const started = performance.now()
+  const dir = mkdtempSync(join(tmpdir(), `bench-live-${o.protocol}-`))
+  const libp2ps: Libp2p[] = []
+  const replicas: ConsensusNode[] = []
+  const clients: ConsensusClient[] = []
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    // Clients first (their outstanding requests end as timeouts), then replicas, then their libp2p nodes.
+    // Best effort: one node failing to stop must not leave the others running.
+    const quietly = async (stop: () => void | Promise<void>) => { try { await stop() } catch { /* already stopping */ } }
+    for (const c of clients) await quietly(() => c.close())
+    for (const r of replicas) await quietly(() => r.close())
+    for (const l of libp2ps) await quietly(() => l.stop())
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const initialized = initCluster({
+      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n), clients: o.clients,
+      fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+    })
+    const config: ClusterConfig = o.snapshotInterval === undefined ? initialized : { ...initialized, snapshotInterval: o.snapshotInterval }
+    const book = new AddressBook(addressBookOf(config))
+    for (const r of config.replicas) libp2ps.push(await replicaLibp2p(config, r.id, book, o.clients))
+    for (const r of config.replicas) replicas.push(await createNode({ config, id: r.id, libp2p: libp2ps[r.id]!, admin: false }))
+    const startMs = performance.now() - started
+
+    const connectClients = async (count: number, deadlineMs = 60_000 + 200 * count): Promise<number> => {
+      if (!Number.isInteger(count) || count < 1 || count > config.clients.length) {
+        throw new RangeError(`clients: expected 1 to ${config.clients.length} (the identities this cluster was made with), got ${count}`)
+      }
+      const t0 = performance.now()
+      const deadline = t0 + deadlineMs
+      const fresh: ConsensusClient[] = []
+      while (clients.length < count) {
+        const client = await createClient({ config, clientId: config.clients[clients.length]!.id, timeoutMs: o.requestTimeoutMs ?? 5000 })
+        clients.push(client)
+        fresh.push(client)
+      }
+      const firstWrite = async (client: ConsensusClient): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.put(`connect-${client.id}`, 'x')
+            return
+          } catch (e) {
+            if (attempt >= CONNECT_ATTEMPTS || performance.now() > deadline) {
+              throw new Error(`client ${client.id} could not complete a write after ${attempt} attempts ` +
+                `(${Math.round(performance.now() - t0)} ms): ${(e as Error).message}`)
+            }
+          }
+        }
+      }
+      // One client first: it waits out the leader election alone.
+      if (fresh.length > 0) await firstWrite(fresh[0]!)
+      for (let i = 1; i < fresh.length; i += CONNECT_WAVE) {
+        await Promise.all(fresh.slice(i, i + CONNECT_WAVE).map(firstWrite))
+      }
+      return performance.now() - t0
+    }
+
+    const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
+      const deadline = performance.now() + waitMs
+      const applied = () => replicas.map(r => r.host.status().appliedIndex)
+      let indexes = applied()
+      while (new Set(indexes).size > 1 && performance.now() < deadline) {
+        await sleep(20)
+        indexes = applied()
+      }
+      if (new Set(indexes).size > 1) return { verdict: 'unchecked', appliedIndex: indexes }
+      const snapshots = replicas.map(r => Buffer.from(r.host.stateMachine.snapshot()))
+      const same = snapshots.every(s => s.equals(snapshots[0]!))
+      return { verdict: same ? 'agreed' : 'diverged', appliedIndex: indexes }
+    }
+
+    return { config, replicas, clients, startMs, connectClients, checkAgreement, close }
+  } catch (e) {
+    await close()
+    throw e
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One measurement on a running loopback cluster: closed-loop load from the first `clients` client nodes, then the
+ * figures in the same shape as a simulated run (bench/run-one.ts), but in wall-clock time on this machine.
+ *
+ * Messages and bytes per operation are counted at the replicas' libp2p transports, the same send point the simulator
+ * counts at. CPU time is the whole process: replicas and clients share it, so `cpuUsPerOp` is the cluster's cost.
+ */
+import { createRng } from '../../core/random.ts'
+import type { AnyProtocol } from '../../core/protocol.ts'
+import type { TypeCount } from '../../net/stats.ts'
+import { round3 } from '../latency.ts'
+import type { HostFigures, PerOp, RunFigures } from '../run-one.ts'
+import { runLiveClosedLoop } from './closed-loop.ts'
+import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
+
+export interface LiveWorkload {
+  readonly readRatio: number
+  readonly valueSize: number
+  readonly keys: number
+  readonly keyDistribution: 'uniform' | 'zipfian'
+  readonly warmupMs: number
+  readonly durationMs: number
+  readonly maxOps: number
+  readonly timelineBucketMs: number
+  readonly timeoutMs: number
+  /** Seeds the choice of keys and operations only; timing is the machine's. */
+  readonly seed: number
+}
+
+export interface LiveMeasurement {
+  readonly figures: RunFigures
+  readonly host: HostFigures
+  readonly agreement: Agreement
+}
+
+function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {
+  const total = new Map<string, TypeCount>()
+  for (const r of cluster.replicas) {
+    for (const [type, c] of r.transport.stats.byType('protocol')) {
+      const t = total.get(type)
+      if (t === undefined) total.set(type, { ...c })
+      else { t.messages += c.messages; t.bytes += c.bytes }
+    }
+  }
+  return total
+}
+
+function perOp(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>, ops: number,
+  field: 'messages' | 'bytes'): PerOp {
+  const byType: Record<string, number> = {}
+  let total = 0
+  for (const [type, c] of after) {
+    const delta = c[field] - (before.get(type)?.[field] ?? 0)
+    if (delta === 0) continue
+    const v = ops > 0 ? delta / ops : 0
+    byType[type] = round3(v)
+    total += v
+  }
+  return { total: round3(total), byType }
+}
+
+const received = (cluster: LoopbackCluster) => cluster.replicas.reduce((s, r) => s + r.transport.received.frames, 0)
+
+export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtocol, clients: number,
+  w: LiveWorkload): Promise<LiveMeasurement> {
+  if (!Number.isInteger(clients) || clients < 1 || clients > cluster.clients.length) {
+    throw new RangeError(`clients must be an integer from 1 to ${cluster.clients.length} (the cluster's client nodes), got ${clients}`)
+  }
+  const wallStart = performance.now()
+  const cpuStart = process.cpuUsage()
+  let peakRss = process.memoryUsage.rss()
+  let peakHeap = process.memoryUsage().heapUsed
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss())
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+  }, 250)
+  const deliveredStart = received(cluster)
+  let before = new Map<string, TypeCount>()
+  let after = new Map<string, TypeCount>()
+  let load
+  try {
+    load = await runLiveClosedLoop(cluster.clients.slice(0, clients), {
+      readRatio: w.readRatio, valueSize: w.valueSize, keys: w.keys, keyDistribution: w.keyDistribution,
+      warmupMs: w.warmupMs, durationMs: w.durationMs, maxOps: w.maxOps, timelineBucketMs: w.timelineBucketMs,
+      timeoutMs: w.timeoutMs, rng: createRng(w.seed).fork('bench-live-load'),
+      onWindowStart: () => { before = replicaCounts(cluster) },
+      onWindowEnd: () => { after = replicaCounts(cluster) },
+    })
+  } finally {
+    clearInterval(sampler)
+  }
+  const agreement = await cluster.checkAgreement()
+  const measuredMs = load.windowEndMs - load.windowStartMs
+  const theory = protocol.theoreticalMessages(cluster.replicas.length)
+  const figures: RunFigures = {
+    ops: load.measuredOps,
+    timeouts: load.timeouts,
+    windowMs: round3(measuredMs),
+    throughput: round3(measuredMs > 0 ? load.measuredOps / (measuredMs / 1000) : 0),
+    latencyMs: load.latency.summary(),
+    messagesPerOp: perOp(before, after, load.measuredOps, 'messages'),
+    bytesPerOp: perOp(before, after, load.measuredOps, 'bytes'),
+    theoreticalMessagesPerOp: { total: Object.values(theory).reduce((a, b) => a + b, 0), byType: { ...theory } },
+    failover: null,
+    maxGapMs: round3(load.maxGapMs),
+    timeline: { bucketMs: w.timelineBucketMs, windowStartMs: w.warmupMs, ops: load.timeline },
+    wan: null,
+    byzantine: [],
+    safetyViolations: agreement.verdict === 'diverged' ? 1 : 0,
+    backlog: 0,
+    unfinished: 0,
+    deliveries: received(cluster) - deliveredStart,
+    // Processing time is modelled only in the simulator; here it is real and not split by kind.
+    signatureCpuShare: null,
+  }
+  const cpu = process.cpuUsage(cpuStart)
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  const wallMs = performance.now() - wallStart
+  const host: HostFigures = {
+    wallMs: Math.round(wallMs),
+    cpuUserMs: Math.round(cpu.user / 1000),
+    cpuSystemMs: Math.round(cpu.system / 1000),
+    peakRssBytes: peakRss,
+    peakHeapBytes: peakHeap,
+    deliveriesPerSec: Math.round(figures.deliveries / (wallMs / 1000)),
+    opsPerSec: Math.round(load.measuredOps / (wallMs / 1000)),
+    cpuUsPerOp: load.measuredOps > 0 ? Math.round((cpu.user + cpu.system) / load.measuredOps) : 0,
+  }
+  return { figures, host, agreement }
+}

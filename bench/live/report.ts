@@ -1,0 +1,138 @@
+/**
+ * Outputs of `bench live`: the terminal summary, and results/<timestamp>-live/ with results.json, results.csv and
+ * report.md. Every figure is wall-clock time on this machine.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fmt, formatTable, markdownTable } from '../output/table.ts'
+import type { LiveResults, LiveRun } from './live-bench.ts'
+
+export const LIVE_OUTPUT_FILES = ['results.json', 'results.csv', 'report.md'] as const
+
+/** results/<timestamp>-live under `base`. */
+export function liveResultsDir(base: string, startedAt: string): string {
+  return join(base, startedAt.replace(/\.\d+Z$/, 'Z').replaceAll(':', '-') + '-live')
+}
+
+/** A latency figure, or '-' when no operation issued in the window completed in it (the cluster was stalled). */
+function lat(x: LiveRun, ms: number, digits: number): string {
+  return x.median.latencySamples > 0 ? fmt(ms, digits) : '-'
+}
+
+function echoLine(r: LiveResults): string {
+  const e = r.echo
+  return `libp2p echo round trip (TCP + Noise + Yamux on 127.0.0.1, ${e.payloadBytes} B, ${e.pings} pings, same process): ` +
+    `p50 ${fmt(e.p50Ms, 3)} ms, p99 ${fmt(e.p99Ms, 3)} ms`
+}
+
+function repeatNote(r: LiveResults): string {
+  return r.config.repeat > 1 ? `medians of ${r.config.repeat} measurements each` : 'one measurement each'
+}
+
+/** Single-client commit latency next to the echo floor. */
+export function latencyRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const single = r.runs.filter(x => x.clients === 1)
+  return {
+    header: ['protocol', 'fsync', 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
+    rows: single.map(x => [x.protocol, x.fsync, String(x.n), lat(x, x.median.latencyMs.p50, 3), lat(x, x.median.latencyMs.p99, 3),
+      r.echo.p50Ms > 0 && x.median.latencySamples > 0 ? `${fmt(x.median.latencyMs.p50 / r.echo.p50Ms, 1)}x` : '-', x.agreement]),
+  }
+}
+
+/** Throughput: one row per protocol and fsync policy, one column per client count. */
+export function throughputRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const counts = [...new Set(r.runs.map(x => x.clients))].sort((a, b) => a - b)
+  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}`))]
+  return {
+    header: ['protocol', 'fsync', 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
+    rows: keys.map(k => {
+      const [protocol, fsync] = k.split('\u0000') as [string, string]
+      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync)
+      return [protocol, fsync, String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
+    }),
+  }
+}
+
+/** Every measurement. */
+export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  return {
+    header: ['protocol', 'fsync', 'n', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+      'timeouts', 'cpu us/op', 'connect ms', 'agreement'],
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, String(x.n), String(x.clients), fmt(x.median.throughput, 0),
+      lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
+      fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
+      fmt(x.connectMs, 0), x.agreement]),
+  }
+}
+
+function machineNote(r: LiveResults): string {
+  const e = r.environment
+  return `Wall-clock time on ${e.cpuCount} x ${e.cpuModel}; replicas and clients share this one Node process. ` +
+    `Load average at start ${r.loadAverage.start.join(' / ')}, at end ${r.loadAverage.end.join(' / ')} (1 / 5 / 15 min): ` +
+    `above ${e.cpuCount} the machine was busy with other work and the figures are correspondingly noisy.`
+}
+
+export function liveTerminalSummary(r: LiveResults, outDir: string | null): string {
+  const l = latencyRows(r)
+  const t = throughputRows(r)
+  const d = detailRows(r)
+  const lines = [echoLine(r), '']
+  if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
+  lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
+  lines.push('All measurements:', formatTable(d.header, d.rows), '')
+  for (const x of r.runs.filter(x => x.agreement === 'diverged')) lines.push(`REPLICAS DIVERGED in ${x.id}`)
+  lines.push(machineNote(r))
+  lines.push(`${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s wall` + (outDir !== null ? `; results in ${outDir}` : ''))
+  return lines.join('\n') + '\n'
+}
+
+export function liveMarkdown(r: LiveResults): string {
+  const c = r.config
+  const out: string[] = ['# Live benchmark over libp2p on loopback', '']
+  out.push(`Started ${r.startedAt}; ${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s. Node ${r.environment.node}; ` +
+    `commit ${r.environment.commit ?? 'unknown'}${r.environment.dirty === true ? ' (with uncommitted changes)' : ''}.`, '')
+  out.push(machineNote(r), '')
+  out.push(`Each combination: a fresh cluster per protocol and fsync policy (replicas in this process, one libp2p node each, ` +
+    `file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
+    `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
+    `${repeatNote(r)}. Every client is its own libp2p node and client id with one request outstanding.`, '')
+  out.push('## Floor', '', echoLine(r) + '.', '')
+  const l = latencyRows(r)
+  if (l.rows.length > 0) out.push('## Single-client commit latency', '', markdownTable(l.header, l.rows), '')
+  const t = throughputRows(r)
+  out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
+  const d = detailRows(r)
+  out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
+  out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas; ' +
+    '`cpu us/op`: CPU time of the whole process (replicas and clients) per operation; `connect ms`: time for the client ' +
+    'nodes added at this count to complete their first write (excluded from the figures); `agreement`: after each ' +
+    'measurement every replica applied the same index and holds byte-identical state (`unchecked`: they did not reach ' +
+    'the same index within 3 s).', '')
+  out.push('## Configuration', '', '```json', JSON.stringify(c, null, 2), '```', '')
+  return out.join('\n')
+}
+
+function cell(v: string | number): string {
+  const s = String(v)
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+}
+
+export function liveCsv(r: LiveResults): string {
+  const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
+    'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms']
+  const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.samples.length, x.median.throughput,
+    x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
+    x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms])
+  return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
+}
+
+export function writeLiveResults(r: LiveResults, dir: string): string[] {
+  mkdirSync(dir, { recursive: true })
+  const files: [string, string][] = [
+    ['results.json', JSON.stringify(r, null, 2) + '\n'], ['results.csv', liveCsv(r)], ['report.md', liveMarkdown(r)],
+  ]
+  for (const [name, text] of files) writeFileSync(join(dir, name), text)
+  return files.map(([name]) => name)
+}

@@ -1,0 +1,71 @@
+/**
+ * One sweep run on the 'libp2p' network: the same RunSpec as a simulated run, carried out on a loopback cluster in
+ * this process (bench/live/loopback-cluster.ts) and reported as a RunResult whose figures are in wall-clock time.
+ *
+ * Only what a real cluster can do without injected faults runs here: fault-free, closed loop (bench/networks.ts says
+ * why the rest is skipped). The sweep has no fsync dimension; live sweep runs use the live default, 'batch'.
+ */
+import { loadavg } from 'node:os'
+import type { AnyProtocol } from '../../core/protocol.ts'
+import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
+import type { RunSpec } from '../matrix.ts'
+import { liveRunSupport } from '../networks.ts'
+import type { RunResult } from '../run-one.ts'
+import { snapshotIntervalFor } from '../snapshot-interval.ts'
+import { startLoopbackCluster } from './loopback-cluster.ts'
+import { measureLive } from './measure.ts'
+
+export const LIVE_SWEEP_FSYNC: FsyncPolicy = 'batch'
+
+/** Echo round trip measured in the same process and session, in ms (the floor under a commit's latency). */
+export interface EchoFloor {
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly pings: number
+}
+
+/** How a live run ran, beside its figures. */
+export interface LiveRunInfo {
+  readonly fsync: FsyncPolicy
+  /** Client identities, each its own libp2p node (there is no multiplexing of ids over one node). */
+  readonly clientNodes: number
+  /** Wall-clock ms to start the replicas and client nodes, and for every client's first write (excluded from figures). */
+  readonly startMs: number
+  readonly connectMs: number
+  /** End-state check: every replica applied the same index and holds byte-identical state. */
+  readonly agreement: 'agreed' | 'diverged' | 'unchecked'
+  readonly echo: EchoFloor | null
+  /** os.loadavg() when the run started: how busy the machine was. */
+  readonly loadAverage: readonly number[]
+}
+
+export async function runLiveOne(spec: RunSpec, protocol: AnyProtocol, echo: EchoFloor | null = null): Promise<RunResult> {
+  const unsupported = liveRunSupport(spec.network, spec.fault, spec.mode)
+  if (spec.network !== 'libp2p' || unsupported !== null) {
+    throw new Error(`run ${spec.id} cannot run live: ${unsupported ?? `network ${spec.network} is simulated`}`)
+  }
+  const loadAverage = loadavg().map(x => Math.round(x * 100) / 100)
+  const cluster = await startLoopbackCluster({
+    protocol: spec.protocol, n: spec.n, clients: spec.clients, fsync: LIVE_SWEEP_FSYNC, signer: spec.signer,
+    protocolOptions: { ...spec.protocolOptions }, tickMs: spec.tickMs,
+    snapshotInterval: snapshotIntervalFor(protocol, spec.snapshotInterval, spec.protocolOptions, spec.n),
+    requestTimeoutMs: Math.max(5000, spec.durationMs),
+  })
+  try {
+    const connectMs = await cluster.connectClients(spec.clients)
+    const m = await measureLive(cluster, protocol, spec.clients, {
+      readRatio: spec.readRatio, valueSize: spec.valueSize, keys: spec.keys, keyDistribution: spec.keyDistribution,
+      warmupMs: spec.warmupMs, durationMs: spec.durationMs, maxOps: spec.maxOps, timelineBucketMs: spec.timelineBucketMs,
+      timeoutMs: Math.max(5000, spec.durationMs), seed: spec.seed,
+    })
+    return {
+      id: spec.id, spec, timebase: 'wall-clock', figures: m.figures, host: m.host,
+      live: {
+        fsync: LIVE_SWEEP_FSYNC, clientNodes: spec.clients, startMs: Math.round(cluster.startMs),
+        connectMs: Math.round(connectMs), agreement: m.agreement.verdict, echo, loadAverage,
+      },
+    }
+  } finally {
+    await cluster.close()
+  }
+}
