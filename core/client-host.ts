@@ -15,6 +15,11 @@ import type { Signer } from './signer.ts'
 import type { ClientRequest, NodeId } from './types.ts'
 import type { Frame, Transport } from '../net/transport.ts'
 
+/** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError'
+}
+
 export type ClientOutcome =
   | { readonly status: 'ok'; readonly result: Uint8Array }
   /** No accepted answer before the deadline: the command may or may not have been applied. */
@@ -89,7 +94,7 @@ export class ClientHost {
         signal?.removeEventListener('abort', onAbort)
         if (outcome.status === 'ok') resolve(outcome.result)
         else if (signal?.aborted) reject(signal.reason)
-        else reject(new Error(`request timed out after ${timeoutMs} ms (it may still be applied)`))
+        else reject(new RequestTimeoutError(`request timed out after ${timeoutMs} ms (it may still be applied)`))
       })
     })
   }

@@ -1,3 +1,5 @@
+import { formatWithOptions } from 'node:util'
+
 /**
  * Debug logging by namespace (`DEBUG=consensus:*`), in the style of js-libp2p's loggers. Disabled namespaces cost a
  * boolean check; protocols receive a Logger in their context and never write to the console themselves.
@@ -20,7 +22,8 @@ const pattern = typeof process !== 'undefined' ? (process.env.DEBUG ?? '') : ''
 export function createLogger(namespace: string): Logger {
   const enabled = pattern !== '' && namespaceEnabled(namespace, pattern)
   const log = ((format: string, ...args: unknown[]) => {
-    if (enabled) process.stderr.write(`${namespace} ${format} ${args.map(a => typeof a === 'string' ? a : JSON.stringify(a)).join(' ')}\n`)
+    // printf-style, as js-libp2p's debug loggers: %s, %d, %j, %o are filled in from args.
+    if (enabled) process.stderr.write(`${new Date().toISOString()} ${namespace} ${formatWithOptions({ colors: false }, format, ...args)}\n`)
   }) as Logger
   Object.defineProperty(log, 'enabled', { value: enabled })
   return log

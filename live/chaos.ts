@@ -93,7 +93,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         else if (result.type === 'cas' && !result.ok) { op.fail(now()); ops.fail++ }
         else { op.ok(now()); ops.ok++ }
       } catch {
-        op.info(now()) // timed out or refused: it may still take effect
+        op.info(now()) // timed out (RequestTimeoutError) or refused: it may still take effect
         ops.info++
       }
     }

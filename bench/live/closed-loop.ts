@@ -11,6 +11,7 @@ import { zipfSampler } from '../../core/kv-workload.ts'
 import type { Rng } from '../../core/random.ts'
 import type { ConsensusClient } from '../../live/client.ts'
 import { LatencyRecorder } from '../latency.ts'
+import { RequestTimeoutError } from '../../core/client-host.ts'
 
 export interface LiveLoadOptions {
   readonly readRatio: number
@@ -42,8 +43,6 @@ export interface LiveLoadResult {
   readonly timeline: number[]
   readonly maxGapMs: number
 }
-
-const TIMED_OUT = /timed out/
 
 export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: LiveLoadOptions): Promise<LiveLoadResult> {
   const pickKey = o.keyDistribution === 'zipfian' ? zipfSampler(o.keys) : (r: Rng) => r.int(o.keys)
@@ -91,7 +90,7 @@ export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: 
       try {
         await client.run(nextCommand(), { timeoutMs: o.timeoutMs })
       } catch (e) {
-        if (!TIMED_OUT.test((e as Error).message)) { failure ??= e as Error; return }
+        if (!(e instanceof RequestTimeoutError)) { failure ??= e as Error; return }
         if (issuedAt >= windowStart && !closed) timeouts++
         continue
       }

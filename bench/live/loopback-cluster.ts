@@ -4,16 +4,9 @@
  * (`createClient`; a transport is one identity, so client ids cannot share a node). Everything is stopped and the
  * folder removed by `close()`.
  *
- * The replicas' libp2p nodes are built here rather than by the transport, for one reason: libp2p's connection manager
- * by default accepts at most 5 inbound connections per second from one IP address (and 10 pending, 300 in all). On
- * loopback every client is 127.0.0.1, so 256 clients would need almost a minute to connect. The nodes here raise those
- * limits to fit the cluster and keep the transport's members-only gater.
+ * 256 clients on 127.0.0.1 connect in seconds because the transport sizes libp2p's connection limits to the address
+ * book (libp2p's defaults accept 5 inbound connections per second per IP, which would take about a minute).
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -21,11 +14,9 @@ import { join } from 'node:path'
 import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
 import type { SignerName } from '../../core/signer.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
-import { configPath, type ClusterConfig } from '../../live/config.ts'
+import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
-import { readKeyFile } from '../../live/keys.ts'
-import { addressBookOf, createNode, type ConsensusNode } from '../../live/node.ts'
-import { AddressBook, libp2pPrivateKey } from '../../net/libp2p/index.ts'
+import { createNode, type ConsensusNode } from '../../live/node.ts'
 
 export interface LoopbackClusterOptions {
   readonly protocol: string
@@ -89,34 +80,9 @@ const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, m
 const CONNECT_WAVE = 32
 const CONNECT_ATTEMPTS = 5
 
-async function replicaLibp2p(config: ClusterConfig, id: number, book: AddressBook, clients: number): Promise<Libp2p> {
-  const me = config.replicas[id]!
-  const isMember = (remote: PeerId): boolean => book.byPeer(remote) !== undefined
-  const peers = config.replicas.length + clients
-  return createLibp2p({
-    privateKey: libp2pPrivateKey(readKeyFile(configPath(config, me.keyFile)).privateKey),
-    addresses: { listen: [me.address] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: {
-      // Every peer is on 127.0.0.1 and may connect in the same second; reconnects can briefly double a peer's count.
-      inboundConnectionThreshold: 2 * peers + 16,
-      maxIncomingPendingConnections: 2 * peers + 16,
-      maxConnections: 2 * peers + 64,
-    },
-    connectionGater: {
-      denyDialPeer: remote => !isMember(remote),
-      denyInboundEncryptedConnection: remote => !isMember(remote),
-      denyOutboundEncryptedConnection: remote => !isMember(remote),
-    },
-  })
-}
-
 export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<LoopbackCluster> {
   const started = performance.now()
   const dir = mkdtempSync(join(tmpdir(), `bench-live-${o.protocol}-`))
-  const libp2ps: Libp2p[] = []
   const replicas: ConsensusNode[] = []
   const clients: ConsensusClient[] = []
   let closed = false
@@ -128,7 +94,6 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
     const quietly = async (stop: () => void | Promise<void>) => { try { await stop() } catch { /* already stopping */ } }
     for (const c of clients) await quietly(() => c.close())
     for (const r of replicas) await quietly(() => r.close())
-    for (const l of libp2ps) await quietly(() => l.stop())
     rmSync(dir, { recursive: true, force: true })
   }
   try {
@@ -137,9 +102,8 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
       fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
     })
     const config: ClusterConfig = o.snapshotInterval === undefined ? initialized : { ...initialized, snapshotInterval: o.snapshotInterval }
-    const book = new AddressBook(addressBookOf(config))
-    for (const r of config.replicas) libp2ps.push(await replicaLibp2p(config, r.id, book, o.clients))
-    for (const r of config.replicas) replicas.push(await createNode({ config, id: r.id, libp2p: libp2ps[r.id]!, admin: false }))
+    // The transport sizes libp2p's connection limits to the address book, so many clients on 127.0.0.1 can connect.
+    for (const r of config.replicas) replicas.push(await createNode({ config, id: r.id, admin: false }))
     const startMs = performance.now() - started
 
     const connectClients = async (count: number, deadlineMs = 60_000 + 200 * count): Promise<number> => {

@@ -8,8 +8,10 @@
  * then makes them durable according to the fsync policy before calling `done`:
  *
  * - 'always': one fdatasync per sync() call that wrote something, completions in call order.
- * - 'batch':  group commit. sync() calls arriving within `batchWindowMs` (and while an fsync is running) share one
- *             fdatasync; every `done` still runs in call order and only after the fsync covering its writes.
+ * - 'batch':  group commit. An fdatasync starts as soon as none is running; every sync() call that arrives while one
+ *             runs shares the next one (and, with `batchWindowMs` > 0, calls within that window of the first join it
+ *             too: more sharing, more latency; default 0). Every `done` still runs in call order and only after the
+ *             fsync covering its writes.
  * - 'none':   never fsync. Survives a process crash (the bytes are in the OS page cache) but NOT an OS crash or power
  *             loss: acknowledged writes may vanish and the log may be left damaged so that recovery refuses to start.
  *             For benchmarks that want to measure the protocol without the disk.
@@ -44,7 +46,7 @@ export interface FileStorageOptions {
   readonly dir: string
   /** Default 'always'. */
   readonly fsync?: FsyncPolicy
-  /** 'batch' only: how long the first sync() of a group waits for others to join it. Default 2 ms; 0 = next turn. */
+  /** 'batch' only: how long the first sync() of a group waits for others to join it. Default 0: start at once. */
   readonly batchWindowMs?: number
   readonly logger?: Logger
 }
@@ -61,7 +63,7 @@ export interface FileStorageStats {
 const SNAPSHOT_FILE = 'snapshot.bin'
 const TMP_SUFFIX = '.tmp'
 const SEGMENT_PATTERN = /^wal-(\d{16})\.log$/
-const DEFAULT_BATCH_WINDOW_MS = 2
+const DEFAULT_BATCH_WINDOW_MS = 0
 
 function segmentName(seq: number): string {
   return `wal-${String(seq).padStart(16, '0')}.log`

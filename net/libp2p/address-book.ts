@@ -72,6 +72,11 @@ export class AddressBook {
     return this.byPeerId.get(typeof peerId === 'string' ? peerId : peerId.toString())
   }
 
+  /** Number of members (replicas and clients). */
+  get size(): number {
+    return this.byNodeId.size
+  }
+
   entries(): IterableIterator<BookEntry> {
     return this.byNodeId.values()
   }

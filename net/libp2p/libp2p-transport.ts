@@ -164,6 +164,13 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    // Only the address book's peers can connect, so size the limits to it: libp2p's defaults (5 inbound connections
+    // per second per IP) throttle a cluster whose many clients share one host or NAT, e.g. everything on 127.0.0.1.
+    connectionManager: {
+      inboundConnectionThreshold: 2 * book.size + 16,
+      maxIncomingPendingConnections: 2 * book.size + 16,
+      maxConnections: 2 * book.size + 64,
+    },
     // Strangers are cut off right after the Noise handshake has authenticated them.
     connectionGater: {
       denyDialPeer: remote => !isMember(remote),
