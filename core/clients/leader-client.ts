@@ -22,6 +22,11 @@ export class LeaderClient implements ClientProtocol {
   private leaderGuess: number
   private outstanding: ClientRequest | null = null
   private ticksUntilRetry = 0
+  /**
+   * The wait before the next silent retry: doubles after each one (up to 8x) and resets with a new request, so an
+   * overloaded cluster is not buried under retransmissions of requests it is merely slow to answer.
+   */
+  private retryWait = 0
   private messages: Outbound<ClientRequest>[] = []
   private completed: { seq: number; result: Uint8Array } | null = null
 
@@ -34,13 +39,14 @@ export class LeaderClient implements ClientProtocol {
 
   submit(request: ClientRequest): void {
     this.outstanding = request
+    this.retryWait = this.options.retryTicks
     this.send()
   }
 
   private send(): void {
     if (this.outstanding === null) return
     this.messages.push({ to: this.replicas[this.leaderGuess]!, message: this.outstanding })
-    this.ticksUntilRetry = this.options.retryTicks
+    this.ticksUntilRetry = this.retryWait
   }
 
   receive(from: NodeId, reply: ClientReply): void {
@@ -68,6 +74,7 @@ export class LeaderClient implements ClientProtocol {
     if (this.outstanding === null) return
     if (--this.ticksUntilRetry <= 0) {
       this.leaderGuess = (this.leaderGuess + 1) % this.replicas.length
+      this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * 8)
       this.send()
     }
   }

@@ -45,8 +45,9 @@ describe('multipaxos in the simulator', () => {
 
   it('ships snapshots to a replica that was down while the others compacted', () => {
     const report = expectGood({
-      protocol: multipaxos, n: 3, seed: 5, ops: 600, clients: 4, snapshotInterval: 10,
-      faults: 'crash@50:2,restart@450:2',
+      // Replica 2 is down from 50 ms to 1 s: long enough for the others to commit and compact many intervals.
+      protocol: multipaxos, n: 3, seed: 5, ops: 2000, clients: 4, snapshotInterval: 10,
+      faults: 'crash@50:2,restart@1000:2',
     })
     expect(report.protocolMessages.Snapshot?.messages ?? 0).toBeGreaterThan(0)
   })
