@@ -48,7 +48,7 @@ export interface SweepConfig {
   readonly tickMs: number
   /**
    * The host snapshots the state machine every this many applied indexes; 'auto': what the protocol requires (PBFT:
-   * its checkpointInterval), else 64. Raft and Multi-Paxos compact their logs at them.
+   * its checkpointInterval), else 1000. Raft and Multi-Paxos compact their logs at them.
    */
   readonly snapshotInterval: number | 'auto'
   /**
