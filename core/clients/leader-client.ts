@@ -23,10 +23,15 @@ export class LeaderClient implements ClientProtocol {
   private outstanding: ClientRequest | null = null
   private ticksUntilRetry = 0
   /**
-   * The wait before the next silent retry: doubles after each one (up to 8x) and resets with a new request, so an
-   * overloaded cluster is not buried under retransmissions of requests it is merely slow to answer.
+   * The wait before the next silent retry: doubles after each unanswered one (up to 8x) and resets with a new request
+   * or any reply, so an overloaded cluster is not buried under retransmissions of requests it is merely slow to answer,
+   * while a crashed leader costs only one short wait before the client is redirected to the new one.
    */
   private retryWait = 0
+  /** Replicas that stayed silent for the outstanding request: skipped when rotating, and not trusted as hints. */
+  private readonly silent = new Set<number>()
+  /** Whether the replica last sent to has answered since (a wait that ends unanswered marks it silent). */
+  private answered = false
   private messages: Outbound<ClientRequest>[] = []
   private completed: { seq: number; result: Uint8Array } | null = null
 
@@ -40,6 +45,7 @@ export class LeaderClient implements ClientProtocol {
   submit(request: ClientRequest): void {
     this.outstanding = request
     this.retryWait = this.options.retryTicks
+    this.silent.clear()
     this.send()
   }
 
@@ -47,6 +53,7 @@ export class LeaderClient implements ClientProtocol {
     if (this.outstanding === null) return
     this.messages.push({ to: this.replicas[this.leaderGuess]!, message: this.outstanding })
     this.ticksUntilRetry = this.retryWait
+    this.answered = false
   }
 
   receive(from: NodeId, reply: ClientReply): void {
@@ -59,13 +66,19 @@ export class LeaderClient implements ClientProtocol {
       if (at >= 0) this.leaderGuess = at
       return
     }
+    // A replica answered, so the cluster is not silently overloaded: the next silent wait starts short again.
+    this.retryWait = this.options.retryTicks
+    const at = this.replicas.indexOf(from)
+    if (at >= 0) this.silent.delete(at)
+    this.answered = true
     const hinted = this.replicas.indexOf(reply.leaderHint)
-    if (reply.status === 'redirect' && hinted >= 0 && reply.leaderHint !== from) {
+    // A follower may still name a leader that just went silent on us (it has not noticed the crash yet): not a hint.
+    if (reply.status === 'redirect' && hinted >= 0 && reply.leaderHint !== from && !this.silent.has(hinted)) {
       this.leaderGuess = hinted
       this.send()
     } else {
-      // No usable hint (election under way, or an error): back off briefly, then try the next replica.
-      this.leaderGuess = (this.replicas.indexOf(from) + 1) % this.replicas.length
+      // No usable hint (election under way, or an error): back off briefly, then try the next replica (tick rotates).
+      if (at >= 0) this.leaderGuess = at
       this.ticksUntilRetry = Math.min(this.ticksUntilRetry, this.options.redirectBackoffTicks)
     }
   }
@@ -73,10 +86,22 @@ export class LeaderClient implements ClientProtocol {
   tick(): void {
     if (this.outstanding === null) return
     if (--this.ticksUntilRetry <= 0) {
-      this.leaderGuess = (this.leaderGuess + 1) % this.replicas.length
+      if (!this.answered) this.silent.add(this.leaderGuess)
+      this.leaderGuess = this.nextCandidate(this.leaderGuess)
       this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * 8)
       this.send()
     }
+  }
+
+  /** The next replica after `from` that has not stayed silent; when all have, start over. */
+  private nextCandidate(from: number): number {
+    const n = this.replicas.length
+    for (let k = 1; k <= n; k++) {
+      const j = (from + k) % n
+      if (!this.silent.has(j)) return j
+    }
+    this.silent.clear()
+    return (from + 1) % n
   }
 
   ready(): ClientReady {

@@ -1,0 +1,63 @@
+/**
+ * The leader-following client: follows redirects, skips replicas that went silent (and hints naming them), and backs
+ * off exponentially only while nobody answers.
+ */
+import { describe, expect, it } from 'vitest'
+import { LeaderClient } from '../../core/clients/leader-client.ts'
+import { createRng } from '../../core/random.ts'
+import type { ClientReply, ClientRequest, NodeId } from '../../core/types.ts'
+
+const request: ClientRequest = { clientId: 1000, seq: 1, readOnly: false, op: new Uint8Array([1]), signature: new Uint8Array(0) }
+const reply = (status: ClientReply['status'], leaderHint: NodeId): ClientReply =>
+  ({ clientId: 1000, seq: 1, status, result: new Uint8Array([7]), leaderHint, epoch: 1, error: '' })
+
+function client() {
+  const c = new LeaderClient({ id: 1000, replicas: [0, 1, 2], options: {}, rng: createRng(1), signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) } },
+    { retryTicks: 10, redirectBackoffTicks: 2 })
+  const sentTo = (): NodeId[] => c.ready().messages.map(m => m.to)
+  const tick = (k: number): NodeId[] => { const out: NodeId[] = []; for (let i = 0; i < k; i++) { c.tick(); out.push(...sentTo()) } return out }
+  return { c, sentTo, tick }
+}
+
+describe('leader-following client', () => {
+  it('follows a redirect to the named leader and completes on its answer', () => {
+    const { c, sentTo } = client()
+    c.submit(request)
+    const first = sentTo()[0]!
+    const leader = (first + 1) % 3
+    c.receive(first, reply('redirect', leader))
+    expect(sentTo()).toEqual([leader])
+    c.receive(leader, reply('ok', leader))
+    expect(c.ready().completed).toEqual({ seq: 1, result: new Uint8Array([7]) })
+  })
+
+  it('does not go back to a replica that stayed silent, even when a follower still names it as leader', () => {
+    const { c, sentTo, tick } = client()
+    c.submit(request)
+    const dead = sentTo()[0]!
+    const retried = tick(10)           // no answer within retryTicks: try another replica
+    expect(retried.length).toBe(1)
+    const follower = retried[0]!
+    expect(follower).not.toBe(dead)
+    c.receive(follower, reply('redirect', dead)) // a follower that has not noticed the crash
+    expect(sentTo()).toEqual([])        // not followed
+    const next = tick(2)                // after the short backoff: the third replica, not the dead one
+    expect(next).toEqual([[0, 1, 2].find(id => id !== dead && id !== follower)!])
+  })
+
+  it('doubles the wait after each unanswered retry and resets it when a replica answers', () => {
+    const { c, sentTo, tick } = client()
+    c.submit(request)
+    sentTo()
+    const gaps: number[] = []
+    let since = 0
+    for (let t = 0; t < 200 && gaps.length < 4; t++) {
+      c.tick()
+      since++
+      if (sentTo().length > 0) { gaps.push(since); since = 0 }
+    }
+    expect(gaps).toEqual([10, 20, 40, 80])
+    c.receive(0, reply('redirect', -1)) // someone answered: back to short waits
+    expect(tick(2).length).toBe(1)
+  })
+})
