@@ -103,7 +103,8 @@ const FAILOVER_PROBE_MS = 1
  */
 const CRASH_RECOVERY_WINDOW_MS = 2000
 
-function perOp(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>, ops: number,
+/** Per-operation counts by type between two counter snapshots (shared with the live bench). */
+export function perOp(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>, ops: number,
   field: 'messages' | 'bytes'): PerOp {
   const byType: Record<string, number> = {}
   let total = 0

@@ -1,7 +1,9 @@
 /**
  * Argument parsers shared by the command-line tools: each rejects a bad value with a message naming the flag.
  */
-import { InvalidArgumentError } from 'commander'
+import { CommanderError, InvalidArgumentError, type Command } from 'commander'
+import type { AnyProtocol } from '../core/protocol.ts'
+import { getProtocol } from '../protocols/index.ts'
 
 export function positiveInt(flag: string, min = 1) {
   return (text: string): number => {
@@ -31,4 +33,25 @@ export function keyValue(text: string, previous: Record<string, unknown> = {}): 
 
 export function list(text: string): string[] {
   return text.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+/** Parse argv with a commander program set to exitOverride: help exits 0, a bad argument exits 2 (commander printed why). */
+export function parseOrExit(program: Command): Record<string, unknown> {
+  try {
+    program.parse(process.argv)
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
+    throw e
+  }
+  return program.opts()
+}
+
+/** The registered protocol of that name, or exit 2 with "<tool>: unknown protocol ... (known: ...)". */
+export function protocolOrExit(tool: string, name: string): AnyProtocol {
+  try {
+    return getProtocol(name)
+  } catch (e) {
+    process.stderr.write(`${tool}: ${(e as Error).message}\n`)
+    process.exit(2)
+  }
 }

@@ -6,15 +6,15 @@
  * arguments.
  */
 import { writeFileSync } from 'node:fs'
-import { Command, CommanderError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { SIGNER_NAMES } from '../core/signers/index.ts'
 import type { SignerName } from '../core/signer.ts'
 import { toJsonLines } from '../core/history.ts'
-import { getProtocol, protocols } from '../protocols/index.ts'
+import { protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
-import { keyValue, list, nonNegativeNumber, positiveInt } from './cli-args.ts'
+import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('sim')
   .description('Run one deterministic simulation of a protocol and check its client history for linearizability.')
@@ -46,19 +46,8 @@ function fail(message: string): never {
 }
 
 function main(): void {
-  try {
-    program.parse(process.argv)
-  } catch (e) {
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
-    throw e
-  }
-  const a = program.opts()
-  let protocol
-  try {
-    protocol = getProtocol(a.protocol as string)
-  } catch (e) {
-    fail((e as Error).message)
-  }
+  const a = parseOrExit(program)
+  const protocol = protocolOrExit('sim', a.protocol as string)
   const n = (a.n as number | undefined) ?? protocol.replicasFor(protocol.name === 'unreplicated' ? 0 : 1)
   const sizeError = protocol.checkClusterSize(n)
   if (sizeError !== null) fail(`--n: ${sizeError}`)

@@ -3,11 +3,11 @@
  * `npm run soak -- --protocol <name> --seeds <N>`: many seeded simulations with random faults, across cluster sizes.
  * Prints one line per failure with the seed and a one-line replay command; exit code 1 if any seed failed.
  */
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { ConfigError } from '../core/errors.ts'
-import { getProtocol, protocols } from '../protocols/index.ts'
+import { protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation } from '../net/sim/run.ts'
-import { keyValue, list, nonNegativeNumber, positiveInt } from './cli-args.ts'
+import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('soak')
   .description('Run many seeded simulations with random faults and report every failing seed with its replay command.')
@@ -27,20 +27,8 @@ const program = new Command('soak')
   .exitOverride()
 
 function main(): void {
-  try {
-    program.parse(process.argv)
-  } catch (e) {
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
-    throw e
-  }
-  const a = program.opts()
-  let protocol
-  try {
-    protocol = getProtocol(a.protocol as string)
-  } catch (e) {
-    process.stderr.write(`soak: ${(e as Error).message}\n`)
-    process.exit(2)
-  }
+  const a = parseOrExit(program)
+  const protocol = protocolOrExit('soak', a.protocol as string)
   const sizes = a.n !== undefined
     ? (a.n as string[]).map(Number)
     : protocol.name === 'unreplicated' ? [1] : [0, 1, 2, 3].map(f => protocol.replicasFor(f)).filter(n => protocol.checkClusterSize(n) === null)

@@ -9,7 +9,7 @@ import { createRng } from '../../core/random.ts'
 import type { AnyProtocol } from '../../core/protocol.ts'
 import type { TypeCount } from '../../net/stats.ts'
 import { round3 } from '../latency.ts'
-import type { HostFigures, PerOp, RunFigures } from '../run-one.ts'
+import { perOp, type HostFigures, type RunFigures } from '../run-one.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
 
@@ -43,20 +43,6 @@ function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {
     }
   }
   return total
-}
-
-function perOp(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>, ops: number,
-  field: 'messages' | 'bytes'): PerOp {
-  const byType: Record<string, number> = {}
-  let total = 0
-  for (const [type, c] of after) {
-    const delta = c[field] - (before.get(type)?.[field] ?? 0)
-    if (delta === 0) continue
-    const v = ops > 0 ? delta / ops : 0
-    byType[type] = round3(v)
-    total += v
-  }
-  return { total: round3(total), byType }
 }
 
 const received = (cluster: LoopbackCluster) => cluster.replicas.reduce((s, r) => s + r.transport.received.frames, 0)
