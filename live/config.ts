@@ -39,8 +39,9 @@ export const clusterConfigSchema = z.object({
   fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).default('batch'),
   signer: z.enum(['tweetnacl', 'node']).default('node'),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
-  /** Only clients listed here may connect to replicas. */
-  clientAllowList: z.boolean().default(true),
+  /** Only clients listed in `clients` may connect to replicas (the transport admits address-book peers only). */
+  clientAllowList: z.boolean().default(true)
+    .refine(v => v, { message: 'must be true: open client admission is not supported; list every client under "clients"' }),
   replicas: z.array(replicaSchema).min(1),
   clients: z.array(clientSchema).default([]),
   /** Folder for per-node admin sockets and pid files, relative to the config file's folder. */

@@ -1,0 +1,46 @@
+/** cluster.json is validated on load and every mistake is reported by field with what was expected. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ConfigError } from '../../core/errors.ts'
+import { loadClusterConfig, validateClusterConfig } from '../../live/config.ts'
+import { initCluster } from '../../live/init.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'config-test-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('cluster config validation', () => {
+  const good = initCluster({ protocol: 'raft', n: 3, dir: join(dir, 'c'), basePort: 18000, clients: 2 })
+  const { baseDir: _b, ...raw } = good
+
+  it('accepts what cluster init wrote', () => {
+    expect(loadClusterConfig(join(dir, 'c', 'cluster.json')).replicas.length).toBe(3)
+  })
+
+  it('names every bad field and what was expected', () => {
+    const bad = { ...raw, version: 2, protocol: 'zab', tickMs: -1, fsync: 'sometimes', replicas: [{ ...raw.replicas[0], address: 'localhost:7000' }], extra: 1 }
+    let message = ''
+    try { validateClusterConfig(bad, dir) } catch (e) { message = (e as Error).message; expect(e).toBeInstanceOf(ConfigError) }
+    for (const field of ['version', 'protocol', 'tickMs', 'fsync', 'replicas[0].address']) expect(message).toContain(`${field}:`)
+    expect(message).toMatch(/expected one of unreplicated, multipaxos, raft, pbft/)
+    expect(message).toMatch(/TCP multiaddr/)
+    expect(message).toMatch(/extra/)
+  })
+
+  it('checks the cluster as a whole: size for the protocol, ids, duplicate addresses and keys, protocol options', () => {
+    expect(() => validateClusterConfig({ ...raw, protocol: 'pbft' }, dir)).toThrow(/pbft needs n >= 4/)
+    const dupAddr = { ...raw, replicas: raw.replicas.map(r => ({ ...r, address: raw.replicas[0]!.address })) }
+    expect(() => validateClusterConfig(dupAddr, dir)).toThrow(/used by two replicas/)
+    const badIds = { ...raw, replicas: raw.replicas.map((r, i) => ({ ...r, id: i + 1 })) }
+    expect(() => validateClusterConfig(badIds, dir)).toThrow(/ids must be 0..2/)
+    expect(() => validateClusterConfig({ ...raw, protocolOptions: { electionTicks: 0 } }, dir)).toThrow(/protocolOptions.electionTicks/)
+    expect(() => validateClusterConfig({ ...raw, clientAllowList: false }, dir)).toThrow(/clientAllowList/)
+  })
+
+  it('reports unreadable files and invalid JSON with the file name', () => {
+    writeFileSync(join(dir, 'broken.json'), '{ "version": 1,')
+    expect(() => loadClusterConfig(join(dir, 'broken.json'))).toThrow(/broken.json is not valid JSON/)
+    expect(() => loadClusterConfig(join(dir, 'missing.json'))).toThrow(/cannot read .*missing.json/)
+  })
+})
