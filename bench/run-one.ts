@@ -11,6 +11,7 @@ import type { AnyProtocol } from '../core/protocol.ts'
 import type { NodeId } from '../core/types.ts'
 import { createSimCluster, type SimCluster } from '../net/sim/cluster.ts'
 import { parseCpuModel } from '../net/sim/cpu.ts'
+import { HostMeter } from './host-meter.ts'
 import { snapshotIntervalFor } from './snapshot-interval.ts'
 import type { TypeCount } from '../net/stats.ts'
 import { round3, type LatencySummary } from './latency.ts'
@@ -125,10 +126,7 @@ function maxCommitIndex(cluster: SimCluster, trusted: (id: NodeId) => boolean): 
 }
 
 export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
-  const wallStart = performance.now()
-  const cpuStart = process.cpuUsage()
-  let peakRss = process.memoryUsage.rss()
-  let peakHeap = process.memoryUsage().heapUsed
+  const meter = new HostMeter()
 
   const byzantine: { replica: NodeId; strategy: string }[] = []
   if (spec.fault.startsWith('byzantine:')) {
@@ -149,8 +147,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
   })
   const sim = cluster.sim
   const sampleMemory = () => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss())
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+    meter.sample()
     sim.setTimer(250, sampleMemory)
   }
   sim.setTimer(250, sampleMemory)
@@ -238,19 +235,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     deliveries: cluster.network.delivered,
     signatureCpuShare: signatureShare(cluster.network.cpuCharged),
   }
-  const cpu = process.cpuUsage(cpuStart)
-  peakRss = Math.max(peakRss, process.memoryUsage.rss())
-  const wallMs = performance.now() - wallStart
-  const host: HostFigures = {
-    wallMs: Math.round(wallMs),
-    cpuUserMs: Math.round(cpu.user / 1000),
-    cpuSystemMs: Math.round(cpu.system / 1000),
-    peakRssBytes: peakRss,
-    peakHeapBytes: peakHeap,
-    deliveriesPerSec: Math.round(cluster.network.delivered / (wallMs / 1000)),
-    opsPerSec: Math.round(load.measuredOps / (wallMs / 1000)),
-    cpuUsPerOp: load.measuredOps > 0 ? Math.round((cpu.user + cpu.system) / load.measuredOps) : 0,
-  }
+  const host: HostFigures = meter.finish(cluster.network.delivered, load.measuredOps)
   return { id: spec.id, spec, timebase: 'virtual', figures, host }
 }
 

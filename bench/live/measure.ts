@@ -9,6 +9,7 @@ import { createRng } from '../../core/random.ts'
 import type { AnyProtocol } from '../../core/protocol.ts'
 import type { TypeCount } from '../../net/stats.ts'
 import { round3 } from '../latency.ts'
+import { HostMeter } from '../host-meter.ts'
 import { perOp, type HostFigures, type RunFigures } from '../run-one.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
@@ -52,14 +53,8 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
   if (!Number.isInteger(clients) || clients < 1 || clients > cluster.clients.length) {
     throw new RangeError(`clients must be an integer from 1 to ${cluster.clients.length} (the cluster's client nodes), got ${clients}`)
   }
-  const wallStart = performance.now()
-  const cpuStart = process.cpuUsage()
-  let peakRss = process.memoryUsage.rss()
-  let peakHeap = process.memoryUsage().heapUsed
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss())
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
-  }, 250)
+  const meter = new HostMeter()
+  const sampler = setInterval(() => meter.sample(), 250)
   const deliveredStart = received(cluster)
   let before = new Map<string, TypeCount>()
   let after = new Map<string, TypeCount>()
@@ -99,18 +94,6 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     // Processing time is modelled only in the simulator; here it is real and not split by kind.
     signatureCpuShare: null,
   }
-  const cpu = process.cpuUsage(cpuStart)
-  peakRss = Math.max(peakRss, process.memoryUsage.rss())
-  const wallMs = performance.now() - wallStart
-  const host: HostFigures = {
-    wallMs: Math.round(wallMs),
-    cpuUserMs: Math.round(cpu.user / 1000),
-    cpuSystemMs: Math.round(cpu.system / 1000),
-    peakRssBytes: peakRss,
-    peakHeapBytes: peakHeap,
-    deliveriesPerSec: Math.round(figures.deliveries / (wallMs / 1000)),
-    opsPerSec: Math.round(load.measuredOps / (wallMs / 1000)),
-    cpuUsPerOp: load.measuredOps > 0 ? Math.round((cpu.user + cpu.system) / load.measuredOps) : 0,
-  }
+  const host: HostFigures = meter.finish(figures.deliveries, load.measuredOps)
   return { figures, host, agreement }
 }
