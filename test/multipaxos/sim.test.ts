@@ -4,24 +4,16 @@
  * flexible quorums and batching under load. A failing case prints its replay command.
  */
 import { describe, expect, it } from 'vitest'
-import { replayCommand, runSimulation } from '../../net/sim/run.ts'
+import { runSimulation } from '../../net/sim/run.ts'
 import type { SimulationOptions } from '../../net/sim/run.ts'
 import { multipaxos } from '../../protocols/multipaxos/descriptor.ts'
-
-function expectGood(options: SimulationOptions): ReturnType<typeof runSimulation> {
-  const report = runSimulation(options)
-  const replay = replayCommand(options)
-  expect(report.safetyViolations, `replay: ${replay}`).toEqual([])
-  expect(report.check.verdict, `${report.check.explanation}\nreplay: ${replay}`).toBe('linearizable')
-  expect(report.finished, `not all operations completed; replay: ${replay}`).toBe(true)
-  return report
-}
+import { expectLinearizable } from '../support/simulation.ts'
 
 describe('multipaxos in the simulator', () => {
   it('stays linearizable under random faults with fsync delay and frequent snapshots (n = 3, 5)', () => {
     for (const n of [3, 5]) {
       for (const seed of [11, 12, 13, 14]) {
-        expectGood({
+        expectLinearizable({
           protocol: multipaxos, n, seed, ops: 800, clients: 6, faults: 'random', faultWindowMs: 600,
           fsyncMs: 1, snapshotInterval: 20,
         })
@@ -35,7 +27,7 @@ describe('multipaxos in the simulator', () => {
       'heal@800,crash@1000:leader,restart@1150:crashed'
     for (const n of [3, 5]) {
       for (const seed of [41, 42, 43]) {
-        const report = expectGood({ protocol: multipaxos, n, seed, ops: 600, clients: 6, faults, fsyncMs: 1, snapshotInterval: 25 })
+        const report = expectLinearizable({ protocol: multipaxos, n, seed, ops: 600, clients: 6, faults, fsyncMs: 1, snapshotInterval: 25 })
         expect(report.faults.filter(f => f.skipped === undefined).length).toBeGreaterThanOrEqual(8)
         // Every crash and isolation of the leader forces a new Phase 1.
         expect(report.protocolMessages.Prepare?.messages ?? 0).toBeGreaterThanOrEqual(3 * (n - 1))
@@ -44,7 +36,7 @@ describe('multipaxos in the simulator', () => {
   })
 
   it('ships snapshots to a replica that was down while the others compacted', () => {
-    const report = expectGood({
+    const report = expectLinearizable({
       // Replica 2 is down from 50 ms to 1 s: long enough for the others to commit and compact many intervals.
       protocol: multipaxos, n: 3, seed: 5, ops: 2000, clients: 4, snapshotInterval: 10,
       faults: 'crash@50:2,restart@1000:2',
@@ -54,7 +46,7 @@ describe('multipaxos in the simulator', () => {
 
   it('stays safe with flexible quorums (n = 5, q1 = 4, q2 = 2) under random faults', () => {
     for (const seed of [21, 22, 23]) {
-      expectGood({
+      expectLinearizable({
         protocol: multipaxos, n: 5, seed, ops: 800, clients: 6, faults: 'random', faultWindowMs: 600,
         protocolOptions: { phase1Quorum: 4, phase2Quorum: 2 },
       })
@@ -70,7 +62,7 @@ describe('multipaxos in the simulator', () => {
           protocol: multipaxos, n, seed, ops: 800, clients: 6, faults, protocolOptions: { leaseReads: true },
           workload: { readRatio: 0.6 },
         }
-        const withLease = expectGood(options)
+        const withLease = expectLinearizable(options)
         const withoutLease = runSimulation({ ...options, protocolOptions: {} })
         // Reads skip the log: fewer slots to accept for the same workload.
         expect(withLease.protocolMessages.Accept!.messages).toBeLessThan(withoutLease.protocolMessages.Accept!.messages)
@@ -79,7 +71,7 @@ describe('multipaxos in the simulator', () => {
   })
 
   it('batches many requests per slot under load (fewer Accepts than commands)', () => {
-    const report = expectGood({ protocol: multipaxos, n: 3, seed: 31, ops: 2000, clients: 50, protocolOptions: { window: 2 } })
+    const report = expectLinearizable({ protocol: multipaxos, n: 3, seed: 31, ops: 2000, clients: 50, protocolOptions: { window: 2 } })
     const accepts = report.protocolMessages.Accept?.messages ?? 0
     // Without batching every command would cost n - 1 = 2 Accepts.
     expect(accepts).toBeLessThan(2000 * 2 * 0.5)

@@ -4,22 +4,14 @@
  * every strategy. Each failure message carries the replay command.
  */
 import { describe, expect, it } from 'vitest'
-import { replayCommand, runSimulation, type SimulationOptions } from '../../net/sim/run.ts'
+import { runSimulation, type SimulationOptions } from '../../net/sim/run.ts'
 import { BYZANTINE_STRATEGIES } from '../../protocols/pbft/byzantine/index.ts'
 import { pbft } from '../../protocols/pbft/descriptor.ts'
+import { expectLinearizable } from '../support/simulation.ts'
 
 const K = 16
 /** The host's snapshot interval must equal PBFT's checkpoint interval (the checkpoint digests that snapshot). */
 const CHECKPOINTS = { snapshotInterval: K, protocolOptions: { checkpointInterval: K } }
-
-function expectLinearizable(o: SimulationOptions): ReturnType<typeof runSimulation> {
-  const report = runSimulation(o)
-  const replay = replayCommand(o)
-  expect(report.safetyViolations, replay).toEqual([])
-  expect(report.finished, replay).toBe(true)
-  expect(report.check.verdict, `${report.check.explanation}\nreplay: ${replay}`).toBe('linearizable')
-  return report
-}
 
 describe('pbft in the simulator', () => {
   it('steady state costs exactly 2n(n-1) ordering messages per command at batch size 1', () => {

@@ -8,19 +8,12 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../core/errors.ts'
 import { measureMessagesPerCommand } from '../../bench/message-complexity.ts'
-import { replayCommand, runSimulation, type SimulationOptions } from '../../net/sim/run.ts'
+import { replayCommand, runSimulation } from '../../net/sim/run.ts'
 import { protocols } from '../../protocols/index.ts'
+import { expectLinearizable } from '../support/simulation.ts'
 
 function clusterSizes(name: string, replicasFor: (f: number) => number): number[] {
   return name === 'unreplicated' ? [1] : [replicasFor(1), replicasFor(2)]
-}
-
-function expectGood(options: SimulationOptions): void {
-  const report = runSimulation(options)
-  const replay = replayCommand(options)
-  expect(report.safetyViolations, `replay: ${replay}`).toEqual([])
-  expect(report.check.verdict, `${report.check.explanation}\nreplay: ${replay}`).toBe('linearizable')
-  expect(report.finished, `not all operations completed; replay: ${replay}`).toBe(true)
 }
 
 for (const protocol of protocols.values()) {
@@ -32,14 +25,14 @@ for (const protocol of protocols.values()) {
         const options = { protocol, n, seed: 1, ops: 400, clients: 5 }
         const report = runSimulation(options)
         expect(report.ops.info, `replay: ${replayCommand(options)}`).toBe(0)
-        expectGood(options)
+        expectLinearizable(options)
       }
     })
 
     it('stays linearizable and safe under seeded random faults (crashes, partitions, loss, duplication, reordering)', () => {
       for (const n of sizes) {
         for (const seed of [1, 2, 3]) {
-          expectGood({ protocol, n, seed, ops: 400, clients: 5, faults: 'random', faultWindowMs: 4000 })
+          expectLinearizable({ protocol, n, seed, ops: 400, clients: 5, faults: 'random', faultWindowMs: 4000 })
         }
       }
     })

@@ -5,19 +5,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createSimCluster, type SimCluster } from '../../net/sim/cluster.ts'
-import { replayCommand, runSimulation } from '../../net/sim/run.ts'
+import { replayCommand } from '../../net/sim/run.ts'
 import type { SimulationOptions } from '../../net/sim/run.ts'
 import { raft } from '../../protocols/raft/descriptor.ts'
 import type { RaftReplica } from '../../protocols/raft/replica.ts'
-
-function expectLinearizable(o: SimulationOptions): ReturnType<typeof runSimulation> {
-  const report = runSimulation(o)
-  const replay = replayCommand(o)
-  expect(report.safetyViolations, replay).toEqual([])
-  expect(report.finished, replay).toBe(true)
-  expect(report.check.verdict, `${report.check.explanation}\nreplay: ${replay}`).toBe('linearizable')
-  return report
-}
+import { expectLinearizable } from '../support/simulation.ts'
 
 describe('raft in the simulator', () => {
   it('steady state costs exactly 2(n-1) replication messages per command at batch size 1', () => {
