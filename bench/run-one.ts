@@ -14,7 +14,7 @@ import { parseCpuModel } from '../net/sim/cpu.ts'
 import { HostMeter } from './host-meter.ts'
 import { snapshotIntervalFor } from './snapshot-interval.ts'
 import type { TypeCount } from '../net/stats.ts'
-import { round3, type LatencySummary } from './latency.ts'
+import { round3, type LatencyRecorder, type LatencySummary } from './latency.ts'
 import { runLoad } from './load.ts'
 import type { RunSpec } from './matrix.ts'
 import { simNetworkOptions, WAN_TOPOLOGY } from './networks.ts'
@@ -103,6 +103,35 @@ const FAILOVER_PROBE_MS = 1
  * maxOps before): long enough for a PBFT view change to show, not just a Raft election.
  */
 const CRASH_RECOVERY_WINDOW_MS = 2000
+
+/** What a measured window of load reports, simulated or live. */
+export interface MeasuredWindow {
+  readonly measuredOps: number
+  readonly timeouts: number
+  readonly windowStartMs: number
+  readonly windowEndMs: number
+  readonly latency: LatencyRecorder
+  readonly maxGapMs: number
+}
+
+/** The figures every run derives the same way from its measured window and message counters. */
+export function windowFigures(load: MeasuredWindow, before: ReadonlyMap<string, TypeCount>,
+  after: ReadonlyMap<string, TypeCount>, theory: Readonly<Record<string, number>>):
+  Pick<RunFigures, 'ops' | 'timeouts' | 'windowMs' | 'throughput' | 'latencyMs' | 'messagesPerOp' | 'bytesPerOp' |
+    'theoreticalMessagesPerOp' | 'maxGapMs'> {
+  const measuredMs = load.windowEndMs - load.windowStartMs
+  return {
+    ops: load.measuredOps,
+    timeouts: load.timeouts,
+    windowMs: round3(measuredMs),
+    throughput: round3(measuredMs > 0 ? load.measuredOps / (measuredMs / 1000) : 0),
+    latencyMs: load.latency.summary(),
+    messagesPerOp: perOp(before, after, load.measuredOps, 'messages'),
+    bytesPerOp: perOp(before, after, load.measuredOps, 'bytes'),
+    theoreticalMessagesPerOp: { total: Object.values(theory).reduce((a, b) => a + b, 0), byType: { ...theory } },
+    maxGapMs: round3(load.maxGapMs),
+  }
+}
 
 /** Per-operation counts by type between two counter snapshots (shared with the live bench). */
 export function perOp(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>, ops: number,
@@ -212,20 +241,9 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     },
   })
   const after = cluster.replicaStats().byType('protocol')
-  const measuredMs = load.windowEndMs - load.windowStartMs
-  const theory = protocol.theoreticalMessages(spec.n)
-  const theoryTotal = Object.values(theory).reduce((a, b) => a + b, 0)
   const figures: RunFigures = {
-    ops: load.measuredOps,
-    timeouts: load.timeouts,
-    windowMs: round3(measuredMs),
-    throughput: round3(measuredMs > 0 ? load.measuredOps / (measuredMs / 1000) : 0),
-    latencyMs: load.latency.summary(),
-    messagesPerOp: perOp(before, after, load.measuredOps, 'messages'),
-    bytesPerOp: perOp(before, after, load.measuredOps, 'bytes'),
-    theoreticalMessagesPerOp: { total: theoryTotal, byType: { ...theory } },
+    ...windowFigures(load, before, after, protocol.theoreticalMessages(spec.n)),
     failover,
-    maxGapMs: round3(load.maxGapMs),
     timeline: { bucketMs: spec.timelineBucketMs, windowStartMs: spec.warmupMs, ops: load.timeline },
     wan,
     byzantine,

@@ -8,9 +8,8 @@
 import { createRng } from '../../core/random.ts'
 import type { AnyProtocol } from '../../core/protocol.ts'
 import type { TypeCount } from '../../net/stats.ts'
-import { round3 } from '../latency.ts'
 import { HostMeter } from '../host-meter.ts'
-import { perOp, type HostFigures, type RunFigures } from '../run-one.ts'
+import { windowFigures, type HostFigures, type RunFigures } from '../run-one.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
 
@@ -71,19 +70,9 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     clearInterval(sampler)
   }
   const agreement = await cluster.checkAgreement()
-  const measuredMs = load.windowEndMs - load.windowStartMs
-  const theory = protocol.theoreticalMessages(cluster.replicas.length)
   const figures: RunFigures = {
-    ops: load.measuredOps,
-    timeouts: load.timeouts,
-    windowMs: round3(measuredMs),
-    throughput: round3(measuredMs > 0 ? load.measuredOps / (measuredMs / 1000) : 0),
-    latencyMs: load.latency.summary(),
-    messagesPerOp: perOp(before, after, load.measuredOps, 'messages'),
-    bytesPerOp: perOp(before, after, load.measuredOps, 'bytes'),
-    theoreticalMessagesPerOp: { total: Object.values(theory).reduce((a, b) => a + b, 0), byType: { ...theory } },
+    ...windowFigures(load, before, after, protocol.theoreticalMessages(cluster.replicas.length)),
     failover: null,
-    maxGapMs: round3(load.maxGapMs),
     timeline: { bucketMs: w.timelineBucketMs, windowStartMs: w.warmupMs, ops: load.timeline },
     wan: null,
     byzantine: [],
