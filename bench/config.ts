@@ -14,6 +14,19 @@ export type LoadMode = 'closed' | 'open'
 /** 'none', 'crash-leader', 'byzantine' (every strategy of the protocol's adversary) or 'byzantine:<strategy>'. */
 export type FaultKind = string
 
+/**
+ * `byzantine:<strategy>[@primary|@backup]`: where the faulty replicas sit. 'primary': on the replicas that lead views
+ * 0, 1, ... (ids 0..f-1); 'backup': on the highest ids; 'default': the protocol's choice (primary for its primaryOnly
+ * strategies, else backup).
+ */
+export function parseByzantineKind(kind: string): { strategy: string; placement: 'primary' | 'backup' | 'default' | 'invalid' } {
+  const body = kind.slice('byzantine:'.length)
+  const at = body.indexOf('@')
+  if (at < 0) return { strategy: body, placement: 'default' }
+  const where = body.slice(at + 1)
+  return { strategy: body.slice(0, at), placement: where === 'primary' || where === 'backup' ? where : 'invalid' }
+}
+
 export interface SweepConfig {
   /** Protocols to compare (registry names). */
   readonly protocols: readonly string[]
@@ -199,7 +212,11 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   const faults = list('faults', (v, i) => {
     if (v === 'none' || v === 'crash-leader' || v === 'byzantine') return v
     if (typeof v === 'string' && v.startsWith('byzantine:')) {
-      const s = v.slice('byzantine:'.length)
+      const { strategy: s, placement } = parseByzantineKind(v)
+      if (placement === 'invalid') {
+        bad('faults', `"${v}": a placement is @primary or @backup`, i)
+        return undefined
+      }
       const known = strategiesOf(registry.names)
       if (known.includes(s)) return v
       bad('faults', `unknown Byzantine strategy "${s}" (${known.length === 0 ? 'no registered protocol has an adversary' : `known: ${known.join(', ')}`})`, i)
@@ -264,7 +281,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   if (faults !== undefined) {
     faults.forEach((kind, i) => {
       if (!kind.startsWith('byzantine:')) return
-      const s = kind.slice('byzantine:'.length)
+      const s = parseByzantineKind(kind).strategy
       const chosen = protocols ?? base.protocols
       if (chosen.length > 0 && !strategiesOf(chosen).includes(s)) {
         bad('faults', `strategy "${s}" belongs to no protocol in this sweep`, i)

@@ -6,7 +6,7 @@
 import { ConfigError } from '../core/errors.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import type { SignerName } from '../core/signer.ts'
-import type { FaultKind, KeyDistribution, LoadMode, NetworkName, SweepConfig } from './config.ts'
+import { parseByzantineKind, type FaultKind, type KeyDistribution, type LoadMode, type NetworkName, type SweepConfig } from './config.ts'
 import { liveRunSupport, networkAvailability } from './networks.ts'
 
 export interface RunSpec {
@@ -88,9 +88,13 @@ function faultKindsFor(p: AnyProtocol, kind: FaultKind): { kinds: string[]; reas
   if (strategies === undefined || strategies.length === 0) {
     return { kinds: [], reason: `${p.name} tolerates crashes only (fault model "${p.faultModel}", no Byzantine strategies)` }
   }
-  if (kind === 'byzantine') return { kinds: strategies.map(s => `byzantine:${s}`), reason: null }
-  const s = kind.slice('byzantine:'.length)
-  return strategies.includes(s) ? { kinds: [kind], reason: null } : { kinds: [], reason: `${p.name} has no Byzantine strategy "${s}"` }
+  // A strategy that matters only at the primary runs there, with the backup placement beside it for comparison.
+  const placements = (s: string) => p.adversary?.primaryOnly?.includes(s) === true
+    ? [`byzantine:${s}@primary`, `byzantine:${s}@backup`] : [`byzantine:${s}`]
+  if (kind === 'byzantine') return { kinds: strategies.flatMap(placements), reason: null }
+  const { strategy: s, placement } = parseByzantineKind(kind)
+  if (!strategies.includes(s)) return { kinds: [], reason: `${p.name} has no Byzantine strategy "${s}"` }
+  return { kinds: placement === 'default' ? placements(s) : [kind], reason: null }
 }
 
 /** Check protocol options once per protocol and batch value; null when fine, else why the combination is skipped. */

@@ -17,6 +17,7 @@ import type { TypeCount } from '../net/stats.ts'
 import { round3, type LatencyRecorder, type LatencySummary } from './latency.ts'
 import { runLoad } from './load.ts'
 import type { RunSpec } from './matrix.ts'
+import { parseByzantineKind } from './config.ts'
 import { simNetworkOptions, WAN_TOPOLOGY } from './networks.ts'
 import { predictCommitLatency } from './wan-model.ts'
 import type { LiveRunInfo } from './live/run-live.ts'
@@ -159,8 +160,10 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
 
   const byzantine: { replica: NodeId; strategy: string }[] = []
   if (spec.fault.startsWith('byzantine:')) {
-    const strategy = spec.fault.slice('byzantine:'.length)
-    for (let i = 0; i < spec.f; i++) byzantine.push({ replica: spec.n - 1 - i, strategy })
+    const { strategy, placement } = parseByzantineKind(spec.fault)
+    const atPrimary = placement === 'primary' || (placement === 'default' && protocol.adversary?.primaryOnly?.includes(strategy) === true)
+    // The primaries of views 0..f-1 are replicas 0..f-1; backups in view 0 are the highest ids.
+    for (let i = 0; i < spec.f; i++) byzantine.push({ replica: atPrimary ? i : spec.n - 1 - i, strategy })
   }
   const untrusted = new Set(byzantine.map(b => b.replica))
   const network = simNetworkOptions(spec.network, spec.n)

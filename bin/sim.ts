@@ -2,8 +2,8 @@
 /**
  * `npm run sim -- --protocol <name> --n <n> --seed <s> --ops <count> --clients <c> [--faults <spec>|random]
  *  [--history h.jsonl]`: one seeded simulation; prints a summary and the checker's verdict. The same arguments print
- * the same output, byte for byte. Exit code 0 when the run finished, is linearizable and safe; 1 otherwise; 2 on bad
- * arguments.
+ * the same output, byte for byte. Exit code 0 when the run is safe (linearizable, replicas agree) and live (it
+ * finished, and after the final heal every operation completed within the bound); 1 otherwise; 2 on bad arguments.
  */
 import { writeFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
@@ -12,7 +12,7 @@ import { SIGNER_NAMES } from '../core/signers/index.ts'
 import type { SignerName } from '../core/signer.ts'
 import { toJsonLines } from '../core/history.ts'
 import { protocols } from '../protocols/index.ts'
-import { replayCommand, runSimulation, type SimulationReport } from '../net/sim/run.ts'
+import { formatLiveness, replayCommand, runPassed, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
@@ -23,9 +23,10 @@ const program = new Command('sim')
   .option('--seed <s>', 'seed for everything random', positiveInt('--seed', 0), 1)
   .option('--ops <count>', 'client operations to run', positiveInt('--ops', 0), 1000)
   .option('--clients <c>', 'concurrent clients (one outstanding operation each)', positiveInt('--clients'), 5)
-  .option('--faults <spec>', "'none', 'random', or a schedule such as crash@1000:0,restart@3000:0,partition@2000:0.1|2.3.4", 'none')
+  .option('--faults <spec>', "'none', 'random' (crashes, partitions, link faults), 'nemesis' (also pauses, clock drift, " +
+    "outages, disk bit flips), or a schedule such as crash@1000:0,restart@3000:0,partition@2000:0.1|2.3.4,pause@500:leader", 'none')
   .option('--fault-window <ms>', 'random faults are injected in the first <ms> of virtual time', positiveInt('--fault-window'), 10_000)
-  .option('--byzantine <strategies>', 'make f replicas Byzantine with these strategies (comma-separated)', list)
+  .option('--byzantine <strategies>', 'Byzantine replicas: strategies for the highest ids (comma-separated), or id=strategy items such as 0=equivocate,3=silent', list)
   .option('--byzantine-count <k>', 'how many replicas are Byzantine (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--history <file>', 'write the client history as JSON Lines')
   .option('--trace <file>', 'write one line per network event')
@@ -36,6 +37,9 @@ const program = new Command('sim')
   .option('--fsync-ms <ms>', 'virtual time an fsync takes', nonNegativeNumber('--fsync-ms'), 0)
   .option('--cpu <model>', "model processing time: 'reference' or key=value over it (receiveUs, sendUs, perByteNs, signUs, verifyUs)")
   .option('--keys <k>', 'distinct keys in the workload', positiveInt('--keys'), 8)
+  .option('--clock-drift <d>', 'each replica\'s clock runs at a rate drawn in [1-d, 1+d] (e.g. 0.2)', nonNegativeNumber('--clock-drift'))
+  .option('--liveness-bound <ms>', 'operations invoked after the final heal must complete within this much virtual time', positiveInt('--liveness-bound'))
+  .option('--max-timed-out <share>', 'at most this share of operations may time out (0..1)', nonNegativeNumber('--max-timed-out'))
   .option('--json', 'print the report as JSON instead of text')
   .exitOverride()
   .configureOutput({ writeErr: text => process.stderr.write(text) })
@@ -67,6 +71,9 @@ function main(): void {
     tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
     workload: { keys: a.keys as number },
     ...(cpu !== undefined ? { cpu } : {}),
+    ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
+    ...(a.livenessBound !== undefined ? { livenessBoundMs: a.livenessBound as number } : {}),
+    ...(a.maxTimedOut !== undefined ? { maxTimedOutShare: a.maxTimedOut as number } : {}),
   }
   let report: SimulationReport
   try {
@@ -77,7 +84,7 @@ function main(): void {
   }
   if (a.history !== undefined) writeFileSync(a.history as string, toJsonLines(report.history))
   if (a.trace !== undefined) writeFileSync(a.trace as string, report.traceLines!.join('\n') + '\n')
-  const good = report.finished && report.check.ok && report.safetyViolations.length === 0
+  const good = runPassed(report)
   if (a.json === true) {
     const { history: _h, traceLines: _t, ...rest } = report
     process.stdout.write(JSON.stringify(rest, null, 2) + '\n')
@@ -94,6 +101,7 @@ function formatReport(r: SimulationReport, replay: string): string {
     (r.finished ? '' : ' (time bound reached before all completed)'))
   lines.push(`virtual duration: ${(r.virtualMs / 1000).toFixed(3)} s`)
   if (r.byzantine.length > 0) lines.push(`byzantine: ${r.byzantine.map(b => `${b.replica}=${b.strategy}`).join(', ')}`)
+  for (const x of r.refused) lines.push(`replica ${x.replica} refused its storage: ${x.reason}`)
   if (r.faults.length > 0) {
     lines.push(`faults (${r.faults.length}):`)
     for (const f of r.faults) lines.push(`  ${(f.at / 1000).toFixed(3)} s  ${f.description}`)
@@ -118,7 +126,9 @@ function formatReport(r: SimulationReport, replay: string): string {
   }
   lines.push(`checker: ${r.check.verdict} (${r.check.opsChecked} operations on ${r.check.keysChecked} keys)`)
   if (!r.check.ok) lines.push(r.check.explanation)
-  if (!(r.finished && r.check.ok && r.safetyViolations.length === 0)) lines.push(`replay: ${replay}`)
+  lines.push(formatLiveness(r.liveness))
+  for (const p of r.liveness.problems) lines.push(`  ${p}`)
+  if (!runPassed(r)) lines.push(`replay: ${replay}`)
   return lines.join('\n') + '\n'
 }
 

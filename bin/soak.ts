@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 /**
  * `npm run soak -- --protocol <name> --seeds <N>`: many seeded simulations with random faults, across cluster sizes.
- * Prints one line per failure with the seed and a one-line replay command; exit code 1 if any seed failed.
+ * A run fails when it is unsafe (not linearizable, replicas disagree), not live (see LivenessVerdict: progress after
+ * the final heal within the bound, few timeouts) or when the simulation itself throws. Prints one line per failure
+ * with the seed and a one-line replay command, then the counts (runs, faults injected by kind, failures by kind);
+ * exit code 1 if any seed failed.
  */
 import { Command } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { protocols } from '../protocols/index.ts'
-import { replayCommand, runSimulation } from '../net/sim/run.ts'
+import { formatLiveness, replayCommand, runSimulation, type SimulationOptions } from '../net/sim/run.ts'
+import { createRng } from '../core/random.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('soak')
@@ -14,7 +18,8 @@ const program = new Command('soak')
   .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
   .option('--seeds <N>', 'number of seeds per cluster size', positiveInt('--seeds'), 100)
   .option('--first-seed <s>', 'first seed', positiveInt('--first-seed', 0), 1)
-  .option('--n <sizes>', 'cluster sizes, comma-separated (default: the sizes tolerating 0..3 faults)', list)
+  .option('--n <sizes>', 'cluster sizes, comma-separated (default 3..7; 4..10 for Byzantine protocols; 1 for unreplicated)', list)
+  .option('--faults <kind>', "'nemesis' (the whole fault menu) or 'random' (crashes, partitions, link faults)", 'nemesis')
   .option('--ops <count>', 'operations per run', positiveInt('--ops'), 500)
   .option('--clients <c>', 'clients per run', positiveInt('--clients'), 5)
   .option('--fault-window <ms>', 'virtual ms of random faults per run', positiveInt('--fault-window'), 8000)
@@ -23,7 +28,9 @@ const program = new Command('soak')
   .option('--keys <k>', 'distinct keys in the workload (fewer keys, more contention)', positiveInt('--keys'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--byzantine-count <k>', 'Byzantine replicas per run (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
-  .option('--byzantine <strategies>', 'Byzantine strategies, cycled over seeds (protocols with an adversary)', list)
+  .option('--byzantine <strategies>', "Byzantine strategies, cycled over seeds; 'random' (the default for protocols with " +
+    "an adversary): up to f replicas at ids and with strategies drawn from the seed; 'none'", list)
+  .option('--clock-drift <d>', 'clock drift of every run (rates in [1-d, 1+d])', nonNegativeNumber('--clock-drift'))
   .exitOverride()
 
 function main(): void {
@@ -31,41 +38,62 @@ function main(): void {
   const protocol = protocolOrExit('soak', a.protocol as string)
   const sizes = a.n !== undefined
     ? (a.n as string[]).map(Number)
-    : protocol.name === 'unreplicated' ? [1] : [0, 1, 2, 3].map(f => protocol.replicasFor(f)).filter(n => protocol.checkClusterSize(n) === null)
+    : protocol.name === 'unreplicated' ? [1]
+      : protocol.faultModel === 'byzantine' ? [4, 5, 6, 7, 8, 9, 10] : [3, 4, 5, 6, 7]
+  const faults = a.faults as string
+  if (faults !== 'nemesis' && faults !== 'random') { process.stderr.write(`soak: --faults: expected nemesis or random, got "${faults}"\n`); process.exit(2) }
   for (const n of sizes) {
     const err = Number.isInteger(n) ? protocol.checkClusterSize(n) : `"${n}" is not a number`
     if (err !== null) { process.stderr.write(`soak: --n ${n}: ${err}\n`); process.exit(2) }
   }
-  const strategies = (a.byzantine as string[] | undefined) ?? []
+  const given = (a.byzantine as string[] | undefined) ?? (protocol.adversary !== undefined ? ['random'] : [])
+  const randomByzantine = given.length === 1 && given[0] === 'random'
+  const strategies = randomByzantine || (given.length === 1 && given[0] === 'none') ? [] : given
+  if (randomByzantine && protocol.adversary === undefined) { process.stderr.write(`soak: ${protocol.name} has no Byzantine strategies\n`); process.exit(2) }
   const started = performance.now()
   let runs = 0
   let failures = 0
+  const failuresByKind = new Map<string, number>()
+  const faultsByKind = new Map<string, number>()
+  let byzantineReplicas = 0
   for (const n of sizes) {
     for (let i = 0; i < (a.seeds as number); i++) {
       const seed = (a.firstSeed as number) + i
-      const byz = strategies.length > 0 && protocol.faultsTolerated(n) > 0 ? [strategies[i % strategies.length]!] : []
-      const options = {
-        protocol, n, seed, ops: a.ops as number, clients: a.clients as number, faults: 'random',
+      const f = protocol.faultsTolerated(n)
+      const byz = randomByzantine ? drawByzantine(protocol.adversary!.strategies, n, f, seed)
+        : strategies.length > 0 && f > 0 ? [strategies[i % strategies.length]!] : []
+      const options: SimulationOptions = {
+        protocol, n, seed, ops: a.ops as number, clients: a.clients as number, faults,
         faultWindowMs: a.faultWindow as number, ...(byz.length > 0 ? { byzantine: byz } : {}),
+        ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
         ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
         ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),
         ...(a.keys !== undefined ? { workload: { keys: a.keys as number } } : {}),
         ...(Object.keys(a.option as object).length > 0 ? { protocolOptions: a.option as Record<string, unknown> } : {}),
-        ...(byz.length > 0 && a.byzantineCount !== undefined ? { byzantineCount: Math.min(a.byzantineCount as number, protocol.faultsTolerated(n)) } : {}),
+        ...(byz.length > 0 && !randomByzantine && a.byzantineCount !== undefined ? { byzantineCount: Math.min(a.byzantineCount as number, f) } : {}),
       }
       runs++
       let problem: string | null = null
+      let kind = ''
       try {
         const r = runSimulation(options)
-        if (r.safetyViolations.length > 0) problem = `safety: ${r.safetyViolations[0]}`
-        else if (!r.check.ok) problem = `checker: ${r.check.verdict}: ${r.check.explanation.split('\n')[0]}`
-        else if (!r.finished) problem = `liveness: ${r.ops.ok + r.ops.fail + r.ops.info} of ${r.ops.requested} operations completed in the time bound`
+        byzantineReplicas += r.byzantine.length
+        for (const fault of r.faults) {
+          if (fault.skipped !== undefined) continue
+          const name = fault.description.slice(0, fault.description.indexOf('@'))
+          faultsByKind.set(name, (faultsByKind.get(name) ?? 0) + 1)
+        }
+        if (r.safetyViolations.length > 0) { kind = 'safety'; problem = `safety: ${r.safetyViolations[0]}` }
+        else if (!r.check.ok) { kind = 'checker'; problem = `checker: ${r.check.verdict}: ${r.check.explanation.split('\n')[0]}` }
+        else if (!r.liveness.ok) { kind = 'liveness'; problem = `${formatLiveness(r.liveness)}: ${r.liveness.problems.join('; ')}` }
       } catch (e) {
         if (e instanceof ConfigError) { process.stderr.write(`soak: ${e.message}\n`); process.exit(2) }
+        kind = 'crash'
         problem = `crash: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ')}`
       }
       if (problem !== null) {
         failures++
+        failuresByKind.set(kind, (failuresByKind.get(kind) ?? 0) + 1)
         process.stdout.write(`FAIL n=${n} seed=${seed}: ${problem}\n  replay: ${replayCommand(options)}\n`)
       }
       if (process.stderr.isTTY) process.stderr.write(`\r${runs} runs, ${failures} failed`)
@@ -74,7 +102,19 @@ function main(): void {
   if (process.stderr.isTTY) process.stderr.write('\n')
   process.stdout.write(`${protocol.name}: ${runs} runs over n = ${sizes.join(', ')}, ${failures} failed, ` +
     `${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+  const list = (m: Map<string, number>) => m.size === 0 ? 'none' : [...m].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+  process.stdout.write(`  faults injected: ${list(faultsByKind)}; Byzantine replicas: ${byzantineReplicas}\n`)
+  process.stdout.write(`  failures: ${list(failuresByKind)}\n`)
   process.exit(failures > 0 ? 1 : 0)
 }
 
 main()
+
+/** Up to f Byzantine replicas, at ids and with strategies drawn from the seed (its own stream). */
+function drawByzantine(strategies: readonly string[], n: number, f: number, seed: number): string[] {
+  const rng = createRng(seed).fork('soak-byzantine')
+  const count = rng.int(f + 1)
+  const ids = [...Array(n).keys()]
+  for (let i = ids.length - 1; i > 0; i--) { const j = rng.int(i + 1); [ids[i], ids[j]] = [ids[j]!, ids[i]!] }
+  return ids.slice(0, count).sort((x, y) => x - y).map(id => `${id}=${strategies[rng.int(strategies.length)]!}`)
+}

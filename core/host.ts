@@ -79,6 +79,8 @@ export class ReplicaHost {
   /** ReadIndex reads waiting for the state machine to catch up, in arrival order. */
   private pendingReads: ReadyRead[] = []
   private flushRequested = false
+  /** This replica's clock runs at this multiple of real (or virtual) time: ticks come every tickMs / clockRate. */
+  private clockRate = 1
 
   constructor(options: ReplicaHostOptions) {
     this.o = options
@@ -123,12 +125,21 @@ export class ReplicaHost {
     this.cancelTick = null
   }
 
+  /**
+   * Make this replica's clock run fast (rate > 1) or slow (< 1) from the next tick on: clock drift, so that lease
+   * reads are tested against their stated assumption on tick rates. 1 is the true rate.
+   */
+  setClockRate(rate: number): void {
+    if (!(rate > 0) || !Number.isFinite(rate)) throw new ConfigError('clockRate', `must be a positive number, got ${rate}`)
+    this.clockRate = rate
+  }
+
   status(): HostStatus {
     return { ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied }
   }
 
   private scheduleTick(): void {
-    this.cancelTick = this.o.runtime.setTimer(this.o.tickMs, () => {
+    this.cancelTick = this.o.runtime.setTimer(this.o.tickMs / this.clockRate, () => {
       if (this.stopped) return
       this.replica.tick()
       this.flush()

@@ -20,6 +20,8 @@ export interface KvMix {
   readonly valueSize?: number
   /** Prepended to every key, so a run can use keys no earlier run touched (the checker assumes they start absent). */
   readonly keyPrefix?: string
+  /** Prepended to every written value, so a second workload on the same keys writes values the first never did. */
+  readonly valuePrefix?: string
 }
 
 export function validateKvMix(o: KvMix): void {
@@ -68,16 +70,17 @@ export function createKvOpGenerator(mix: KvMix, clientIds: readonly NodeId[], rn
   const pickKey = mix.keyDistribution === 'zipfian' ? zipfSampler(keys) : (r: Rng) => r.int(keys)
   const written = new Map<NodeId, number>()
   const prefix = mix.keyPrefix ?? ''
+  const valuePrefix = mix.valuePrefix ?? ''
   return client => {
     const key = `${prefix}k${pickKey(rng)}`
     const roll = rng.next()
     const n = (written.get(client) ?? 0) + 1
     written.set(client, n)
-    const value = `${client}-${n}${pad}`
+    const value = `${valuePrefix}${client}-${n}${pad}`
     if (roll < readRatio) return { type: 'get', key }
     if (roll < readRatio + casRatio) {
       const other = clientIds[rng.int(clientIds.length)]!
-      const expected = rng.chance(0.2) ? null : `${other}-${Math.max(1, n - 1 - rng.int(3))}${pad}`
+      const expected = rng.chance(0.2) ? null : `${valuePrefix}${other}-${Math.max(1, n - 1 - rng.int(3))}${pad}`
       return { type: 'cas', key, expected, value }
     }
     if (roll < readRatio + casRatio + deleteRatio) return { type: 'delete', key }

@@ -127,6 +127,11 @@ export interface ProtocolDescriptor<M = unknown> {
   /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
   readonly adversary?: {
     readonly strategies: readonly string[]
+    /**
+     * Strategies whose harm shows only when the faulty replica leads (a primary that equivocates or censors): the bench
+     * places them on the primary by default and reports the backup placement beside it.
+     */
+    readonly primaryOnly?: readonly string[]
     createReplica(strategy: string, ctx: ReplicaContext): Replica<M>
   }
 }

@@ -28,8 +28,13 @@ export class LeaderClient implements ClientProtocol {
    * while a crashed leader costs only one short wait before the client is redirected to the new one.
    */
   private retryWait = 0
-  /** Replicas that stayed silent for the outstanding request: skipped when rotating, and not trusted as hints. */
-  private readonly silent = new Set<number>()
+  /**
+   * Replicas that stayed silent for the outstanding request, with the tick they were marked: skipped when rotating,
+   * and not trusted as hints until a retry period has passed (one lost reply must not rule out the real leader
+   * for the rest of the request while every follower names it).
+   */
+  private readonly silent = new Map<number, number>()
+  private ticks = 0
   /** Whether the replica last sent to has answered since (a wait that ends unanswered marks it silent). */
   private answered = false
   private messages: Outbound<ClientRequest>[] = []
@@ -72,8 +77,12 @@ export class LeaderClient implements ClientProtocol {
     if (at >= 0) this.silent.delete(at)
     this.answered = true
     const hinted = this.replicas.indexOf(reply.leaderHint)
-    // A follower may still name a leader that just went silent on us (it has not noticed the crash yet): not a hint.
-    if (reply.status === 'redirect' && hinted >= 0 && reply.leaderHint !== from && !this.silent.has(hinted)) {
+    // A follower may still name a leader that just went silent on us (it has not noticed the crash yet): not a hint,
+    // unless it went silent a retry period ago and is still named: then it is worth asking again.
+    const silentSince = hinted >= 0 ? this.silent.get(hinted) : undefined
+    const trusted = silentSince === undefined || this.ticks - silentSince >= this.options.retryTicks
+    if (reply.status === 'redirect' && hinted >= 0 && reply.leaderHint !== from && trusted) {
+      this.silent.delete(hinted)
       this.leaderGuess = hinted
       this.send()
     } else {
@@ -84,9 +93,10 @@ export class LeaderClient implements ClientProtocol {
   }
 
   tick(): void {
+    this.ticks++
     if (this.outstanding === null) return
     if (--this.ticksUntilRetry <= 0) {
-      if (!this.answered) this.silent.add(this.leaderGuess)
+      if (!this.answered) this.silent.set(this.leaderGuess, this.ticks)
       this.leaderGuess = this.nextCandidate(this.leaderGuess)
       this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * 8)
       this.send()

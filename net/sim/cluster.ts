@@ -19,7 +19,10 @@ import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } fr
 import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
 import { validateCpuModel, type CpuModel } from './cpu.ts'
 import { SimNetwork } from './network.ts'
+import { NodeRuntime } from './node-runtime.ts'
 import { Simulator } from './simulator.ts'
+import { StorageCorruptionError } from '../../core/storage/record-framing.ts'
+import type { Transport } from '../transport.ts'
 
 export const FIRST_CLIENT_ID = 1000
 
@@ -56,6 +59,11 @@ export interface SimClusterOptions {
   readonly stateMachine?: StateMachineFactory
   /** Processing-time model (net/sim/cpu.ts); default none: nodes work in zero virtual time. */
   readonly cpu?: CpuModel
+  /**
+   * Base clock rate of each replica (index = id; 1 = true time, 1.2 = ticks 20% fast): clock drift, so lease reads are
+   * tested against their assumption on tick rates. Default: every clock true.
+   */
+  readonly clockRates?: readonly number[]
 }
 
 export interface InjectedFault {
@@ -78,6 +86,11 @@ export class SimCluster {
   /** Frames a host refused (malformed, or a client speaking for another); the first 1000 kept. */
   readonly rejectedFrames: { readonly host: NodeId; readonly from: NodeId; readonly reason: string }[] = []
   rejectedFrameCount = 0
+  /** Replicas whose storage was refused at start (corruption detected): down for good, never fed damaged state. */
+  readonly refused = new Map<NodeId, string>()
+  /** See watchCommitsFrom(). */
+  private commitWatchFrom = Infinity
+  private firstCommitWatched: number | null = null
   readonly tickMs: number
   readonly snapshotInterval: number
   private readonly o: SimClusterOptions
@@ -88,6 +101,10 @@ export class SimCluster {
   private readonly members = new Map<NodeId, readonly NodeId[]>()
   private readonly keys = new Map<NodeId, { privateKey: Uint8Array; publicKey: Uint8Array }>()
   private readonly crashedAt = new Map<NodeId, number>()
+  private readonly pausedAt = new Map<NodeId, number>()
+  /** The runtime of each replica's current process (a restart gets a fresh one). */
+  private readonly runtimes = new Map<NodeId, NodeRuntime>()
+  private readonly clockRates = new Map<NodeId, number>()
   /** First committed batch seen at each index, to compare every replica's against. */
   private readonly decided = new Map<number, readonly ClientRequest[]>()
   private readonly untrusted: ReadonlySet<NodeId>
@@ -143,17 +160,31 @@ export class SimCluster {
         if (this.rejectedFrames.length < 1000) this.rejectedFrames.push({ host, from, reason })
       },
     }
+    for (const [id, rate] of (options.clockRates ?? []).entries()) {
+      if (!(rate > 0) || !Number.isFinite(rate)) throw new ConfigError('clockRates', `replica ${id}: rate must be > 0, got ${rate}`)
+      this.clockRates.set(id, rate)
+    }
     for (const id of this.replicaIds) {
-      this.storages.set(id, this.newStorage())
+      this.storages.set(id, this.newStorage(id))
       this.members.set(id, this.replicaIds)
       this.startHost(id)
     }
     for (let i = 0; i < clientCount; i++) this.clients.push(this.newClient(FIRST_CLIENT_ID + i))
   }
 
-  private newStorage(): MemoryStorage {
+  private newStorage(id: NodeId): MemoryStorage {
     const fsyncMs = this.o.fsyncMs ?? 0
-    return new MemoryStorage(fsyncMs > 0 ? { defer: fn => { this.sim.setTimer(fsyncMs, fn) } } : {})
+    // The fsync finishes in the kernel, but its completion runs in the process: a paused node sees it late.
+    return new MemoryStorage({ defer: fn => { this.runtimeOf(id).setTimer(fsyncMs, fn) } })
+  }
+
+  private runtimeOf(id: NodeId): NodeRuntime {
+    let r = this.runtimes.get(id)
+    if (r === undefined) {
+      r = new NodeRuntime(this.sim)
+      this.runtimes.set(id, r)
+    }
+    return r
   }
 
   /** The node's signer; with a CPU model every signature costs the node `signUs` of virtual time. */
@@ -173,16 +204,24 @@ export class SimCluster {
     return { verify: (key, message, signature) => { network.charge(id, cpu.verifyUs, 'signatures'); return verifier.verify(key, message, signature) } }
   }
 
-  private startHost(id: NodeId): ReplicaHost {
+  private startHost(id: NodeId): ReplicaHost | null {
     const factory = this.o.replicaFactory?.(id)
+    const runtime = new NodeRuntime(this.sim)
+    this.runtimes.set(id, runtime)
+    const endpoint = this.network.endpoint(id)
+    // Frames reach the host through its process: while it is paused they wait.
+    const transport: Transport = {
+      id, stats: endpoint.stats, send: (to, frame) => endpoint.send(to, frame),
+      onFrame: handler => endpoint.onFrame((from, frame) => runtime.run(() => handler(from, frame))),
+    }
     const host = createReplicaHost({
       descriptor: this.protocol,
       id,
       members: this.members.get(id)!,
       protocolOptions: this.protocolOptions,
-      transport: this.network.endpoint(id),
+      transport,
       storage: this.storages.get(id)!,
-      runtime: this.sim,
+      runtime,
       stateMachine: (this.o.stateMachine ?? createKvStore)(),
       rng: this.rng.fork(`replica-${id}-${this.sim.now()}`),
       signer: this.signerOf(id),
@@ -193,9 +232,20 @@ export class SimCluster {
       observer: this.observer,
       ...(factory !== undefined ? { replicaFactory: factory } : {}),
     })
-    this.hosts.set(id, host)
+    host.setClockRate(this.clockRates.get(id) ?? 1)
     this.network.setDown(id, false)
-    host.start()
+    try {
+      host.start()
+    } catch (e) {
+      // A replica must refuse damaged storage rather than start from it: it stays down, as an operator would find it.
+      if (!(e instanceof StorageCorruptionError)) throw e
+      host.stop()
+      this.network.setDown(id, true)
+      this.hosts.delete(id)
+      this.refused.set(id, e.message)
+      return null
+    }
+    this.hosts.set(id, host)
     return host
   }
 
@@ -253,16 +303,43 @@ export class SimCluster {
     const h = this.hosts.get(id)
     if (h === undefined || this.network.isDown(id)) return
     h.stop()
+    this.runtimes.get(id)?.discard()
+    this.pausedAt.delete(id)
     this.storages.get(id)!.crash()
     this.network.setDown(id, true)
     this.crashedAt.set(id, this.sim.now())
   }
 
-  /** Start a fresh process for `id` that recovers from its storage. */
-  restart(id: NodeId): void {
-    if (!this.network.isDown(id)) return
+  /** Start a fresh process for `id` that recovers from its storage (false if it refused the storage). */
+  restart(id: NodeId): boolean {
+    if (!this.network.isDown(id) || this.refused.has(id)) return false
     this.crashedAt.delete(id)
-    this.startHost(id)
+    return this.startHost(id) !== null
+  }
+
+  /** Stop `id` processing (it keeps its state; what arrives waits), as a long GC pause or SIGSTOP would. */
+  pause(id: NodeId): void {
+    if (!this.isUp(id) || this.pausedAt.has(id)) return
+    this.runtimeOf(id).pause()
+    this.pausedAt.set(id, this.sim.now())
+  }
+
+  resume(id: NodeId): void {
+    if (!this.pausedAt.delete(id)) return
+    this.runtimeOf(id).resume()
+  }
+
+  isPaused(id: NodeId): boolean {
+    return this.pausedAt.has(id)
+  }
+
+  /** Set replica `id`'s clock rate (clock drift) from its next tick on. */
+  setClockRate(id: NodeId, rate: number): void {
+    this.hosts.get(id)?.setClockRate(rate)
+  }
+
+  private baseClockRate(id: NodeId): number {
+    return this.clockRates.get(id) ?? 1
   }
 
   /** Start a new, empty replica (membership changes): `members` is what it is told at creation. */
@@ -272,10 +349,12 @@ export class SimCluster {
       const privateKey = generatePrivateKey(this.rng.fork(`key-${id}`))
       this.keys.set(id, { privateKey, publicKey: this.scheme.publicKeyOf(privateKey) })
     }
-    this.storages.set(id, this.newStorage())
+    this.storages.set(id, this.newStorage(id))
     this.members.set(id, members)
     if (!this.replicaIds.includes(id)) this.replicaIds.push(id)
-    return this.startHost(id)
+    const host = this.startHost(id)
+    if (host === null) throw new Error(`replica ${id} refused its fresh storage`)
+    return host
   }
 
   /** Replica-to-replica counters (the protocol channel of replicas only). */
@@ -286,35 +365,74 @@ export class SimCluster {
   /** Carry out a fault now; returns what happened for the fault log. */
   inject(action: FaultAction): string {
     const maxCrashed = this.o.maxCrashed ?? Math.max(1, this.protocol.faultsTolerated(this.n))
+    const oldest = (since: ReadonlyMap<NodeId, number>): NodeId | null => {
+      let first: NodeId | null = null
+      for (const [id, t] of since) if (first === null || t < since.get(first)!) first = id
+      return first
+    }
     const resolve = (ref: NodeRef): NodeId | null => {
       if (ref === 'leader') return this.leader()
-      if (ref === 'crashed') {
-        let oldest: NodeId | null = null
-        for (const [id, t] of this.crashedAt) if (oldest === null || t < this.crashedAt.get(oldest)!) oldest = id
-        return oldest
-      }
+      if (ref === 'crashed') return oldest(this.crashedAt)
+      if (ref === 'paused') return oldest(this.pausedAt)
+      if (ref === 'all') return null
       return ref
     }
+    const restarted = (id: NodeId): string => this.restart(id) ? `restarted ${id}` : `${id} refused its storage: ${this.refused.get(id)}`
     switch (action.kind) {
       case 'crash': {
         const id = resolve(action.node)
         if (id === null) return 'skipped: no such replica now'
         if (!this.isUp(id)) return `skipped: replica ${id} is already down`
-        if (this.crashedAt.size >= maxCrashed) return `skipped: ${this.crashedAt.size} replicas already down (max ${maxCrashed})`
+        // Refused replicas stay down for good and count against the budget.
+        const down = this.crashedAt.size + this.refused.size
+        if (down >= maxCrashed) return `skipped: ${down} replicas already down (max ${maxCrashed})`
         this.crash(id)
         return `crashed ${id}`
       }
       case 'restart': {
         const id = resolve(action.node)
-        if (id === null || this.isUp(id)) return 'skipped: nothing to restart'
-        this.restart(id)
-        return `restarted ${id}`
+        if (id === null || this.isUp(id) || this.refused.has(id)) return 'skipped: nothing to restart'
+        return restarted(id)
       }
       case 'restart-all': {
         const down = [...this.crashedAt.keys()].sort((a, b) => a - b)
-        for (const id of down) this.restart(id)
-        return down.length === 0 ? 'nothing down' : `restarted ${down.join(', ')}`
+        return down.length === 0 ? 'nothing down' : down.map(restarted).join('; ')
       }
+      case 'crash-all': {
+        // An outage beyond f: every replica loses power; recovery must come from storage alone.
+        const up = this.upReplicas.sort((a, b) => a - b)
+        for (const id of up) this.crash(id)
+        return up.length === 0 ? 'nothing up' : `crashed ${up.join(', ')}`
+      }
+      case 'pause': {
+        const id = resolve(action.node)
+        if (id === null || !this.isUp(id) || this.isPaused(id)) return 'skipped: no running replica to pause'
+        this.pause(id)
+        return `paused ${id}`
+      }
+      case 'resume': {
+        if (action.node === 'all') {
+          const paused = [...this.pausedAt.keys()].sort((a, b) => a - b)
+          for (const id of paused) this.resume(id)
+          return paused.length === 0 ? 'nothing paused' : `resumed ${paused.join(', ')}`
+        }
+        const id = resolve(action.node)
+        if (id === null || !this.isPaused(id)) return 'skipped: nothing paused'
+        this.resume(id)
+        return `resumed ${id}`
+      }
+      case 'clock': {
+        if (action.node === 'all') {
+          for (const id of this.replicaIds) this.setClockRate(id, this.baseClockRate(id) * action.rate)
+          return action.rate === 1 ? 'clocks back to their base rates' : `every clock at ${action.rate}x its base rate`
+        }
+        const id = resolve(action.node)
+        if (id === null || !this.hosts.has(id)) return 'skipped: no such replica now'
+        this.setClockRate(id, this.baseClockRate(id) * action.rate)
+        return `clock of ${id} at ${action.rate}x`
+      }
+      case 'corrupt': case 'lose-sync':
+        return 'skipped: disk faults are not wired to the storage yet'
       case 'partition':
         this.network.heal()
         this.network.partition(action.groups)
@@ -357,17 +475,31 @@ export class SimCluster {
     }
   }
 
-  /** Everything healed, every replica up, no link faults. */
+  /** Note the first index newly committed (applied by an honest replica) at or after virtual time `t`. */
+  watchCommitsFrom(t: number): void {
+    this.commitWatchFrom = t
+    this.firstCommitWatched = null
+  }
+
+  /** Virtual time of the first new commit since watchCommitsFrom's time, or null if none yet. */
+  get firstCommitSinceWatch(): number | null {
+    return this.firstCommitWatched
+  }
+
+  /** Everything healed, every replica up (but those that refused their storage), resumed, clocks at base rates. */
   healAll(): void {
     this.network.heal()
     this.network.faults.loss = this.network.faults.duplicate = this.network.faults.reorder = 0
+    for (const id of [...this.pausedAt.keys()]) this.resume(id)
     for (const id of [...this.crashedAt.keys()]) this.restart(id)
+    for (const id of this.replicaIds) this.setClockRate(id, this.baseClockRate(id))
   }
 
   private checkApplied(host: NodeId, entry: CommittedEntry): void {
     if (this.untrusted.has(host)) return
     const first = this.decided.get(entry.index)
     if (first === undefined) {
+      if (this.firstCommitWatched === null && this.sim.now() >= this.commitWatchFrom) this.firstCommitWatched = this.sim.now()
       this.decided.set(entry.index, entry.requests)
       // Keep a bounded window: a replica lagging further behind than this is not compared (memory stays flat in long runs).
       this.decided.delete(entry.index - DECIDED_WINDOW)

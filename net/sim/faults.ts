@@ -3,15 +3,26 @@
  *
  * Text form: comma-separated `action@ms[:args]`, e.g.
  *   crash@1000:0, restart@3000:0, partition@2000:0.1|2.3.4, isolate@1500:leader, oneway@100:0>1,
- *   heal@5000, loss@0:0.05, dup@0:0.01, reorder@0:0.1
+ *   heal@5000, loss@0:0.05, dup@0:0.01, reorder@0:0.1,
+ *   pause@1000:leader, resume@1800:0, clock@0:2:1.5, crash-all@4000, restart-all@4500,
+ *   corrupt@2000:1, lose-sync@2000:1
  * A node may be given as `leader`, meaning whichever replica leads when the fault fires.
+ *
+ * Faults beyond the network (Jepsen's nemeses are the model): a paused node stops processing and keeps its state (a
+ * long GC pause, SIGSTOP); a node's clock can run fast or slow (clock drift: its ticks come `rate` times as often); an
+ * outage crashes every replica, beyond f, to test recovery from storage; a disk can flip a bit in a stored record
+ * (`corrupt`, refused at the next start) or lie about an fsync (`lose-sync`: the next sync reports success and
+ * loses the write; refused at the next start once a later write landed, undetectable otherwise, as on a real disk).
  */
 import { ConfigError } from '../../core/errors.ts'
 import type { Rng } from '../../core/random.ts'
 import type { NodeId } from '../../core/types.ts'
 
-/** 'leader': whoever leads when the fault fires; 'crashed': the replica down the longest. */
-export type NodeRef = NodeId | 'leader' | 'crashed'
+/**
+ * 'leader': whoever leads when the fault fires; 'crashed': the replica down the longest; 'paused': the replica paused
+ * the longest; 'all': every replica (clock only).
+ */
+export type NodeRef = NodeId | 'leader' | 'crashed' | 'paused' | 'all'
 
 export type FaultAction =
   | { readonly kind: 'crash'; readonly node: NodeRef }
@@ -24,6 +35,13 @@ export type FaultAction =
   | { readonly kind: 'dup'; readonly p: number }
   | { readonly kind: 'reorder'; readonly p: number }
   | { readonly kind: 'restart-all' }
+  | { readonly kind: 'pause'; readonly node: NodeRef }
+  | { readonly kind: 'resume'; readonly node: NodeRef }
+  /** `node` = 'all' resets every clock to the run's base rates. */
+  | { readonly kind: 'clock'; readonly node: NodeRef; readonly rate: number }
+  | { readonly kind: 'crash-all' }
+  | { readonly kind: 'corrupt'; readonly node: NodeRef }
+  | { readonly kind: 'lose-sync'; readonly node: NodeRef }
 
 export interface ScheduledFault {
   readonly at: number
@@ -34,7 +52,9 @@ export function describeFault(f: ScheduledFault): string {
   const a = f.action
   const args = (() => {
     switch (a.kind) {
-      case 'crash': case 'restart': case 'isolate': return `:${a.node}`
+      case 'crash': case 'restart': case 'isolate': case 'pause': case 'resume': case 'corrupt': case 'lose-sync':
+        return `:${a.node}`
+      case 'clock': return `:${a.node}:${a.rate}`
       case 'partition': return ':' + a.groups.map(g => g.join('.')).join('|')
       case 'oneway': return `:${a.from}>${a.to}`
       case 'loss': case 'dup': case 'reorder': return `:${a.p}`
@@ -44,8 +64,8 @@ export function describeFault(f: ScheduledFault): string {
   return `${a.kind}@${Math.round(f.at)}${args}`
 }
 
-function parseNode(text: string, n: number, field: string): NodeRef {
-  if (text === 'leader' || text === 'crashed') return text
+function parseNode(text: string, n: number, field: string, allowAll = false): NodeRef {
+  if (text === 'leader' || text === 'crashed' || text === 'paused' || (allowAll && text === 'all')) return text
   const id = Number(text)
   if (!Number.isInteger(id) || id < 0 || id >= n) throw new ConfigError(field, `node "${text}" is not a replica (0..${n - 1} or "leader")`)
   return id
@@ -69,8 +89,18 @@ export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
     const need = (what: string) => { if (arg === '') throw new ConfigError(field, `${kind} needs ${what}`) }
     let action: FaultAction
     switch (kind) {
-      case 'crash': case 'restart': case 'isolate':
-        need('a node'); action = { kind, node: parseNode(arg, n, field) }; break
+      case 'crash': case 'restart': case 'isolate': case 'pause': case 'resume': case 'corrupt': case 'lose-sync':
+        need('a node'); action = { kind, node: parseNode(arg, n, field, kind === 'resume') }; break
+      case 'clock': {
+        need('node:rate, e.g. clock@0:2:1.5')
+        const at = arg.lastIndexOf(':')
+        const rate = Number(arg.slice(at + 1))
+        if (at <= 0 || !(rate > 0) || !Number.isFinite(rate) || rate > 100) {
+          throw new ConfigError(field, 'expected node:rate with a rate above 0 (1 = true time, 1.5 = 50% fast), e.g. clock@0:2:1.5')
+        }
+        const nodeText = arg.slice(0, at)
+        action = { kind, node: parseNode(nodeText, n, field, true), rate }; break
+      }
       case 'partition': {
         need('groups like 0.1|2.3.4')
         const groups = arg.split('|').map(g => g.split('.').map(x => {
@@ -92,10 +122,11 @@ export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
         if (from === undefined || to === undefined || rest.length > 0) throw new ConfigError(field, 'expected from>to')
         action = { kind, from: parseNode(from, n, field), to: parseNode(to, n, field) }; break
       }
-      case 'heal': case 'restart-all': action = { kind }; break
+      case 'heal': case 'restart-all': case 'crash-all': action = { kind }; break
       case 'loss': case 'dup': case 'reorder': need('a probability'); action = { kind, p: parseProbability(arg, field) }; break
       default:
-        throw new ConfigError(field, `unknown fault "${kind}" (crash, restart, restart-all, partition, isolate, oneway, heal, loss, dup, reorder)`)
+        throw new ConfigError(field, `unknown fault "${kind}" (crash, restart, restart-all, crash-all, partition, isolate, ` +
+          'oneway, heal, loss, dup, reorder, pause, resume, clock, corrupt, lose-sync)')
     }
     out.push({ at, action })
   }
@@ -152,4 +183,63 @@ export function randomFaultSchedule(rng: Rng, o: RandomFaultOptions): ScheduledF
     { kind: 'heal' }, { kind: 'restart-all' }, { kind: 'loss', p: 0 }, { kind: 'dup', p: 0 }, { kind: 'reorder', p: 0 },
   ] as const) out.push({ at: o.windowMs, action })
   return out
+}
+
+/** How each replica's clock runs in a random schedule: within this factor of true time (1/1.25 .. 1.25). */
+const RANDOM_CLOCK_SPREAD = 1.25
+
+/**
+ * The whole fault menu: everything `randomFaultSchedule` draws, plus pauses (each resumed 0.1-2 s later), clock drift
+ * within RANDOM_CLOCK_SPREAD, outages (every replica crashes, beyond f, and all restart 0.2-1.5 s later) and bit flips
+ * in a replica's stored records (it crashes and restarts at once, so its next start refuses the damaged storage and it
+ * stays down). The cluster enforces its crash budget when each fault fires; outages ignore it on purpose, and a
+ * replica refused at start counts against it for the rest of the run. Ends with a full heal at `windowMs`.
+ */
+export function randomNemesisSchedule(rng: Rng, o: RandomFaultOptions): ScheduledFault[] {
+  const base = randomFaultSchedule(rng.fork('network'), o).filter(f => f.at < o.windowMs)
+  const out: ScheduledFault[] = [...base]
+  const extra = rng.fork('nemesis')
+  const gap = (o.meanGapMs ?? Math.max(200, o.windowMs / 12)) * 2
+  let t = gap * (0.5 + extra.next())
+  while (t < o.windowMs) {
+    const roll = extra.int(100)
+    const at = Math.round(t)
+    const node = extra.int(o.n)
+    if (roll < 40) {
+      const who: NodeRef = extra.chance(0.4) ? 'leader' : node
+      out.push({ at, action: { kind: 'pause', node: who } })
+      out.push({ at: Math.min(o.windowMs, at + 100 + extra.int(1900)), action: { kind: 'resume', node: 'paused' } })
+    } else if (roll < 70) {
+      const rate = Math.round(RANDOM_CLOCK_SPREAD ** (2 * extra.next() - 1) * 100) / 100
+      out.push({ at, action: { kind: 'clock', node, rate } })
+    } else if (roll < 82) {
+      out.push({ at, action: { kind: 'crash-all' } })
+      out.push({ at: Math.min(o.windowMs, at + 200 + extra.int(1300)), action: { kind: 'restart-all' } })
+    } else if (roll < 90) {
+      // The flip lands in what the replica has stored; the crash and restart make it read its storage again.
+      out.push({ at, action: { kind: 'corrupt', node } })
+      out.push({ at: at + 1, action: { kind: 'crash', node } })
+      out.push({ at: at + 2, action: { kind: 'restart', node } })
+    }
+    t += gap * (0.5 + extra.next())
+  }
+  for (const action of FINAL_HEAL) out.push({ at: o.windowMs, action })
+  return out.sort((a, b) => a.at - b.at)
+}
+
+/**
+ * What ends every faulty run, so progress after it can be required: links restored, every replica resumed and
+ * restarted (those whose storage was refused stay down), clocks back to the run's base rates.
+ */
+export const FINAL_HEAL: readonly FaultAction[] = [
+  { kind: 'heal' }, { kind: 'restart-all' }, { kind: 'resume', node: 'all' }, { kind: 'clock', node: 'all', rate: 1 },
+  { kind: 'loss', p: 0 }, { kind: 'dup', p: 0 }, { kind: 'reorder', p: 0 },
+]
+
+/** Whether a schedule already ends with a full heal (the random ones do). */
+export function endsHealed(faults: readonly ScheduledFault[]): boolean {
+  if (faults.length === 0) return true
+  const last = faults[faults.length - 1]!.at
+  const atEnd = new Set(faults.filter(f => f.at === last).map(f => f.action.kind))
+  return atEnd.has('heal') && atEnd.has('restart-all') && (atEnd.has('resume') || !faults.some(f => f.action.kind === 'pause'))
 }

@@ -10,7 +10,12 @@ import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
 import type { TypeCount } from '../stats.ts'
 import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
-import { parseFaultSpec, randomFaultSchedule, type ScheduledFault } from './faults.ts'
+import {
+  endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type ScheduledFault,
+} from './faults.ts'
+import { HistoryRecorder } from '../../core/history.ts'
+import { judgeLiveness, type LivenessVerdict } from '../../core/liveness.ts'
+export { formatLiveness, type LivenessVerdict } from '../../core/liveness.ts'
 import { formatCpuModel } from './cpu.ts'
 import { TraceHash } from './trace.ts'
 import { runWorkload, type WorkloadOptions } from './workload.ts'
@@ -21,11 +26,18 @@ export interface SimulationOptions {
   readonly seed: number
   readonly ops: number
   readonly clients: number
-  /** 'none', 'random', or a fault spec (see faults.ts). */
+  /**
+   * 'none'; 'random' (crashes, restarts, partitions, loss, duplication, reordering); 'nemesis' (the whole menu: also
+   * pauses, clock drift, outages beyond f, bit flips in storage); or a fault spec (see faults.ts). A schedule that does
+   * not end with a full heal gets one HEAL_AFTER_LAST_FAULT_MS after its last fault.
+   */
   readonly faults?: string
   /** Random faults are injected during this much virtual time (default 10 s). */
   readonly faultWindowMs?: number
-  /** Byzantine strategies, applied to the highest-numbered replicas (cycled if fewer strategies than replicas). */
+  /**
+   * Byzantine replicas: either strategies, applied to the highest-numbered replicas (cycled if fewer strategies than
+   * replicas), or `id=strategy` items placing each one (`0=equivocate` puts a faulty primary in view 0).
+   */
   readonly byzantine?: readonly string[]
   /**
    * How many replicas are Byzantine when strategies are given (default f, at most f). Fewer than f leaves room in the
@@ -46,7 +58,24 @@ export interface SimulationOptions {
   readonly checkTimeLimitMs?: number
   /** Called with the cluster once built (tests use it to look inside). */
   readonly onCluster?: (cluster: SimCluster) => void
+  /**
+   * Clock drift: each replica's clock runs at a rate drawn from the seed in [1 - d, 1 + d] (0.2: within 20% of true
+   * time). Default 0.
+   */
+  readonly clockDrift?: number
+  /** Liveness: operations invoked after the final heal must complete within this much virtual time (default 15 s). */
+  readonly livenessBoundMs?: number
+  /** Liveness: at most this share of all operations may time out (outcome unknown); default 0.1. */
+  readonly maxTimedOutShare?: number
 }
+
+/** A hand-written schedule that does not end healed is healed this long after its last fault. */
+export const HEAL_AFTER_LAST_FAULT_MS = 1000
+export const DEFAULT_LIVENESS_BOUND_MS = 15_000
+export const DEFAULT_MAX_TIMED_OUT_SHARE = 0.1
+/** A faulty run gives up this long after the final heal (a stalled cluster need not be simulated for minutes). */
+const GIVE_UP_AFTER_HEAL_MS = 120_000
+
 
 export interface SimulationReport {
   readonly protocol: string
@@ -62,6 +91,9 @@ export interface SimulationReport {
   readonly faults: readonly InjectedFault[]
   readonly byzantine: readonly { readonly replica: number; readonly strategy: string }[]
   readonly safetyViolations: readonly string[]
+  readonly liveness: LivenessVerdict
+  /** Replicas that refused their storage at start (damage detected), with the reason. */
+  readonly refused: readonly { readonly replica: number; readonly reason: string }[]
   readonly check: CheckResult
   readonly history: readonly HistoryEvent[]
   readonly traceHash: string
@@ -72,11 +104,31 @@ export interface SimulationReport {
 
 export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number): ScheduledFault[] {
   if (spec === undefined || spec === 'none' || spec === '') return []
-  if (spec === 'random') {
-    // Fault schedule from its own stream of the seed, so changing the workload does not change the faults.
-    return randomFaultSchedule(createFaultRng(seed), { n, windowMs })
+  // Fault schedules from their own stream of the seed, so changing the workload does not change the faults.
+  if (spec === 'random') return randomFaultSchedule(createFaultRng(seed), { n, windowMs })
+  if (spec === 'nemesis') return randomNemesisSchedule(createFaultRng(seed), { n, windowMs })
+  const faults = parseFaultSpec(spec, n)
+  if (endsHealed(faults)) return faults
+  const healAt = faults[faults.length - 1]!.at + HEAL_AFTER_LAST_FAULT_MS
+  return [...faults, ...FINAL_HEAL.map(action => ({ at: healAt, action }))]
+}
+
+/** Byzantine placement: `id=strategy` items where given, else strategies on the highest ids. */
+export function placeByzantine(items: readonly string[], n: number, count: number): { replica: number; strategy: string }[] {
+  const placed = items.filter(s => s.includes('='))
+  if (placed.length === 0) {
+    return Array.from({ length: count }, (_, i) => ({ replica: n - 1 - i, strategy: items[i % items.length]! }))
   }
-  return parseFaultSpec(spec, n)
+  if (placed.length !== items.length) throw new ConfigError('byzantine', 'give either strategies or id=strategy items, not both')
+  const out: { replica: number; strategy: string }[] = []
+  for (const item of placed) {
+    const [idText, strategy] = item.split('=') as [string, string]
+    const replica = Number(idText)
+    if (!Number.isInteger(replica) || replica < 0 || replica >= n) throw new ConfigError('byzantine', `"${item}": ${idText} is not a replica (0..${n - 1})`)
+    if (out.some(b => b.replica === replica)) throw new ConfigError('byzantine', `replica ${replica} is given twice`)
+    out.push({ replica, strategy })
+  }
+  return out
 }
 
 function createFaultRng(seed: number) {
@@ -90,15 +142,22 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   if (o.byzantine !== undefined && o.byzantine.length > 0) {
     const adversary = protocol.adversary
     if (adversary === undefined) throw new ConfigError('byzantine', `${protocol.name} has no Byzantine strategies (it tolerates crashes only)`)
-    for (const s of o.byzantine) {
-      if (!adversary.strategies.includes(s)) throw new ConfigError('byzantine', `unknown strategy "${s}" (known: ${adversary.strategies.join(', ')})`)
-    }
     const count = o.byzantineCount ?? f
     if (!Number.isInteger(count) || count < 0 || count > f) {
       throw new ConfigError('byzantineCount', `must be an integer from 0 to f = ${f} for n = ${o.n}, got ${count}`)
     }
-    for (let i = 0; i < count; i++) byzantine.push({ replica: o.n - 1 - i, strategy: o.byzantine[i % o.byzantine.length]! })
+    byzantine.push(...placeByzantine(o.byzantine, o.n, count))
+    for (const { strategy: s } of byzantine) {
+      if (!adversary.strategies.includes(s)) throw new ConfigError('byzantine', `unknown strategy "${s}" (known: ${adversary.strategies.join(', ')})`)
+    }
+    if (byzantine.length > f) throw new ConfigError('byzantine', `${byzantine.length} Byzantine replicas, but n = ${o.n} tolerates f = ${f}`)
   }
+  const drift = o.clockDrift ?? 0
+  if (!(drift >= 0 && drift < 1)) throw new ConfigError('clockDrift', `must be at least 0 and below 1, got ${drift}`)
+  const clockRng = createRng(o.seed).fork('clocks')
+  const clockRates = drift === 0 ? undefined : Array.from({ length: o.n }, () => Math.round((1 + drift * (2 * clockRng.next() - 1)) * 1000) / 1000)
+  const boundMs = o.livenessBoundMs ?? DEFAULT_LIVENESS_BOUND_MS
+  const maxTimedOutShare = o.maxTimedOutShare ?? DEFAULT_MAX_TIMED_OUT_SHARE
   const windowMs = o.faultWindowMs ?? 10_000
   const faults = resolveFaults(o.faults, o.n, windowMs, o.seed)
   const cluster = createSimCluster({
@@ -113,6 +172,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
     ...(o.network !== undefined ? { network: o.network } : {}),
     ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+    ...(clockRates !== undefined ? { clockRates } : {}),
     // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.
     maxCrashed: Math.max(byzantine.length > 0 ? f - byzantine.length : f, protocol.faultModel === 'crash' ? 1 : 0),
     untrusted: byzantine.map(b => b.replica),
@@ -126,36 +186,62 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   cluster.network.trace = trace.record
   o.onCluster?.(cluster)
   cluster.schedule(faults)
+  const healAt = faults.length === 0 ? null : faults[faults.length - 1]!.at
+  if (healAt !== null) cluster.sim.at(healAt, () => cluster.watchCommitsFrom(healAt))
   // With random faults, spread the operations over the fault window so the faults hit a running workload.
-  const thinkMs = o.workload?.thinkMs ?? (o.faults === 'random' && o.ops > 0 ? (windowMs * o.clients) / o.ops : 0)
+  const randomFaults = o.faults === 'random' || o.faults === 'nemesis'
+  const thinkMs = o.workload?.thinkMs ?? (randomFaults && o.ops > 0 ? (windowMs * o.clients) / o.ops : 0)
+  const recorder = new HistoryRecorder()
   const workload = runWorkload(cluster, {
     ...o.workload,
     thinkMs,
     ops: o.ops,
     rng: createRng(o.seed).fork('workload'),
+    recorder,
+    ...(healAt !== null && o.workload?.maxDurationMs === undefined ? { maxDurationMs: healAt + GIVE_UP_AFTER_HEAL_MS } : {}),
   })
+  // The probe: once healed, every client writes and reads again, and each must be answered within the bound.
+  let probe: ReturnType<typeof runWorkload> | null = null
+  const probeOps = Math.max(2 * o.clients, 10)
+  if (workload.finished) {
+    if (healAt !== null && cluster.sim.now() < healAt) cluster.sim.run(healAt)
+    probe = runWorkload(cluster, {
+      ...o.workload, thinkMs: 0, ops: probeOps, timeoutMs: boundMs, maxDurationMs: boundMs + 1000,
+      rng: createRng(o.seed).fork('probe'), recorder, valuePrefix: 'probe-',
+    })
+  }
   // Whatever the schedule did, end healed so the cluster can settle before the final checks.
   cluster.healAll()
   cluster.sim.run(cluster.sim.now() + 2000)
+  const history = recorder.events
+  const liveness = judgeLiveness(history, {
+    finished: workload.finished && (probe?.finished ?? false), healAt, boundMs, maxTimedOutShare,
+    firstCommit: cluster.firstCommitSinceWatch,
+  })
   const replicaStats = cluster.replicaStats()
   const clientStats = cluster.network.totals()
-  const check = checkHistory(workload.history, { timeLimitMs: o.checkTimeLimitMs ?? 60_000 })
+  const check = checkHistory(history, { timeLimitMs: o.checkTimeLimitMs ?? 60_000 })
   const protocolMessages: Record<string, TypeCount> = {}
   for (const [type, c] of replicaStats.byType('protocol')) protocolMessages[type] = c
   return {
     protocol: protocol.name,
     n: o.n,
     seed: o.seed,
-    ops: { requested: o.ops, ok: workload.ok, fail: workload.fail, info: workload.info },
-    finished: workload.finished,
-    virtualMs: workload.endMs - workload.startMs,
+    ops: {
+      requested: o.ops + (probe === null ? 0 : probeOps),
+      ok: workload.ok + (probe?.ok ?? 0), fail: workload.fail + (probe?.fail ?? 0), info: workload.info + (probe?.info ?? 0),
+    },
+    finished: workload.finished && (probe?.finished ?? false),
+    virtualMs: (probe ?? workload).endMs - workload.startMs,
     protocolMessages,
     clientMessages: { requests: clientStats.total('request'), replies: clientStats.total('reply') },
     faults: cluster.faultLog,
     byzantine,
     safetyViolations: cluster.safetyViolations,
+    liveness,
+    refused: [...cluster.refused].map(([replica, reason]) => ({ replica, reason })),
     check,
-    history: workload.history,
+    history,
     traceHash: trace.hex,
     traceEvents: trace.events,
     traceLines: trace.lines,
@@ -167,7 +253,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
 export function replayCommand(o: SimulationOptions): string {
   let cmd = `npm run sim -- --protocol ${o.protocol.name} --n ${o.n} --seed ${o.seed} --ops ${o.ops} --clients ${o.clients}`
   if (o.faults !== undefined && o.faults !== 'none') cmd += ` --faults '${o.faults}'`
-  if (o.faults === 'random' && o.faultWindowMs !== undefined) cmd += ` --fault-window ${o.faultWindowMs}`
+  if ((o.faults === 'random' || o.faults === 'nemesis') && o.faultWindowMs !== undefined) cmd += ` --fault-window ${o.faultWindowMs}`
   if (o.byzantine !== undefined && o.byzantine.length > 0) cmd += ` --byzantine ${o.byzantine.join(',')}`
   if (o.byzantineCount !== undefined) cmd += ` --byzantine-count ${o.byzantineCount}`
   if (o.signer !== undefined) cmd += ` --signer ${o.signer}`
@@ -176,9 +262,18 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.fsyncMs !== undefined) cmd += ` --fsync-ms ${o.fsyncMs}`
   if (o.workload?.keys !== undefined) cmd += ` --keys ${o.workload.keys}`
   if (o.cpu !== undefined) cmd += ` --cpu ${formatCpuModel(o.cpu, o.signer)}`
+  if (o.clockDrift !== undefined && o.clockDrift > 0) cmd += ` --clock-drift ${o.clockDrift}`
+  if (o.livenessBoundMs !== undefined) cmd += ` --liveness-bound ${o.livenessBoundMs}`
+  if (o.maxTimedOutShare !== undefined) cmd += ` --max-timed-out ${o.maxTimedOutShare}`
   for (const [k, v] of Object.entries(o.protocolOptions ?? {})) cmd += ` --option ${k}=${String(v)}`
   const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys') ? 'workload' : '']
     .filter(x => x !== '')
   if (other.length > 0) cmd += ` # plus the test's ${other.join(' and ')} settings`
   return cmd
 }
+
+/** Safe (linearizable, replicas agree) and live (see LivenessVerdict). */
+export function runPassed(r: SimulationReport): boolean {
+  return r.check.ok && r.safetyViolations.length === 0 && r.liveness.ok
+}
+

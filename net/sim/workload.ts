@@ -22,6 +22,8 @@ export interface WorkloadOptions extends KvMix {
   /** Virtual-time bound for the whole run. */
   readonly maxDurationMs?: number
   readonly rng: Rng
+  /** Record into this history (a later workload continues an earlier one's); default a new one. */
+  readonly recorder?: HistoryRecorder
 }
 
 export interface WorkloadResult {
@@ -46,7 +48,7 @@ export function runWorkload(cluster: SimCluster, o: WorkloadOptions): WorkloadRe
   const timeoutMs = o.timeoutMs ?? 5000
   const thinkMs = o.thinkMs ?? 0
   const sim = cluster.sim
-  const recorder = new HistoryRecorder()
+  const recorder = o.recorder ?? new HistoryRecorder()
   const latencies: number[] = []
   const counts = { ok: 0, fail: 0, info: 0 }
   const startMs = sim.now()

@@ -35,6 +35,7 @@ export const pbft: ProtocolDescriptor<PbftMessage> = {
   theoreticalMessages: n => ({ PrePrepare: n - 1, Prepare: (n - 1) * (n - 1), Commit: n * (n - 1) }),
   adversary: {
     strategies: BYZANTINE_STRATEGIES,
+    primaryOnly: ['equivocate', 'censor', 'lying-view-change'],
     createReplica: (strategy, ctx) => {
       if (!isByzantineStrategy(strategy)) {
         throw new ConfigError('byzantine', `unknown PBFT strategy "${strategy}" (known: ${BYZANTINE_STRATEGIES.join(', ')})`)

@@ -12,9 +12,12 @@ describe('unreplicated baseline in the simulator', () => {
   it('runs a workload whose history is linearizable', () => {
     const report = runSimulation({ protocol: unreplicated, n: 1, seed: 1, ops: 1000, clients: 5 })
     expect(report.finished).toBe(true)
-    expect(report.ops.ok + report.ops.fail).toBe(1000)
+    // The workload's 1000 operations and the liveness probe's 10, every one answered.
+    expect(report.ops.requested).toBe(1010)
+    expect(report.ops.ok + report.ops.fail).toBe(1010)
     expect(report.check.verdict).toBe('linearizable')
-    expect(report.history.length).toBe(2000)
+    expect(report.liveness.ok).toBe(true)
+    expect(report.history.length).toBe(2020)
   })
 
   it('keeps acknowledged writes across crashes with slow fsync (persist before reply)', () => {
@@ -25,7 +28,10 @@ describe('unreplicated baseline in the simulator', () => {
       }
       const report = runSimulation(options)
       const replay = replayCommand(options)
-      expect(report.faults.filter(f => f.skipped === undefined).length, replay).toBe(6)
+      // The six scheduled faults, then the final heal the run adds a second after the last one.
+      expect(report.faults.filter(f => f.skipped === undefined && f.at < 1700).length, replay).toBe(6)
+      expect(report.liveness.healAt, replay).toBe(1700)
+      expect(report.liveness.ok, report.liveness.problems.join('; ')).toBe(true)
       expect(report.finished, replay).toBe(true)
       expect(report.check.verdict, `${report.check.explanation}\nreplay: ${replay}`).toBe('linearizable')
     }
