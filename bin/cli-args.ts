@@ -21,6 +21,14 @@ export function nonNegativeNumber(flag: string) {
   }
 }
 
+export function ratio(flag: string) {
+  return (text: string): number => {
+    const v = Number(text)
+    if (text.trim() === '' || !(v >= 0 && v <= 1)) throw new InvalidArgumentError(`${flag} expects a number from 0 to 1, got "${text}"`)
+    return v
+  }
+}
+
 /** `--option key=value` (repeatable): numbers and booleans are parsed, anything else stays a string. */
 export function keyValue(text: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
   const at = text.indexOf('=')

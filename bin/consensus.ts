@@ -25,7 +25,8 @@ import { loadClusterConfig } from '../live/config.ts'
 import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
-import { keyValue, list, positiveInt } from './cli-args.ts'
+import { keyValue, list, positiveInt, ratio } from './cli-args.ts'
+import { formatLiveness } from '../core/liveness.ts'
 
 const program = new Command('consensus')
   .description('Run and use consensus clusters over libp2p. Simulation: npm run sim; benchmarks: npm run bench.')
@@ -154,18 +155,25 @@ program.command('chaos')
   .option('--faults <list>', `comma-separated: ${CHAOS_FAULTS.join(', ')}`, list, [...CHAOS_FAULTS])
   .option('--history <file>', 'write the client history as JSON Lines')
   .option('--seed <s>', 'seed for the workload and fault choices', positiveInt('--seed', 0))
+  .option('--keys <k>', 'distinct keys in the workload (fewer keys, more contention)', positiveInt('--keys'), 8)
+  .option('--read-ratio <r>', 'share of reads in the workload (0..1)', ratio('--read-ratio'), 0.5)
+  .option('--settle <s>', 'seconds of workload after the final heal (progress after it is required)', positiveInt('--settle', 0), 5)
   .action(async a => {
     for (const f of a.faults as string[]) if (!(CHAOS_FAULTS as readonly string[]).includes(f)) throw new InvalidArgumentError(`--faults: unknown fault "${f}" (${CHAOS_FAULTS.join(', ')})`)
     const config = loadClusterConfig(clusterFile(a.dir))
     const report = await runChaos({
       config, configFile: clusterFile(a.dir), durationMs: a.duration * 1000, clients: a.clients, faults: a.faults as ChaosFault[],
       ...(a.seed !== undefined ? { seed: a.seed } : {}), onEvent: line => process.stdout.write(`  ${line}\n`),
+      keys: a.keys, readRatio: a.readRatio, settleMs: a.settle * 1000,
     })
     if (a.history !== undefined) writeFileSync(a.history, toJsonLines(report.history))
     process.stdout.write(`operations: ${report.ops.ok} ok, ${report.ops.fail} fail, ${report.ops.info} info in ${(report.durationMs / 1000).toFixed(1)} s\n`)
     process.stdout.write(`faults injected: ${report.faults.length}\n`)
     process.stdout.write(`checker: ${report.check.verdict} (${report.check.opsChecked} operations on ${report.check.keysChecked} keys)\n`)
     if (!report.check.ok) { process.stdout.write(report.check.explanation + '\n'); process.exitCode = 1 }
+    process.stdout.write(formatLiveness(report.liveness) + '\n')
+    for (const p of report.liveness.problems) process.stdout.write(`  ${p}\n`)
+    if (!report.liveness.ok) process.exitCode = 1
   })
 
 async function main(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The admin channel of a live node: a Unix socket in the cluster's run folder (reachable only by local users allowed
  * by the folder's permissions), speaking one JSON object per line. `status` reports role, epoch, commit and applied
- * index, peers and counters; `block` / `heal` inject and lift a partition at the node's transport (used by chaos runs).
+ * index, peers and counters; `block` / `heal` inject and lift a partition at the node's transport, and `clock` makes
+ * the replica's clock run fast or slow (clock drift; rate 1 is true time), both used by chaos runs.
  */
 import { existsSync, unlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server } from 'node:net'
@@ -10,14 +11,16 @@ export type AdminRequest =
   | { readonly cmd: 'status' }
   | { readonly cmd: 'block'; readonly peers: readonly number[] }
   | { readonly cmd: 'heal' }
+  | { readonly cmd: 'clock'; readonly rate: number }
 
 export type AdminHandler = (request: AdminRequest) => unknown
 
 function parseRequest(line: string): AdminRequest {
-  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown }
+  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown }
   if (v.cmd === 'status' || v.cmd === 'heal') return { cmd: v.cmd }
   if (v.cmd === 'block' && Array.isArray(v.peers) && v.peers.every(p => Number.isInteger(p))) return { cmd: 'block', peers: v.peers as number[] }
-  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"})`)
+  if (v.cmd === 'clock' && typeof v.rate === 'number' && v.rate > 0 && v.rate <= 100) return { cmd: 'clock', rate: v.rate }
+  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"}; clock takes a rate above 0)`)
 }
 
 export function startAdminServer(socketPath: string, handler: AdminHandler): Promise<Server> {

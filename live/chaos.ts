@@ -1,13 +1,15 @@
 /**
- * Jepsen in a box: drive a key-value workload against a running local cluster while killing (`kill -9`), restarting
- * and partitioning its real replica processes; record the client history, heal everything, and judge the history
- * with the linearizability checker.
+ * Jepsen in a box: drive a key-value workload against a running local cluster while killing (`kill -9`), restarting,
+ * partitioning, pausing (SIGSTOP / SIGCONT) and skewing the clocks of its real replica processes; heal everything,
+ * keep the workload running a while longer, and judge the history: linearizable (the checker) and live (every
+ * operation invoked after the heal answered within the bound, few timeouts overall; core/liveness.ts).
  *
  * Partitions act on the real processes through each node's admin socket: the isolated replica drops all traffic to and
  * from the other replicas at its transport, and they drop it too (both directions cut).
  */
 import { randomBytes } from 'node:crypto'
 import { checkHistory, type CheckResult } from '../core/checker/index.ts'
+import { judgeLiveness, type LivenessVerdict } from '../core/liveness.ts'
 import { ConfigError } from '../core/errors.ts'
 import { HistoryRecorder, type HistoryEvent } from '../core/history.ts'
 import { createKvOpGenerator, recordInvoke, type KvMix } from '../core/kv-workload.ts'
@@ -20,8 +22,15 @@ import type { ClusterConfig } from './config.ts'
 import { adminSocketPath, type NodeStatus } from './node.ts'
 import { runningPid, startReplicaProcess, stopReplicaProcess } from './processes.ts'
 
-export type ChaosFault = 'kill' | 'restart' | 'partition'
-export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'restart', 'partition']
+export type ChaosFault = 'kill' | 'restart' | 'partition' | 'pause' | 'clock'
+export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'restart', 'partition', 'pause', 'clock']
+
+/** A paused process is continued this long after it was stopped (or at the final heal). */
+const PAUSE_MS = { min: 300, max: 2000 }
+/** Clock rates a chaos run gives a replica: within this factor of true time. */
+const CLOCK_SPREAD = 1.25
+/** After the final heal the workload goes on this long, so progress after the heal is measured. */
+const DEFAULT_SETTLE_MS = 5000
 
 export interface ChaosOptions extends KvMix {
   readonly config: ClusterConfig
@@ -34,11 +43,18 @@ export interface ChaosOptions extends KvMix {
   readonly requestTimeoutMs?: number
   readonly seed?: number
   readonly onEvent?: (line: string) => void
+  /** Workload time after the final heal (default 5 s). */
+  readonly settleMs?: number
+  /** Operations invoked after the final heal must complete within this (default: requestTimeoutMs). */
+  readonly livenessBoundMs?: number
+  /** At most this share of operations may time out (default 0.1). */
+  readonly maxTimedOutShare?: number
 }
 
 export interface ChaosReport {
   readonly history: readonly HistoryEvent[]
   readonly check: CheckResult
+  readonly liveness: LivenessVerdict
   readonly ops: { ok: number; fail: number; info: number }
   readonly faults: readonly { readonly atMs: number; readonly description: string }[]
   readonly durationMs: number
@@ -100,7 +116,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   }
 
   const down = new Set<NodeId>()
+  /** Stopped processes and when to continue them. */
+  const paused = new Map<NodeId, number>()
+  const skewed = new Set<NodeId>()
   let isolated: NodeId | null = null
+  const signal = (id: NodeId, sig: 'SIGSTOP' | 'SIGCONT'): boolean => {
+    const pid = runningPid(config, id)
+    if (pid === null) return false
+    try { process.kill(pid, sig); return true } catch { return false }
+  }
+  const resume = (id: NodeId, why: string) => {
+    paused.delete(id)
+    if (signal(id, 'SIGCONT')) note(`SIGCONT replica ${id}${why}`)
+  }
+  const setClock = async (id: NodeId, rate: number): Promise<boolean> => {
+    try { await adminRequest(adminSocketPath(config, id), { cmd: 'clock', rate }); return true } catch { return false }
+  }
   const heal = async () => {
     if (isolated === null) return
     await Promise.all(replicaIds.filter(id => !down.has(id)).map(id => adminRequest(adminSocketPath(config, id), { cmd: 'heal' }).catch(() => undefined)))
@@ -108,7 +139,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     isolated = null
   }
   const leaderOrRandom = async (): Promise<NodeId> => {
-    const up = replicaIds.filter(id => !down.has(id))
+    const up = replicaIds.filter(id => !down.has(id) && !paused.has(id))
     if (rng.chance(0.5)) {
       for (const id of up) {
         const s = await nodeStatus(config, id)
@@ -125,13 +156,30 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const wakeAt = performance.now() + interval * (0.5 + rng.next())
       while (faulting && performance.now() < wakeAt) await new Promise(r => setTimeout(r, 50))
       if (!faulting || o.faults.length === 0) break
+      for (const [id, until] of paused) if (performance.now() >= until) resume(id, '')
       const kind = o.faults[rng.int(o.faults.length)]!
-      if (kind === 'kill' && down.size < maxDown) {
+      // A stopped process is as unavailable as a dead one: both count against the fault budget.
+      const unavailable = down.size + paused.size
+      if (kind === 'kill' && unavailable < maxDown) {
         const victim = await leaderOrRandom()
         await stopReplicaProcess(config, victim, { kill9: true })
         down.add(victim)
         note(`kill -9 replica ${victim}`)
-      } else if (kind === 'restart' || (kind === 'kill' && down.size >= maxDown)) {
+      } else if (kind === 'pause' && unavailable < maxDown) {
+        const victim = await leaderOrRandom()
+        if (signal(victim, 'SIGSTOP')) {
+          paused.set(victim, performance.now() + PAUSE_MS.min + rng.int(PAUSE_MS.max - PAUSE_MS.min))
+          note(`SIGSTOP replica ${victim}`)
+        }
+      } else if (kind === 'clock') {
+        const up = replicaIds.filter(id => !down.has(id) && !paused.has(id))
+        const victim = up[rng.int(up.length)]!
+        const rate = Math.round(CLOCK_SPREAD ** (2 * rng.next() - 1) * 100) / 100
+        if (await setClock(victim, rate)) {
+          skewed.add(victim)
+          note(`clock of replica ${victim} at ${rate}x`)
+        }
+      } else if (kind === 'restart' || ((kind === 'kill' || kind === 'pause') && unavailable >= maxDown)) {
         const [id] = [...down]
         if (id !== undefined) {
           await startReplicaProcess(config, o.configFile, id)
@@ -157,16 +205,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   // Stop injecting, then heal before stopping the clients, so operations in flight can finish and every fault is undone.
   faulting = false
   await faultsDone
+  for (const id of [...paused.keys()]) resume(id, ' (final heal)')
   await heal()
   for (const id of [...down]) {
     await startReplicaProcess(config, o.configFile, id)
     down.delete(id)
     note(`restarted replica ${id} (final heal)`)
   }
+  // A restarted process starts with a true clock; the others are set back.
+  for (const id of [...skewed]) if (await setClock(id, 1)) note(`clock of replica ${id} back to 1x (final heal)`)
+  const healAt = now()
+  await new Promise(r => setTimeout(r, o.settleMs ?? DEFAULT_SETTLE_MS))
   running = false
   await Promise.all(loops)
   for (const c of clients) await c.close()
   const history = recorder.events
   const check = checkHistory(history, { timeLimitMs: 120_000 })
-  return { history, check, ops, faults, durationMs: now() }
+  const liveness = judgeLiveness(history, {
+    finished: true, healAt: faults.length > 0 ? healAt : null,
+    // Wall-clock runs on a shared machine: one request timeout plus a generous margin for retries after the heal.
+    boundMs: o.livenessBoundMs ?? 2 * (o.requestTimeoutMs ?? 3000),
+    maxTimedOutShare: o.maxTimedOutShare ?? 0.1, firstCommit: null,
+  })
+  return { history, check, liveness, ops, faults, durationMs: now() }
 }

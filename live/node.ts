@@ -128,6 +128,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         case 'status': return status()
         case 'block': blocked = [...request.peers]; transport.setBlocked(new Set(blocked)); return { blocked }
         case 'heal': blocked = []; transport.setBlocked(new Set()); return { blocked }
+        case 'clock': host.setClockRate(request.rate); return { clockRate: request.rate }
       }
     })
   }

@@ -134,9 +134,13 @@ for (const protocol of protocols.values()) {
       expect(Object.values(s0.framesRejected).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
       await client.close()
 
-      // 6. A short chaos run ends linearizable.
-      const report = await runChaos({ config, configFile, durationMs: 6000, clients: 3, faults: n > 1 ? ['kill', 'restart', 'partition'] : ['kill', 'restart'], faultIntervalMs: 1500, seed: 7 })
+      // 6. A short chaos run (kill -9, restarts, partitions, SIGSTOP pauses, clock drift) ends linearizable and live.
+      const report = await runChaos({
+        config, configFile, durationMs: 6000, clients: 3, faultIntervalMs: 1000, seed: 7, settleMs: 3000,
+        faults: n > 1 ? ['kill', 'restart', 'partition', 'pause', 'clock'] : ['kill', 'restart', 'pause'],
+      })
       expect(report.check.verdict, report.check.explanation).toBe('linearizable')
+      expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nfaults: ${report.faults.map(f => f.description).join('; ')}`).toBe(true)
       expect(report.ops.ok).toBeGreaterThan(10)
 
       // 7. Storage faults: a torn tail is cut off on restart; corruption in the middle is refused, naming file and offset.
