@@ -124,6 +124,11 @@ export interface ProtocolDescriptor<M = unknown> {
    * it needs for these options; hosts then use it, and a different configured interval is an error.
    */
   requiredSnapshotInterval?(options: Readonly<Record<string, unknown>>): number
+  /**
+   * What these options assume about time, if anything (leases do): the simulator's random schedules stay within it,
+   * and a run that breaks it on purpose says so, so a violation it causes is expected, not a protocol bug.
+   */
+  timingAssumptions?(options: Readonly<Record<string, unknown>>): TimingAssumptions | undefined
   /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
   readonly adversary?: {
     readonly strategies: readonly string[]
@@ -134,6 +139,15 @@ export interface ProtocolDescriptor<M = unknown> {
     readonly primaryOnly?: readonly string[]
     createReplica(strategy: string, ctx: ReplicaContext): Replica<M>
   }
+}
+
+export interface TimingAssumptions {
+  /** Two replicas' tick rates must differ by less than this factor (e.g. 1.1: within 10%). */
+  readonly maxClockRateRatio: number
+  /** Whether a replica may stop for a while (a GC pause, SIGSTOP) without breaking safety. */
+  readonly pauseSafe: boolean
+  /** The assumption in words, for reports. */
+  readonly statement: string
 }
 
 /**

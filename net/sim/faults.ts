@@ -135,6 +135,12 @@ export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
 
 export interface RandomFaultOptions {
   readonly n: number
+  /**
+   * Nemesis only: the largest ratio between two replicas' clock rates the schedule may create (the protocol's timing
+   * assumption, less any base drift), and whether pauses are allowed. Default: 1.25^2 and pauses.
+   */
+  readonly maxClockRateRatio?: number
+  readonly pauses?: boolean
   /** Faults are injected in [0, windowMs); everything is healed at windowMs. */
   readonly windowMs: number
   /** Mean gap between faults. */
@@ -206,11 +212,14 @@ export function randomNemesisSchedule(rng: Rng, o: RandomFaultOptions): Schedule
     const at = Math.round(t)
     const node = extra.int(o.n)
     if (roll < 40) {
+      if (o.pauses === false) { t += gap * (0.5 + extra.next()); continue }
       const who: NodeRef = extra.chance(0.4) ? 'leader' : node
       out.push({ at, action: { kind: 'pause', node: who } })
       out.push({ at: Math.min(o.windowMs, at + 100 + extra.int(1900)), action: { kind: 'resume', node: 'paused' } })
     } else if (roll < 70) {
-      const rate = Math.round(RANDOM_CLOCK_SPREAD ** (2 * extra.next() - 1) * 100) / 100
+      // Rates within [1/s, s], so any two differ by at most s^2: within the protocol's timing assumption.
+      const spread = Math.min(RANDOM_CLOCK_SPREAD, Math.sqrt(o.maxClockRateRatio ?? RANDOM_CLOCK_SPREAD ** 2))
+      const rate = Math.round(spread ** (2 * extra.next() - 1) * 1000) / 1000
       out.push({ at, action: { kind: 'clock', node, rate } })
     } else if (roll < 82) {
       out.push({ at, action: { kind: 'crash-all' } })

@@ -5,13 +5,14 @@
 import { checkHistory, type CheckResult } from '../../core/checker/index.ts'
 import { ConfigError } from '../../core/errors.ts'
 import type { HistoryEvent } from '../../core/history.ts'
-import type { AnyProtocol } from '../../core/protocol.ts'
+import type { AnyProtocol, TimingAssumptions } from '../../core/protocol.ts'
 import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
 import type { TypeCount } from '../stats.ts'
 import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
 import {
-  endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type ScheduledFault,
+  endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type RandomFaultOptions,
+  type ScheduledFault,
 } from './faults.ts'
 import { HistoryRecorder } from '../../core/history.ts'
 import { judgeLiveness, type LivenessVerdict } from '../../core/liveness.ts'
@@ -92,6 +93,8 @@ export interface SimulationReport {
   readonly byzantine: readonly { readonly replica: number; readonly strategy: string }[]
   readonly safetyViolations: readonly string[]
   readonly liveness: LivenessVerdict
+  /** The protocol's timing assumption when this run breaks it on purpose (a violation is then expected), else null. */
+  readonly assumptionBroken: string | null
   /** Replicas that refused their storage at start (damage detected), with the reason. */
   readonly refused: readonly { readonly replica: number; readonly reason: string }[]
   readonly check: CheckResult
@@ -102,11 +105,12 @@ export interface SimulationReport {
   readonly deliveries: number
 }
 
-export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number): ScheduledFault[] {
+export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number,
+  limits: Pick<RandomFaultOptions, 'maxClockRateRatio' | 'pauses'> = {}): ScheduledFault[] {
   if (spec === undefined || spec === 'none' || spec === '') return []
   // Fault schedules from their own stream of the seed, so changing the workload does not change the faults.
   if (spec === 'random') return randomFaultSchedule(createFaultRng(seed), { n, windowMs })
-  if (spec === 'nemesis') return randomNemesisSchedule(createFaultRng(seed), { n, windowMs })
+  if (spec === 'nemesis') return randomNemesisSchedule(createFaultRng(seed), { n, windowMs, ...limits })
   const faults = parseFaultSpec(spec, n)
   if (endsHealed(faults)) return faults
   const healAt = faults[faults.length - 1]!.at + HEAL_AFTER_LAST_FAULT_MS
@@ -159,7 +163,12 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   const boundMs = o.livenessBoundMs ?? DEFAULT_LIVENESS_BOUND_MS
   const maxTimedOutShare = o.maxTimedOutShare ?? DEFAULT_MAX_TIMED_OUT_SHARE
   const windowMs = o.faultWindowMs ?? 10_000
-  const faults = resolveFaults(o.faults, o.n, windowMs, o.seed)
+  // A protocol's timing assumption (leases): random schedules stay inside it; a run that breaks it says so.
+  const timing = protocol.timingAssumptions?.(protocol.parseOptions(o.protocolOptions ?? {}, o.n))
+  const baseRatio = drift === 0 ? 1 : (1 + drift) / (1 - drift)
+  const limits = timing === undefined ? {} : { maxClockRateRatio: Math.max(1, timing.maxClockRateRatio / baseRatio * 0.95), pauses: timing.pauseSafe }
+  const faults = resolveFaults(o.faults, o.n, windowMs, o.seed, limits)
+  const assumptionBroken = timing === undefined ? null : brokenTimingAssumption(timing, baseRatio, faults)
   const cluster = createSimCluster({
     protocol,
     n: o.n,
@@ -239,6 +248,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     byzantine,
     safetyViolations: cluster.safetyViolations,
     liveness,
+    assumptionBroken,
     refused: [...cluster.refused].map(([replica, reason]) => ({ replica, reason })),
     check,
     history,
@@ -277,3 +287,17 @@ export function runPassed(r: SimulationReport): boolean {
   return r.check.ok && r.safetyViolations.length === 0 && r.liveness.ok
 }
 
+
+/** Whether base drift or the schedule's clock and pause faults go beyond the protocol's timing assumption. */
+function brokenTimingAssumption(timing: TimingAssumptions, baseRatio: number, faults: readonly ScheduledFault[]): string | null {
+  let low = 1
+  let high = 1
+  let paused = false
+  for (const f of faults) {
+    if (f.action.kind === 'clock' && f.action.node !== 'all') { low = Math.min(low, f.action.rate); high = Math.max(high, f.action.rate) }
+    if (f.action.kind === 'pause') paused = true
+  }
+  const ratio = baseRatio * (high / low)
+  if (ratio < timing.maxClockRateRatio && (timing.pauseSafe || !paused)) return null
+  return `${timing.statement} (this run: clock rates up to ${ratio.toFixed(3)}x apart${paused ? ', pauses' : ''})`
+}

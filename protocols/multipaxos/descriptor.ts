@@ -19,6 +19,11 @@ export const multipaxos: ProtocolDescriptor<MultiPaxosMessage> = {
   faultsTolerated: n => Math.floor((n - 1) / 2),
   checkClusterSize: n => Number.isInteger(n) && n >= 1 ? null : `multipaxos needs at least 1 replica, got ${n}`,
   parseOptions: (raw, n) => parseOptions(raw, n) as unknown as Readonly<Record<string, unknown>>,
+  timingAssumptions: raw => raw['leaseReads'] === true ? {
+    // Less than a factor of two, minus a tick of granularity (README): keep a margin.
+    maxClockRateRatio: 1.8, pauseSafe: false,
+    statement: 'lease reads: tick rates differ by less than a factor of two, and no replica stops mid-lease',
+  } : undefined,
   codec: multiPaxosCodec,
   createReplica: ctx => new MultiPaxosReplica(ctx),
   createClient: ctx => new LeaderClient(ctx),

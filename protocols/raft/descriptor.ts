@@ -23,4 +23,13 @@ export const raft: ProtocolDescriptor<RaftMessage> = {
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
   theoreticalMessages: n => ({ AppendEntries: n - 1, AppendEntriesResponse: n - 1 }),
+  timingAssumptions: raw => {
+    const o = parseRaftOptions(raw)
+    if (!o.leaseReads) return undefined
+    return {
+      maxClockRateRatio: 1 + o.heartbeatTicks / o.electionTicks, pauseSafe: false,
+      statement: `lease reads: tick rates differ by less than one heartbeat per election timeout ` +
+        `(${o.heartbeatTicks}/${o.electionTicks}), and no replica stops mid-lease`,
+    }
+  },
 }
