@@ -8,7 +8,8 @@
  *   consensus kv put k v --config ./c/cluster.json             a client (get | put | delete | cas)
  *   consensus chaos --dir ./c --duration 30 --clients 4 --faults kill,restart,partition --history h.jsonl
  *
- * Every command has --help. Bad arguments and config mistakes exit with status 2 and a message naming them.
+ * Every command has --help. Bad arguments and config mistakes exit with status 2 and a message naming them; so does
+ * `consensus node` on a damaged log (refused, naming file and offset) or a data directory another process holds.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError } from '../core/errors.ts'
 import { toJsonLines } from '../core/history.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
+import { DataDirectoryLockedError } from '../core/storage/dir-lock.ts'
 import { StorageCorruptionError } from '../core/storage/record-framing.ts'
 import { protocols } from '../protocols/index.ts'
 import { adminRequest } from '../live/admin.ts'
@@ -181,7 +183,8 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv)
   } catch (e) {
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
-    if (e instanceof ConfigError || e instanceof InvalidArgumentError || e instanceof StorageCorruptionError) {
+    if (e instanceof ConfigError || e instanceof InvalidArgumentError || e instanceof StorageCorruptionError ||
+      e instanceof DataDirectoryLockedError) {
       process.stderr.write(`consensus: ${e.message}\n`)
       process.exit(2)
     }

@@ -86,12 +86,18 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
   const dataDir = configPath(config, me.dataDir)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const storage = createFileStorage({ dir: dataDir, fsync: config.fsync as 'always' | 'batch' | 'none' })
-  const transport = await createLibp2pTransport({
-    id: me.id,
-    peers: addressBookOf(config),
-    maxFrameBytes: config.maxFrameBytes,
-    ...(options.libp2p !== undefined ? { node: options.libp2p } : { privateKey: key.privateKey }),
-  })
+  let transport: Libp2pTransport
+  try {
+    transport = await createLibp2pTransport({
+      id: me.id,
+      peers: addressBookOf(config),
+      maxFrameBytes: config.maxFrameBytes,
+      ...(options.libp2p !== undefined ? { node: options.libp2p } : { privateKey: key.privateKey }),
+    })
+  } catch (e) {
+    storage.close() // releases the data directory's lock, so this process can try again
+    throw e
+  }
   const host = createReplicaHost({
     descriptor: protocol,
     id: me.id,

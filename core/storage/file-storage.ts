@@ -1,11 +1,13 @@
 /**
- * Durable storage in a directory: a write-ahead log of PersistOps plus one snapshot file.
+ * Durable storage in a directory: a write-ahead log of PersistOps plus one snapshot file (format in record-framing.ts).
  *
- *   dir/wal-0000000000000001.log   log segment: checksummed records (record-framing.ts), appended to
+ *   dir/LOCK                       who has the directory open (dir-lock.ts)
+ *   dir/wal-0000000000000001.log   log segment: preallocated to `segmentBytes`, checksummed numbered records
  *   dir/snapshot.bin               the newest snapshot, one checksummed record, replaced atomically
  *
- * Writes are encoded at write() and kept in memory; sync() appends them to the current segment with one write and
- * then makes them durable according to the fsync policy before calling `done`:
+ * Writes are encoded at write() and kept in memory; sync() writes them at the current end of the log (positional
+ * writes into the preallocated segment, never append mode) and then makes them durable according to the fsync
+ * policy before calling `done`:
  *
  * - 'always': one fdatasync per sync() call that wrote something, completions in call order.
  * - 'batch':  group commit. An fdatasync starts as soon as none is running; every sync() call that arrives while one
@@ -16,26 +18,36 @@
  *             loss: acknowledged writes may vanish and the log may be left damaged so that recovery refuses to start.
  *             For benchmarks that want to measure the protocol without the disk.
  *
+ * A record that does not fit in the current segment goes to a new one (preallocated, and durable with its header
+ * before any record is written to it), after the current one is made durable, so only the last segment can end in a
+ * torn append. Preallocation is what lets recovery see a log cut short: every segment's size is in its checksummed
+ * header (etcd preallocates 64 MiB segments; we default to 16 MiB because recovery reads whole segments).
+ *
  * A snapshot op is written to `snapshot.bin.tmp`, fsynced, renamed over `snapshot.bin`, and the directory fsynced; only
- * then is a snapshot marker appended to the log (so any crash leaves a prefix of the writes). At the end of that
- * sync the log is compacted: the live state (hard records and the log records above the snapshot) is written to a new
- * segment through a temporary file and rename, and older segments are deleted, so the log does not grow forever.
+ * then is a snapshot marker written to the log (so any crash leaves a prefix of the writes). At the end of that sync
+ * the log is compacted: the live state (hard records and the log records above the snapshot) is written to a new
+ * base segment through a temporary file and rename, and older segments are deleted, so the log does not grow forever.
  *
- * Recovery replays the segments in order. A damaged last record of the last segment is a torn append and is cut
- * off; damage anywhere else refuses to start with a StorageCorruptionError naming the file and byte offset.
- *
- * One process at a time: nothing locks the directory.
+ * Recovery replays the segments from the newest base segment on (older ones are leftovers of a compaction that
+ * crashed before deleting them). A torn append at the end of the last segment is cut off by zeroing it (the size
+ * stays); damage anywhere else refuses to start with a StorageCorruptionError naming the file and byte offset, and
+ * leaves every file as it was for inspection.
  */
 import {
-  closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
-  truncateSync, unlinkSync, writeSync,
+  closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
+  renameSync, unlinkSync, writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
 import { CodecError, ConfigError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { DurableState, PersistOp, Storage } from '../storage.ts'
-import { RECORD_HEADER_BYTES, scanRecords, StorageCorruptionError } from './record-framing.ts'
+import { lockDirectory } from './dir-lock.ts'
+import type { DirectoryLock } from './dir-lock.ts'
+import {
+  decodeSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotFile, recordPayload, scanSegment,
+  sealRecord, SEGMENT_HEADER_BYTES, StorageCorruptionError,
+} from './record-framing.ts'
 import { decodeSnapshotRecord, decodeWalRecord, encodeSnapshotRecord, encodeWalRecord } from './wal-codec.ts'
 import type { SnapshotFileRecord, WalRecord } from './wal-codec.ts'
 
@@ -48,6 +60,11 @@ export interface FileStorageOptions {
   readonly fsync?: FsyncPolicy
   /** 'batch' only: how long the first sync() of a group waits for others to join it. Default 0: start at once. */
   readonly batchWindowMs?: number
+  /**
+   * Size a new log segment is preallocated to (a record larger than that gets a segment of its own size). Default
+   * 16 MiB; tests use a few KiB to exercise roll-over.
+   */
+  readonly segmentBytes?: number
   readonly logger?: Logger
 }
 
@@ -56,14 +73,20 @@ export interface FileStorageStats {
   /** Bytes appended to log segments (compaction rewrites included) and snapshot files. */
   bytesWritten: number
   compactions: number
-  /** What recovery cut off the end of the log, or null. */
+  /** What recovery cut off (zeroed at) the end of the log, or null. */
   tornTail: string | null
+  /** A stale lock of a dead process that opening took over, or null. */
+  staleLockTakenOver: string | null
 }
 
 const SNAPSHOT_FILE = 'snapshot.bin'
 const TMP_SUFFIX = '.tmp'
 const SEGMENT_PATTERN = /^wal-(\d{16})\.log$/
 const DEFAULT_BATCH_WINDOW_MS = 0
+const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
+const MIN_SEGMENT_BYTES = 256
+const MAX_SEGMENT_BYTES = 2 ** 40
+const ZERO_CHUNK = new Uint8Array(1 << 16)
 
 function segmentName(seq: number): string {
   return `wal-${String(seq).padStart(16, '0')}.log`
@@ -83,8 +106,10 @@ interface Waiter {
 export class FileStorage implements Storage {
   readonly dir: string
   readonly policy: FsyncPolicy
-  readonly stats: FileStorageStats = { fsyncs: 0, bytesWritten: 0, compactions: 0, tornTail: null }
+  readonly stats: FileStorageStats = { fsyncs: 0, bytesWritten: 0, compactions: 0, tornTail: null, staleLockTakenOver: null }
   private readonly batchWindowMs: number
+  private readonly segmentBytes: number
+  private readonly lock: DirectoryLock
   private readonly log: Logger
 
   /** Everything written so far (durable or not): what a compaction rewrites. Values are views of encoded records. */
@@ -95,8 +120,13 @@ export class FileStorage implements Storage {
   private readonly recovered: DurableState
 
   private pending: Array<Uint8Array | PendingSnapshot> = []
-  private segmentSeq: number
-  private fd: number
+  private segmentSeq = 0
+  private fd = -1
+  /** The current segment's preallocated size, and where its next record goes. */
+  private segmentSize = 0
+  private writeOffset = 0
+  /** The seq of the next record written (record seqs are consecutive over the whole log). */
+  private nextRecordSeq = 1
   /** Bytes appended since the last fsync started. */
   private dirty = false
   private readonly waiters: Waiter[] = []
@@ -116,22 +146,33 @@ export class FileStorage implements Storage {
     if (typeof window !== 'number' || !Number.isFinite(window) || window < 0 || window > 10_000) {
       throw new ConfigError('batchWindowMs', `expected milliseconds from 0 to 10000, got ${JSON.stringify(window)}`)
     }
+    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
+    if (!Number.isInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES || segmentBytes > MAX_SEGMENT_BYTES) {
+      throw new ConfigError('segmentBytes', `expected an integer from ${MIN_SEGMENT_BYTES} to ${MAX_SEGMENT_BYTES}, got ${JSON.stringify(segmentBytes)}`)
+    }
     this.dir = options.dir
     this.policy = policy
     this.batchWindowMs = window
+    this.segmentBytes = segmentBytes
     this.log = options.logger ?? createLogger('consensus:storage')
 
     mkdirSync(this.dir, { recursive: true })
-    const { lastSeq } = this.recover()
-    this.recovered = this.currentState()
-    if (lastSeq === 0) {
-      this.segmentSeq = 1
-      this.fd = openSync(this.path(segmentName(1)), 'a')
-      this.fsyncDirectory()
-    } else {
-      this.segmentSeq = lastSeq
-      this.fd = openSync(this.path(segmentName(lastSeq)), 'a')
+    // Before recovery: recovery cuts torn tails and deletes leftovers, which must not happen under a running replica.
+    this.lock = lockDirectory(this.dir)
+    this.stats.staleLockTakenOver = this.lock.tookOver
+    if (this.lock.tookOver !== null) this.log('%s: took over the %s', this.dir, this.lock.tookOver)
+    try {
+      this.recover()
+      if (this.fd < 0) {
+        this.createSegment(1, this.segmentBytes, 1, true, [])
+        this.openSegment(1, this.segmentBytes, SEGMENT_HEADER_BYTES)
+      }
+    } catch (e) {
+      if (this.fd >= 0) closeSync(this.fd)
+      this.lock.release()
+      throw e
     }
+    this.recovered = this.currentState()
   }
 
   load(): DurableState {
@@ -146,13 +187,13 @@ export class FileStorage implements Storage {
         if (this.snapshot !== null && this.snapshot.index > op.index) continue
         const generation = (this.snapshot?.generation ?? 0) + 1
         const record = encodeSnapshotRecord({ index: op.index, generation, meta: op.meta, data: op.data })
-        const snapshot = decodeSnapshotRecord(record.subarray(RECORD_HEADER_BYTES), 'new snapshot')
+        const snapshot = decodeSnapshotRecord(recordPayload(record), 'new snapshot')
         this.applyToState({ kind: 'snapshot-marker', index: op.index, generation })
         this.snapshot = snapshot
         this.pending.push({ snapshot, record })
       } else {
         const record = encodeWalRecord(op)
-        this.applyToState(decodeWalRecord(record.subarray(RECORD_HEADER_BYTES), 'new record'))
+        this.applyToState(decodeWalRecord(recordPayload(record), 'new record'))
         this.pending.push(record)
       }
     }
@@ -173,6 +214,11 @@ export class FileStorage implements Storage {
     this.shutDown()
   }
 
+  /** The live segment files (for tests and tools). */
+  segmentFiles(): string[] {
+    return this.segmentSeqs().map(seq => this.path(segmentName(seq)))
+  }
+
   /**
    * A process kill: unsynced writes are lost, pending callbacks never run, nothing more is written. For tests and
    * fault injection (the MemoryStorage has the same method).
@@ -185,43 +231,99 @@ export class FileStorage implements Storage {
 
   // --- writing ---
 
-  /** Append pending records (and install pending snapshots); returns whether any byte was appended. */
+  /** Write pending records (and install pending snapshots); returns whether any byte was written. */
   private flush(): boolean {
     if (this.pending.length === 0) return false
     const items = this.pending
     this.pending = []
-    let chunks: Uint8Array[] = []
+    const records: Uint8Array[] = []
     let compact = false
     for (const item of items) {
-      if (item instanceof Uint8Array) { chunks.push(item); continue }
+      if (item instanceof Uint8Array) { records.push(item); continue }
       // The log records before the snapshot must be durable before it, so a crash leaves a prefix of the writes.
-      if (chunks.length > 0) {
-        this.append(chunks)
-        chunks = []
+      if (records.length > 0) {
+        this.append(records)
+        records.length = 0
         if (this.policy !== 'none') this.fsyncNow(this.fd)
       }
       this.writeSnapshotFile(item.record)
-      chunks.push(encodeWalRecord({ kind: 'snapshot-marker', index: item.snapshot.index, generation: item.snapshot.generation }))
+      records.push(encodeWalRecord({ kind: 'snapshot-marker', index: item.snapshot.index, generation: item.snapshot.generation }))
       compact = true
     }
-    this.append(chunks)
+    this.append(records)
     if (compact) this.compact()
     return true
   }
 
-  private append(chunks: Uint8Array[]): void {
+  /** Seal `records` with the next seqs and write them at the end of the log, rolling over to new segments as needed. */
+  private append(records: readonly Uint8Array[]): void {
+    let chunk: Uint8Array[] = []
+    let start = this.writeOffset
+    for (const record of records) {
+      if (this.writeOffset + record.length > this.segmentSize) {
+        this.writeAt(chunk, start)
+        chunk = []
+        this.rollOver(record.length)
+        start = this.writeOffset
+      }
+      chunk.push(sealRecord(record, this.nextRecordSeq++))
+      this.writeOffset += record.length
+    }
+    this.writeAt(chunk, start)
+  }
+
+  private writeAt(chunks: readonly Uint8Array[], position: number): void {
     if (chunks.length === 0) return
     const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-    let written = 0
-    while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written)
+    writeFully(this.fd, bytes, position)
     this.stats.bytesWritten += bytes.length
     this.dirty = true
   }
 
+  /** The current segment is full: make it durable, then continue in a new one that fits at least `recordBytes`. */
+  private rollOver(recordBytes: number): void {
+    // Only the last segment may end in a torn append: recovery treats any damage in an earlier one as corruption.
+    if (this.policy !== 'none') this.fsyncNow(this.fd)
+    const seq = this.segmentSeq + 1
+    const size = Math.max(this.segmentBytes, SEGMENT_HEADER_BYTES + recordBytes)
+    this.createSegment(seq, size, this.nextRecordSeq, false, [])
+    this.retire(this.fd)
+    this.openSegment(seq, size, SEGMENT_HEADER_BYTES)
+    this.log('rolled over to %s', segmentName(seq))
+  }
+
+  /**
+   * Create segment `seq` durably: header and (sealed) records written to a temp file preallocated to `size`, fsynced,
+   * renamed, directory fsynced. A crash part way leaves only a temp file, which recovery deletes.
+   */
+  private createSegment(seq: number, size: number, firstRecordSeq: number, base: boolean, records: readonly Uint8Array[]): void {
+    const tmp = this.path(segmentName(seq) + TMP_SUFFIX)
+    const fd = openSync(tmp, 'w')
+    try {
+      // Sparse where the file system allows: the zeros cost nothing until written.
+      ftruncateSync(fd, size)
+      writeFully(fd, encodeSegmentHeader({ seq, size, firstRecordSeq, base }), 0)
+      if (records.length > 0) writeFully(fd, Buffer.concat(records), SEGMENT_HEADER_BYTES)
+      if (this.policy !== 'none') fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, this.path(segmentName(seq)))
+    this.fsyncDirectory()
+  }
+
+  private openSegment(seq: number, size: number, writeOffset: number): void {
+    this.fd = openSync(this.path(segmentName(seq)), 'r+')
+    this.segmentSeq = seq
+    this.segmentSize = size
+    this.writeOffset = writeOffset
+  }
+
   private writeSnapshotFile(record: Uint8Array): void {
-    this.replaceFile(SNAPSHOT_FILE, record)
-    this.stats.bytesWritten += record.length
-    this.log('snapshot file replaced (%d bytes)', record.length)
+    const bytes = encodeSnapshotFile(record)
+    this.replaceFile(SNAPSHOT_FILE, bytes)
+    this.stats.bytesWritten += bytes.length
+    this.log('snapshot file replaced (%d bytes)', bytes.length)
   }
 
   /** Write `name` atomically: temp file, fsync, rename, fsync the directory (no fsyncs under 'none'). */
@@ -229,8 +331,7 @@ export class FileStorage implements Storage {
     const tmp = this.path(name + TMP_SUFFIX)
     const fd = openSync(tmp, 'w')
     try {
-      let written = 0
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
+      writeFully(fd, bytes, 0)
       if (this.policy !== 'none') fsyncSync(fd)
     } finally {
       closeSync(fd)
@@ -239,28 +340,30 @@ export class FileStorage implements Storage {
     this.fsyncDirectory()
   }
 
-  /** Rewrite the live state into a new segment and delete the older ones. */
+  /** Rewrite the live state into a new base segment and delete the older ones. */
   private compact(): void {
-    const chunks: Uint8Array[] = []
+    const records: Uint8Array[] = []
     const snap = this.snapshot
-    if (snap !== null) chunks.push(encodeWalRecord({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation }))
-    for (const [key, value] of this.hard) chunks.push(encodeWalRecord({ kind: 'put', key, value }))
+    if (snap !== null) records.push(encodeWalRecord({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation }))
+    for (const [key, value] of this.hard) records.push(encodeWalRecord({ kind: 'put', key, value }))
     for (const index of [...this.entries.keys()].sort((a, b) => a - b)) {
-      chunks.push(encodeWalRecord({ kind: 'entry', index, value: this.entries.get(index)! }))
+      records.push(encodeWalRecord({ kind: 'entry', index, value: this.entries.get(index)! }))
     }
-    const bytes = Buffer.concat(chunks)
+    const firstRecordSeq = this.nextRecordSeq
+    let bytes = 0
+    for (const record of records) { sealRecord(record, this.nextRecordSeq++); bytes += record.length }
     const seq = this.segmentSeq + 1
-    // Every write so far is in the new segment, which replaceFile made durable: nothing is left to fsync.
-    this.replaceFile(segmentName(seq), bytes)
-    this.stats.bytesWritten += bytes.length
+    const size = Math.max(this.segmentBytes, SEGMENT_HEADER_BYTES + bytes)
+    // Every write so far is in the new segment, which createSegment made durable: nothing is left to fsync.
+    this.createSegment(seq, size, firstRecordSeq, true, records)
+    this.stats.bytesWritten += bytes
     this.stats.compactions++
     this.retire(this.fd)
-    this.fd = openSync(this.path(segmentName(seq)), 'a')
-    this.segmentSeq = seq
+    this.openSegment(seq, size, SEGMENT_HEADER_BYTES + bytes)
     this.dirty = false
-    // Oldest first, so a crash part way leaves a suffix of segments, which replays to the same state.
+    // Recovery starts at the newest base segment, so a crash part way through leaves leftovers it ignores.
     for (const old of this.segmentSeqs()) if (old < seq) unlinkSync(this.path(segmentName(old)))
-    this.log('compacted the log into %s (%d bytes)', segmentName(seq), bytes.length)
+    this.log('compacted the log into %s (%d bytes)', segmentName(seq), bytes)
   }
 
   // --- making writes durable ---
@@ -325,6 +428,7 @@ export class FileStorage implements Storage {
     this.scheduled = null
     this.waiters.length = 0
     this.retire(this.fd)
+    this.lock.release()
   }
 
   private checkOpen(what: string): void {
@@ -333,9 +437,9 @@ export class FileStorage implements Storage {
 
   // --- recovery ---
 
-  private recover(): { lastSeq: number } {
+  private recover(): void {
     for (const name of readdirSync(this.dir)) {
-      // A temp file is a replacement that never got renamed: the old file is still the valid one.
+      // A temp file is a replacement or a new segment that never got renamed: the old state is still the valid one.
       if (name.endsWith(TMP_SUFFIX)) unlinkSync(this.path(name))
     }
     const snapshotPath = this.path(SNAPSHOT_FILE)
@@ -343,18 +447,48 @@ export class FileStorage implements Storage {
     try { snapshotBytes = asUint8Array(readFileSync(snapshotPath)) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
     if (snapshotBytes !== null) {
       // The snapshot file is replaced atomically, so any damage in it is corruption, never a torn write.
-      const { records } = scanRecords(snapshotBytes, snapshotPath, false)
-      if (records.length !== 1) throw new StorageCorruptionError(snapshotPath, 0, `${records.length} records, expected 1`)
-      this.snapshot = this.decoded(snapshotPath, 0, () => decodeSnapshotRecord(records[0]!.payload, snapshotPath))
+      const payload = decodeSnapshotFile(snapshotBytes, snapshotPath)
+      this.snapshot = this.decoded(snapshotPath, 0, () => decodeSnapshotRecord(payload, snapshotPath))
     }
 
     const seqs = this.segmentSeqs()
-    let markerSeen = false
-    for (const [i, seq] of seqs.entries()) {
-      const file = this.path(segmentName(seq))
-      const last = i === seqs.length - 1
+    if (seqs.length === 0) {
+      if (this.snapshot !== null) {
+        throw new StorageCorruptionError(this.dir, 0, `${SNAPSHOT_FILE} exists but there is no log segment (deleted?)`)
+      }
+      return
+    }
+    // The newest base segment holds the whole live state; anything before it is superseded.
+    const files = new Map<number, Uint8Array>()
+    let baseAt = -1
+    for (let i = seqs.length - 1; i >= 0 && baseAt < 0; i--) {
+      const file = this.path(segmentName(seqs[i]!))
       const bytes = asUint8Array(readFileSync(file))
-      const scan = scanRecords(bytes, file, last)
+      const header = decodeSegmentHeader(bytes, file)
+      if (header.seq !== seqs[i]) throw new StorageCorruptionError(file, 8, `header names segment ${header.seq}`)
+      files.set(seqs[i]!, bytes)
+      if (header.base) baseAt = i
+    }
+    if (baseAt < 0) {
+      throw new StorageCorruptionError(this.path(segmentName(seqs[0]!)), 0, 'no base segment: the segment the log ' +
+        'starts with (or the compaction that replaced it) is missing')
+    }
+    let markerSeen = false
+    let expectedFirst = -1
+    for (let i = baseAt; i < seqs.length; i++) {
+      const seq = seqs[i]!
+      const file = this.path(segmentName(seq))
+      if (i > baseAt && seq !== seqs[i - 1]! + 1) {
+        throw new StorageCorruptionError(file, 0, `segment ${seqs[i - 1]! + 1} is missing`)
+      }
+      const last = i === seqs.length - 1
+      const scan = scanSegment(files.get(seq)!, file, last)
+      files.delete(seq)
+      if (expectedFirst >= 0 && scan.header.firstRecordSeq !== expectedFirst) {
+        throw new StorageCorruptionError(file, 24, `first record is #${scan.header.firstRecordSeq} but the previous ` +
+          `segment ends before #${expectedFirst} (records lost at the end of segment ${seqs[i - 1]})`)
+      }
+      expectedFirst = scan.nextRecordSeq
       for (const { offset, payload } of scan.records) {
         const record = this.decoded(file, offset, () => decodeWalRecord(payload, `${file} at byte offset ${offset}`))
         if (record.kind === 'snapshot-marker') {
@@ -367,21 +501,27 @@ export class FileStorage implements Storage {
         }
         this.applyToState(record, true)
       }
-      if (scan.tornTail !== null) {
-        truncateSync(file, scan.validLength)
-        if (this.policy !== 'none') {
-          const fd = openSync(file, 'r+')
-          try { fsyncSync(fd) } finally { closeSync(fd) }
+      if (last) {
+        this.openSegment(seq, scan.header.size, scan.end)
+        this.nextRecordSeq = scan.nextRecordSeq
+        if (scan.tail !== null) {
+          // Zero it rather than truncate: the segment keeps the size its header promises.
+          for (let at = scan.end; at < scan.tail.zeroTo; at += ZERO_CHUNK.length) {
+            writeFully(this.fd, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, scan.tail.zeroTo - at)), at)
+          }
+          if (this.policy !== 'none') this.fsyncNow(this.fd)
+          this.stats.tornTail = `${file}: ${scan.tail.reason}`
+          this.log('cut a torn tail off %s: %s', file, scan.tail.reason)
         }
-        this.stats.tornTail = `${file}: ${scan.tornTail}`
-        this.log('cut a torn tail off %s: %s', file, scan.tornTail)
       }
     }
+    // Leftovers of a compaction that crashed before deleting them.
+    for (let i = 0; i < baseAt; i++) unlinkSync(this.path(segmentName(seqs[i]!)))
+    if (baseAt > 0) this.fsyncDirectory()
     // The snapshot file is made durable before its marker is logged, and nothing is logged after the snapshot before
     // the marker: a missing marker was lost in a crash at the very end of the log, where it now belongs.
     const snap = this.snapshot
     if (snap !== null && !markerSeen) this.applyToState({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation })
-    return { lastSeq: seqs.length === 0 ? 0 : seqs[seqs.length - 1]! }
   }
 
   private decoded<T>(file: string, offset: number, decode: () => T): T {
@@ -439,6 +579,11 @@ export class FileStorage implements Storage {
 
 export function createFileStorage(options: FileStorageOptions): FileStorage {
   return new FileStorage(options)
+}
+
+function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let written = 0
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
 }
 
 /** Values handed to replicas are plain Uint8Arrays (a Buffer compares and serialises differently). */

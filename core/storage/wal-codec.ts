@@ -2,14 +2,15 @@
  * Payloads of the file storage's records: one write-ahead-log record per PersistOp (a snapshot appears in the log
  * only as a marker; its bytes live in the snapshot file), and the snapshot file's single record.
  *
- * Each encoder returns a whole record (header space + payload) so an op is copied exactly once, into the buffer that
- * is later written to the file; the decoded values are views of that buffer, so a caller reusing its own buffers
- * after write() cannot change what gets stored.
+ * Each encoder returns a whole unsealed record (header space + payload + end-marker space, see record-framing.ts) so
+ * an op is copied exactly once, into the buffer that is later sealed (given its seq) and written to the file; the
+ * decoded values are views of that buffer, so a caller reusing its own buffers after write() cannot change what gets
+ * stored.
  */
 import { BinaryReader, BinaryWriter } from '../codec/binary.ts'
 import { CodecError } from '../errors.ts'
 import type { DurableSnapshot } from '../storage.ts'
-import { RECORD_HEADER_BYTES, sealRecord } from './record-framing.ts'
+import { RECORD_HEADER_BYTES } from './record-framing.ts'
 
 const PUT = 1
 const ENTRY = 2
@@ -34,17 +35,21 @@ function writer(payloadSizeHint: number): BinaryWriter {
   return new BinaryWriter(RECORD_HEADER_BYTES + payloadSizeHint + 24).raw(HEADER_SPACE)
 }
 
+/** The end-marker byte, filled in by sealRecord. */
+function unsealed(w: BinaryWriter): Uint8Array {
+  return w.u8(0).finish()
+}
+
 export function encodeWalRecord(record: WalRecord): Uint8Array {
   switch (record.kind) {
     case 'put':
-      return sealRecord(writer(record.key.length * 3 + record.value.length).u8(PUT).string(record.key)
-        .raw(record.value).finish())
+      return unsealed(writer(record.key.length * 3 + record.value.length).u8(PUT).string(record.key).raw(record.value))
     case 'entry':
-      return sealRecord(writer(record.value.length).u8(ENTRY).uvarint(record.index).raw(record.value).finish())
+      return unsealed(writer(record.value.length).u8(ENTRY).uvarint(record.index).raw(record.value))
     case 'truncate':
-      return sealRecord(writer(0).u8(TRUNCATE).uvarint(record.from).finish())
+      return unsealed(writer(0).u8(TRUNCATE).uvarint(record.from))
     case 'snapshot-marker':
-      return sealRecord(writer(0).u8(SNAPSHOT_MARKER).uvarint(record.index).uvarint(record.generation).finish())
+      return unsealed(writer(0).u8(SNAPSHOT_MARKER).uvarint(record.index).uvarint(record.generation))
   }
 }
 
@@ -83,8 +88,8 @@ export interface SnapshotFileRecord extends DurableSnapshot {
 }
 
 export function encodeSnapshotRecord(snapshot: SnapshotFileRecord): Uint8Array {
-  return sealRecord(writer(snapshot.meta.length + snapshot.data.length).u8(SNAPSHOT_FILE).uvarint(snapshot.index)
-    .uvarint(snapshot.generation).bytes(snapshot.meta).raw(snapshot.data).finish())
+  return unsealed(writer(snapshot.meta.length + snapshot.data.length).u8(SNAPSHOT_FILE).uvarint(snapshot.index)
+    .uvarint(snapshot.generation).bytes(snapshot.meta).raw(snapshot.data))
 }
 
 export function decodeSnapshotRecord(payload: Uint8Array, where: string): SnapshotFileRecord {

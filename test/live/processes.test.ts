@@ -3,13 +3,15 @@
  * the leader or primary and service resumes with no acknowledged write lost; the killed replica restarts from its
  * files and catches up; a partition leaves the majority serving and the minority refusing writes, and healing restores
  * it; a flood of malformed, oversized and unauthorized frames neither crashes nor stalls a replica; a torn write at
- * the end of the log is recovered and mid-log corruption is reported; a short chaos run ends linearizable.
+ * the end of the log is recovered, a second replica on the same data directory is refused and a damaged record is
+ * refused; a short chaos run ends linearizable.
  */
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { lastNonZero, SEGMENT_HEADER_BYTES } from '../../core/storage/record-framing.ts'
 import type { NodeId } from '../../core/types.ts'
 import { encodeRequest } from '../../core/codec/client-messages.ts'
 import { encodeKvCommand } from '../../core/kv.ts'
@@ -143,28 +145,44 @@ for (const protocol of protocols.values()) {
       expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nfaults: ${report.faults.map(f => f.description).join('; ')}`).toBe(true)
       expect(report.ops.ok).toBeGreaterThan(10)
 
-      // 7. Storage faults: a torn tail is cut off on restart; corruption in the middle is refused, naming file and offset.
+      // 7. Storage faults: a torn append at the end of the log is cut off on restart; a second replica on the same data
+      // directory is refused; a damaged record is refused (exit status 2), naming file and offset.
       await clusterDown(config)
       const dataDir = join(dir, config.replicas[0]!.dataDir)
-      const wal = readdirSync(dataDir).filter(f => f.startsWith('wal-')).sort().at(-1)!
-      appendFileSync(join(dataDir, wal), new Uint8Array([0x40, 0, 0, 0, 1, 2, 3])) // a record header promising 64 bytes, then 3
-      await startReplicaProcess(config, configFile, 0)
-      await stopReplicaProcess(config, 0)
-      const bytes = readFileSync(join(dataDir, wal))
-      if (bytes.length > 64) {
-        bytes[Math.floor(bytes.length / 3)]! ^= 0xff
-        writeFileSync(join(dataDir, wal), bytes)
-        let output = ''
+      const lastWal = (): string => join(dataDir, readdirSync(dataDir).filter(f => f.startsWith('wal-')).sort().at(-1)!)
+      const nodeArgs = [join(import.meta.dirname, '../../bin/consensus.ts'), 'node', '--config', configFile, '--id', '0']
+      /** Run `consensus node` expecting it to refuse to start: its exit status and what it printed. */
+      const refusedStart = (): { status: number | null; stderr: string } => {
         try {
-          execFileSync(process.execPath, [join(import.meta.dirname, '../../bin/consensus.ts'), 'node', '--config', configFile, '--id', '0'],
-            { stdio: 'pipe', timeout: 20_000 })
+          execFileSync(process.execPath, nodeArgs, { stdio: 'pipe', timeout: 20_000 })
         } catch (e) {
-          output = String((e as { stderr: Buffer }).stderr)
-          expect((e as { status: number }).status).toBe(2)
+          return { status: (e as { status: number | null }).status, stderr: String((e as { stderr: Buffer }).stderr) }
         }
-        expect(output).toContain(wal)
-        expect(output).toMatch(/offset \d+/)
+        return { status: 0, stderr: '' }
       }
+      let wal = lastWal()
+      let bytes = readFileSync(wal)
+      // Segments are preallocated: records, then zeros. A torn append is the first bytes of a record, zeros after.
+      bytes.set([0x40, 0, 0, 0, 1, 2, 3], lastNonZero(bytes, 0) + 1)
+      writeFileSync(wal, bytes)
+      const pid = await startReplicaProcess(config, configFile, 0)
+      const second = refusedStart()
+      expect(second.status).toBe(2)
+      expect(second.stderr).toContain(`is locked by process ${pid}`)
+      await stopReplicaProcess(config, 0)
+      wal = lastWal()
+      bytes = readFileSync(wal)
+      // Every byte before the end of the last record belongs to the segment header or to a record: a flip there is
+      // always refused (it used to be refused only when it missed a length field, see test/regressions).
+      const used = lastNonZero(bytes, 0) + 1
+      expect(used).toBeGreaterThan(SEGMENT_HEADER_BYTES)
+      bytes[Math.floor(used / 3)]! ^= 0xff
+      writeFileSync(wal, bytes)
+      const refused = refusedStart()
+      expect(refused.status, refused.stderr).toBe(2)
+      expect(refused.stderr).toContain(wal)
+      expect(refused.stderr).toMatch(/offset \d+/)
+      expect(refused.stderr).toContain('refusing to start')
       expect(statSync(join(dir, config.replicas[0]!.keyFile)).mode & 0o777).toBe(0o600)
     }, 180_000)
   })
