@@ -102,6 +102,7 @@ function formatReport(r: SimulationReport, replay: string): string {
   lines.push(`virtual duration: ${(r.virtualMs / 1000).toFixed(3)} s`)
   if (r.byzantine.length > 0) lines.push(`byzantine: ${r.byzantine.map(b => `${b.replica}=${b.strategy}`).join(', ')}`)
   for (const x of r.refused) lines.push(`replica ${x.replica} refused its storage: ${x.reason}`)
+  for (const x of r.amnesiac) lines.push(`replica ${x.replica} lost acknowledged writes undetected (beyond the crash-fault model): ${x.reason}`)
   if (r.assumptionBroken !== null) lines.push(`timing assumption broken on purpose, violations expected: ${r.assumptionBroken}`)
   if (r.faults.length > 0) {
     lines.push(`faults (${r.faults.length}):`)

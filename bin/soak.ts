@@ -80,7 +80,9 @@ function main(): void {
         byzantineReplicas += r.byzantine.length
         for (const fault of r.faults) {
           if (fault.skipped !== undefined) continue
-          const name = fault.description.slice(0, fault.description.indexOf('@'))
+          const m = /^([a-z-]+)@/.exec(fault.description)
+          if (m === null) continue // progress of a procedure (a replacement), not a fault of its own
+          const name = m[1]!
           faultsByKind.set(name, (faultsByKind.get(name) ?? 0) + 1)
         }
         if (r.safetyViolations.length > 0) { kind = 'safety'; problem = `safety: ${r.safetyViolations[0]}` }

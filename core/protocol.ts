@@ -43,6 +43,29 @@ export interface Replica<M> {
   snapshotTaken(index: number, data: Uint8Array): void
   ready(): Ready<M>
   status(): ReplicaStatus
+  /**
+   * Administrative inputs (etcd's ProposeConfChange, leader transfer), for protocols that support them: returns null
+   * when the change was started (it takes effect once committed; watch `membership()`), else why it was refused.
+   */
+  admin?(command: AdminCommand): string | null
+  /** The configuration this replica currently uses (protocols with membership changes). */
+  membership?(): Membership
+}
+
+/** Administrative inputs a protocol may support (Replica.admin). */
+export type AdminCommand =
+  /** Add a non-voting member that receives the log; it must catch up before it can be promoted. */
+  | { readonly kind: 'add-learner'; readonly id: NodeId }
+  /** Make a caught-up learner a voter (refused until it has caught up: it must not vote on what it lacks). */
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  /** Remove a voter or learner (e.g. one whose storage was refused, before a fresh replica takes its place). */
+  | { readonly kind: 'remove'; readonly id: NodeId }
+  /** Hand leadership to `to` (Raft §3.10). */
+  | { readonly kind: 'transfer-leadership'; readonly to: NodeId }
+
+export interface Membership {
+  readonly voters: readonly NodeId[]
+  readonly learners: readonly NodeId[]
 }
 
 /** What a replica is given at creation. */

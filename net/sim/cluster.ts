@@ -88,6 +88,11 @@ export class SimCluster {
   rejectedFrameCount = 0
   /** Replicas whose storage was refused at start (corruption detected): down for good, never fed damaged state. */
   readonly refused = new Map<NodeId, string>()
+  /**
+   * Replicas that restarted with an older state than they acknowledged (a lying fsync no later write revealed): beyond
+   * the crash-fault model, like a Byzantine replica, and reported as such.
+   */
+  readonly amnesiac = new Map<NodeId, string>()
   /** See watchCommitsFrom(). */
   private commitWatchFrom = Infinity
   private firstCommitWatched: number | null = null
@@ -105,6 +110,9 @@ export class SimCluster {
   /** The runtime of each replica's current process (a restart gets a fresh one). */
   private readonly runtimes = new Map<NodeId, NodeRuntime>()
   private readonly clockRates = new Map<NodeId, number>()
+  private readonly replacing = new Set<NodeId>()
+  /** Replicas replaced by fresh ones: never restarted. */
+  private readonly retired = new Set<NodeId>()
   /** First committed batch seen at each index, to compare every replica's against. */
   private readonly decided = new Map<number, readonly ClientRequest[]>()
   private readonly untrusted: ReadonlySet<NodeId>
@@ -246,6 +254,12 @@ export class SimCluster {
       return null
     }
     this.hosts.set(id, host)
+    const lost = this.storages.get(id)!.undetectedLoss
+    if (lost !== null && !this.amnesiac.has(id)) {
+      // A lying fsync whose loss no later write revealed: the replica restarted having forgotten what it acknowledged.
+      this.amnesiac.set(id, lost)
+      this.faultLog.push({ at: this.sim.now(), description: `replica ${id} restarted without writes a lying fsync lost, undetected: ${lost}` })
+    }
     return host
   }
 
@@ -312,7 +326,7 @@ export class SimCluster {
 
   /** Start a fresh process for `id` that recovers from its storage (false if it refused the storage). */
   restart(id: NodeId): boolean {
-    if (!this.network.isDown(id) || this.refused.has(id)) return false
+    if (!this.network.isDown(id) || this.refused.has(id) || this.retired.has(id)) return false
     this.crashedAt.delete(id)
     return this.startHost(id) !== null
   }
@@ -374,6 +388,7 @@ export class SimCluster {
       if (ref === 'leader') return this.leader()
       if (ref === 'crashed') return oldest(this.crashedAt)
       if (ref === 'paused') return oldest(this.pausedAt)
+      if (ref === 'refused') return [...this.refused.keys()].find(id => !this.replacing.has(id)) ?? null
       if (ref === 'all') return null
       return ref
     }
@@ -431,8 +446,34 @@ export class SimCluster {
         this.setClockRate(id, this.baseClockRate(id) * action.rate)
         return `clock of ${id} at ${action.rate}x`
       }
-      case 'corrupt': case 'lose-sync':
-        return 'skipped: disk faults are not wired to the storage yet'
+      case 'corrupt': {
+        const id = resolve(action.node)
+        if (id === null || this.refused.has(id)) return 'skipped: no such replica now'
+        // Damaging a further replica's disk beyond the crash budget would only show that quorums need replicas.
+        if (this.refused.size + this.crashedAt.size >= maxCrashed) return `skipped: ${maxCrashed} replicas already down or damaged`
+        const what = this.storages.get(id)!.corrupt(this.rng.fork(`corrupt-${id}-${this.sim.now()}`))
+        return what === null ? `skipped: replica ${id} has stored nothing yet` : `storage of ${id}: ${what}`
+      }
+      case 'replace': {
+        const id = resolve(action.node)
+        if (id === null) return action.node === 'refused' ? 'skipped: no refused replica to replace' : 'skipped: no such replica now'
+        return this.replace(id)
+      }
+      case 'transfer': {
+        const id = resolve(action.node)
+        const leader = this.leader()
+        if (id === null || leader === null) return 'skipped: no leader or target now'
+        const replica = this.hosts.get(leader)!.replica
+        if (replica.admin === undefined) return `skipped: ${this.protocol.name} has no leader transfer`
+        const refusal = replica.admin({ kind: 'transfer-leadership', to: id })
+        return refusal === null ? `leader ${leader} transfers to ${id}` : `skipped: ${refusal}`
+      }
+      case 'lose-sync': {
+        const id = resolve(action.node)
+        if (id === null || this.refused.has(id)) return 'skipped: no such replica now'
+        this.storages.get(id)!.loseNextSync()
+        return `the next fsync of ${id} will lie`
+      }
       case 'partition':
         this.network.heal()
         this.network.partition(action.groups)
@@ -473,6 +514,59 @@ export class SimCluster {
         })
       })
     }
+  }
+
+  /**
+   * The operator's way back for a replica whose storage was refused (or any replica): a fresh replica with a new id
+   * takes its place through membership changes, one server at a time: remove the old one, add the new one as a
+   * learner, promote it once it has caught up (it must not vote on what it lacks). Runs as a background procedure,
+   * step by step as the leader accepts each change; progress goes to the fault log. Reusing the old id with an empty
+   * disk would be unsafe: the replica may have voted or acknowledged entries it no longer knows of.
+   */
+  replace(old: NodeId): string {
+    const running = this.upReplicas[0]
+    if (running === undefined) return 'skipped: no replica running'
+    const probe = this.hosts.get(running)!.replica
+    if (probe.admin === undefined || probe.membership === undefined) return `skipped: ${this.protocol.name} has no membership changes`
+    if (this.replacing.has(old)) return `skipped: replica ${old} is already being replaced`
+    const fresh = Math.max(...this.replicaIds) + 1
+    this.replacing.add(old)
+    const deadline = this.sim.now() + 30_000
+    const log = (what: string) => this.faultLog.push({ at: this.sim.now(), description: `replace ${old}: ${what}` })
+    const step = (): void => {
+      const leader = this.leader()
+      const replica = leader === null ? undefined : this.hosts.get(leader)?.replica
+      const m = replica?.membership?.()
+      if (replica !== undefined && m !== undefined) {
+        let refusal: string | null = 'waiting'
+        if (m.voters.includes(old) || m.learners.includes(old)) {
+          refusal = replica.admin!({ kind: 'remove', id: old })
+          if (refusal === null) log(`removal of ${old} proposed at leader ${leader}`)
+        } else if (!this.hosts.has(fresh)) {
+          this.addReplica(fresh, [])
+          log(`started fresh replica ${fresh}`)
+        } else if (!m.voters.includes(fresh) && !m.learners.includes(fresh)) {
+          refusal = replica.admin!({ kind: 'add-learner', id: fresh })
+          if (refusal === null) log(`learner ${fresh} proposed`)
+        } else if (m.learners.includes(fresh)) {
+          refusal = replica.admin!({ kind: 'promote', id: fresh })
+          if (refusal === null) log(`promotion of ${fresh} proposed (caught up)`)
+        } else {
+          // The replaced replica is gone for good (stopped if it still ran): it no longer counts against the budget.
+          if (this.isUp(old)) this.crash(old)
+          this.retired.add(old)
+          this.refused.delete(old)
+          this.crashedAt.delete(old)
+          this.replacing.delete(old)
+          log(`done: ${fresh} is a voter in place of ${old}`)
+          return
+        }
+      }
+      if (this.sim.now() >= deadline) { this.replacing.delete(old); log('gave up after 30 s'); return }
+      this.sim.setTimer(50, step)
+    }
+    this.sim.setTimer(0, step)
+    return `replacing ${old} by fresh replica ${fresh}`
   }
 
   /** Note the first index newly committed (applied by an honest replica) at or after virtual time `t`. */

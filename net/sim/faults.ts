@@ -20,9 +20,10 @@ import type { NodeId } from '../../core/types.ts'
 
 /**
  * 'leader': whoever leads when the fault fires; 'crashed': the replica down the longest; 'paused': the replica paused
- * the longest; 'all': every replica (clock only).
+ * the longest; 'refused': the first replica whose storage was refused and is not yet replaced; 'all': every replica
+ * (clock, resume).
  */
-export type NodeRef = NodeId | 'leader' | 'crashed' | 'paused' | 'all'
+export type NodeRef = NodeId | 'leader' | 'crashed' | 'paused' | 'refused' | 'all'
 
 export type FaultAction =
   | { readonly kind: 'crash'; readonly node: NodeRef }
@@ -42,6 +43,10 @@ export type FaultAction =
   | { readonly kind: 'crash-all' }
   | { readonly kind: 'corrupt'; readonly node: NodeRef }
   | { readonly kind: 'lose-sync'; readonly node: NodeRef }
+  /** Membership: remove `node` and bring in a fresh replica with a new id (learner, then voter once caught up). */
+  | { readonly kind: 'replace'; readonly node: NodeRef }
+  /** Leader transfer to `node`. */
+  | { readonly kind: 'transfer'; readonly node: NodeRef }
 
 export interface ScheduledFault {
   readonly at: number
@@ -53,6 +58,7 @@ export function describeFault(f: ScheduledFault): string {
   const args = (() => {
     switch (a.kind) {
       case 'crash': case 'restart': case 'isolate': case 'pause': case 'resume': case 'corrupt': case 'lose-sync':
+      case 'replace': case 'transfer':
         return `:${a.node}`
       case 'clock': return `:${a.node}:${a.rate}`
       case 'partition': return ':' + a.groups.map(g => g.join('.')).join('|')
@@ -65,7 +71,7 @@ export function describeFault(f: ScheduledFault): string {
 }
 
 function parseNode(text: string, n: number, field: string, allowAll = false): NodeRef {
-  if (text === 'leader' || text === 'crashed' || text === 'paused' || (allowAll && text === 'all')) return text
+  if (text === 'leader' || text === 'crashed' || text === 'paused' || text === 'refused' || (allowAll && text === 'all')) return text
   const id = Number(text)
   if (!Number.isInteger(id) || id < 0 || id >= n) throw new ConfigError(field, `node "${text}" is not a replica (0..${n - 1} or "leader")`)
   return id
@@ -90,6 +96,7 @@ export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
     let action: FaultAction
     switch (kind) {
       case 'crash': case 'restart': case 'isolate': case 'pause': case 'resume': case 'corrupt': case 'lose-sync':
+      case 'replace': case 'transfer':
         need('a node'); action = { kind, node: parseNode(arg, n, field, kind === 'resume') }; break
       case 'clock': {
         need('node:rate, e.g. clock@0:2:1.5')
@@ -126,7 +133,7 @@ export function parseFaultSpec(spec: string, n: number): ScheduledFault[] {
       case 'loss': case 'dup': case 'reorder': need('a probability'); action = { kind, p: parseProbability(arg, field) }; break
       default:
         throw new ConfigError(field, `unknown fault "${kind}" (crash, restart, restart-all, crash-all, partition, isolate, ` +
-          'oneway, heal, loss, dup, reorder, pause, resume, clock, corrupt, lose-sync)')
+          'oneway, heal, loss, dup, reorder, pause, resume, clock, corrupt, lose-sync, replace, transfer)')
     }
     out.push({ at, action })
   }
@@ -225,10 +232,15 @@ export function randomNemesisSchedule(rng: Rng, o: RandomFaultOptions): Schedule
       out.push({ at, action: { kind: 'crash-all' } })
       out.push({ at: Math.min(o.windowMs, at + 200 + extra.int(1300)), action: { kind: 'restart-all' } })
     } else if (roll < 90) {
-      // The flip lands in what the replica has stored; the crash and restart make it read its storage again.
+      // The flip lands in what the replica has stored; the crash and restart make it read its storage again. It
+      // refuses; where the protocol has membership changes the operator's way back follows: a fresh replica with a
+      // new identity replaces it (learner first, voter once caught up).
       out.push({ at, action: { kind: 'corrupt', node } })
       out.push({ at: at + 1, action: { kind: 'crash', node } })
       out.push({ at: at + 2, action: { kind: 'restart', node } })
+      out.push({ at: at + 300, action: { kind: 'replace', node: 'refused' } })
+    } else if (roll < 96) {
+      out.push({ at, action: { kind: 'transfer', node } })
     }
     t += gap * (0.5 + extra.next())
   }

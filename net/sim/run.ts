@@ -97,6 +97,8 @@ export interface SimulationReport {
   readonly assumptionBroken: string | null
   /** Replicas that refused their storage at start (damage detected), with the reason. */
   readonly refused: readonly { readonly replica: number; readonly reason: string }[]
+  /** Replicas that restarted having silently lost acknowledged writes (undetected lying fsync): beyond the model. */
+  readonly amnesiac: readonly { readonly replica: number; readonly reason: string }[]
   readonly check: CheckResult
   readonly history: readonly HistoryEvent[]
   readonly traceHash: string
@@ -250,6 +252,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     liveness,
     assumptionBroken,
     refused: [...cluster.refused].map(([replica, reason]) => ({ replica, reason })),
+    amnesiac: [...cluster.amnesiac].map(([replica, reason]) => ({ replica, reason })),
     check,
     history,
     traceHash: trace.hex,

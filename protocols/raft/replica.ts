@@ -6,7 +6,7 @@
  *
  * Section references in comments are to the extended paper (§5.x) and the dissertation (§3.x-§9.x).
  */
-import type { Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AdminCommand, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Rng } from '../../core/random.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
@@ -359,6 +359,24 @@ export class RaftReplica implements Replica<RaftMessage> {
     }
     this.appendAsLeader({ term: this.currentTerm, type: 'config', config: next })
     return null
+  }
+
+  /** The contract's admin input (core/protocol.ts AdminCommand), mapped onto the operations below. */
+  admin(command: AdminCommand): string | null {
+    switch (command.kind) {
+      case 'add-learner': return this.proposeMembershipChange({ kind: 'addLearner', id: command.id })
+      case 'promote': return this.proposeMembershipChange({ kind: 'promoteLearner', id: command.id })
+      case 'remove': {
+        const c = this.configs.current
+        const kind = c.learners.includes(command.id) ? 'removeLearner' : 'removeVoter'
+        return this.proposeMembershipChange({ kind, id: command.id })
+      }
+      case 'transfer-leadership': return this.transferLeadership(command.to)
+    }
+  }
+
+  membership(): Configuration {
+    return this.configs.current
   }
 
   /** Dissertation §3.10: bring `to` up to date, then tell it to start an election at once (TimeoutNow). */
