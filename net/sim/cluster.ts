@@ -449,8 +449,11 @@ export class SimCluster {
       case 'corrupt': {
         const id = resolve(action.node)
         if (id === null || this.refused.has(id)) return 'skipped: no such replica now'
-        // Damaging a further replica's disk beyond the crash budget would only show that quorums need replicas.
-        if (this.refused.size + this.crashedAt.size >= maxCrashed) return `skipped: ${maxCrashed} replicas already down or damaged`
+        // Damaging a further replica's disk beyond the crash budget would only show that quorums need replicas; and a
+        // refused replica stays down for good, so damage is limited to the faults the protocol tolerates (the
+        // baseline's budget of one crash is for crashes it recovers from).
+        const lasting = Math.min(maxCrashed, this.protocol.faultsTolerated(this.n))
+        if (this.refused.size + this.crashedAt.size >= lasting) return `skipped: ${lasting} replicas already down or damaged (tolerated: ${lasting})`
         const what = this.storages.get(id)!.corrupt(this.rng.fork(`corrupt-${id}-${this.sim.now()}`))
         return what === null ? `skipped: replica ${id} has stored nothing yet` : `storage of ${id}: ${what}`
       }
