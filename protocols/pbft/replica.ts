@@ -106,6 +106,8 @@ export class PbftReplica implements Replica<PbftMessage> {
   private readonly lastHelpAt = new Map<NodeId, number>()
   private readonly drops = new Map<DropReason, number>()
   private windowFullSince: number | null = null
+  /** Tick of the last message for a slot above our window (peers have moved past it: we are behind). */
+  private beyondWindowAt = Number.NEGATIVE_INFINITY
 
   constructor(ctx: ReplicaContext) {
     this.ctx = ctx
@@ -263,7 +265,10 @@ export class PbftReplica implements Replica<PbftMessage> {
     if (this.inViewChange || pp.view !== this.view) return this.drop('wrong-view', `pre-prepare v${pp.view} s${pp.seq}`)
     if (pp.replica !== this.primary) return this.drop('not-primary', `pre-prepare from ${pp.replica}`)
     if (pp.seq <= this.low) return this.drop('below-watermark', `pre-prepare s${pp.seq}`)
-    if (pp.seq > this.high) return this.drop('above-watermark', `pre-prepare s${pp.seq}`)
+    if (pp.seq > this.high) {
+      this.beyondWindowAt = this.now
+      return this.drop('above-watermark', `pre-prepare s${pp.seq}`)
+    }
     if (!bytesEqual(batchDigest(pp.batch), pp.digest)) return this.drop('digest-mismatch', `pre-prepare s${pp.seq}`)
     const slot = this.log.getOrCreate(pp.seq)
     const current = slot.prePrepare
@@ -298,7 +303,10 @@ export class PbftReplica implements Replica<PbftMessage> {
     if (v.view < this.view) this.shareView(v.replica)
     if (v.view !== this.view) return this.drop('wrong-view', `${v.type} v${v.view} s${v.seq}`)
     if (v.seq <= this.low) return this.drop('below-watermark', `${v.type} s${v.seq}`)
-    if (v.seq > this.high) return this.drop('above-watermark', `${v.type} s${v.seq}`)
+    if (v.seq > this.high) {
+      this.beyondWindowAt = this.now
+      return this.drop('above-watermark', `${v.type} s${v.seq}`)
+    }
     if (v.type === 'Prepare' && v.replica === this.primary) return this.drop('not-primary', 'prepare from the primary')
     const slot = this.log.getOrCreate(v.seq)
     const votes: Map<NodeId, Prepare | Commit> = v.type === 'Prepare' ? slot.prepares : slot.commits
@@ -345,9 +353,15 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.execute()
   }
 
-  /** Hand decided batches to the host in sequence-number order, without gaps. */
+  /**
+   * Hand decided batches to the host in sequence-number order, without gaps, and never past the high watermark: the
+   * host checkpoints on its snapshots, so a batch above h + L could only run on state no checkpoint vouches for. (Only
+   * recovery finds such slots: the log records above the last persisted stable snapshot may reach past its window;
+   * they execute once the stable checkpoint has moved up, or a state transfer covers them.)
+   */
   private execute(): void {
     for (;;) {
+      if (this.lastExecuted + 1 > this.high) break
       const slot = this.log.get(this.lastExecuted + 1)
       if (slot === undefined || !slot.committed || slot.prePrepare === null) break
       const batch = slot.prePrepare.batch
@@ -601,7 +615,9 @@ export class PbftReplica implements Replica<PbftMessage> {
     const stable = this.checkpoints.stable
     const prepared = []
     for (const slot of this.log.sorted()) {
-      if (slot.seq > stable.seq && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
+      // P holds certificates within the watermarks only (receivers refuse a VIEW-CHANGE with any other); a recovered
+      // replica may hold slots above its window (see execute()).
+      if (slot.seq > stable.seq && slot.seq <= this.high && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
     }
     const vc = sign(this.signer, {
       type: 'ViewChange' as const, newView: this.view, stableSeq: stable.seq, checkpointProof: stable.proof,
@@ -731,9 +747,14 @@ export class PbftReplica implements Replica<PbftMessage> {
    * Executed through the high watermark, yet the host took no snapshot in the whole window: its snapshotInterval is
    * larger than L, and without checkpoints ordering would stop here for good. Allow the host time to finish applying
    * (it snapshots after the entries' Ready is durable) before calling it an error.
+   *
+   * A replica that is merely behind is no such evidence: slots above its window in its log (a restart found them in
+   * storage) or peers' messages for them mean the cluster moved on, and the cure is catching up (checkStuck), not a
+   * configuration change. (A restarted replica whose host never snapshotted, e.g. one whose outputs a faulty wrapper
+   * discards, recovers from index 0 and re-executes exactly one window of its log.)
    */
   private checkHostSnapshots(): void {
-    if (this.lastExecuted < this.high || this.checkpoints.pendingOwnSeqs().length > 0) {
+    if (this.lastExecuted < this.high || this.checkpoints.pendingOwnSeqs().length > 0 || this.isBehindPeers()) {
       this.windowFullSince = null
       return
     }
@@ -743,6 +764,12 @@ export class PbftReplica implements Replica<PbftMessage> {
         `from index ${this.low + 1} to ${this.lastExecuted}, the whole watermark window (${this.o.watermarkWindow}): ` +
         `set the host's snapshotInterval to the checkpointInterval (${this.o.checkpointInterval})`)
     }
+  }
+
+  private isBehindPeers(): boolean {
+    if (this.now - this.beyondWindowAt <= this.o.requestTimeoutTicks) return true
+    for (const slot of this.log.values()) if (slot.seq > this.high) return true
+    return false
   }
 
   /** Repeat our messages for slots that stalled (lost messages) and our checkpoints that are not yet stable. */
