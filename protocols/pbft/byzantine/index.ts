@@ -26,7 +26,8 @@ export function isByzantineStrategy(name: string): name is ByzantineStrategy {
 export function createByzantineReplica(
   strategy: ByzantineStrategy, ctx: ReplicaContext, rng: Rng, options: ByzantineOptions = {},
 ): Replica<PbftMessage> {
-  if (strategy === 'twins') return new TwinsReplica(ctx, rng)
+  // Every strategy runs inside ByzantineReplica, which keeps whatever a faulty replica throws away from its host.
+  if (strategy === 'twins') return new ByzantineReplica(strategy, new TwinsReplica(ctx, rng), {})
   const inner = new PbftReplica(ctx)
   switch (strategy) {
     case 'silent': return new ByzantineReplica(strategy, inner, silent())
