@@ -26,6 +26,9 @@ export interface PbftOptions {
   readonly requestTimeoutTicks: number
   /** A replica in a view change waits this long for the NEW-VIEW before moving to the next view (also doubled). */
   readonly viewChangeTicks: number
+  /** Request and view-change timeouts double per successive view change without progress at most this many times
+   * (the longest wait is 2^maxTimeoutDoublings times the base), so a healed cluster recovers in bounded time. */
+  readonly maxTimeoutDoublings: number
   /** Period of retransmissions for slots and view changes that stall (the network may lose messages). */
   readonly retransmitTicks: number
   /** Client: ticks before a request is broadcast to all replicas (and between later rebroadcasts). */
@@ -40,6 +43,7 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
   maxInflightBatches: 4,
   requestTimeoutTicks: 100,
   viewChangeTicks: 100,
+  maxTimeoutDoublings: 3,
   retransmitTicks: 10,
   clientRetryTicks: 40,
 }
@@ -63,6 +67,7 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>): PbftOption
     maxInflightBatches: intOption(raw, 'maxInflightBatches', d.maxInflightBatches, 1, 1 << 16),
     requestTimeoutTicks: intOption(raw, 'requestTimeoutTicks', d.requestTimeoutTicks, 2),
     viewChangeTicks: intOption(raw, 'viewChangeTicks', d.viewChangeTicks, 2),
+    maxTimeoutDoublings: intOption(raw, 'maxTimeoutDoublings', d.maxTimeoutDoublings, 0, 16),
     retransmitTicks: intOption(raw, 'retransmitTicks', d.retransmitTicks, 1),
     clientRetryTicks: intOption(raw, 'clientRetryTicks', d.clientRetryTicks, 1),
   }

@@ -35,11 +35,14 @@ export type DropReason =
   | 'below-watermark' | 'above-watermark' | 'digest-mismatch' | 'conflicting-pre-prepare' | 'conflicting-vote' | 'stale-request'
   | 'stale-checkpoint' | 'stale-view-change' | 'invalid-view-change' | 'stale-new-view'
   | 'invalid-new-view' | 'stale-state-transfer' | 'invalid-state-transfer' | 'no-state' | 'rate-limited'
-  | 'queue-full'
+  | 'queue-full' | 'view-change-bound'
 
 const EMPTY = new Uint8Array(0)
 const VIEW_KEY = 'pbft/view'
 const MAX_QUEUE = 100_000
+/** VIEW-CHANGEs kept per other replica (the lowest views at or above ours), and our own kept for laggards. */
+const MAX_VIEW_CHANGES_PER_SENDER = 4
+const MAX_OWN_VIEW_CHANGES = 16
 const RELAYABLE: ReadonlySet<PbftMessage['type']> = new Set(['PrePrepare', 'Prepare', 'Commit', 'NewView'])
 
 function requestKey(r: ClientRequest): string {
@@ -88,9 +91,10 @@ export class PbftReplica implements Replica<PbftMessage> {
   /** Last executed seq per client, to skip requests already answered. */
   private readonly executedSeq = new Map<NodeId, number>()
 
-  /** Latest valid VIEW-CHANGE per sender, for views >= ours. */
-  private readonly viewChanges = new Map<NodeId, ViewChange>()
-  private ownViewChange: ViewChange | null = null
+  /** Valid VIEW-CHANGEs of other replicas, by sender and view, for views >= ours (a few per sender). */
+  private readonly viewChanges = new Map<NodeId, Map<number, ViewChange>>()
+  /** Our VIEW-CHANGEs since the last view we entered, by view: a peer still changing to one of them may need it. */
+  private readonly ownViewChanges = new Map<number, ViewChange>()
   private successiveViewChanges = 0
   /** Set once 2f+1 view-changes for our target view are in: when to give up on it. */
   private viewChangeDeadline: number | null = null
@@ -106,6 +110,8 @@ export class PbftReplica implements Replica<PbftMessage> {
   private readonly lastHelpAt = new Map<NodeId, number>()
   private readonly drops = new Map<DropReason, number>()
   private windowFullSince: number | null = null
+  /** Tick of the last message for a slot above our window (peers have moved past it: we are behind). */
+  private beyondWindowAt = Number.NEGATIVE_INFINITY
 
   constructor(ctx: ReplicaContext) {
     this.ctx = ctx
@@ -263,7 +269,10 @@ export class PbftReplica implements Replica<PbftMessage> {
     if (this.inViewChange || pp.view !== this.view) return this.drop('wrong-view', `pre-prepare v${pp.view} s${pp.seq}`)
     if (pp.replica !== this.primary) return this.drop('not-primary', `pre-prepare from ${pp.replica}`)
     if (pp.seq <= this.low) return this.drop('below-watermark', `pre-prepare s${pp.seq}`)
-    if (pp.seq > this.high) return this.drop('above-watermark', `pre-prepare s${pp.seq}`)
+    if (pp.seq > this.high) {
+      this.beyondWindowAt = this.now
+      return this.drop('above-watermark', `pre-prepare s${pp.seq}`)
+    }
     if (!bytesEqual(batchDigest(pp.batch), pp.digest)) return this.drop('digest-mismatch', `pre-prepare s${pp.seq}`)
     const slot = this.log.getOrCreate(pp.seq)
     const current = slot.prePrepare
@@ -298,7 +307,10 @@ export class PbftReplica implements Replica<PbftMessage> {
     if (v.view < this.view) this.shareView(v.replica)
     if (v.view !== this.view) return this.drop('wrong-view', `${v.type} v${v.view} s${v.seq}`)
     if (v.seq <= this.low) return this.drop('below-watermark', `${v.type} s${v.seq}`)
-    if (v.seq > this.high) return this.drop('above-watermark', `${v.type} s${v.seq}`)
+    if (v.seq > this.high) {
+      this.beyondWindowAt = this.now
+      return this.drop('above-watermark', `${v.type} s${v.seq}`)
+    }
     if (v.type === 'Prepare' && v.replica === this.primary) return this.drop('not-primary', 'prepare from the primary')
     const slot = this.log.getOrCreate(v.seq)
     const votes: Map<NodeId, Prepare | Commit> = v.type === 'Prepare' ? slot.prepares : slot.commits
@@ -345,9 +357,15 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.execute()
   }
 
-  /** Hand decided batches to the host in sequence-number order, without gaps. */
+  /**
+   * Hand decided batches to the host in sequence-number order, without gaps, and never past the high watermark: the
+   * host checkpoints on its snapshots, so a batch above h + L could only run on state no checkpoint vouches for. (Only
+   * recovery finds such slots: the log records above the last persisted stable snapshot may reach past its window;
+   * they execute once the stable checkpoint has moved up, or a state transfer covers them.)
+   */
   private execute(): void {
     for (;;) {
+      if (this.lastExecuted + 1 > this.high) break
       const slot = this.log.get(this.lastExecuted + 1)
       if (slot === undefined || !slot.committed || slot.prePrepare === null) break
       const batch = slot.prePrepare.batch
@@ -584,7 +602,7 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   /** Stop accepting messages of the current view and ask for `target` (paper 4.4). */
   private startViewChange(target: number, why: string): void {
-    if (this.ctx.log.enabled) this.ctx.log('view change to %d: %s', target, why)
+    if (this.ctx.log.enabled) this.ctx.log('tick %d: view change to %d: %s', this.now, target, why)
     this.view = target
     this.inViewChange = true
     this.successiveViewChanges++
@@ -592,7 +610,7 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.queue = []
     this.queuedKeys.clear()
     this.orderedKeys.clear()
-    for (const [id, vc] of this.viewChanges) if (vc.newView < target) this.viewChanges.delete(id)
+    this.pruneViewChanges(view => view < target)
     this.persistView()
     this.sendViewChange()
   }
@@ -601,69 +619,145 @@ export class PbftReplica implements Replica<PbftMessage> {
     const stable = this.checkpoints.stable
     const prepared = []
     for (const slot of this.log.sorted()) {
-      if (slot.seq > stable.seq && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
+      // P holds certificates within the watermarks only (receivers refuse a VIEW-CHANGE with any other); a recovered
+      // replica may hold slots above its window (see execute()).
+      if (slot.seq > stable.seq && slot.seq <= this.high && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
     }
     const vc = sign(this.signer, {
       type: 'ViewChange' as const, newView: this.view, stableSeq: stable.seq, checkpointProof: stable.proof,
       prepared, replica: this.id, signature: EMPTY,
     })
-    this.ownViewChange = vc
-    this.viewChanges.set(this.id, vc)
+    this.ownViewChanges.set(vc.newView, vc)
+    for (const view of this.ownViewChanges.keys()) {
+      if (this.ownViewChanges.size <= MAX_OWN_VIEW_CHANGES) break
+      this.ownViewChanges.delete(view) // oldest first: a Map keeps insertion order, and views only grow
+    }
     this.viewChangeSentAt = this.now
     this.broadcast(vc)
     this.checkViewChangeQuorum()
   }
 
+  /** Our VIEW-CHANGE for the view we are changing to (repeated until the view changes). */
+  private get ownViewChange(): ViewChange | undefined {
+    return this.inViewChange ? this.ownViewChanges.get(this.view) : undefined
+  }
+
   private onViewChange(vc: ViewChange): void {
     if (vc.newView < this.view || (vc.newView === this.view && !this.inViewChange)) {
-      this.shareView(vc.replica)
+      this.helpLaggard(vc.replica, vc.newView)
       return this.drop('stale-view-change', `v${vc.newView} from ${vc.replica}`)
     }
-    const existing = this.viewChanges.get(vc.replica)
-    if (existing !== undefined && existing.newView >= vc.newView) return
+    let byView = this.viewChanges.get(vc.replica)
+    if (byView?.has(vc.newView) === true) return
+    // Kept per sender: the lowest few views at or above ours (a laggard's quorum and the f+1 rule need the low ones;
+    // a faulty sender's far-future views are what gets refused first).
+    if (byView !== undefined && byView.size >= MAX_VIEW_CHANGES_PER_SENDER && vc.newView > Math.max(...byView.keys())) {
+      return this.drop('view-change-bound', `v${vc.newView} from ${vc.replica}`)
+    }
     const error = checkViewChange(vc, this.q)
     if (error !== null) return this.drop('invalid-view-change', error)
-    this.viewChanges.set(vc.replica, vc)
-    if (vc.stableSeq < this.low && this.now - this.stableSince >= this.o.retransmitTicks) this.sendState(vc.replica)
-    // f+1 replicas want a newer view, so at least one correct one does: join the smallest such view (liveness).
-    const ahead = [...this.viewChanges.values()].filter(v => v.replica !== this.id && v.newView > this.view)
-    if (ahead.length >= this.f + 1) {
-      this.startViewChange(Math.min(...ahead.map(v => v.newView)), 'f+1 replicas moved on')
-      return
+    if (byView === undefined) {
+      byView = new Map()
+      this.viewChanges.set(vc.replica, byView)
     }
+    byView.set(vc.newView, vc)
+    if (byView.size > MAX_VIEW_CHANGES_PER_SENDER) byView.delete(Math.max(...byView.keys()))
+    if (vc.stableSeq < this.low && this.now - this.stableSince >= this.o.retransmitTicks) this.sendState(vc.replica)
+    if (this.joinHigherView()) return
     if (this.inViewChange && vc.newView === this.view) this.checkViewChangeQuorum()
+  }
+
+  /**
+   * Paper 4.5.2 (liveness, second rule): when f+1 other replicas sent valid VIEW-CHANGEs for views above ours, at
+   * least one correct replica wants a higher view: join the smallest view in that set, even before our timer expires.
+   * f+1 is also what keeps a faulty replica's VIEW-CHANGEs for far-future views from dragging anyone there: the
+   * smallest view of any f+1 senders is at most the view of a correct one. Repeated, since the replicas that moved on
+   * may be further still. Returns whether we moved.
+   */
+  private joinHigherView(): boolean {
+    let moved = false
+    for (;;) {
+      let senders = 0
+      let smallest = Number.POSITIVE_INFINITY
+      for (const [id, byView] of this.viewChanges) {
+        if (id === this.id) continue
+        let lowest = Number.POSITIVE_INFINITY
+        for (const view of byView.keys()) if (view > this.view && view < lowest) lowest = view
+        if (lowest === Number.POSITIVE_INFINITY) continue
+        senders++
+        smallest = Math.min(smallest, lowest)
+      }
+      if (senders < this.f + 1) return moved
+      this.startViewChange(smallest, `${senders} replicas asked for views from ${smallest} on`)
+      moved = true
+    }
+  }
+
+  /**
+   * A peer asked for a view older than ours, or for ours while we already run it: it missed what moved us on (lost
+   * messages, a partition, a crash) and, waiting for a quorum that will not form, never starts its timer. Give it what
+   * it needs to follow: the NEW-VIEW of a view at or above the one it wants (it can enter that view at once), our
+   * VIEW-CHANGE for its view if we sent one (it completes its quorum there and its timer runs; counting it is safe,
+   * since what we prepared has not changed since we sent it), and our latest VIEW-CHANGE (so it counts us among the
+   * f+1 that moved on).
+   */
+  private helpLaggard(peer: NodeId, wanted: number): void {
+    const last = this.lastViewHelpAt.get(peer)
+    if (last !== undefined && this.now - last < this.o.retransmitTicks) return
+    const nv = this.currentNewView
+    const newView = nv !== null && nv.view >= wanted ? nv : null
+    const forWanted = this.ownViewChanges.get(wanted)
+    const latest = this.ownViewChange
+    if (newView === null && forWanted === undefined && latest === undefined) return
+    this.lastViewHelpAt.set(peer, this.now)
+    if (newView !== null) this.out.send(peer, newView)
+    if (forWanted !== undefined && forWanted !== latest) this.out.send(peer, forWanted)
+    if (latest !== undefined) this.out.send(peer, latest)
   }
 
   /** A peer is in an older view (it missed the NEW-VIEW, e.g. while crashed): show it the one that started ours. */
   private shareView(peer: NodeId): void {
-    const nv = this.currentNewView
-    if (nv === null || this.inViewChange || nv.view !== this.view) return
-    const last = this.lastViewHelpAt.get(peer)
-    if (last !== undefined && this.now - last < this.o.retransmitTicks) return
-    this.lastViewHelpAt.set(peer, this.now)
-    this.out.send(peer, nv)
+    if (this.inViewChange || this.currentNewView?.view !== this.view) return
+    this.helpLaggard(peer, this.view)
+  }
+
+  private pruneViewChanges(drop: (view: number) => boolean): void {
+    for (const [id, byView] of this.viewChanges) {
+      for (const view of byView.keys()) if (drop(view)) byView.delete(view)
+      if (byView.size === 0) this.viewChanges.delete(id)
+    }
   }
 
   private viewChangesFor(view: number): ViewChange[] {
-    const own = this.viewChanges.get(this.id)
-    const out = own !== undefined && own.newView === view ? [own] : []
-    for (const vc of this.viewChanges.values()) if (vc.newView === view && vc.replica !== this.id) out.push(vc)
+    const own = this.ownViewChanges.get(view)
+    const out = own !== undefined ? [own] : []
+    for (const [id, byView] of this.viewChanges) {
+      const vc = byView.get(view)
+      if (vc !== undefined && id !== this.id) out.push(vc)
+    }
     return out
   }
 
-  /** 2f+1 view-changes for our target: start the timer, and, as its primary, issue the NEW-VIEW. */
+  /**
+   * Paper 4.5.2 (liveness, first rule): with 2f+1 view-changes for our target in, start the timer (doubled for each
+   * successive view change, up to the cap); as the target's primary, issue the NEW-VIEW.
+   */
   private checkViewChangeQuorum(): void {
     if (!this.inViewChange) return
     const vcs = this.viewChangesFor(this.view)
     if (vcs.length < this.quorum) return
     if (this.viewChangeDeadline === null) {
-      this.viewChangeDeadline = this.now + backoffTicks(this.o.viewChangeTicks, this.successiveViewChanges - 1)
+      this.viewChangeDeadline = this.now + this.backoff(this.o.viewChangeTicks, this.successiveViewChanges - 1)
     }
     if (primaryOf(this.view, this.members) !== this.id || vcs[0]?.replica !== this.id) return
     const nv = buildNewView(this.signer, this.id, this.view, vcs.slice(0, this.quorum))
     this.broadcast(nv)
     const checked = checkNewView(nv, this.q)
     if ('plan' in checked) this.enterView(nv, checked.plan)
+  }
+
+  private backoff(base: number, successive: number): number {
+    return backoffTicks(base, successive, this.o.maxTimeoutDoublings)
   }
 
   private onNewView(nv: NewView): void {
@@ -675,12 +769,14 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   /** Start view `nv.view`: adopt its stable checkpoint and process the re-issued pre-prepares O. */
   private enterView(nv: NewView, plan: NewViewPlan): void {
+    if (this.ctx.log.enabled) this.ctx.log('tick %d: enter view %d', this.now, nv.view)
     this.view = nv.view
     this.currentNewView = nv
     this.inViewChange = false
     this.viewChangeDeadline = null
-    this.ownViewChange = null
-    for (const [id, vc] of this.viewChanges) if (vc.newView <= this.view) this.viewChanges.delete(id)
+    // Peers still changing to a view up to this one are shown this NEW-VIEW instead of our VIEW-CHANGEs.
+    this.ownViewChanges.clear()
+    this.pruneViewChanges(view => view <= nv.view)
     this.persistView()
     if (this.checkpoints.makeStable(plan.stable)) this.onStable()
     this.nextSeq = this.low
@@ -706,13 +802,13 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.checkHostSnapshots()
     if (this.inViewChange) {
       if (this.viewChangeDeadline !== null && this.now >= this.viewChangeDeadline) this.startViewChange(this.view + 1, 'no new-view in time')
-      else if (this.now - this.viewChangeSentAt >= this.o.retransmitTicks && this.ownViewChange !== null) {
+      else if (this.now - this.viewChangeSentAt >= this.o.retransmitTicks && this.ownViewChange !== undefined) {
         // VIEW-CHANGE messages may be lost: repeat ours until the view changes.
         this.viewChangeSentAt = this.now
         this.broadcast(this.ownViewChange)
       }
     } else {
-      const timeout = backoffTicks(this.o.requestTimeoutTicks, this.successiveViewChanges)
+      const timeout = this.backoff(this.o.requestTimeoutTicks, this.successiveViewChanges)
       for (const p of this.pending.values()) {
         if (this.now - p.since < timeout) continue
         // A quorum checkpointed beyond what we executed: the primary is making progress and we are the one behind
@@ -731,9 +827,14 @@ export class PbftReplica implements Replica<PbftMessage> {
    * Executed through the high watermark, yet the host took no snapshot in the whole window: its snapshotInterval is
    * larger than L, and without checkpoints ordering would stop here for good. Allow the host time to finish applying
    * (it snapshots after the entries' Ready is durable) before calling it an error.
+   *
+   * A replica that is merely behind is no such evidence: slots above its window in its log (a restart found them in
+   * storage) or peers' messages for them mean the cluster moved on, and the cure is catching up (checkStuck), not a
+   * configuration change. (A restarted replica whose host never snapshotted, e.g. one whose outputs a faulty wrapper
+   * discards, recovers from index 0 and re-executes exactly one window of its log.)
    */
   private checkHostSnapshots(): void {
-    if (this.lastExecuted < this.high || this.checkpoints.pendingOwnSeqs().length > 0) {
+    if (this.lastExecuted < this.high || this.checkpoints.pendingOwnSeqs().length > 0 || this.isBehindPeers()) {
       this.windowFullSince = null
       return
     }
@@ -743,6 +844,12 @@ export class PbftReplica implements Replica<PbftMessage> {
         `from index ${this.low + 1} to ${this.lastExecuted}, the whole watermark window (${this.o.watermarkWindow}): ` +
         `set the host's snapshotInterval to the checkpointInterval (${this.o.checkpointInterval})`)
     }
+  }
+
+  private isBehindPeers(): boolean {
+    if (this.now - this.beyondWindowAt <= this.o.requestTimeoutTicks) return true
+    for (const slot of this.log.values()) if (slot.seq > this.high) return true
+    return false
   }
 
   /** Repeat our messages for slots that stalled (lost messages) and our checkpoints that are not yet stable. */

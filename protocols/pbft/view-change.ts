@@ -143,7 +143,11 @@ export function checkNewView(nv: NewView, q: QuorumContext): { error: string } |
   return { plan }
 }
 
-/** Timeout for the k-th successive view change without progress: base * 2^k (capped so it stays finite). */
-export function backoffTicks(base: number, successiveViewChanges: number): number {
-  return base * 2 ** Math.min(successiveViewChanges, 10)
+/**
+ * Timeout after k successive view changes without progress: base * 2^k (paper 4.5.2: T, then 2T, ...), doubled at
+ * most `maxDoublings` times, so that once the network is healthy again the cluster recovers in bounded time however
+ * many views the faults burnt.
+ */
+export function backoffTicks(base: number, successiveViewChanges: number, maxDoublings: number): number {
+  return base * 2 ** Math.max(0, Math.min(successiveViewChanges, maxDoublings))
 }

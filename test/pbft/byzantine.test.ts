@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { bytesEqual } from '../../core/codec/client-messages.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { EMPTY_DURABLE_STATE } from '../../core/storage.ts'
-import { BYZANTINE_STRATEGIES, byzantineFactory, createByzantineReplica, createTwins } from '../../protocols/pbft/byzantine/index.ts'
+import {
+  BYZANTINE_STRATEGIES, ByzantineReplica, byzantineFactory, createByzantineReplica, createTwins,
+} from '../../protocols/pbft/byzantine/index.ts'
+import { PbftReplica } from '../../protocols/pbft/replica.ts'
 import { pbft } from '../../protocols/pbft/descriptor.ts'
 import type { PbftMessage, PrePrepare } from '../../protocols/pbft/messages.ts'
 import { verifySignature } from '../../protocols/pbft/signing.ts'
@@ -18,6 +21,22 @@ describe('PBFT Byzantine strategies', () => {
     expect(() => pbft.adversary!.createReplica('sneaky', ctx)).toThrow(ConfigError)
     expect(() => pbft.adversary!.createReplica('sneaky', ctx)).toThrow(/unknown PBFT strategy "sneaky" \(known: silent, equivocate/)
     for (const s of BYZANTINE_STRATEGIES) expect(createByzantineReplica(s, ctx, ctx.rng).status().epoch).toBe(0)
+  })
+
+  it('a faulty replica that throws stays inside its wrapper: silent from then on, the cluster unharmed', () => {
+    let wrapper: ByzantineReplica | undefined
+    let ticks = 0
+    const h = new PbftHarness({ n: 4, seed: 'contained', clients: 2, byzantine: new Map([[3, ctx => {
+      wrapper = new ByzantineReplica('throws', new PbftReplica(ctx), {
+        onTick: () => { if (++ticks === 20) throw new Error('strategy bug') },
+      })
+      return wrapper
+    }]]) })
+    expect(() => h.run(200)).not.toThrow()
+    expect((wrapper!.failure as Error).message).toBe('strategy bug')
+    expect(wrapper!.ready().messages).toEqual([])
+    expect(h.completedRequests).toBeGreaterThan(20)
+    expect(h.violations).toEqual([])
   })
 
   it('equivocate: the primary sends two validly signed batches for one seq', () => {

@@ -113,6 +113,7 @@ describe('PBFT options', () => {
     const o = parseOptions({ checkpointInterval: 10 })
     expect(o.checkpointInterval).toBe(10)
     expect(o.watermarkWindow).toBe(20)
+    expect(o.maxTimeoutDoublings).toBe(3)
   })
 
   it('rejects bad values by field', () => {
@@ -122,6 +123,8 @@ describe('PBFT options', () => {
       [{ maxBatchCount: 1.5 }, 'maxBatchCount'],
       [{ requestTimeoutTicks: 'soon' }, 'requestTimeoutTicks'],
       [{ viewChangeTick: 5 }, 'viewChangeTick'],
+      [{ maxTimeoutDoublings: -1 }, 'maxTimeoutDoublings'],
+      [{ maxTimeoutDoublings: 17 }, 'maxTimeoutDoublings'],
     ]
     for (const [raw, field] of bad) {
       let error: unknown

@@ -9,6 +9,7 @@ import { byzantineFactory, type ByzantineStrategy } from '../../protocols/pbft/b
 import { batchDigest, NULL_DIGEST } from '../../protocols/pbft/digest.ts'
 import type { PrePrepare, ViewChange } from '../../protocols/pbft/messages.ts'
 import { sign } from '../../protocols/pbft/signing.ts'
+import { DEFAULT_PBFT_OPTIONS } from '../../protocols/pbft/options.ts'
 import { backoffTicks, buildNewView, checkNewView, planNewView, type QuorumContext } from '../../protocols/pbft/view-change.ts'
 import { PbftHarness } from './harness.ts'
 import type { ClientRequest } from '../../core/types.ts'
@@ -60,7 +61,7 @@ describe('PBFT view change (section 4.4)', () => {
   })
 
   it('consecutive faulty primaries (n=7: replicas 0 and 1 silent) are skipped', () => {
-    const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0)
+    const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0, DEFAULT_PBFT_OPTIONS.maxTimeoutDoublings)
     const h = cluster(7, [[0, 'silent'], [1, 'silent']], 'vc-two-silent')
     expect(h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
     expect(honestViews(h).every(v => v === 2)).toBe(true)
@@ -68,7 +69,7 @@ describe('PBFT view change (section 4.4)', () => {
   })
 
   it('a lying next primary (n=7: 0 silent, 1 sends a NEW-VIEW that differs from its V) is refused, then skipped', () => {
-    const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0)
+    const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0, DEFAULT_PBFT_OPTIONS.maxTimeoutDoublings)
     const h = cluster(7, [[0, 'silent'], [1, 'lying-view-change']], 'vc-lying')
     expect(h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
     expect(honestViews(h).every(v => v === 2)).toBe(true)

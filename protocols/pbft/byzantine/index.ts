@@ -8,13 +8,13 @@ import type { Rng } from '../../../core/random.ts'
 import type { PbftMessage } from '../messages.ts'
 import { PbftReplica } from '../replica.ts'
 import {
-  badSignature, censor, equivocate, lyingViewChange, replay, silent, type ByzantineOptions,
+  badSignature, censor, equivocate, futureViewChange, lyingViewChange, replay, silent, type ByzantineOptions,
 } from './strategies.ts'
 import { TwinsReplica } from './twins.ts'
 import { ByzantineReplica } from './wrapper.ts'
 
 export const BYZANTINE_STRATEGIES = [
-  'silent', 'equivocate', 'bad-signature', 'replay', 'censor', 'lying-view-change', 'twins',
+  'silent', 'equivocate', 'bad-signature', 'replay', 'censor', 'lying-view-change', 'future-view-change', 'twins',
 ] as const
 
 export type ByzantineStrategy = typeof BYZANTINE_STRATEGIES[number]
@@ -26,7 +26,8 @@ export function isByzantineStrategy(name: string): name is ByzantineStrategy {
 export function createByzantineReplica(
   strategy: ByzantineStrategy, ctx: ReplicaContext, rng: Rng, options: ByzantineOptions = {},
 ): Replica<PbftMessage> {
-  if (strategy === 'twins') return new TwinsReplica(ctx, rng)
+  // Every strategy runs inside ByzantineReplica, which keeps whatever a faulty replica throws away from its host.
+  if (strategy === 'twins') return new ByzantineReplica(strategy, new TwinsReplica(ctx, rng), {})
   const inner = new PbftReplica(ctx)
   switch (strategy) {
     case 'silent': return new ByzantineReplica(strategy, inner, silent())
@@ -35,6 +36,7 @@ export function createByzantineReplica(
     case 'replay': return new ByzantineReplica(strategy, inner, replay(ctx, rng))
     case 'censor': return new ByzantineReplica(strategy, inner, censor(options))
     case 'lying-view-change': return new ByzantineReplica(strategy, inner, lyingViewChange(ctx))
+    case 'future-view-change': return new ByzantineReplica(strategy, inner, futureViewChange(ctx, () => inner.status().epoch))
     default: throw new RangeError(`unknown PBFT Byzantine strategy "${String(strategy)}" (known: ${BYZANTINE_STRATEGIES.join(', ')})`)
   }
 }

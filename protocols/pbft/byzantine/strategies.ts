@@ -141,3 +141,24 @@ export function lyingViewChange(ctx: ReplicaContext): ByzantineHooks {
     }),
   }
 }
+
+/**
+ * Ask for far-future views: besides behaving honestly, every few ticks send every peer a valid VIEW-CHANGE (own
+ * signature, initial checkpoint, nothing prepared) for a view far above the current one, a new one each time. Correct
+ * replicas must neither follow it there (the f+1 rule) nor keep an unbounded number of them.
+ */
+export function futureViewChange(ctx: ReplicaContext, currentView: () => number): ByzantineHooks {
+  let ticks = 0
+  let next = 1000
+  return {
+    onTick: emit => {
+      if (++ticks % 10 !== 0) return
+      const vc: ViewChange = sign(ctx.signer, {
+        type: 'ViewChange', newView: currentView() + next, stableSeq: 0, checkpointProof: [], prepared: [],
+        replica: ctx.id, signature: EMPTY,
+      })
+      next += 1000
+      for (const id of ctx.members) if (id !== ctx.id) emit(id, vc)
+    },
+  }
+}

@@ -1,6 +1,10 @@
 /**
  * The shape every Byzantine strategy shares: an honest replica inside (so the adversary knows the protocol state and
  * speaks the protocol fluently), with its inputs filtered and its outputs rewritten. Strategies are small hooks.
+ *
+ * The wrapper also contains the adversary: whatever the inner replica or a strategy throws stays here. A faulty
+ * replica may do anything except take down the host (or the simulation) it runs in; one that throws is simply
+ * silent from then on, a crash that keeps running, and `failure` says why.
  */
 import type { Ready, Replica } from '../../../core/protocol.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../../core/types.ts'
@@ -17,11 +21,17 @@ export interface ByzantineHooks {
   onTick?(emit: (to: NodeId, message: PbftMessage) => void): void
 }
 
+function emptyReady(): Ready<PbftMessage> {
+  return { persist: [], messages: [], committed: [], replies: [], reads: [], installSnapshot: null }
+}
+
 export class ByzantineReplica implements Replica<PbftMessage> {
   readonly strategy: string
   private readonly inner: Replica<PbftMessage>
   private readonly hooks: ByzantineHooks
   private extra: Array<{ to: NodeId; message: PbftMessage }> = []
+  private failed: unknown = undefined
+  private hasFailed = false
 
   constructor(strategy: string, inner: Replica<PbftMessage>, hooks: ByzantineHooks) {
     this.strategy = strategy
@@ -29,31 +39,58 @@ export class ByzantineReplica implements Replica<PbftMessage> {
     this.hooks = hooks
   }
 
+  /** What the inner replica or the strategy threw, if anything did (the replica has been silent since). */
+  get failure(): unknown {
+    return this.failed
+  }
+
+  /** Run one input; a throw silences this replica for good instead of reaching the host. */
+  private guard(input: () => void): void {
+    if (this.hasFailed) return
+    try {
+      input()
+    } catch (e) {
+      this.hasFailed = true
+      this.failed = e
+      this.extra = []
+    }
+  }
+
   tick(): void {
-    this.inner.tick()
-    this.hooks.onTick?.((to, message) => this.extra.push({ to, message }))
+    this.guard(() => {
+      this.inner.tick()
+      this.hooks.onTick?.((to, message) => this.extra.push({ to, message }))
+    })
   }
 
   receive(from: NodeId, message: PbftMessage): void {
-    if (message.type === 'Forward' && this.hooks.acceptRequest?.(message.request, from) === false) return
-    if (this.hooks.acceptMessage?.(from, message) === false) return
-    this.inner.receive(from, message)
+    this.guard(() => {
+      if (message.type === 'Forward' && this.hooks.acceptRequest?.(message.request, from) === false) return
+      if (this.hooks.acceptMessage?.(from, message) === false) return
+      this.inner.receive(from, message)
+    })
   }
 
   propose(request: ClientRequest, from: NodeId): void {
-    if (this.hooks.acceptRequest?.(request, from) === false) return
-    this.inner.propose(request, from)
+    this.guard(() => {
+      if (this.hooks.acceptRequest?.(request, from) === false) return
+      this.inner.propose(request, from)
+    })
   }
 
   snapshotTaken(index: number, data: Uint8Array): void {
-    this.inner.snapshotTaken(index, data)
+    this.guard(() => this.inner.snapshotTaken(index, data))
   }
 
   ready(): Ready<PbftMessage> {
-    const r = this.inner.ready()
-    r.messages.push(...this.extra)
-    this.extra = []
-    return this.hooks.rewrite?.(r) ?? r
+    let out = emptyReady()
+    this.guard(() => {
+      const r = this.inner.ready()
+      r.messages.push(...this.extra)
+      this.extra = []
+      out = this.hooks.rewrite?.(r) ?? r
+    })
+    return this.hasFailed ? emptyReady() : out
   }
 
   status(): ReplicaStatus {
