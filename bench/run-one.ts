@@ -70,6 +70,28 @@ export interface RunFigures {
   readonly deliveries: number
   /** Share of the modelled processing time spent signing and verifying (whole run); null without a CPU model. */
   readonly signatureCpuShare: number | null
+  /**
+   * Whether the run made progress despite its fault (null: not judged, e.g. live runs): operations completed in the
+   * last part of the window, a crashed leader was replaced, few timeouts. A throughput figure from a run that stopped
+   * making progress would not mean what it says.
+   */
+  readonly liveness: { readonly ok: boolean; readonly problems: readonly string[] } | null
+}
+
+/** A faulty run must be committing again in its last quarter, and at most this share of its operations may time out. */
+const MAX_TIMED_OUT_SHARE = 0.1
+
+function judgeRun(ops: number, timeouts: number, timeline: readonly number[], failover: FailoverFigures | null,
+  crashRun: boolean): { ok: boolean; problems: string[] } {
+  const problems: string[] = []
+  if (crashRun && failover?.failoverMs == null) problems.push('no operation issued after the crash completed in the window')
+  const tail = timeline.slice(Math.floor(timeline.length * 0.75))
+  if (tail.length > 0 && tail.every(c => c === 0)) problems.push('no operation completed in the last quarter of the window')
+  const attempted = ops + timeouts
+  if (attempted > 0 && timeouts / attempted > MAX_TIMED_OUT_SHARE) {
+    problems.push(`${timeouts} of ${attempted} operations timed out (more than ${MAX_TIMED_OUT_SHARE * 100}%)`)
+  }
+  return { ok: problems.length === 0, problems }
 }
 
 export interface HostFigures {
@@ -255,6 +277,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     unfinished: load.unfinished,
     deliveries: cluster.network.delivered,
     signatureCpuShare: signatureShare(cluster.network.cpuCharged),
+    liveness: judgeRun(load.measuredOps, load.timeouts, load.timeline.slice(Math.floor(spec.warmupMs / spec.timelineBucketMs)), failover, crashRun),
   }
   const host: HostFigures = meter.finish(cluster.network.delivered, load.measuredOps)
   return { id: spec.id, spec, timebase: 'virtual', figures, host }

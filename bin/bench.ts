@@ -111,7 +111,8 @@ const program = new Command('bench')
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
     else process.stdout.write(terminalSummary(results, dir))
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
-    process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0) ? 1 : 0
+    // A run that broke safety or stopped making progress makes the sweep's figures untrustworthy: say so in the exit code.
+    process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
   })
 
 program.command('compare')

@@ -82,6 +82,7 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     deliveries: received(cluster) - deliveredStart,
     // Processing time is modelled only in the simulator; here it is real and not split by kind.
     signatureCpuShare: null,
+    liveness: null,
   }
   const host: HostFigures = meter.finish(figures.deliveries, load.measuredOps)
   return { figures, host, agreement }

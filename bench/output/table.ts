@@ -60,6 +60,10 @@ export function terminalSummary(results: SweepResults, outDir: string | null): s
   const lines = [formatTable(header, rows)]
   const bad = results.runs.filter(r => r.figures.safetyViolations > 0)
   for (const r of bad) lines.push(`SAFETY VIOLATIONS in ${r.id}: ${r.figures.safetyViolations}`)
+  for (const r of results.runs) {
+    const l = r.figures.liveness
+    if (l !== null && l !== undefined && !l.ok) lines.push(`NO PROGRESS in ${r.id}: ${l.problems.join('; ')}`)
+  }
   if (results.skipped.length > 0) {
     lines.push('', `skipped (${results.skipped.length}):`)
     for (const s of results.skipped) lines.push(`  ${s.what}: ${s.reason}`)
