@@ -52,8 +52,15 @@ export function startAdminServer(socketPath: string, handler: AdminHandler): Pro
   })
 }
 
+/**
+ * How long an admin request waits by default. The socket is served by the node's event loop, which on a loaded
+ * machine can be seconds behind (a PBFT replica verifying a backlog of signatures): generous, so a busy node is not
+ * mistaken for a dead one.
+ */
+export const ADMIN_TIMEOUT_MS = 10_000
+
 /** Send one request; rejects after `timeoutMs` or if the node answers with an error. */
-export function adminRequest(socketPath: string, request: AdminRequest, timeoutMs = 2000): Promise<unknown> {
+export function adminRequest(socketPath: string, request: AdminRequest, timeoutMs = ADMIN_TIMEOUT_MS): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath)
     let buffered = ''
