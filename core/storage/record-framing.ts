@@ -235,8 +235,9 @@ export interface SegmentScan {
  * - a damaged header with only zeros after it: a header torn part way (or a flipped bit in the zeros just after the
  *   last record). Cut. With anything non-zero after it, it was the header of a complete record. Refuse;
  * - an all-zero header followed by a valid header further on: records after a hole, a lost write. Refuse. Followed
- *   by non-zero bytes without any valid header: stray bits in the unused remainder, or sectors of an unsynced append
- *   that arrived without its header; no synced record can be there (its header would be). Cut.
+ *   by one non-zero byte and no valid header: a flipped bit in the unused remainder, no data. Cut. By more: perhaps
+ *   a record whose header sector was lost, perhaps an unsynced append whose sectors landed out of order; it cannot
+ *   be told which, so refuse.
  */
 export function scanSegment(bytes: Uint8Array, file: string, last: boolean): SegmentScan {
   const header = decodeSegmentHeader(bytes, file)
@@ -287,7 +288,15 @@ export function scanSegment(bytes: Uint8Array, file: string, last: boolean): Seg
       refuse(at, `zeros where record #${seq} belongs, yet record #${getU64(v, later + 4)} follows at byte offset ${later} ` +
         '(a lost write)')
     }
-    return cut('stray non-zero bytes after the last record')
+    // A torn append starts at a header, so it cannot leave this. One stray byte is bit rot in the unused zeros; more
+    // could be a record that lost its header (or sectors of an unsynced append that landed without theirs): refuse,
+    // since a synced record may be among them.
+    const stray = firstNonZero(bytes, at)
+    if (stray !== lastNonZero(bytes, at)) {
+      refuse(at, `zeros where record #${seq} belongs, yet non-zero bytes follow from byte offset ${stray} (a record ` +
+        'that lost its header?)')
+    }
+    return cut(`a stray non-zero byte at byte offset ${stray} after the last record`)
   }
   return finish(null)
 }

@@ -113,8 +113,11 @@ describe('file storage: crash recovery', () => {
     patch(file, 3000, new Uint8Array([0x10]))
     r = reopen(dir)
     expect(r.state.log).toHaveLength(3)
-    expect(r.stats.tornTail).toContain('stray non-zero bytes')
+    expect(r.stats.tornTail).toContain(`a stray non-zero byte at byte offset 3000 after the last record at byte offset ${at(3)}`)
     expect(reopen(dir).stats.tornTail).toBeNull()
+    // More than one stray byte could be a record that lost its header: refused.
+    patch(file, at(3) + RECORD_HEADER_BYTES, new Uint8Array([2, 4, 0xa5]))
+    expect(refusal(dir).message).toContain(`byte offset ${at(3)}: zeros where record #4 belongs, yet non-zero bytes follow`)
   })
 
   it('refuses a complete last record whose payload checksum fails (its end marker shows it was written whole)', async () => {
