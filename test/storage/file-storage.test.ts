@@ -212,6 +212,42 @@ describe('file storage: crash recovery', () => {
   })
 })
 
+describe('file storage: the set of segments', () => {
+  async function rolledOver(dir: string): Promise<string[]> {
+    const s = createFileStorage({ dir, segmentBytes: 256 })
+    for (let i = 1; i <= 30; i++) { s.write([entry(i)]); await syncOf(s) }
+    s.close()
+    const names = segments(dir)
+    expect(names.length).toBeGreaterThanOrEqual(4)
+    return names
+  }
+
+  it('refuses a log with a segment missing in the middle', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    rmSync(join(dir, names[2]!))
+    expect(refusal(dir).message).toContain(`${join(dir, names[3]!)} at byte offset 0: segment 3 is missing`)
+  })
+
+  it('refuses a log whose first segment is missing (no base segment to start from)', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    rmSync(join(dir, names[0]!))
+    expect(refusal(dir).message).toContain('no base segment')
+  })
+
+  it('refuses a segment found under another segment\'s name', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    const second = readFileSync(join(dir, names[1]!))
+    const third = readFileSync(join(dir, names[2]!))
+    writeFileSync(join(dir, names[1]!), third)
+    expect(refusal(dir).message).toContain('header names segment 3')
+    writeFileSync(join(dir, names[1]!), second)
+    expect(reopen(dir).state.log).toHaveLength(30)
+  })
+})
+
 describe('file storage: snapshots and compaction', () => {
   it('replaces the snapshot file atomically and compacts the log into a new segment', async () => {
     const dir = tempDir()
