@@ -434,11 +434,8 @@ export class FileStorage implements Storage {
 
   // --- recovery ---
 
+  /** Read the directory; only once everything checked out, cut a torn tail and delete leftovers (a refusal changes nothing). */
   private recover(): void {
-    for (const name of readdirSync(this.dir)) {
-      // A temp file is a replacement or a new segment that never got renamed: the old state is still the valid one.
-      if (name.endsWith(TMP_SUFFIX)) unlinkSync(this.path(name))
-    }
     const snapshotPath = this.path(SNAPSHOT_FILE)
     let snapshotBytes: Uint8Array | null = null
     try { snapshotBytes = asUint8Array(readFileSync(snapshotPath)) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
@@ -453,6 +450,7 @@ export class FileStorage implements Storage {
       if (this.snapshot !== null) {
         throw new StorageCorruptionError(this.dir, 0, `${SNAPSHOT_FILE} exists but there is no log segment (deleted?)`)
       }
+      this.deleteTempFiles()
       return
     }
     // The newest base segment holds the whole live state; anything before it is superseded (headers only here).
@@ -511,10 +509,16 @@ export class FileStorage implements Storage {
     // Leftovers of a compaction that crashed before deleting them.
     for (let i = 0; i < baseAt; i++) unlinkSync(this.path(segmentName(seqs[i]!)))
     if (baseAt > 0) this.fsyncDirectory()
+    this.deleteTempFiles()
     // The snapshot file is made durable before its marker is logged, and nothing is logged after the snapshot before
     // the marker: a missing marker was lost in a crash at the very end of the log, where it now belongs.
     const snap = this.snapshot
     if (snap !== null && !markerSeen) this.applyToState({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation })
+  }
+
+  /** A temp file is a replacement or a new segment that never got renamed: the old state is still the valid one. */
+  private deleteTempFiles(): void {
+    for (const name of readdirSync(this.dir)) if (name.endsWith(TMP_SUFFIX)) unlinkSync(this.path(name))
   }
 
   private decoded<T>(file: string, offset: number, decode: () => T): T {

@@ -139,6 +139,7 @@ describe('file storage: crash recovery', () => {
     const b = readFileSync(file)
     b[at(1) + RECORD_HEADER_BYTES + 4]! ^= 0x01 // a value byte of the second record
     writeFileSync(file, b)
+    writeFileSync(join(dir, 'snapshot.bin.tmp'), new Uint8Array([1])) // left by a crash: kept too, for inspection
     const error = refusal(dir)
     expect(error.message).toContain(file)
     expect(error.message).toContain(`byte offset ${at(1)}`)
@@ -146,6 +147,7 @@ describe('file storage: crash recovery', () => {
     expect(error.offset).toBe(at(1))
     // Refusing must not have "repaired" anything.
     expect(readFileSync(file).equals(b)).toBe(true)
+    expect(existsSync(join(dir, 'snapshot.bin.tmp'))).toBe(true)
   })
 
   it('refuses a damaged length field instead of taking it for a torn tail', async () => {
