@@ -34,8 +34,8 @@
  * leaves every file as it was for inspection.
  */
 import {
-  closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
-  renameSync, unlinkSync, writeSync,
+  closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync,
+  readFileSync, readSync, renameSync, unlinkSync, writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
 import { CodecError, ConfigError } from '../errors.ts'
@@ -48,6 +48,7 @@ import {
   decodeSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotFile, recordPayload, scanSegment,
   sealRecord, SEGMENT_HEADER_BYTES, StorageCorruptionError,
 } from './record-framing.ts'
+import type { SegmentHeader } from './record-framing.ts'
 import { decodeSnapshotRecord, decodeWalRecord, encodeSnapshotRecord, encodeWalRecord } from './wal-codec.ts'
 import type { SnapshotFileRecord, WalRecord } from './wal-codec.ts'
 
@@ -214,10 +215,6 @@ export class FileStorage implements Storage {
     this.shutDown()
   }
 
-  /** The live segment files (for tests and tools). */
-  segmentFiles(): string[] {
-    return this.segmentSeqs().map(seq => this.path(segmentName(seq)))
-  }
 
   /**
    * A process kill: unsynced writes are lost, pending callbacks never run, nothing more is written. For tests and
@@ -437,11 +434,8 @@ export class FileStorage implements Storage {
 
   // --- recovery ---
 
+  /** Read the directory; only once everything checked out, cut a torn tail and delete leftovers (a refusal changes nothing). */
   private recover(): void {
-    for (const name of readdirSync(this.dir)) {
-      // A temp file is a replacement or a new segment that never got renamed: the old state is still the valid one.
-      if (name.endsWith(TMP_SUFFIX)) unlinkSync(this.path(name))
-    }
     const snapshotPath = this.path(SNAPSHOT_FILE)
     let snapshotBytes: Uint8Array | null = null
     try { snapshotBytes = asUint8Array(readFileSync(snapshotPath)) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
@@ -456,17 +450,15 @@ export class FileStorage implements Storage {
       if (this.snapshot !== null) {
         throw new StorageCorruptionError(this.dir, 0, `${SNAPSHOT_FILE} exists but there is no log segment (deleted?)`)
       }
+      this.deleteTempFiles()
       return
     }
-    // The newest base segment holds the whole live state; anything before it is superseded.
-    const files = new Map<number, Uint8Array>()
+    // The newest base segment holds the whole live state; anything before it is superseded (headers only here).
     let baseAt = -1
     for (let i = seqs.length - 1; i >= 0 && baseAt < 0; i--) {
       const file = this.path(segmentName(seqs[i]!))
-      const bytes = asUint8Array(readFileSync(file))
-      const header = decodeSegmentHeader(bytes, file)
+      const header = readSegmentHeader(file)
       if (header.seq !== seqs[i]) throw new StorageCorruptionError(file, 8, `header names segment ${header.seq}`)
-      files.set(seqs[i]!, bytes)
       if (header.base) baseAt = i
     }
     if (baseAt < 0) {
@@ -482,8 +474,7 @@ export class FileStorage implements Storage {
         throw new StorageCorruptionError(file, 0, `segment ${seqs[i - 1]! + 1} is missing`)
       }
       const last = i === seqs.length - 1
-      const scan = scanSegment(files.get(seq)!, file, last)
-      files.delete(seq)
+      const scan = scanSegment(asUint8Array(readFileSync(file)), file, last)
       if (expectedFirst >= 0 && scan.header.firstRecordSeq !== expectedFirst) {
         throw new StorageCorruptionError(file, 24, `first record is #${scan.header.firstRecordSeq} but the previous ` +
           `segment ends before #${expectedFirst} (records lost at the end of segment ${seqs[i - 1]})`)
@@ -518,10 +509,16 @@ export class FileStorage implements Storage {
     // Leftovers of a compaction that crashed before deleting them.
     for (let i = 0; i < baseAt; i++) unlinkSync(this.path(segmentName(seqs[i]!)))
     if (baseAt > 0) this.fsyncDirectory()
+    this.deleteTempFiles()
     // The snapshot file is made durable before its marker is logged, and nothing is logged after the snapshot before
     // the marker: a missing marker was lost in a crash at the very end of the log, where it now belongs.
     const snap = this.snapshot
     if (snap !== null && !markerSeen) this.applyToState({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation })
+  }
+
+  /** A temp file is a replacement or a new segment that never got renamed: the old state is still the valid one. */
+  private deleteTempFiles(): void {
+    for (const name of readdirSync(this.dir)) if (name.endsWith(TMP_SUFFIX)) unlinkSync(this.path(name))
   }
 
   private decoded<T>(file: string, offset: number, decode: () => T): T {
@@ -579,6 +576,17 @@ export class FileStorage implements Storage {
 
 export function createFileStorage(options: FileStorageOptions): FileStorage {
   return new FileStorage(options)
+}
+
+function readSegmentHeader(file: string): SegmentHeader {
+  const fd = openSync(file, 'r')
+  try {
+    const bytes = new Uint8Array(SEGMENT_HEADER_BYTES)
+    const read = readSync(fd, bytes, 0, bytes.length, 0)
+    return decodeSegmentHeader(bytes.subarray(0, read), file, fstatSync(fd).size)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function writeFully(fd: number, bytes: Uint8Array, position: number): void {

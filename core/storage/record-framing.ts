@@ -123,7 +123,11 @@ export function firstNonZero(bytes: Uint8Array, from: number, to = bytes.length)
 
 /** The offset of the last non-zero byte in [from, bytes.length), or -1. */
 export function lastNonZero(bytes: Uint8Array, from: number): number {
-  for (let i = bytes.length - 1; i >= from; i--) if (bytes[i] !== 0) return i
+  for (let end = bytes.length; end > from; end -= ZEROS.length) {
+    const at = Math.max(from, end - ZEROS.length)
+    if (Buffer.compare(bytes.subarray(at, end), ZEROS.subarray(0, end - at)) === 0) continue
+    for (let i = end - 1; i >= at; i--) if (bytes[i] !== 0) return i
+  }
   return -1
 }
 
@@ -165,10 +169,13 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
   return bytes
 }
 
-/** The header of a segment file; any damage, an unknown version or a size other than the header's is corruption. */
-export function decodeSegmentHeader(bytes: Uint8Array, file: string): SegmentHeader {
-  if (bytes.length < SEGMENT_HEADER_BYTES) {
-    throw new StorageCorruptionError(file, 0, `${bytes.length} bytes, shorter than a segment header (${SEGMENT_HEADER_BYTES})`)
+/**
+ * The header of a segment file of `fileSize` bytes from its first bytes; any damage, an unknown version or a size
+ * other than the header's is corruption.
+ */
+export function decodeSegmentHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): SegmentHeader {
+  if (fileSize < SEGMENT_HEADER_BYTES || bytes.length < SEGMENT_HEADER_BYTES) {
+    throw new StorageCorruptionError(file, 0, `${fileSize} bytes, shorter than a segment header (${SEGMENT_HEADER_BYTES})`)
   }
   const v = view(bytes)
   if (v.getUint32(0, true) !== SEGMENT_MAGIC) {
@@ -187,8 +194,8 @@ export function decodeSegmentHeader(bytes: Uint8Array, file: string): SegmentHea
   const header = { seq: getU64(v, 8), size: getU64(v, 16), firstRecordSeq: getU64(v, 24), base: (flags & BASE_FLAG) !== 0 }
   // Segments are preallocated and never change size: a different size is a truncated (or extended) file, which is
   // the one damage that the bytes that are left could not show.
-  if (bytes.length !== header.size) {
-    throw new StorageCorruptionError(file, Math.min(bytes.length, header.size), `segment is ${bytes.length} bytes, ` +
+  if (fileSize !== header.size) {
+    throw new StorageCorruptionError(file, Math.min(fileSize, header.size), `segment is ${fileSize} bytes, ` +
       `its header says ${header.size} (truncated or extended)`)
   }
   return header
@@ -228,8 +235,9 @@ export interface SegmentScan {
  * - a damaged header with only zeros after it: a header torn part way (or a flipped bit in the zeros just after the
  *   last record). Cut. With anything non-zero after it, it was the header of a complete record. Refuse;
  * - an all-zero header followed by a valid header further on: records after a hole, a lost write. Refuse. Followed
- *   by non-zero bytes without any valid header: stray bits in the unused remainder, or sectors of an unsynced append
- *   that arrived without its header; no synced record can be there (its header would be). Cut.
+ *   by one non-zero byte and no valid header: a flipped bit in the unused remainder, no data. Cut. By more: perhaps
+ *   a record whose header sector was lost, perhaps an unsynced append whose sectors landed out of order; it cannot
+ *   be told which, so refuse.
  */
 export function scanSegment(bytes: Uint8Array, file: string, last: boolean): SegmentScan {
   const header = decodeSegmentHeader(bytes, file)
@@ -280,7 +288,15 @@ export function scanSegment(bytes: Uint8Array, file: string, last: boolean): Seg
       refuse(at, `zeros where record #${seq} belongs, yet record #${getU64(v, later + 4)} follows at byte offset ${later} ` +
         '(a lost write)')
     }
-    return cut('stray non-zero bytes after the last record')
+    // A torn append starts at a header, so it cannot leave this. One stray byte is bit rot in the unused zeros; more
+    // could be a record that lost its header (or sectors of an unsynced append that landed without theirs): refuse,
+    // since a synced record may be among them.
+    const stray = firstNonZero(bytes, at)
+    if (stray !== lastNonZero(bytes, at)) {
+      refuse(at, `zeros where record #${seq} belongs, yet non-zero bytes follow from byte offset ${stray} (a record ` +
+        'that lost its header?)')
+    }
+    return cut(`a stray non-zero byte at byte offset ${stray} after the last record`)
   }
   return finish(null)
 }

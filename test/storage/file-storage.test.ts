@@ -113,8 +113,11 @@ describe('file storage: crash recovery', () => {
     patch(file, 3000, new Uint8Array([0x10]))
     r = reopen(dir)
     expect(r.state.log).toHaveLength(3)
-    expect(r.stats.tornTail).toContain('stray non-zero bytes')
+    expect(r.stats.tornTail).toContain(`a stray non-zero byte at byte offset 3000 after the last record at byte offset ${at(3)}`)
     expect(reopen(dir).stats.tornTail).toBeNull()
+    // More than one stray byte could be a record that lost its header: refused.
+    patch(file, at(3) + RECORD_HEADER_BYTES, new Uint8Array([2, 4, 0xa5]))
+    expect(refusal(dir).message).toContain(`byte offset ${at(3)}: zeros where record #4 belongs, yet non-zero bytes follow`)
   })
 
   it('refuses a complete last record whose payload checksum fails (its end marker shows it was written whole)', async () => {
@@ -136,6 +139,7 @@ describe('file storage: crash recovery', () => {
     const b = readFileSync(file)
     b[at(1) + RECORD_HEADER_BYTES + 4]! ^= 0x01 // a value byte of the second record
     writeFileSync(file, b)
+    writeFileSync(join(dir, 'snapshot.bin.tmp'), new Uint8Array([1])) // left by a crash: kept too, for inspection
     const error = refusal(dir)
     expect(error.message).toContain(file)
     expect(error.message).toContain(`byte offset ${at(1)}`)
@@ -143,6 +147,7 @@ describe('file storage: crash recovery', () => {
     expect(error.offset).toBe(at(1))
     // Refusing must not have "repaired" anything.
     expect(readFileSync(file).equals(b)).toBe(true)
+    expect(existsSync(join(dir, 'snapshot.bin.tmp'))).toBe(true)
   })
 
   it('refuses a damaged length field instead of taking it for a torn tail', async () => {
@@ -206,6 +211,42 @@ describe('file storage: crash recovery', () => {
     const state = createFileStorage({ dir, segmentBytes: 512 })
     expect(state.load().log.map(e => e.index)).toEqual([...Array(41).keys()].map(i => i + 1))
     state.close()
+  })
+})
+
+describe('file storage: the set of segments', () => {
+  async function rolledOver(dir: string): Promise<string[]> {
+    const s = createFileStorage({ dir, segmentBytes: 256 })
+    for (let i = 1; i <= 30; i++) { s.write([entry(i)]); await syncOf(s) }
+    s.close()
+    const names = segments(dir)
+    expect(names.length).toBeGreaterThanOrEqual(4)
+    return names
+  }
+
+  it('refuses a log with a segment missing in the middle', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    rmSync(join(dir, names[2]!))
+    expect(refusal(dir).message).toContain(`${join(dir, names[3]!)} at byte offset 0: segment 3 is missing`)
+  })
+
+  it('refuses a log whose first segment is missing (no base segment to start from)', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    rmSync(join(dir, names[0]!))
+    expect(refusal(dir).message).toContain('no base segment')
+  })
+
+  it('refuses a segment found under another segment\'s name', async () => {
+    const dir = tempDir()
+    const names = await rolledOver(dir)
+    const second = readFileSync(join(dir, names[1]!))
+    const third = readFileSync(join(dir, names[2]!))
+    writeFileSync(join(dir, names[1]!), third)
+    expect(refusal(dir).message).toContain('header names segment 3')
+    writeFileSync(join(dir, names[1]!), second)
+    expect(reopen(dir).state.log).toHaveLength(30)
   })
 })
 
