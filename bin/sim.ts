@@ -14,6 +14,8 @@ import { toJsonLines } from '../core/history.ts'
 import { protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
+import { writeRunHtml } from '../viz/html.ts'
+import { simulationView } from '../viz/run-view.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('sim')
@@ -29,6 +31,7 @@ const program = new Command('sim')
   .option('--byzantine-count <k>', 'how many replicas are Byzantine (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--history <file>', 'write the client history as JSON Lines')
   .option('--trace <file>', 'write one line per network event')
+  .option('--html <file>', 'write a self-contained HTML view: history timeline, message diagram, replica status')
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(SIGNER_NAMES).default('node'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', nonNegativeNumber('--tick-ms'), 10)
@@ -70,16 +73,17 @@ function main(): void {
   }
   let report: SimulationReport
   try {
-    report = runSimulation({ ...options, traceLines: a.trace !== undefined })
+    report = runSimulation({ ...options, traceLines: a.trace !== undefined, timeline: a.html !== undefined })
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message)
     throw e
   }
   if (a.history !== undefined) writeFileSync(a.history as string, toJsonLines(report.history))
   if (a.trace !== undefined) writeFileSync(a.trace as string, report.traceLines!.join('\n') + '\n')
+  if (a.html !== undefined) writeRunHtml(a.html as string, simulationView(report, replayCommand(options)))
   const good = report.finished && report.check.ok && report.safetyViolations.length === 0
   if (a.json === true) {
-    const { history: _h, traceLines: _t, ...rest } = report
+    const { history: _h, traceLines: _t, timeline: _l, ...rest } = report
     process.stdout.write(JSON.stringify(rest, null, 2) + '\n')
   } else {
     process.stdout.write(formatReport(report, replayCommand(options)))
