@@ -10,7 +10,7 @@ import { Command, Option } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { SIGNER_NAMES } from '../core/signers/index.ts'
 import type { SignerName } from '../core/signer.ts'
-import { toJsonLines } from '../core/history.ts'
+import { formatHistory, HISTORY_FORMATS, type HistoryFormat } from '../core/history-formats.ts'
 import { protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
@@ -29,7 +29,8 @@ const program = new Command('sim')
   .option('--fault-window <ms>', 'random faults are injected in the first <ms> of virtual time', positiveInt('--fault-window'), 10_000)
   .option('--byzantine <strategies>', 'make f replicas Byzantine with these strategies (comma-separated)', list)
   .option('--byzantine-count <k>', 'how many replicas are Byzantine (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
-  .option('--history <file>', 'write the client history as JSON Lines')
+  .option('--history <file>', 'write the client history (JSON Lines unless --history-format)')
+  .addOption(new Option('--history-format <format>', 'history file format: ours, Knossos/Elle EDN or Porcupine JSON').choices(HISTORY_FORMATS).default('jsonl'))
   .option('--trace <file>', 'write one line per network event')
   .option('--html <file>', 'write a self-contained HTML view: history timeline, message diagram, replica status')
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(SIGNER_NAMES).default('node'))
@@ -78,7 +79,7 @@ function main(): void {
     if (e instanceof ConfigError) fail(e.message)
     throw e
   }
-  if (a.history !== undefined) writeFileSync(a.history as string, toJsonLines(report.history))
+  if (a.history !== undefined) writeFileSync(a.history as string, formatHistory(report.history, a.historyFormat as HistoryFormat))
   if (a.trace !== undefined) writeFileSync(a.trace as string, report.traceLines!.join('\n') + '\n')
   if (a.html !== undefined) writeRunHtml(a.html as string, simulationView(report, replayCommand(options)))
   const good = report.finished && report.check.ok && report.safetyViolations.length === 0

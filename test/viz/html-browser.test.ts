@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { replayCommand, runSimulation, type SimulationOptions, type SimulationReport } from '../../net/sim/run.ts'
 import { getProtocol } from '../../protocols/index.ts'
@@ -24,6 +25,13 @@ const RUNS = {
   faults: { protocol: raft, n: 3, seed: 4, ops: 150, clients: 3, faults: 'crash@100:0,restart@300:0,partition@400:1|0.2,heal@600' },
   violation: { protocol: raft, n: 3, seed: 2, ops: 80, clients: 3, workload: { keys: 2 }, stateMachine: staleReadKv(3) },
 } satisfies Record<string, SimulationOptions>
+
+/** Choose the page's time window as a user would with the window inputs. */
+async function setWindow(page: Page, from: number, to: number): Promise<void> {
+  await page.fill('#from', String(from))
+  await page.fill('#to', String(to))
+  await page.click('button[data-act="apply"]')
+}
 
 /** Replica-to-replica events in the trace (an independent count of the arrows the diagram must draw). */
 function replicaTraceEvents(r: SimulationReport): number {
@@ -64,7 +72,7 @@ describe('HTML view (headless Chromium)', () => {
     const { report, view, file } = built.get('faultFree')!
     expect(report.check.verdict).toBe('linearizable')
     const { page, errors } = await browser!.open(file)
-    await page.evaluate(() => (window as unknown as { runView: { setWindow(a: number, b: number): void } }).runView.setWindow(0, Infinity))
+    await setWindow(page, 0, 1e12)
     expect(await page.locator('rect.op').count()).toBe(view.ops.length)
     expect(await page.locator('rect.op').count()).toBe(RUNS.faultFree.ops)
     const arrows = replicaTraceEvents(report)
@@ -79,13 +87,13 @@ describe('HTML view (headless Chromium)', () => {
   it.skipIf(!haveBrowser)(`run with faults: crash, restart, partition and heal drawn on the replica lines${skip}`, async () => {
     const { report, view, file } = built.get('faults')!
     const { page, errors } = await browser!.open(file)
-    await page.evaluate(() => (window as unknown as { runView: { setWindow(a: number, b: number): void } }).runView.setWindow(0, Infinity))
+    await setWindow(page, 0, 1e12)
     for (const kind of ['crash', 'restart', 'partition', 'heal']) expect(await page.locator(`#diagram .fault-${kind}`).count(), kind).toBeGreaterThan(0)
     expect(await page.locator('#diagram line.life.down').count()).toBeGreaterThan(0)
     expect(await page.locator('rect.op').count()).toBe(view.ops.length)
     expect(await page.locator('line.msg').count()).toBe(Math.min(replicaTraceEvents(report), 4000))
     // Zooming in redraws only the window.
-    await page.evaluate(() => (window as unknown as { runView: { setWindow(a: number, b: number): void } }).runView.setWindow(90, 110))
+    await setWindow(page, 90, 110)
     const inWindow = view.timeline!.messages.at.filter((at, i) => at >= 90 && view.timeline!.messages.sent[i]! <= 110).length
     expect(await page.locator('line.msg').count()).toBe(inWindow)
     expect(errors).toEqual([])
