@@ -14,7 +14,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { ConfigError } from '../core/errors.ts'
-import { toJsonLines } from '../core/history.ts'
+import { formatHistory, HISTORY_FORMATS, type HistoryFormat } from '../core/history-formats.ts'
+import { writeRunHtml } from '../viz/html.ts'
+import { chaosView } from '../viz/chaos.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { StorageCorruptionError } from '../core/storage/record-framing.ts'
 import { protocols } from '../protocols/index.ts'
@@ -152,7 +154,9 @@ program.command('chaos')
   .option('--duration <s>', 'seconds of workload and faults', positiveInt('--duration'), 30)
   .option('--clients <c>', 'concurrent clients', positiveInt('--clients'), 4)
   .option('--faults <list>', `comma-separated: ${CHAOS_FAULTS.join(', ')}`, list, [...CHAOS_FAULTS])
-  .option('--history <file>', 'write the client history as JSON Lines')
+  .option('--history <file>', 'write the client history (JSON Lines unless --history-format)')
+  .addOption(new Option('--history-format <format>', 'history file format: ours, Knossos/Elle EDN or Porcupine JSON').choices(HISTORY_FORMATS).default('jsonl'))
+  .option('--html <file>', 'write a self-contained HTML view: history timeline, faults, polled replica status')
   .option('--seed <s>', 'seed for the workload and fault choices', positiveInt('--seed', 0))
   .action(async a => {
     for (const f of a.faults as string[]) if (!(CHAOS_FAULTS as readonly string[]).includes(f)) throw new InvalidArgumentError(`--faults: unknown fault "${f}" (${CHAOS_FAULTS.join(', ')})`)
@@ -160,8 +164,10 @@ program.command('chaos')
     const report = await runChaos({
       config, configFile: clusterFile(a.dir), durationMs: a.duration * 1000, clients: a.clients, faults: a.faults as ChaosFault[],
       ...(a.seed !== undefined ? { seed: a.seed } : {}), onEvent: line => process.stdout.write(`  ${line}\n`),
+      ...(a.html !== undefined ? { statusPollMs: 200 } : {}),
     })
-    if (a.history !== undefined) writeFileSync(a.history, toJsonLines(report.history))
+    if (a.history !== undefined) writeFileSync(a.history, formatHistory(report.history, a.historyFormat as HistoryFormat))
+    if (a.html !== undefined) writeRunHtml(a.html, chaosView(report, `chaos: ${config.protocol}, n = ${config.replicas.length}`))
     process.stdout.write(`operations: ${report.ops.ok} ok, ${report.ops.fail} fail, ${report.ops.info} info in ${(report.durationMs / 1000).toFixed(1)} s\n`)
     process.stdout.write(`faults injected: ${report.faults.length}\n`)
     process.stdout.write(`checker: ${report.check.verdict} (${report.check.opsChecked} operations on ${report.check.keysChecked} keys)\n`)

@@ -7,6 +7,7 @@ import { Command } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { protocols } from '../protocols/index.ts'
 import { replayCommand, runSimulation } from '../net/sim/run.ts'
+import { writeFailingSeedHtml } from '../viz/soak.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('soak')
@@ -24,6 +25,7 @@ const program = new Command('soak')
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--byzantine-count <k>', 'Byzantine replicas per run (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--byzantine <strategies>', 'Byzantine strategies, cycled over seeds (protocols with an adversary)', list)
+  .option('--html <dir>', 'write an HTML view of each failing seed into <dir> (the seed is rerun with recording on)')
   .exitOverride()
 
 function main(): void {
@@ -67,6 +69,7 @@ function main(): void {
       if (problem !== null) {
         failures++
         process.stdout.write(`FAIL n=${n} seed=${seed}: ${problem}\n  replay: ${replayCommand(options)}\n`)
+        if (a.html !== undefined) process.stdout.write(`  view: ${writeFailingSeedHtml(a.html as string, options)}\n`)
       }
       if (process.stderr.isTTY) process.stderr.write(`\r${runs} runs, ${failures} failed`)
     }

@@ -231,6 +231,11 @@
     }
     svg += '</svg>'
     box.innerHTML = svg
+    if (!data.messagesRecorded) {
+      $('diagram-info').textContent = 'Live runs record no message trace: the lines show each replica\'s polled role and the faults.'
+      $('types').innerHTML = ''
+      return
+    }
     $('diagram-info').textContent = `${inWindow} messages in this window` + (inWindow > chosen.length ? ` (drawing the first ${chosen.length}: zoom in to see the rest)` : '')
       + (chosen.length > LABELS ? '; type labels appear below ' + LABELS + ' messages (hover an arrow for its details)' : '')
       + (tl.messagesOmitted > 0 ? `; ${tl.messagesOmitted} later messages were not recorded` : '')

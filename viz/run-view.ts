@@ -66,6 +66,8 @@ export interface RunView {
   /** Faults with their times (for live runs, the only timeline there is). */
   readonly faults: readonly TimelineFault[]
   readonly timeline: SimTimeline | null
+  /** false for live runs: they have status and faults but no message trace. */
+  readonly messagesRecorded: boolean
   /** The window the page opens on. */
   readonly focus: TimeWindow
 }
@@ -96,6 +98,7 @@ export interface ViewInput {
   readonly finished?: boolean
   readonly faults?: readonly TimelineFault[]
   readonly timeline?: SimTimeline | null
+  readonly messagesRecorded?: boolean
   readonly endMs?: number
 }
 
@@ -140,7 +143,7 @@ export function buildRunView(input: ViewInput): RunView {
       explanation: input.check.explanation,
       problems,
     },
-    keys, ops, highlight, endMs, faults, timeline,
+    keys, ops, highlight, endMs, faults, timeline, messagesRecorded: input.messagesRecorded ?? timeline !== null,
     focus: focusWindow(ops, highlight, timeline, endMs, input.finished ?? true),
   }
 }

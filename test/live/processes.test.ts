@@ -17,6 +17,7 @@ import { createLibp2pTransport } from '../../net/libp2p/index.ts'
 import { protocols } from '../../protocols/index.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { runChaos } from '../../live/chaos.ts'
+import { chaosView } from '../../viz/chaos.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
@@ -135,9 +136,14 @@ for (const protocol of protocols.values()) {
       await client.close()
 
       // 6. A short chaos run ends linearizable.
-      const report = await runChaos({ config, configFile, durationMs: 6000, clients: 3, faults: n > 1 ? ['kill', 'restart', 'partition'] : ['kill', 'restart'], faultIntervalMs: 1500, seed: 7 })
+      const report = await runChaos({ config, configFile, durationMs: 6000, clients: 3, faults: n > 1 ? ['kill', 'restart', 'partition'] : ['kill', 'restart'], faultIntervalMs: 1500, seed: 7, statusPollMs: 250 })
       expect(report.check.verdict, report.check.explanation).toBe('linearizable')
       expect(report.ops.ok).toBeGreaterThan(10)
+      // What chaos --html draws: the polled status of every replica, and the faults on their lines.
+      expect(new Set(report.status.map(s => s.replica))).toEqual(new Set(config.replicas.map(r => r.id)))
+      const view = chaosView(report, 'chaos')
+      expect(view.faults.map(f => f.kind)).not.toContain('other')
+      expect(view.ops.length).toBe(report.ops.ok + report.ops.fail + report.ops.info)
 
       // 7. Storage faults: a torn tail is cut off on restart; corruption in the middle is refused, naming file and offset.
       await clusterDown(config)

@@ -10,6 +10,8 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { replayCommand, runSimulation, type SimulationOptions, type SimulationReport } from '../../net/sim/run.ts'
 import { getProtocol } from '../../protocols/index.ts'
+import type { ChaosReport } from '../../live/chaos.ts'
+import { chaosView } from '../../viz/chaos.ts'
 import { writeRunHtml } from '../../viz/html.ts'
 import { simulationView, type RunView } from '../../viz/run-view.ts'
 import { BROWSER_MISSING, browserAvailable, startBrowser, type BrowserSession } from '../support/browser.ts'
@@ -96,6 +98,28 @@ describe('HTML view (headless Chromium)', () => {
     await setWindow(page, 90, 110)
     const inWindow = view.timeline!.messages.at.filter((at, i) => at >= 90 && view.timeline!.messages.sent[i]! <= 110).length
     expect(await page.locator('line.msg').count()).toBe(inWindow)
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it.skipIf(!haveBrowser)(`live chaos run (no message trace): history, faults and polled status${skip}`, async () => {
+    // A chaos report has the live run's shape; its history and verdict come from a simulated run here, so the test
+    // needs no processes (test/live/processes.test.ts checks a real chaos run's report).
+    const { report: sim } = built.get('faults')!
+    const chaos: ChaosReport = {
+      history: sim.history, check: sim.check, ops: sim.ops, durationMs: sim.timeline!.endMs, replicas: [0, 1, 2],
+      faults: [{ atMs: 100, description: 'kill -9 replica 0' }, { atMs: 300, description: 'restarted replica 0' },
+        { atMs: 400, description: 'partitioned replica 1 from 0, 2' }, { atMs: 600, description: 'healed partition of replica 1' }],
+      status: sim.timeline!.status.map(s => ({ ...s, atMs: s.at })),
+    }
+    const file = join(dir, 'chaos.html')
+    writeRunHtml(file, chaosView(chaos, 'chaos'))
+    const { page, errors } = await browser!.open(file)
+    await setWindow(page, 0, 1e12)
+    expect(await page.locator('rect.op').count()).toBe(sim.ops.requested)
+    expect(await page.locator('line.msg').count()).toBe(0)
+    expect(await page.locator('#diagram-info').textContent()).toContain('no message trace')
+    for (const kind of ['crash', 'restart', 'partition', 'heal']) expect(await page.locator(`#diagram .fault-${kind}`).count(), kind).toBeGreaterThan(0)
     expect(errors).toEqual([])
     await page.close()
   })

@@ -1,10 +1,14 @@
 /** The recorder behind the HTML view: complete, and invisible to the run it records. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runSimulation } from '../../net/sim/run.ts'
 import { parseFaultOutcome } from '../../net/sim/timeline.ts'
 import { getProtocol } from '../../protocols/index.ts'
 import { staleReadKv } from '../support/stale-read-kv.ts'
 import { buildRunView } from '../../viz/run-view.ts'
+import { writeFailingSeedHtml } from '../../viz/soak.ts'
 
 const faulty = { protocol: getProtocol('raft'), n: 3, seed: 4, ops: 150, clients: 3, faults: 'crash@100:0,restart@300:0,partition@400:1|0.2,heal@600' }
 
@@ -54,5 +58,20 @@ describe('run view', () => {
     expect(view.focus.from).toBeLessThanOrEqual(blocked.t0)
     expect(view.focus.to).toBeGreaterThanOrEqual(blocked.t1!)
     expect(view.focus.to - view.focus.from).toBeLessThan(view.endMs)
+  })
+})
+
+describe('soak --html', () => {
+  it('writes the view of a failing seed, rerun with recording on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'soak-html-'))
+    try {
+      const file = writeFailingSeedHtml(join(dir, 'views'), { protocol: getProtocol('raft'), n: 3, seed: 2, ops: 80, clients: 3, workload: { keys: 2 }, stateMachine: staleReadKv(3) })
+      expect(file).toBe(join(dir, 'views', 'raft-n3-seed2.html'))
+      const html = readFileSync(file, 'utf8')
+      expect(html).toContain('"verdict":"not-linearizable"')
+      expect(html).toContain('"highlight":{')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
