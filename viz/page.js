@@ -77,17 +77,28 @@
   const $ = (id) => document.getElementById(id)
 
   // ---- replica status over the whole run (chooses the window) ----
+  let statusX = null
+  function updateStatusWindow() {
+    const rect = $('status-window')
+    if (!rect || !statusX) return
+    rect.setAttribute('x', statusX(win.from))
+    rect.setAttribute('width', Math.max(1, statusX(win.to) - statusX(win.from)))
+  }
+
   function drawStatus() {
     const box = $('status')
     if (!tl) { box.innerHTML = '<p class="info">No replica trace for this run: live clusters record the client history and the faults only.</p>'; return }
     const left = 90
     const w = WIDTH - left - 10
     const x = (t) => left + (t / end) * w
+    statusX = x
     const rowH = 12
     const roleH = replicas.length * (rowH + 2)
     const chartH = 70
-    const maxEpoch = Math.max(1, ...tl.status.map((s) => s.epoch))
-    const maxCommit = Math.max(1, ...tl.status.map((s) => s.commitIndex))
+    // Loops, not Math.max(...array): a long run has more samples than a call has room for arguments.
+    let maxEpoch = 1
+    let maxCommit = 1
+    for (const s of tl.status) { if (s.epoch > maxEpoch) maxEpoch = s.epoch; if (s.commitIndex > maxCommit) maxCommit = s.commitIndex }
     const top2 = roleH + 22
     const top3 = top2 + chartH + 22
     const height = top3 + chartH + 22
@@ -95,7 +106,14 @@
     replicas.forEach((r, i) => {
       const y = i * (rowH + 2)
       svg += `<text x="${left - 6}" y="${y + rowH - 2}" class="axis" text-anchor="end">replica ${r}</text>`
-      for (const [a, b, s] of segments.get(r)) {
+      // One rect per stretch of the same role (samples also change on every commit).
+      const bands = []
+      for (const seg of segments.get(r)) {
+        const lastBand = bands[bands.length - 1]
+        if (lastBand && lastBand[2].role === seg[2].role && lastBand[2].epoch === seg[2].epoch) lastBand[1] = seg[1]
+        else bands.push([seg[0], seg[1], seg[2]])
+      }
+      for (const [a, b, s] of bands) {
         svg += `<rect x="${x(a)}" y="${y}" width="${Math.max(0.5, x(b) - x(a))}" height="${rowH}" fill="${roleColor(s.role)}"><title>replica ${r}: ${esc(s.role)}, term/view ${s.epoch}, commit ${s.commitIndex} (${ms(a)} to ${ms(b)})</title></rect>`
       }
     })
@@ -107,7 +125,10 @@
         let d = ''
         for (const [a, b, s] of segments.get(r)) {
           if (s.role === 'down') continue
-          const y = top + chartH - (s[field] / max) * chartH
+          // Replicas that agree would hide each other: shift each line a little.
+          const y = top + chartH - (s[field] / max) * chartH + (i - (replicas.length - 1) / 2) * 1.5
+          // Skip steps narrower than a tenth of a pixel: the path stays small for long runs.
+          if (x(b) - x(a) < 0.1 && b !== end) continue
           d += `M${x(a).toFixed(1)},${y.toFixed(1)}H${x(b).toFixed(1)}`
         }
         out += `<path d="${d}" stroke="${color(i)}" fill="none" stroke-width="1.5"/>`
@@ -316,7 +337,7 @@
     $('from').value = +win.from.toFixed(3)
     $('to').value = +win.to.toFixed(3)
     $('window-info').textContent = `${ms(win.to - win.from)} of ${ms(end)}`
-    drawStatus()
+    updateStatusWindow()
     drawDiagram()
     drawHistory()
   }
@@ -335,6 +356,7 @@
     if (act === 'right') setWindow(win.from + span / 2, win.to + span / 2)
   })
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.target.id === 'from' || e.target.id === 'to')) setWindow(Number($('from').value), Number($('to').value)) })
+  drawStatus()
   draw()
   window.runView = { setWindow, data }
 })()

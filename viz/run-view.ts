@@ -72,6 +72,9 @@ export interface RunView {
   readonly focus: TimeWindow
 }
 
+/** Times to the microsecond: enough to draw, and far fewer digits in the page's JSON. */
+const micros = (ms: number): number => Math.round(ms * 1000) / 1000
+
 const show = (v: string | null): string => (v === null ? 'absent' : JSON.stringify(v))
 
 function describe(op: HistoryOperation): string {
@@ -112,7 +115,8 @@ export function buildRunView(input: ViewInput): RunView {
     if (k === undefined) { keyIndex.set(op.key, k = keys.length); keys.push(op.key) }
     byInvoke.set(op.invokeIndex, i)
     return {
-      p: op.process, k, f: op.f, d: describe(op), s: op.status, t0: op.invokeTime, t1: op.completeTime,
+      p: op.process, k, f: op.f, d: describe(op), s: op.status, t0: micros(op.invokeTime),
+      t1: op.completeTime === null ? null : micros(op.completeTime),
       ...(op.f === 'read' && op.status === 'ok' ? { r: show(op.output) } : {}),
     }
   })

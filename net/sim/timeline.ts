@@ -60,7 +60,8 @@ export interface SimTimeline {
 
 /** Turn the cluster's fault log (text, written by SimCluster.schedule) into drawable faults. */
 export function parseFaultOutcome(at: number, description: string): TimelineFault | null {
-  const arrow = description.lastIndexOf(' -> ')
+  // The first arrow: the outcome itself may hold one ("cut 1 -> 3").
+  const arrow = description.indexOf(' -> ')
   const outcome = arrow >= 0 ? description.slice(arrow + 4) : description
   const ids = (text: string): NodeId[] => (text.match(/\d+/g) ?? []).map(Number)
   if (outcome.startsWith('skipped') || outcome === 'nothing down') return null
@@ -76,6 +77,9 @@ export function parseFaultOutcome(at: number, description: string): TimelineFaul
   if (/^(loss|duplicate|reorder) /.test(outcome)) return { at, kind: 'link', replicas: [], label: outcome }
   return { at, kind: 'other', replicas: [], label: outcome }
 }
+
+/** Times kept to the microsecond: plenty for drawing, and half the digits in the page's embedded JSON. */
+const micros = (ms: number): number => Math.round(ms * 1000) / 1000
 
 export class TimelineRecorder implements NetworkObserver {
   private readonly cluster: SimCluster
@@ -109,7 +113,7 @@ export class TimelineRecorder implements NetworkObserver {
     this.sample(from, time, false)
     let type = this.typeIndex.get(frame.type)
     if (type === undefined) this.typeIndex.set(frame.type, type = this.typeIndex.size)
-    this.sendAt.push(time)
+    this.sendAt.push(micros(time))
     this.sendFrom.push(from)
     this.sendTo.push(to)
     this.sendType.push(type)
@@ -121,7 +125,7 @@ export class TimelineRecorder implements NetworkObserver {
     const m = this.messages
     if (m.at.length >= this.maxMessages) { this.omitted++; return }
     m.sent.push(this.sendAt[seq]!)
-    m.at.push(time)
+    m.at.push(micros(time))
     m.from.push(this.sendFrom[seq]!)
     m.to.push(this.sendTo[seq]!)
     m.type.push(this.sendType[seq]!)
@@ -142,7 +146,7 @@ export class TimelineRecorder implements NetworkObserver {
     const prev = this.last.get(id)
     if (!force && prev !== undefined && prev.role === s.role && prev.epoch === s.epoch && prev.leader === s.leader
       && (prev.commitIndex === s.commitIndex || time - prev.at < COMMIT_SAMPLE_MS)) return
-    const sample: StatusSample = { at: time, replica: id, role: s.role, epoch: s.epoch, leader: s.leader, commitIndex: s.commitIndex }
+    const sample: StatusSample = { at: micros(time), replica: id, role: s.role, epoch: s.epoch, leader: s.leader, commitIndex: s.commitIndex }
     this.status.push(sample)
     this.last.set(id, sample)
   }

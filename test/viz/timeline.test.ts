@@ -41,6 +41,9 @@ describe('timeline recorder', () => {
     expect(parseFaultOutcome(5, 'crash@5:1 -> skipped: replica 1 is already down')).toBeNull()
     expect(parseFaultOutcome(7, 'partition@7:0|1.2 -> partitioned 0 | 1.2')?.replicas).toEqual([0, 1, 2])
     expect(parseFaultOutcome(9, 'heal@9 -> healed')?.kind).toBe('heal')
+    expect(parseFaultOutcome(3, 'oneway@3:1>3 -> cut 1 -> 3')).toEqual({ at: 3, kind: 'partition', replicas: [1, 3], label: 'cut 1 -> 3' })
+    expect(parseFaultOutcome(4, 'isolate@4:leader -> isolated 1')?.replicas).toEqual([1])
+    expect(parseFaultOutcome(6, 'reorder@6:0.02 -> reorder 0.02')?.kind).toBe('link')
   })
 })
 
