@@ -146,7 +146,7 @@
     svg += `<rect id="status-brush" x="0" y="0" width="0" height="${height - 16}" class="brush"/>`
     svg += '</svg>'
     const legend = replicas.map((r, i) => `<span class="sw" style="background:${color(i)}"></span>replica ${r}`).join(' ')
-      + ' &nbsp; roles: ' + ['leader', 'candidate', 'follower', 'down'].map((r) => `<span class="sw" style="background:${roleColor(r)}"></span>${r}`).join(' ')
+      + ' &nbsp; roles: ' + [...new Set(tl.status.map((s) => s.role))].sort().map((r) => `<span class="sw" style="background:${roleColor(r)}"></span>${esc(r)}`).join(' ')
     box.innerHTML = svg + `<div class="legend">${legend} &nbsp; <i>drag across the charts to choose the window</i></div>`
     const el = $('status-svg')
     const toTime = (clientX) => Math.min(end, Math.max(0, ((clientX - el.getBoundingClientRect().left - left) / w) * end))
