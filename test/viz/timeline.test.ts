@@ -7,7 +7,7 @@ import { runSimulation } from '../../net/sim/run.ts'
 import { parseFaultOutcome } from '../../net/sim/timeline.ts'
 import { getProtocol } from '../../protocols/index.ts'
 import { staleReadKv } from '../support/stale-read-kv.ts'
-import { buildRunView } from '../../viz/run-view.ts'
+import { buildRunView, focusWindow, type ViewOperation } from '../../viz/run-view.ts'
 import { writeFailingSeedHtml } from '../../viz/soak.ts'
 
 const faulty = { protocol: getProtocol('raft'), n: 3, seed: 4, ops: 150, clients: 3, faults: 'crash@100:0,restart@300:0,partition@400:1|0.2,heal@600' }
@@ -61,6 +61,23 @@ describe('run view', () => {
     expect(view.focus.from).toBeLessThanOrEqual(blocked.t0)
     expect(view.focus.to).toBeGreaterThanOrEqual(blocked.t1!)
     expect(view.focus.to - view.focus.from).toBeLessThan(view.endMs)
+  })
+})
+
+describe('default window', () => {
+  const op = (t0: number, t1: number | null): ViewOperation => ({ p: 1, k: 0, f: 'write', d: 'write "v"', s: t1 === null ? 'info' : 'ok', t0, t1 })
+
+  it('a stall: around the last completions before progress stopped', () => {
+    const ops = [op(0, 10), op(10, 900), op(900, null)]
+    const w = focusWindow(ops, null, null, 5000, false)
+    expect(w.reason).toContain('stall')
+    expect(w.from).toBeLessThan(900)
+    expect(w.to).toBeGreaterThan(900)
+    expect(w.to).toBeLessThan(5000)
+  })
+
+  it('a small healthy run: the whole run', () => {
+    expect(focusWindow([op(0, 10)], null, null, 100, true)).toEqual({ from: 0, to: 100, reason: 'the whole run' })
   })
 })
 
