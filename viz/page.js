@@ -355,6 +355,15 @@
     if (act === 'left') setWindow(win.from - span / 2, win.to - span / 2)
     if (act === 'right') setWindow(win.from + span / 2, win.to + span / 2)
   })
+  // Clicking an operation opens the window on it, so the messages it caused are in the diagram above.
+  $('history').addEventListener('click', (e) => {
+    const i = e.target.getAttribute && e.target.getAttribute('data-op')
+    if (i === null || i === undefined) return
+    const op = data.ops[Number(i)]
+    const stop = op.t1 === null ? end : op.t1
+    const pad = Math.max((stop - op.t0) * 0.2, 0.5)
+    setWindow(op.t0 - pad, stop + pad)
+  })
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.target.id === 'from' || e.target.id === 'to')) setWindow(Number($('from').value), Number($('to').value)) })
   drawStatus()
   draw()

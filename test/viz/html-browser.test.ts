@@ -139,6 +139,12 @@ describe('HTML view (headless Chromium)', () => {
     expect(await page.locator('rect.op.hl-producer').count()).toBeGreaterThan(0)
     expect(await page.locator('rect.op.hl-prefix, rect.op.hl-producer, rect.op.hl-candidate, rect.op.hl-needed, rect.op.hl-blocked').count()).toBeGreaterThan(1)
     expect(await page.locator('#verdict').textContent()).toContain(`not linearizable: key "${h.key}"`)
+    // Clicking the blocked operation opens the window on it.
+    await blocked.click()
+    const op = view.ops[h.blocked]!
+    expect(Number(await page.inputValue('#from'))).toBeLessThanOrEqual(op.t0)
+    expect(Number(await page.inputValue('#to'))).toBeGreaterThanOrEqual(op.t1!)
+    expect(Number(await page.inputValue('#to')) - Number(await page.inputValue('#from'))).toBeLessThanOrEqual((op.t1! - op.t0) * 1.4 + 1.001)
     expect(errors).toEqual([])
     await page.close()
   })
