@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // The HTML view's page script runs in the browser, inlined into each report (viz/html.ts).
+    files: ['viz/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly' } },
+  },
+  {
     // Protocols are pure deterministic state machines: time and randomness come in as inputs.
     files: ['protocols/**/*.ts'],
     rules: {

@@ -10,7 +10,8 @@ import type { ClientHost, ClientOutcome } from '../core/client-host.ts'
 import { encodeKvCommand, type KvCommand } from '../core/kv.ts'
 import type { Rng } from '../core/random.ts'
 import type { SimCluster } from '../net/sim/cluster.ts'
-import { zipfSampler } from '../core/kv-workload.ts'
+import { recordInvoke, recordOutcome, zipfSampler } from '../core/kv-workload.ts'
+import type { HistoryRecorder } from '../core/history.ts'
 import { LatencyRecorder } from './latency.ts'
 
 export interface LoadOptions {
@@ -34,6 +35,8 @@ export interface LoadOptions {
   readonly onMeasureStart?: () => void
   /** Called for every operation completed ok, with its intended start and completion times. */
   readonly onCompleted?: (intendedAt: number, now: number) => void
+  /** Record every operation as a history (bench --html-runs draws it); off by default. */
+  readonly history?: HistoryRecorder
 }
 
 export interface LoadResult {
@@ -96,8 +99,10 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
   const submit = (client: ClientHost, intendedAt: number, then: () => void): void => {
     const c = nextCommand()
     inFlight.set(client, intendedAt)
+    const op = o.history === undefined ? null : recordInvoke(o.history, client.id, c, sim.now())
     client.submit(encodeKvCommand(c), c.type === 'get', o.timeoutMs, outcome => {
       inFlight.delete(client)
+      if (op !== null) recordOutcome(op, outcome, sim.now())
       completed(intendedAt, outcome)
       // Next step from a fresh event, not from inside the completion callback.
       sim.setTimer(0, then)

@@ -7,6 +7,8 @@
  * because it varies from run to run.
  */
 import { createRng } from '../core/random.ts'
+import { HistoryRecorder, type HistoryEvent } from '../core/history.ts'
+import { TimelineRecorder, type SimTimeline } from '../net/sim/timeline.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import type { NodeId } from '../core/types.ts'
 import { createSimCluster, type SimCluster } from '../net/sim/cluster.ts'
@@ -177,7 +179,28 @@ function maxCommitIndex(cluster: SimCluster, trusted: (id: NodeId) => boolean): 
   return max
 }
 
-export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
+/** What a recorded rerun of a run gives besides its figures (bench --html-runs). */
+export interface RunRecording {
+  readonly history: readonly HistoryEvent[]
+  readonly timeline: SimTimeline
+}
+
+/**
+ * Run `spec` again with its history and message timeline recorded, for the run's HTML view. The figures are the
+ * same (same spec, same seed); the host measurements are not meaningful (recording costs time), so they are dropped.
+ */
+export function recordRun(spec: RunSpec, protocol: AnyProtocol, maxMessages?: number): RunRecording & { readonly figures: RunFigures } {
+  const history = new HistoryRecorder()
+  let recorder: TimelineRecorder | undefined
+  const result = runOne(spec, protocol, {
+    history,
+    onCluster: cluster => { recorder = new TimelineRecorder(cluster, maxMessages !== undefined ? { maxMessages } : {}).attach() },
+  })
+  return { history: history.events, timeline: recorder!.finish(), figures: result.figures }
+}
+
+export function runOne(spec: RunSpec, protocol: AnyProtocol,
+  recording: { readonly history?: HistoryRecorder; readonly onCluster?: (cluster: SimCluster) => void } = {}): RunResult {
   const meter = new HostMeter()
 
   const byzantine: { replica: NodeId; strategy: string }[] = []
@@ -199,6 +222,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
       return b === undefined ? undefined : ctx => protocol.adversary!.createReplica(b.strategy, ctx)
     },
   })
+  recording.onCluster?.(cluster)
   const sim = cluster.sim
   const sampleMemory = () => {
     meter.sample()
@@ -225,6 +249,8 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
       const victims: NodeId[] = leader === null ? [] : [leader]
       for (let id = spec.n - 1; id >= 0 && victims.length < spec.f; id--) if (!victims.includes(id)) victims.push(id)
       for (const id of victims) cluster.crash(id)
+      // Logged like a scheduled fault, so a recorded rerun (bench --html-runs) draws it.
+      cluster.faultLog.push({ at: sim.now(), description: `crash-leader -> crashed ${victims.join(', ')}` })
       const record: NonNullable<typeof failover> = { crashAtMs: sim.now() - loadStart, crashed: victims, leader, failoverMs: null, firstCommitMs: null }
       failover = record
       const probe = () => {
@@ -251,6 +277,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol): RunResult {
     // Long enough that a failover completes inside it; the client protocol retries other replicas meanwhile.
     timeoutMs: Math.max(5000, spec.durationMs),
     rng: createRng(spec.seed).fork('bench-load'),
+    ...(recording.history !== undefined ? { history: recording.history } : {}),
     onMeasureStart: () => {
       before = cluster.replicaStats().byType('protocol')
       if (spec.network === 'wan') {

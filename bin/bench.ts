@@ -68,6 +68,7 @@ const program = new Command('bench')
   .option('--quick', 'the quick preset: about a minute')
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
+  .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
   .option('--json', 'print results as JSON on stdout (no table, no progress bar)')
   .option('--quiet', 'no progress bar')
   // Subcommands (compare, speed) parse their own flags: `speed --n 5` must not set the sweep's --n.
@@ -106,7 +107,8 @@ const program = new Command('bench')
     let dir: string | null = null
     if (opts.save !== false) {
       dir = timestampedDir(opts.out as string, results.startedAt)
-      await writeResults(results, dir)
+      const say = (id: string) => { if (!json && opts.quiet !== true) process.stderr.write(`bench: recording run view ${id}\n`) }
+      await writeResults(results, dir, opts.htmlRuns === true ? { runViews: { registry: protocols, onRun: say } } : {})
     }
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
     else process.stdout.write(terminalSummary(results, dir))
@@ -208,6 +210,7 @@ program.command('live')
   .option('--seed <s>', 'seed of the workload (keys); timing is the machine\'s', String(dl.seed))
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
+  .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
   .option('--json', 'print results as JSON on stdout (no table, no progress)')
   .option('--quiet', 'no progress lines')
   .action(async (opts: Record<string, unknown>, cmd: Command) => {

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
- * Judge a recorded history: `node bin/check.ts <history.jsonl> [--time-limit <ms>]` (`-` reads stdin).
+ * Judge a recorded history: `node bin/check.ts <history> [--format jsonl|jepsen-edn|porcupine] [--time-limit <ms>]`
+ * (`-` reads stdin). The format is detected from the file unless given.
  * Exit status: 0 linearizable, 1 not linearizable, 2 bad input or usage, 3 unknown (the time limit ran out).
  */
 import { readFileSync } from 'node:fs'
 import { checkHistory, DEFAULT_TIME_LIMIT_MS } from '../core/checker/index.ts'
 import { CodecError } from '../core/errors.ts'
-import { parseHistory } from '../core/history.ts'
+import { HISTORY_FORMATS, parseAnyHistory, type HistoryFormat } from '../core/history-formats.ts'
 
-const USAGE = 'usage: node bin/check.ts <history.jsonl | -> [--time-limit <ms>]'
+const USAGE = `usage: node bin/check.ts <history | -> [--format ${HISTORY_FORMATS.join('|')}] [--time-limit <ms>]`
 
 function fail(message: string): never {
   process.stderr.write(`check: ${message}\n`)
@@ -18,10 +19,12 @@ function fail(message: string): never {
 function main(args: readonly string[]): number {
   let file: string | undefined
   let timeLimitMs = DEFAULT_TIME_LIMIT_MS
+  let format: HistoryFormat | undefined
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
     if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`${USAGE}\nexit status: 0 linearizable, 1 not linearizable, 2 bad input, 3 unknown (time limit)\n`)
+      process.stdout.write(`${USAGE}\nformats: JSON Lines (ours), Jepsen EDN (Knossos/Elle), Porcupine JSON; detected unless --format is given\n`
+        + 'exit status: 0 linearizable, 1 not linearizable, 2 bad input, 3 unknown (time limit)\n')
       return 0
     }
     if (arg === '--time-limit') {
@@ -29,6 +32,10 @@ function main(args: readonly string[]): number {
       const value = Number(text)
       if (text === undefined || !Number.isFinite(value) || value <= 0) fail(`--time-limit needs a positive number of ms, got ${text ?? 'nothing'}\n${USAGE}`)
       timeLimitMs = value
+    } else if (arg === '--format') {
+      const text = args[++i]
+      if (!HISTORY_FORMATS.includes(text as HistoryFormat)) fail(`--format must be one of ${HISTORY_FORMATS.join(', ')}, got ${text ?? 'nothing'}\n${USAGE}`)
+      format = text as HistoryFormat
     } else if (arg.startsWith('--')) {
       fail(`unknown option ${arg}\n${USAGE}`)
     } else if (file === undefined) {
@@ -47,7 +54,7 @@ function main(args: readonly string[]): number {
   }
   let events
   try {
-    events = parseHistory(text)
+    events = parseAnyHistory(text, format)
   } catch (err) {
     if (err instanceof CodecError) fail(`${file === '-' ? 'stdin' : file}: ${err.message}`)
     throw err

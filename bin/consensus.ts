@@ -15,7 +15,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { ConfigError } from '../core/errors.ts'
-import { toJsonLines } from '../core/history.ts'
+import { formatHistory, HISTORY_FORMATS, type HistoryFormat } from '../core/history-formats.ts'
+import { writeRunHtml } from '../viz/html.ts'
+import { chaosView } from '../viz/chaos.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { DataDirectoryLockedError } from '../core/storage/dir-lock.ts'
 import { StorageCorruptionError } from '../core/storage/record-framing.ts'
@@ -155,7 +157,9 @@ program.command('chaos')
   .option('--duration <s>', 'seconds of workload and faults', positiveInt('--duration'), 30)
   .option('--clients <c>', 'concurrent clients', positiveInt('--clients'), 4)
   .option('--faults <list>', `comma-separated: ${CHAOS_FAULTS.join(', ')}`, list, [...CHAOS_FAULTS])
-  .option('--history <file>', 'write the client history as JSON Lines')
+  .option('--history <file>', 'write the client history (JSON Lines unless --history-format)')
+  .addOption(new Option('--history-format <format>', 'history file format: ours, Knossos/Elle EDN or Porcupine JSON').choices(HISTORY_FORMATS).default('jsonl'))
+  .option('--html <file>', 'write a self-contained HTML view: history timeline, faults, polled replica status')
   .option('--seed <s>', 'seed for the workload and fault choices', positiveInt('--seed', 0))
   .option('--keys <k>', 'distinct keys in the workload (fewer keys, more contention)', positiveInt('--keys'), 8)
   .option('--read-ratio <r>', 'share of reads in the workload (0..1)', ratio('--read-ratio'), 0.5)
@@ -167,8 +171,10 @@ program.command('chaos')
       config, configFile: clusterFile(a.dir), durationMs: a.duration * 1000, clients: a.clients, faults: a.faults as ChaosFault[],
       ...(a.seed !== undefined ? { seed: a.seed } : {}), onEvent: line => process.stdout.write(`  ${line}\n`),
       keys: a.keys, readRatio: a.readRatio, settleMs: a.settle * 1000,
+      ...(a.html !== undefined ? { statusPollMs: 200 } : {}),
     })
-    if (a.history !== undefined) writeFileSync(a.history, toJsonLines(report.history))
+    if (a.history !== undefined) writeFileSync(a.history, formatHistory(report.history, a.historyFormat as HistoryFormat))
+    if (a.html !== undefined) writeRunHtml(a.html, chaosView(report, `chaos: ${config.protocol}, n = ${config.replicas.length}`))
     process.stdout.write(`operations: ${report.ops.ok} ok, ${report.ops.fail} fail, ${report.ops.info} info in ${(report.durationMs / 1000).toFixed(1)} s\n`)
     process.stdout.write(`faults injected: ${report.faults.length}\n`)
     process.stdout.write(`checker: ${report.check.verdict} (${report.check.opsChecked} operations on ${report.check.keysChecked} keys)\n`)

@@ -10,10 +10,12 @@ import { Command, Option } from 'commander'
 import { ConfigError } from '../core/errors.ts'
 import { SIGNER_NAMES } from '../core/signers/index.ts'
 import type { SignerName } from '../core/signer.ts'
-import { toJsonLines } from '../core/history.ts'
+import { formatHistory, HISTORY_FORMATS, type HistoryFormat } from '../core/history-formats.ts'
 import { protocols } from '../protocols/index.ts'
 import { formatLiveness, replayCommand, runPassed, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
+import { writeRunHtml } from '../viz/html.ts'
+import { simulationView } from '../viz/run-view.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('sim')
@@ -28,8 +30,10 @@ const program = new Command('sim')
   .option('--fault-window <ms>', 'random faults are injected in the first <ms> of virtual time', positiveInt('--fault-window'), 10_000)
   .option('--byzantine <strategies>', 'Byzantine replicas: strategies for the highest ids (comma-separated), or id=strategy items such as 0=equivocate,3=silent', list)
   .option('--byzantine-count <k>', 'how many replicas are Byzantine (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
-  .option('--history <file>', 'write the client history as JSON Lines')
+  .option('--history <file>', 'write the client history (JSON Lines unless --history-format)')
+  .addOption(new Option('--history-format <format>', 'history file format: ours, Knossos/Elle EDN or Porcupine JSON').choices(HISTORY_FORMATS).default('jsonl'))
   .option('--trace <file>', 'write one line per network event')
+  .option('--html <file>', 'write a self-contained HTML view: history timeline, message diagram, replica status')
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(SIGNER_NAMES).default('node'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', nonNegativeNumber('--tick-ms'), 10)
@@ -77,16 +81,17 @@ function main(): void {
   }
   let report: SimulationReport
   try {
-    report = runSimulation({ ...options, traceLines: a.trace !== undefined })
+    report = runSimulation({ ...options, traceLines: a.trace !== undefined, timeline: a.html !== undefined })
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message)
     throw e
   }
-  if (a.history !== undefined) writeFileSync(a.history as string, toJsonLines(report.history))
+  if (a.history !== undefined) writeFileSync(a.history as string, formatHistory(report.history, a.historyFormat as HistoryFormat))
   if (a.trace !== undefined) writeFileSync(a.trace as string, report.traceLines!.join('\n') + '\n')
+  if (a.html !== undefined) writeRunHtml(a.html as string, simulationView(report, replayCommand(options)))
   const good = runPassed(report)
   if (a.json === true) {
-    const { history: _h, traceLines: _t, ...rest } = report
+    const { history: _h, traceLines: _t, timeline: _l, ...rest } = report
     process.stdout.write(JSON.stringify(rest, null, 2) + '\n')
   } else {
     process.stdout.write(formatReport(report, replayCommand(options)))

@@ -11,6 +11,7 @@ import { ConfigError } from '../core/errors.ts'
 import { protocols } from '../protocols/index.ts'
 import { formatLiveness, replayCommand, runSimulation, type SimulationOptions } from '../net/sim/run.ts'
 import { createRng } from '../core/random.ts'
+import { writeFailingSeedHtml } from '../viz/soak.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
 const program = new Command('soak')
@@ -31,6 +32,7 @@ const program = new Command('soak')
   .option('--byzantine <strategies>', "Byzantine strategies, cycled over seeds; 'random' (the default for protocols with " +
     "an adversary): up to f replicas at ids and with strategies drawn from the seed; 'none'", list)
   .option('--clock-drift <d>', 'clock drift of every run (rates in [1-d, 1+d])', nonNegativeNumber('--clock-drift'))
+  .option('--html <dir>', 'write an HTML view of each failing seed into <dir> (the seed is rerun with recording on)')
   .exitOverride()
 
 function main(): void {
@@ -97,6 +99,7 @@ function main(): void {
         failures++
         failuresByKind.set(kind, (failuresByKind.get(kind) ?? 0) + 1)
         process.stdout.write(`FAIL n=${n} seed=${seed}: ${problem}\n  replay: ${replayCommand(options)}\n`)
+        if (a.html !== undefined) process.stdout.write(`  view: ${writeFailingSeedHtml(a.html as string, options)}\n`)
       }
       if (process.stderr.isTTY) process.stderr.write(`\r${runs} runs, ${failures} failed`)
     }

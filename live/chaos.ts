@@ -49,6 +49,18 @@ export interface ChaosOptions extends KvMix {
   readonly livenessBoundMs?: number
   /** At most this share of operations may time out (default 0.1). */
   readonly maxTimedOutShare?: number
+  /** Poll every running replica's status this often (ms) for the report's `status` (the HTML view charts it). */
+  readonly statusPollMs?: number
+}
+
+/** One replica's status as polled during the run (role 'down' while killed). */
+export interface ChaosStatusSample {
+  readonly atMs: number
+  readonly replica: NodeId
+  readonly role: string
+  readonly epoch: number
+  readonly leader: NodeId | null
+  readonly commitIndex: number
 }
 
 export interface ChaosReport {
@@ -58,6 +70,9 @@ export interface ChaosReport {
   readonly ops: { ok: number; fail: number; info: number }
   readonly faults: readonly { readonly atMs: number; readonly description: string }[]
   readonly durationMs: number
+  /** Polled replica status; empty unless `statusPollMs` was given. */
+  readonly status: readonly ChaosStatusSample[]
+  readonly replicas: readonly NodeId[]
 }
 
 async function nodeStatus(config: ClusterConfig, id: NodeId): Promise<NodeStatus | null> {
@@ -199,7 +214,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
   }
 
+  const status: ChaosStatusSample[] = []
+  const statusLoop = async (): Promise<void> => {
+    const every = o.statusPollMs
+    if (every === undefined || !(every > 0)) return
+    while (running) {
+      await Promise.all(replicaIds.map(async id => {
+        const at = now()
+        const s = down.has(id) ? null : await nodeStatus(config, id)
+        status.push(s === null
+          ? { atMs: at, replica: id, role: 'down', epoch: status.findLast(x => x.replica === id)?.epoch ?? 0, leader: null, commitIndex: status.findLast(x => x.replica === id)?.commitIndex ?? 0 }
+          : { atMs: at, replica: id, role: s.role, epoch: s.epoch, leader: s.leader, commitIndex: s.commitIndex })
+      }))
+      await new Promise(r => setTimeout(r, every))
+    }
+  }
+
   const loops = clients.map(c => clientLoop(c))
+  const polling = statusLoop()
   const faultsDone = faultLoop()
   await new Promise(r => setTimeout(r, o.durationMs))
   // Stop injecting, then heal before stopping the clients, so operations in flight can finish and every fault is undone.
@@ -218,6 +250,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   await new Promise(r => setTimeout(r, o.settleMs ?? DEFAULT_SETTLE_MS))
   running = false
   await Promise.all(loops)
+  await polling
   for (const c of clients) await c.close()
   const history = recorder.events
   const check = checkHistory(history, { timeLimitMs: 120_000 })
@@ -227,5 +260,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     boundMs: o.livenessBoundMs ?? 2 * (o.requestTimeoutMs ?? 3000),
     maxTimedOutShare: o.maxTimedOutShare ?? 0.1, firstCommit: null,
   })
-  return { history, check, liveness, ops, faults, durationMs: now() }
+  status.sort((a, b) => a.atMs - b.atMs || a.replica - b.replica)
+  return { history, check, liveness, ops, faults, durationMs: now(), status, replicas: replicaIds }
 }

@@ -9,12 +9,21 @@ function esc(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return `<table><thead><tr>${header.map(h => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
-    rows.map(r => `<tr>${r.map(c => `<td>${esc(c)}</td>`).join('')}</tr>`).join('') + '</tbody></table>'
+/** `links[i]`, when given, makes row i open that file (the run's HTML view). */
+function table(header: readonly string[], rows: readonly (readonly string[])[], links?: readonly (string | undefined)[]): string {
+  const linkHead = links !== undefined ? '<th>view</th>' : ''
+  const linkCell = (i: number) => {
+    if (links === undefined) return ''
+    const href = links[i]
+    return href === undefined ? '<td>-</td>' : `<td><a href="${esc(href)}">run</a></td>`
+  }
+  return `<table><thead><tr>${header.map(h => `<th>${esc(h)}</th>`).join('')}${linkHead}</tr></thead><tbody>` +
+    rows.map((r, i) => `<tr>${r.map(c => `<td>${esc(c)}</td>`).join('')}${linkCell(i)}</tr>`).join('') + '</tbody></table>'
 }
 
-export function toHtml(results: SweepResults, charts: readonly { title: string; svg: string }[]): string {
+/** `runViews`: run id -> relative path of its HTML view (bench --html-runs). */
+export function toHtml(results: SweepResults, charts: readonly { title: string; svg: string }[],
+  runViews?: ReadonlyMap<string, string>): string {
   const e = results.environment
   const s = summaryRows(results)
   const parts: string[] = []
@@ -24,7 +33,7 @@ export function toHtml(results: SweepResults, charts: readonly { title: string; 
     (results.runs.some(r => r.timebase === 'wall-clock')
       ? ', except runs on network libp2p (time = wall-clock): real clusters on 127.0.0.1, measured on this machine, not reproducible.</p>'
       : '.</p>'))
-  parts.push('<h2>Summary</h2>', table(s.header, s.rows))
+  parts.push('<h2>Summary</h2>', table(s.header, s.rows, runViews === undefined ? undefined : results.runs.map(r => runViews.get(r.id))))
   parts.push('<h2>Charts</h2>')
   for (const c of charts) parts.push(`<figure><figcaption>${esc(c.title)}</figcaption>${c.svg}</figure>`)
   if (results.messageComplexity.length > 0) {

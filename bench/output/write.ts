@@ -8,6 +8,8 @@ import { buildCharts, renderSvg } from './charts.ts'
 import { toCsv } from './csv.ts'
 import { toHtml } from './html.ts'
 import { toMarkdown } from './markdown.ts'
+import { writeRunViews } from './run-views.ts'
+import type { AnyProtocol } from '../../core/protocol.ts'
 
 export const OUTPUT_FILES = ['results.json', 'results.csv', 'report.md', 'report.html'] as const
 
@@ -16,7 +18,12 @@ export function timestampedDir(base: string, startedAt: string): string {
   return join(base, startedAt.replace(/\.\d+Z$/, 'Z').replaceAll(':', '-'))
 }
 
-export async function writeResults(results: SweepResults, dir: string): Promise<string[]> {
+export interface WriteOptions {
+  /** Also write one HTML view per simulated run under runs/ and link each from its row of report.html. */
+  readonly runViews?: { readonly registry: ReadonlyMap<string, AnyProtocol>; readonly onRun?: (id: string) => void }
+}
+
+export async function writeResults(results: SweepResults, dir: string, options: WriteOptions = {}): Promise<string[]> {
   mkdirSync(dir, { recursive: true })
   const written: string[] = []
   const put = (name: string, text: string) => {
@@ -33,6 +40,11 @@ export async function writeResults(results: SweepResults, dir: string): Promise<
     rendered.push({ title: chart.title, svg })
   }
   put('report.md', toMarkdown(results, charts))
-  put('report.html', toHtml(results, rendered))
+  let runViews: Map<string, string> | undefined
+  if (options.runViews !== undefined) {
+    runViews = writeRunViews(results, dir, options.runViews.registry, options.runViews.onRun)
+    written.push(...runViews.values())
+  }
+  put('report.html', toHtml(results, rendered, runViews))
   return written
 }

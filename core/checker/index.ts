@@ -4,7 +4,7 @@
  * partition on its own, which keeps the search small even for long histories over many keys.
  */
 import { pairOperations } from '../history.ts'
-import type { HistoryEvent, HistoryOperation } from '../history.ts'
+import type { CasValue, HistoryEvent, HistoryOperation } from '../history.ts'
 import { kvKeyModel } from './kv-model.ts'
 import type { KvKeyState } from './kv-model.ts'
 import { searchLinearization } from './linearizability.ts'
@@ -42,6 +42,42 @@ export interface KeyFailure {
   readonly blocked: HistoryOperation
   /** The operations that could have come next after the prefix, and why none could. */
   readonly unplaced: readonly UnplacedOperation[]
+  /**
+   * For viewers: the operation that observed a value the prefix does not leave (a read's result, a cas's expected
+   * value; the blocked operation when it is one), and the operations of this key that write that value, i.e. the
+   * ones that could have produced it. Absent when every unplaced operation could apply.
+   */
+  readonly needed?: NeededValue
+}
+
+export interface NeededValue {
+  readonly operation: HistoryOperation
+  readonly value: KvKeyState
+  /** Writes, cas and deletes of this key (not failed ones) whose result is `value`. */
+  readonly producers: readonly HistoryOperation[]
+}
+
+/** The value an operation needs the key to hold (read result, cas expected), or undefined if it needs none. */
+function valueNeeded(op: HistoryOperation): KvKeyState | undefined {
+  if (op.f === 'read') return op.output
+  if (op.f === 'cas') return (op.input as CasValue)[0]
+  return undefined
+}
+
+function produces(op: HistoryOperation, value: KvKeyState): boolean {
+  if (op.f === 'write') return op.input === value
+  if (op.f === 'cas') return (op.input as CasValue)[1] === value
+  if (op.f === 'delete') return value === null
+  return false
+}
+
+function neededValue(partition: readonly HistoryOperation[], blocked: HistoryOperation,
+  unplaced: readonly { operation: HistoryOperation; fits: boolean }[]): NeededValue | undefined {
+  const misfit = unplaced.find(u => u.operation === blocked && !u.fits) ?? unplaced.find(u => !u.fits && valueNeeded(u.operation) !== undefined)
+  const operation = misfit?.operation ?? (valueNeeded(blocked) !== undefined ? blocked : undefined)
+  if (operation === undefined) return undefined
+  const value = valueNeeded(operation)!
+  return { operation, value, producers: partition.filter(op => op !== operation && produces(op, value)) }
 }
 
 export interface CheckResult {
@@ -121,22 +157,25 @@ export function checkOperations(operations: readonly HistoryOperation[], options
       value = kvKeyModel.step(value, operation) ?? value
       return { operation, valueAfter: value }
     })
+    const blocked = searched[deadEnd.blocked]!
+    const tried = deadEnd.candidates.map((i) => {
+      const operation = searched[i]!
+      return { operation, after: kvKeyModel.step(deadEnd.state, operation) }
+    })
+    const needed = neededValue(partition, blocked, tried.map(t => ({ operation: t.operation, fits: t.after !== undefined })))
     failures.push({
       key,
       operations: partition,
       longestPrefix,
       value: deadEnd.state,
-      blocked: searched[deadEnd.blocked]!,
-      unplaced: deadEnd.candidates.map((i) => {
-        const operation = searched[i]!
-        const after = kvKeyModel.step(deadEnd.state, operation)
-        return {
-          operation,
-          reason: after === undefined
-            ? kvKeyModel.whyNot(deadEnd.state, operation)
-            : `could apply (value becomes ${kvKeyModel.show(after)}) but no order continuing from there works`,
-        }
-      }),
+      blocked,
+      unplaced: tried.map(({ operation, after }) => ({
+        operation,
+        reason: after === undefined
+          ? kvKeyModel.whyNot(deadEnd.state, operation)
+          : `could apply (value becomes ${kvKeyModel.show(after)}) but no order continuing from there works`,
+      })),
+      ...(needed !== undefined ? { needed } : {}),
     })
   }
 

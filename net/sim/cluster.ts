@@ -411,7 +411,12 @@ export class SimCluster {
       }
       case 'restart-all': {
         const down = [...this.crashedAt.keys()].sort((a, b) => a - b)
-        return down.length === 0 ? 'nothing down' : down.map(restarted).join('; ')
+        if (down.length === 0) return 'nothing down'
+        const refused = down.filter(id => !this.restart(id))
+        const started = down.filter(id => !refused.includes(id))
+        // Reasons stay in `refused` (and the report): the outcome names replicas only, so tools can read it.
+        return [started.length > 0 ? `restarted ${started.join(', ')}` : '', refused.length > 0 ? `${refused.join(', ')} refused its storage` : '']
+          .filter(x => x !== '').join('; ')
       }
       case 'crash-all': {
         // An outage beyond f: every replica loses power; recovery must come from storage alone.

@@ -38,10 +38,22 @@ export interface NetworkOptions {
 interface Inbound {
   readonly from: NodeId
   readonly frame: Frame
+  readonly seq: number
 }
 
 export interface DeliveryTrace {
   (time: number, from: NodeId, to: NodeId, frame: Frame, delivered: boolean): void
+}
+
+/**
+ * Structured recording of every message (net/sim/timeline.ts draws them): `sent` returns a sequence number that
+ * comes back with each fate of that message (a duplicate has two). Optional and off by default: without it the
+ * network does no extra work, and it never touches the seeded randomness, so the trace fingerprint is unchanged.
+ */
+export interface NetworkObserver {
+  sent(time: number, from: NodeId, to: NodeId, frame: Frame): number
+  /** The message was handled by `to` (delivered: after its handler ran) or lost (cut link, loss, node down). */
+  fate(seq: number, time: number, from: NodeId, to: NodeId, delivered: boolean): void
 }
 
 class SimEndpoint implements Transport {
@@ -86,6 +98,7 @@ export class SimNetwork {
   delivered = 0
   lost = 0
   trace: DeliveryTrace | null = null
+  observer: NetworkObserver | null = null
 
   constructor(sim: Simulator, rng: Rng, options: NetworkOptions) {
     this.sim = sim
@@ -136,7 +149,8 @@ export class SimNetwork {
     if (isDown) {
       this.down.add(id)
       // A crash loses what waited in the process's inbox, and its work in progress.
-      this.inbox.get(id)?.splice(0)
+      const waiting = this.inbox.get(id)?.splice(0) ?? []
+      if (this.observer !== null) for (const m of waiting) if (m.seq >= 0) this.observer.fate(m.seq, this.sim.now(), m.from, id, false)
       this.busyUntil.delete(id)
       // A crashed process has no handler; a restarted one registers a new one.
       const e = this.endpoints.get(id)
@@ -187,16 +201,18 @@ export class SimNetwork {
 
   transmit(from: NodeId, to: NodeId, frame: Frame): void {
     if (this.cpu !== null) this.charge(from, this.cpu.sendUs + (frame.bytes.length * this.cpu.perByteNs) / 1000)
+    const seq = this.observer === null ? -1 : this.observer.sent(this.sim.now(), from, to, frame)
     if (this.blocked.has(linkKey(from, to)) || this.rng.chance(this.faults.loss)) {
       this.lost++
       this.trace?.(this.sim.now(), from, to, frame, false)
+      if (seq >= 0) this.observer!.fate(seq, this.sim.now(), from, to, false)
       return
     }
-    this.schedule(from, to, frame)
-    if (this.rng.chance(this.faults.duplicate)) this.schedule(from, to, frame)
+    this.schedule(from, to, frame, seq)
+    if (this.rng.chance(this.faults.duplicate)) this.schedule(from, to, frame, seq)
   }
 
-  private schedule(from: NodeId, to: NodeId, frame: Frame): void {
+  private schedule(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
     // A message leaves when the sender has finished the work that produced it.
     const now = this.cpu === null ? this.sim.now() : this.readyAt(from)
     const latency = this.latency(from, to)
@@ -208,18 +224,18 @@ export class SimNetwork {
       at = Math.max(now + latency, this.linkClock.get(key) ?? 0)
       this.linkClock.set(key, at)
     }
-    this.sim.at(at, () => this.arrive(from, to, frame))
+    this.sim.at(at, () => this.arrive(from, to, frame, seq))
   }
 
   /** Without a CPU model a message is handled on arrival; with one it waits in the inbox while the node is busy. */
-  private arrive(from: NodeId, to: NodeId, frame: Frame): void {
+  private arrive(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
     if (this.cpu === null) {
-      this.deliver(from, to, frame)
+      this.deliver(from, to, frame, seq)
       return
     }
     let queue = this.inbox.get(to)
     if (queue === undefined) { queue = []; this.inbox.set(to, queue) }
-    queue.push({ from, frame })
+    queue.push({ from, frame, seq })
     if (!this.draining.has(to)) {
       this.draining.add(to)
       this.sim.at(this.readyAt(to), () => this.drain(to))
@@ -232,22 +248,24 @@ export class SimNetwork {
     const next = queue.shift()
     if (next === undefined) { this.draining.delete(to); return }
     this.charge(to, this.cpu!.receiveUs + (next.frame.bytes.length * this.cpu!.perByteNs) / 1000)
-    this.deliver(next.from, to, next.frame)
+    this.deliver(next.from, to, next.frame, next.seq)
     if (queue.length === 0) { this.draining.delete(to); return }
     this.sim.at(this.readyAt(to), () => this.drain(to))
   }
 
-  private deliver(from: NodeId, to: NodeId, frame: Frame): void {
+  private deliver(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
     const e = this.endpoints.get(to)
     // Links cut while the message was in flight lose it too (a partition drops what is on the wire).
     if (e === undefined || e.handler === null || this.down.has(to) || this.blocked.has(linkKey(from, to))) {
       this.lost++
       this.trace?.(this.sim.now(), from, to, frame, false)
+      if (seq >= 0) this.observer!.fate(seq, this.sim.now(), from, to, false)
       return
     }
     this.delivered++
     this.trace?.(this.sim.now(), from, to, frame, true)
     e.handler(from, frame)
+    if (seq >= 0) this.observer!.fate(seq, this.sim.now(), from, to, true)
   }
 
   private latency(from: NodeId, to: NodeId): number {

@@ -19,6 +19,7 @@ import { judgeLiveness, type LivenessVerdict } from '../../core/liveness.ts'
 export { formatLiveness, type LivenessVerdict } from '../../core/liveness.ts'
 import { formatCpuModel } from './cpu.ts'
 import { TraceHash } from './trace.ts'
+import { TimelineRecorder, type SimTimeline } from './timeline.ts'
 import { runWorkload, type WorkloadOptions } from './workload.ts'
 
 export interface SimulationOptions {
@@ -53,8 +54,12 @@ export interface SimulationOptions {
   readonly network?: SimClusterOptions['network']
   readonly cpu?: SimClusterOptions['cpu']
   readonly workload?: Partial<Omit<WorkloadOptions, 'ops' | 'rng'>>
+  /** Replace the key-value store (tests inject a faulty one to see a violation reported and drawn). */
+  readonly stateMachine?: SimClusterOptions['stateMachine']
   /** Keep a text line per network event (memory-hungry; for diffing traces). */
   readonly traceLines?: boolean
+  /** Record every replica-to-replica message, fault and status change for viewing (viz/); off by default. */
+  readonly timeline?: boolean
   /** Checker budget. */
   readonly checkTimeLimitMs?: number
   /** Called with the cluster once built (tests use it to look inside). */
@@ -105,6 +110,8 @@ export interface SimulationReport {
   readonly traceEvents: number
   readonly traceLines: readonly string[] | null
   readonly deliveries: number
+  /** Present when `timeline` was asked for. */
+  readonly timeline?: SimTimeline
 }
 
 export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number,
@@ -184,6 +191,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.network !== undefined ? { network: o.network } : {}),
     ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
     ...(clockRates !== undefined ? { clockRates } : {}),
+    ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
     // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.
     maxCrashed: Math.max(byzantine.length > 0 ? f - byzantine.length : f, protocol.faultModel === 'crash' ? 1 : 0),
     untrusted: byzantine.map(b => b.replica),
@@ -195,6 +203,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   const trace = new TraceHash()
   if (o.traceLines === true) trace.lines = []
   cluster.network.trace = trace.record
+  const timeline = o.timeline === true ? new TimelineRecorder(cluster).attach() : null
   o.onCluster?.(cluster)
   cluster.schedule(faults)
   const healAt = faults.length === 0 ? null : faults[faults.length - 1]!.at
@@ -222,6 +231,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     })
   }
   // Whatever the schedule did, end healed so the cluster can settle before the final checks.
+  timeline?.noteFinalHeal()
   cluster.healAll()
   cluster.sim.run(cluster.sim.now() + 2000)
   const history = recorder.events
@@ -259,6 +269,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     traceEvents: trace.events,
     traceLines: trace.lines,
     deliveries: cluster.network.delivered,
+    ...(timeline !== null ? { timeline: timeline.finish() } : {}),
   }
 }
 

@@ -11,6 +11,7 @@ import { validateSweepConfig } from '../../bench/config.ts'
 import { runSweep, RESULTS_SCHEMA, type SweepResults } from '../../bench/sweep.ts'
 import { OUTPUT_FILES, timestampedDir, writeResults } from '../../bench/output/write.ts'
 import { FIGURES } from '../../bench/output/rows.ts'
+import { recordRun } from '../../bench/run-one.ts'
 
 const crashProtocol = [...protocols.values()].find(p => p.faultModel === 'crash' && p.name !== 'unreplicated')!
 
@@ -31,6 +32,27 @@ describe('a tiny sweep writes every output', () => {
 
   afterAll(() => {
     rmSync(join(dir, '..'), { recursive: true, force: true })
+  })
+
+  it('--html-runs: every row of report.html opens its run, rerun with recording and the same figures', async () => {
+    const viewDir = mkdtempSync(join(tmpdir(), 'bench-views-'))
+    try {
+      const files = await writeResults(results, viewDir, { runViews: { registry: protocols } })
+      const html = readFileSync(join(viewDir, 'report.html'), 'utf8')
+      const links = [...html.matchAll(/<a href="(runs\/[^"]+\.html)">run<\/a>/g)].map(m => m[1]!)
+      expect(links).toHaveLength(results.runs.length)
+      for (const link of links) {
+        expect(files).toContain(link)
+        expect(readFileSync(join(viewDir, link), 'utf8')).toContain('<script type="application/json" id="run-data">')
+      }
+      const crashRun = results.runs.find(r => r.spec.fault === 'crash-leader')!
+      const rerun = recordRun(crashRun.spec, protocols.get(crashRun.spec.protocol)!)
+      expect(rerun.figures).toEqual(crashRun.figures)
+      expect(rerun.timeline.faults.map(f => f.kind)).toContain('crash')
+      expect(rerun.history.length).toBeGreaterThan(2 * crashRun.figures.ops - 1)
+    } finally {
+      rmSync(viewDir, { recursive: true, force: true })
+    }
   })
 
   it('names the folder after the start time and writes json, csv, markdown, html and charts', () => {

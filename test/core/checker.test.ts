@@ -702,3 +702,32 @@ describe('bin/check.ts', () => {
     expect(malformed.stderr).toMatch(/line 2: not valid JSON/)
   })
 })
+
+describe('structured failure: the value a stale operation needed and who could have produced it', () => {
+  const ev = (process: ProcessId, type: HistoryEvent['type'], f: OpFunction, value: EventValue, time: number): HistoryEvent =>
+    ({ process, type, f, key: 'x', value, time })
+
+  it('a stale read: needs the overwritten value, produced by the first write', () => {
+    const r = checkHistory([
+      ev(1, 'invoke', 'write', 'a', 0), ev(1, 'ok', 'write', 'a', 1),
+      ev(1, 'invoke', 'write', 'b', 2), ev(1, 'ok', 'write', 'b', 3),
+      ev(2, 'invoke', 'read', null, 4), ev(2, 'ok', 'read', 'a', 5),
+    ])
+    const needed = r.failures[0]!.needed!
+    expect(needed.operation.f).toBe('read')
+    expect(needed.value).toBe('a')
+    expect(needed.producers.map(p => p.input)).toEqual(['a'])
+  })
+
+  it('a cas expecting a value nobody wrote has no producers; an impossible absent read names the deletes', () => {
+    const cas = checkHistory([ev(1, 'invoke', 'cas', ['z', 'q'], 0), ev(1, 'ok', 'cas', ['z', 'q'], 1)])
+    expect(cas.failures[0]!.needed).toMatchObject({ value: 'z', producers: [] })
+    const absent = checkHistory([
+      ev(1, 'invoke', 'write', 'a', 0), ev(1, 'ok', 'write', 'a', 1),
+      ev(3, 'invoke', 'delete', null, 1.5), ev(3, 'fail', 'delete', null, 1.6),
+      ev(2, 'invoke', 'read', null, 2), ev(2, 'ok', 'read', null, 3),
+    ])
+    // The failed delete never took effect, so nothing could have produced "absent" after the write.
+    expect(absent.failures[0]!.needed).toMatchObject({ value: null, producers: [] })
+  })
+})

@@ -19,6 +19,7 @@ import { createLibp2pTransport } from '../../net/libp2p/index.ts'
 import { protocols } from '../../protocols/index.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { runChaos } from '../../live/chaos.ts'
+import { chaosView } from '../../viz/chaos.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
@@ -138,12 +139,17 @@ for (const protocol of protocols.values()) {
 
       // 6. A short chaos run (kill -9, restarts, partitions, SIGSTOP pauses, clock drift) ends linearizable and live.
       const report = await runChaos({
-        config, configFile, durationMs: 6000, clients: 3, faultIntervalMs: 1000, seed: 7, settleMs: 3000,
+        config, configFile, durationMs: 6000, clients: 3, faultIntervalMs: 1000, seed: 7, settleMs: 3000, statusPollMs: 250,
         faults: n > 1 ? ['kill', 'restart', 'partition', 'pause', 'clock'] : ['kill', 'restart', 'pause'],
       })
       expect(report.check.verdict, report.check.explanation).toBe('linearizable')
       expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nfaults: ${report.faults.map(f => f.description).join('; ')}`).toBe(true)
       expect(report.ops.ok).toBeGreaterThan(10)
+      // What chaos --html draws: the polled status of every replica, and the faults on their lines.
+      expect(new Set(report.status.map(s => s.replica))).toEqual(new Set(config.replicas.map(r => r.id)))
+      const view = chaosView(report, 'chaos')
+      expect(view.faults.map(f => f.kind)).not.toContain('other')
+      expect(view.ops.length).toBe(report.ops.ok + report.ops.fail + report.ops.info)
 
       // 7. Storage faults: a torn append at the end of the log is cut off on restart; a second replica on the same data
       // directory is refused; a damaged record is refused (exit status 2), naming file and offset.
