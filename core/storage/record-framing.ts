@@ -52,8 +52,9 @@ export class StorageCorruptionError extends Error {
   readonly file: string
   readonly offset: number
   constructor(file: string, offset: number, reason: string) {
-    super(`storage corrupted: ${file} at byte offset ${offset}: ${reason} (refusing to start; restore this replica ` +
-      'from a peer or a backup)')
+    // Not "restore a backup": an older copy under the same identity forgets votes and acknowledgements just the same.
+    super(`storage corrupted: ${file} at byte offset ${offset}: ${reason} (refusing to start; keep these files, and ` +
+      'bring the replica back as a fresh member with a new identity: README, "What to do with a refused replica")')
     this.file = file
     this.offset = offset
   }
