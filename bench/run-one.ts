@@ -83,7 +83,7 @@ export interface RunFigures {
 /** A faulty run must be committing again in its last quarter, and at most this share of its operations may time out. */
 const MAX_TIMED_OUT_SHARE = 0.1
 
-function judgeRun(ops: number, timeouts: number, timeline: readonly number[], failover: FailoverFigures | null,
+export function judgeRun(ops: number, timeouts: number, timeline: readonly number[], failover: FailoverFigures | null,
   crashRun: boolean): { ok: boolean; problems: string[] } {
   const problems: string[] = []
   if (crashRun && failover?.failoverMs == null) problems.push('no operation issued after the crash completed in the window')
