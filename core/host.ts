@@ -9,7 +9,7 @@
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { AnyProtocol, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { AdminCommand, AnyProtocol, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { SessionStateMachine } from './sessions.ts'
@@ -132,6 +132,19 @@ export class ReplicaHost {
   setClockRate(rate: number): void {
     if (!(rate > 0) || !Number.isFinite(rate)) throw new ConfigError('clockRate', `must be a positive number, got ${rate}`)
     this.clockRate = rate
+  }
+
+  /**
+   * An administrative input (membership change, leader transfer) for the replica, its outputs carried out at once.
+   * Returns null when started, else why not (including a protocol without admin inputs).
+   */
+  admin(command: AdminCommand): string | null {
+    if (this.stopped) return 'the replica is stopped'
+    const replica = this.replica
+    if (replica.admin === undefined) return `${this.o.descriptor.name} has no ${command.kind === 'transfer-leadership' ? 'leader transfer' : 'membership changes'}`
+    const refusal = replica.admin(command)
+    this.flush()
+    return refusal
   }
 
   status(): HostStatus {

@@ -12,15 +12,19 @@ export type AdminRequest =
   | { readonly cmd: 'block'; readonly peers: readonly number[] }
   | { readonly cmd: 'heal' }
   | { readonly cmd: 'clock'; readonly rate: number }
+  /** Leader transfer (protocols with admin inputs): sent to the leader. */
+  | { readonly cmd: 'transfer'; readonly to: number }
 
 export type AdminHandler = (request: AdminRequest) => unknown
 
 function parseRequest(line: string): AdminRequest {
-  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown }
+  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown; to?: unknown }
   if (v.cmd === 'status' || v.cmd === 'heal') return { cmd: v.cmd }
   if (v.cmd === 'block' && Array.isArray(v.peers) && v.peers.every(p => Number.isInteger(p))) return { cmd: 'block', peers: v.peers as number[] }
   if (v.cmd === 'clock' && typeof v.rate === 'number' && v.rate > 0 && v.rate <= 100) return { cmd: 'clock', rate: v.rate }
-  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"}; clock takes a rate above 0)`)
+  if (v.cmd === 'transfer' && Number.isInteger(v.to)) return { cmd: 'transfer', to: v.to as number }
+  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"|"transfer"}; ` +
+    'clock takes a rate above 0, transfer a replica id "to")')
 }
 
 export function startAdminServer(socketPath: string, handler: AdminHandler): Promise<Server> {

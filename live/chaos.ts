@@ -22,8 +22,8 @@ import type { ClusterConfig } from './config.ts'
 import { adminSocketPath, type NodeStatus } from './node.ts'
 import { runningPid, startReplicaProcess, stopReplicaProcess } from './processes.ts'
 
-export type ChaosFault = 'kill' | 'restart' | 'partition' | 'pause' | 'clock'
-export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'restart', 'partition', 'pause', 'clock']
+export type ChaosFault = 'kill' | 'restart' | 'partition' | 'pause' | 'clock' | 'transfer'
+export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'restart', 'partition', 'pause', 'clock', 'transfer']
 
 /** A paused process is continued this long after it was stopped (or at the final heal). */
 const PAUSE_MS = { min: 300, max: 2000 }
@@ -193,6 +193,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (await setClock(victim, rate)) {
           skewed.add(victim)
           note(`clock of replica ${victim} at ${rate}x`)
+        }
+      } else if (kind === 'transfer') {
+        // Leader transfer through the leader's admin socket; protocols without it refuse, and the refusal is noted.
+        const statuses = await Promise.all(replicaIds.filter(id => !down.has(id) && !paused.has(id)).map(id => nodeStatus(config, id)))
+        const leader = statuses.find(s => s !== null && s.leader === s.id)
+        const targets = replicaIds.filter(id => id !== leader?.id && !down.has(id) && !paused.has(id))
+        if (leader !== undefined && leader !== null && targets.length > 0) {
+          const to = targets[rng.int(targets.length)]!
+          try {
+            await adminRequest(adminSocketPath(config, leader.id), { cmd: 'transfer', to })
+            note(`leader ${leader.id} transfers to replica ${to}`)
+          } catch (e) {
+            note(`leader transfer ${leader.id} -> ${to} not done: ${(e as Error).message}`)
+          }
         }
       } else if (kind === 'restart' || ((kind === 'kill' || kind === 'pause') && unavailable >= maxDown)) {
         const [id] = [...down]

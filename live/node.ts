@@ -135,6 +135,11 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         case 'block': blocked = [...request.peers]; transport.setBlocked(new Set(blocked)); return { blocked }
         case 'heal': blocked = []; transport.setBlocked(new Set()); return { blocked }
         case 'clock': host.setClockRate(request.rate); return { clockRate: request.rate }
+        case 'transfer': {
+          const refusal = host.admin({ kind: 'transfer-leadership', to: request.to })
+          if (refusal !== null) throw new Error(`leader transfer to ${request.to} refused: ${refusal}`)
+          return { transferringTo: request.to }
+        }
       }
     })
   }

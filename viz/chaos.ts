@@ -16,6 +16,7 @@ export function chaosFault(atMs: number, description: string): TimelineFault {
   if (description.startsWith('healed')) return { at: atMs, kind: 'heal', replicas: [], label: description }
   if (description.startsWith('SIGSTOP')) return { at: atMs, kind: 'pause', replicas: ids.slice(0, 1), label: description }
   if (description.startsWith('SIGCONT')) return { at: atMs, kind: 'resume', replicas: ids.slice(0, 1), label: description }
+  if (description.startsWith('leader ')) return { at: atMs, kind: 'transfer', replicas: ids.slice(0, 2), label: description }
   if (description.startsWith('clock of')) return { at: atMs, kind: 'clock', replicas: ids.slice(0, 1), label: description }
   return { at: atMs, kind: 'other', replicas: [], label: description }
 }

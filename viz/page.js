@@ -16,7 +16,7 @@
   const WIDTH = 1160
   const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
   const ROLE_COLORS = { leader: '#e6a700', primary: '#e6a700', candidate: '#4a90d9', 'pre-candidate': '#9cc3ee', follower: '#b0b0b0', backup: '#b0b0b0', 'view-change': '#4a90d9', down: '#d62728' }
-  const FAULT_COLORS = { crash: '#d62728', restart: '#2ca02c', partition: '#ff7f0e', heal: '#2ca02c', pause: '#9467bd', resume: '#9467bd', link: '#7f7f7f', clock: '#17becf', disk: '#8c564b', other: '#7f7f7f' }
+  const FAULT_COLORS = { crash: '#d62728', restart: '#2ca02c', partition: '#ff7f0e', heal: '#2ca02c', pause: '#9467bd', resume: '#9467bd', link: '#7f7f7f', clock: '#17becf', disk: '#8c564b', transfer: '#bcbd22', other: '#7f7f7f' }
   const end = Math.max(data.endMs, 1)
   let win = { from: data.focus.from, to: Math.max(data.focus.to, data.focus.from + 1) }
 

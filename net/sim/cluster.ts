@@ -471,9 +471,7 @@ export class SimCluster {
         const id = resolve(action.node)
         const leader = this.leader()
         if (id === null || leader === null) return 'skipped: no leader or target now'
-        const replica = this.hosts.get(leader)!.replica
-        if (replica.admin === undefined) return `skipped: ${this.protocol.name} has no leader transfer`
-        const refusal = replica.admin({ kind: 'transfer-leadership', to: id })
+        const refusal = this.hosts.get(leader)!.admin({ kind: 'transfer-leadership', to: id })
         return refusal === null ? `leader ${leader} transfers to ${id}` : `skipped: ${refusal}`
       }
       case 'lose-sync': {
@@ -543,21 +541,21 @@ export class SimCluster {
     const log = (what: string) => this.faultLog.push({ at: this.sim.now(), description: `replace ${old}: ${what}` })
     const step = (): void => {
       const leader = this.leader()
-      const replica = leader === null ? undefined : this.hosts.get(leader)?.replica
-      const m = replica?.membership?.()
-      if (replica !== undefined && m !== undefined) {
+      const host = leader === null ? undefined : this.hosts.get(leader)
+      const m = host?.replica.membership?.()
+      if (host !== undefined && m !== undefined) {
         let refusal: string | null = 'waiting'
         if (m.voters.includes(old) || m.learners.includes(old)) {
-          refusal = replica.admin!({ kind: 'remove', id: old })
+          refusal = host.admin({ kind: 'remove', id: old })
           if (refusal === null) log(`removal of ${old} proposed at leader ${leader}`)
         } else if (!this.hosts.has(fresh)) {
           this.addReplica(fresh, [])
           log(`started fresh replica ${fresh}`)
         } else if (!m.voters.includes(fresh) && !m.learners.includes(fresh)) {
-          refusal = replica.admin!({ kind: 'add-learner', id: fresh })
+          refusal = host.admin({ kind: 'add-learner', id: fresh })
           if (refusal === null) log(`learner ${fresh} proposed`)
         } else if (m.learners.includes(fresh)) {
-          refusal = replica.admin!({ kind: 'promote', id: fresh })
+          refusal = host.admin({ kind: 'promote', id: fresh })
           if (refusal === null) log(`promotion of ${fresh} proposed (caught up)`)
         } else {
           // The replaced replica is gone for good (stopped if it still ran): it no longer counts against the budget.

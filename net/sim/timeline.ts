@@ -17,7 +17,7 @@ export const DEFAULT_MAX_MESSAGES = 2_000_000
 /** A commit-index change is sampled at most this often per replica (role, term and leader changes always are). */
 const COMMIT_SAMPLE_MS = 5
 
-export type TimelineFaultKind = 'crash' | 'restart' | 'partition' | 'heal' | 'pause' | 'resume' | 'link' | 'clock' | 'disk' | 'other'
+export type TimelineFaultKind = 'crash' | 'restart' | 'partition' | 'heal' | 'pause' | 'resume' | 'link' | 'clock' | 'disk' | 'transfer' | 'other'
 
 export interface TimelineFault {
   readonly at: number
@@ -67,6 +67,7 @@ export function parseFaultOutcome(at: number, description: string): TimelineFaul
   if (outcome.startsWith('skipped') || outcome === 'nothing down') return null
   let m: RegExpMatchArray | null
   if ((m = outcome.match(/^crashed (.+)/)) !== null) return { at, kind: 'crash', replicas: ids(m[1]!), label: outcome }
+  if ((m = outcome.match(/^leader (\d+) transfers to (\d+)/)) !== null) return { at, kind: 'transfer', replicas: [Number(m[1]), Number(m[2])], label: outcome }
   if ((m = outcome.match(/^clock of (\d+)/)) !== null) return { at, kind: 'clock', replicas: ids(m[1]!), label: outcome }
   if ((m = outcome.match(/^(?:storage of (\d+)|the next fsync of (\d+)|(\d+) refused its storage)/)) !== null) {
     return { at, kind: 'disk', replicas: ids(m[1] ?? m[2] ?? m[3]!), label: outcome }

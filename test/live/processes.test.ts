@@ -140,7 +140,7 @@ for (const protocol of protocols.values()) {
       // 6. A short chaos run (kill -9, restarts, partitions, SIGSTOP pauses, clock drift) ends linearizable and live.
       const report = await runChaos({
         config, configFile, durationMs: 6000, clients: 3, faultIntervalMs: 1000, seed: 7, settleMs: 3000, statusPollMs: 250,
-        faults: n > 1 ? ['kill', 'restart', 'partition', 'pause', 'clock'] : ['kill', 'restart', 'pause'],
+        faults: n > 1 ? ['kill', 'restart', 'partition', 'pause', 'clock', 'transfer'] : ['kill', 'restart', 'pause'],
       })
       expect(report.check.verdict, report.check.explanation).toBe('linearizable')
       expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nfaults: ${report.faults.map(f => f.description).join('; ')}`).toBe(true)
@@ -150,6 +150,19 @@ for (const protocol of protocols.values()) {
       const view = chaosView(report, 'chaos')
       expect(view.faults.map(f => f.kind)).not.toContain('other')
       expect(view.ops.length).toBe(report.ops.ok + report.ops.fail + report.ops.info)
+
+      // 6b. Leader transfer through the admin socket: Raft hands leadership over; protocols without it refuse, saying so.
+      if (n > 1) {
+        const from = await leaderOf(config, ids)
+        const to = ids.find(id => id !== from)!
+        const transfer = adminRequest(adminSocketPath(config, from), { cmd: 'transfer', to })
+        if (protocol.name === 'raft') {
+          await transfer
+          await waitFor(async () => (await status(config, to).catch(() => null))?.role === 'leader', `replica ${to} to lead after the transfer`, 15_000)
+        } else {
+          await expect(transfer).rejects.toThrow(/has no leader transfer/)
+        }
+      }
 
       // 7. Storage faults: a torn append at the end of the log is cut off on restart; a second replica on the same data
       // directory is refused; a damaged record is refused (exit status 2), naming file and offset.
