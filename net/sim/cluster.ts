@@ -111,6 +111,7 @@ export class SimCluster {
   private readonly runtimes = new Map<NodeId, NodeRuntime>()
   private readonly clockRates = new Map<NodeId, number>()
   private readonly replacing = new Set<NodeId>()
+  private nextFreshId = 0
   /** Replicas replaced by fresh ones: never restarted. */
   private readonly retired = new Set<NodeId>()
   /** First committed batch seen at each index, to compare every replica's against. */
@@ -535,7 +536,9 @@ export class SimCluster {
     const probe = this.hosts.get(running)!.replica
     if (probe.admin === undefined || probe.membership === undefined) return `skipped: ${this.protocol.name} has no membership changes`
     if (this.replacing.has(old)) return `skipped: replica ${old} is already being replaced`
-    const fresh = Math.max(...this.replicaIds) + 1
+    // Ids are reserved when a replacement starts, so two running at once never pick the same one.
+    this.nextFreshId = Math.max(this.nextFreshId, ...this.replicaIds.map(id => id + 1))
+    const fresh = this.nextFreshId++
     this.replacing.add(old)
     const deadline = this.sim.now() + 30_000
     const log = (what: string) => this.faultLog.push({ at: this.sim.now(), description: `replace ${old}: ${what}` })

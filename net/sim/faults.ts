@@ -231,7 +231,7 @@ export function randomNemesisSchedule(rng: Rng, o: RandomFaultOptions): Schedule
     } else if (roll < 82) {
       out.push({ at, action: { kind: 'crash-all' } })
       out.push({ at: Math.min(o.windowMs, at + 200 + extra.int(1300)), action: { kind: 'restart-all' } })
-    } else if (roll < 90) {
+    } else if (roll < 90 && at + 300 < o.windowMs) {
       // The flip lands in what the replica has stored; the crash and restart make it read its storage again. It
       // refuses; where the protocol has membership changes the operator's way back follows: a fresh replica with a
       // new identity replaces it (learner first, voter once caught up).

@@ -136,6 +136,16 @@ describe('nemeses in the simulator', () => {
     expect(r.liveness.ok, `${r.liveness.problems.join('; ')}\n${replay}`).toBe(true)
   })
 
+  it('two replacements at once take distinct fresh ids and both finish', () => {
+    const { r, replay } = run({ n: 5, seed: 3, ops: 1000, clients: 5,
+      faults: 'corrupt@500:1,crash@501:1,restart@502:1,corrupt@510:2,crash@511:2,restart@512:2,replace@600:1,replace@610:2' })
+    const log = r.faults.map(f => f.description).join('\n')
+    expect(log, replay).toMatch(/replace 1: done: 5 is a voter in place of 1/)
+    expect(log, replay).toMatch(/replace 2: done: 6 is a voter in place of 2/)
+    expect(r.check.ok, replay).toBe(true)
+    expect(r.liveness.ok, r.liveness.problems.join('; ')).toBe(true)
+  })
+
   it('protocols without membership changes say so instead of replacing', () => {
     const { r } = run({ protocol: getProtocol('multipaxos'), n: 3, seed: 4, ops: 300, clients: 3, faults: 'corrupt@200:2,crash@201:2,restart@202:2,replace@300:2' })
     expect(r.faults.find(f => f.description.startsWith('replace'))!.skipped).toMatch(/no membership changes/)
