@@ -8,7 +8,7 @@
  */
 import { decodeReply, encodeRequest, EMPTY_BYTES } from './codec/client-messages.ts'
 import { CodecError } from './errors.ts'
-import type { AnyProtocol, ClientProtocol } from './protocol.ts'
+import type { AnyProtocol, ClientProtocol, ParsedOptions } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import type { Signer } from './signer.ts'
@@ -29,7 +29,7 @@ export interface ClientHostOptions {
   readonly descriptor: AnyProtocol
   readonly id: NodeId
   readonly replicas: readonly NodeId[]
-  readonly protocolOptions: Readonly<Record<string, unknown>>
+  readonly protocolOptions: ParsedOptions
   readonly transport: Transport
   readonly runtime: HostRuntime
   readonly rng: Rng

@@ -9,7 +9,7 @@
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { AdminCommand, AnyProtocol, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { AdminCommand, AnyProtocol, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { SessionStateMachine } from './sessions.ts'
@@ -31,7 +31,7 @@ export interface ReplicaHostOptions {
   readonly id: NodeId
   readonly members: readonly NodeId[]
   /** Parsed protocol options (descriptor.parseOptions). */
-  readonly protocolOptions: Readonly<Record<string, unknown>>
+  readonly protocolOptions: ParsedOptions
   readonly transport: Transport
   readonly storage: Storage
   readonly runtime: HostRuntime
@@ -311,7 +311,7 @@ export class ReplicaHost {
  * The snapshot interval a host must use: the protocol's required one if it has one (a different configured value is
  * an error naming both), else the configured one, else `fallback`.
  */
-export function resolveSnapshotInterval(protocol: AnyProtocol, options: Readonly<Record<string, unknown>>,
+export function resolveSnapshotInterval(protocol: AnyProtocol, options: ParsedOptions,
   configured: number | undefined, fallback: number): number {
   const required = protocol.requiredSnapshotInterval?.(options)
   if (required !== undefined && configured !== undefined && configured !== required) {

@@ -68,13 +68,13 @@ export interface Membership {
   readonly learners: readonly NodeId[]
 }
 
-/** What a replica is given at creation. */
-export interface ReplicaContext {
+/** What a replica is given at creation; `O` is the protocol's options type (what its `parseOptions` returns). */
+export interface ReplicaContext<O = unknown> {
   readonly id: NodeId
   /** The initial voting members, sorted. */
   readonly members: readonly NodeId[]
-  /** Protocol options, already validated by the descriptor's `parseOptions`. */
-  readonly options: Readonly<Record<string, unknown>>
+  /** Protocol options, already validated and completed by the descriptor's `parseOptions`. */
+  readonly options: O
   /** Seeded randomness (election timeouts, backoff). */
   readonly rng: Rng
   /** This replica's key (Byzantine protocols sign with it). */
@@ -102,10 +102,11 @@ export interface ClientReady {
   readonly completed: { readonly seq: number; readonly result: Uint8Array } | null
 }
 
-export interface ClientContext {
+export interface ClientContext<O = unknown> {
   readonly id: NodeId
   readonly replicas: readonly NodeId[]
-  readonly options: Readonly<Record<string, unknown>>
+  /** The same parsed options the replicas get. */
+  readonly options: O
   readonly rng: Rng
   readonly signer: Signer
 }
@@ -120,7 +121,12 @@ export interface MessageCodec<M> {
 
 export type FaultModel = 'crash' | 'byzantine'
 
-export interface ProtocolDescriptor<M = unknown> {
+/**
+ * Everything the registry, hosts, the simulator and the bench know about a protocol. `M` is its message type, `O` its
+ * parsed options: `parseOptions` is the one place raw options (a cluster.json object, `--option k=v`) become `O`, and
+ * every factory below receives that `O`, so no protocol re-parses or casts its options.
+ */
+export interface ProtocolDescriptor<M = unknown, O = unknown> {
   readonly name: string
   readonly description: string
   readonly faultModel: FaultModel
@@ -131,10 +137,10 @@ export interface ProtocolDescriptor<M = unknown> {
   /** null when n is a usable cluster size, else a one-line reason. */
   checkClusterSize(n: number): string | null
   /** Validate and complete options (defaults filled); throws `ConfigError` naming the bad field. */
-  parseOptions(raw: Readonly<Record<string, unknown>>, n: number): Readonly<Record<string, unknown>>
+  parseOptions(raw: Readonly<Record<string, unknown>>, n: number): O
   readonly codec: MessageCodec<M>
-  createReplica(ctx: ReplicaContext): Replica<M>
-  createClient(ctx: ClientContext): ClientProtocol
+  createReplica(ctx: ReplicaContext<O>): Replica<M>
+  createClient(ctx: ClientContext<O>): ClientProtocol
   /** Which replicas send the command's result to the client: the one it was proposed at, or all (PBFT). */
   readonly replyFrom: 'proposer' | 'all'
   /**
@@ -146,12 +152,12 @@ export interface ProtocolDescriptor<M = unknown> {
    * When the protocol depends on where the host snapshots (PBFT digests the state at every checkpoint), the interval
    * it needs for these options; hosts then use it, and a different configured interval is an error.
    */
-  requiredSnapshotInterval?(options: Readonly<Record<string, unknown>>): number
+  requiredSnapshotInterval?(options: O): number
   /**
    * What these options assume about time, if anything (leases do): the simulator's random schedules stay within it,
    * and a run that breaks it on purpose says so, so a violation it causes is expected, not a protocol bug.
    */
-  timingAssumptions?(options: Readonly<Record<string, unknown>>): TimingAssumptions | undefined
+  timingAssumptions?(options: O): TimingAssumptions | undefined
   /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
   readonly adversary?: {
     readonly strategies: readonly string[]
@@ -160,7 +166,7 @@ export interface ProtocolDescriptor<M = unknown> {
      * places them on the primary by default and reports the backup placement beside it.
      */
     readonly primaryOnly?: readonly string[]
-    createReplica(strategy: string, ctx: ReplicaContext): Replica<M>
+    createReplica(strategy: string, ctx: ReplicaContext<O>): Replica<M>
   }
 }
 
@@ -174,8 +180,12 @@ export interface TimingAssumptions {
 }
 
 /**
- * A protocol of any message type. Hosts, the simulator and the registry hold protocols whose message types differ;
- * they only ever pass a message from a protocol's codec to the same protocol's replica, so the type is erased here.
+ * A protocol of any message and options type. Hosts, the simulator and the registry hold protocols whose types
+ * differ; they only ever pass a message from a protocol's codec to the same protocol's replica, and options from a
+ * protocol's `parseOptions` to the same protocol's factories, so both types are erased here.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyProtocol = ProtocolDescriptor<any>
+export type AnyProtocol = ProtocolDescriptor<any, any>
+
+/** Parsed options as hosts hold them: produced by one protocol's `parseOptions`, opaque to everyone else. */
+export type ParsedOptions = unknown

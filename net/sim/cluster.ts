@@ -6,7 +6,7 @@ import { createClientHost, type ClientHost } from '../../core/client-host.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type ReplicaHost } from '../../core/host.ts'
 import { createKvStore } from '../../core/kv.ts'
-import type { AnyProtocol, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AnyProtocol, ParsedOptions, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
 import type { Signer, SignerName, Verifier } from '../../core/signer.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
@@ -100,7 +100,7 @@ export class SimCluster {
   readonly snapshotInterval: number
   private readonly o: SimClusterOptions
   private readonly rng: Rng
-  private readonly protocolOptions: Readonly<Record<string, unknown>>
+  private readonly protocolOptions: ParsedOptions
   private readonly hosts = new Map<NodeId, ReplicaHost>()
   private readonly storages = new Map<NodeId, MemoryStorage>()
   private readonly members = new Map<NodeId, readonly NodeId[]>()

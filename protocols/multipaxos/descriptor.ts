@@ -5,27 +5,28 @@
  */
 import { LeaderClient } from '../../core/clients/leader-client.ts'
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import { crashFaultsTolerated } from '../../core/quorum.ts'
 import type { MultiPaxosMessage } from './messages.ts'
 import { multiPaxosCodec } from './messages.ts'
-import { parseOptions } from './options.ts'
-import { MultiPaxosReplica } from './replica.ts'
+import { parseMultiPaxosOptions, type MultiPaxosOptions } from './options.ts'
+import { createMultiPaxosReplica } from './replica.ts'
 
-export const multipaxos: ProtocolDescriptor<MultiPaxosMessage> = {
+export const multipaxos: ProtocolDescriptor<MultiPaxosMessage, MultiPaxosOptions> = {
   name: 'multipaxos',
   description: 'Multi-Paxos (Lamport): stable leader, Phase 1 once per leadership, pipelined and batched Phase 2, ' +
     'flexible quorums',
   faultModel: 'crash',
   replicasFor: f => 2 * f + 1,
-  faultsTolerated: n => Math.floor((n - 1) / 2),
+  faultsTolerated: crashFaultsTolerated,
   checkClusterSize: n => Number.isInteger(n) && n >= 1 ? null : `multipaxos needs at least 1 replica, got ${n}`,
-  parseOptions: (raw, n) => parseOptions(raw, n) as unknown as Readonly<Record<string, unknown>>,
-  timingAssumptions: raw => raw['leaseReads'] === true ? {
+  parseOptions: parseMultiPaxosOptions,
+  timingAssumptions: options => options.leaseReads ? {
     // Less than a factor of two, minus a tick of granularity (README): keep a margin.
     maxClockRateRatio: 1.8, pauseSafe: false,
     statement: 'lease reads: tick rates differ by less than a factor of two, and no replica stops mid-lease',
   } : undefined,
   codec: multiPaxosCodec,
-  createReplica: ctx => new MultiPaxosReplica(ctx),
+  createReplica: createMultiPaxosReplica,
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
   theoreticalMessages: (n): Readonly<Record<string, number>> => n <= 1 ? {} : { Accept: n - 1, Accepted: n - 1 },

@@ -3,6 +3,7 @@
  * (Howard, Malkhi, Spiegelman 2016): Phase 1 and Phase 2 quorums only need to intersect, q1 + q2 > n.
  */
 import { ConfigError } from '../../core/errors.ts'
+import { checkFlexibleQuorums, majority } from '../../core/quorum.ts'
 import { boolOption, intOption, rejectUnknownOptions } from '../../core/options.ts'
 
 export interface MultiPaxosOptions {
@@ -29,11 +30,7 @@ export const MULTIPAXOS_OPTION_NAMES = [
   'leaseReads',
 ] as const
 
-export function majority(n: number): number {
-  return Math.floor(n / 2) + 1
-}
-
-export function parseOptions(raw: Readonly<Record<string, unknown>>, n: number): MultiPaxosOptions {
+export function parseMultiPaxosOptions(raw: Readonly<Record<string, unknown>>, n: number): MultiPaxosOptions {
   rejectUnknownOptions(raw, MULTIPAXOS_OPTION_NAMES, 'multipaxos')
   const heartbeatTicks = intOption(raw, 'heartbeatTicks', 2, 1)
   const leaderTimeoutTicks = intOption(raw, 'leaderTimeoutTicks', 10, 2)
@@ -46,12 +43,8 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>, n: number):
   const window = intOption(raw, 'window', 32, 1)
   const phase1Quorum = intOption(raw, 'phase1Quorum', majority(n), 1, n)
   const phase2Quorum = intOption(raw, 'phase2Quorum', majority(n), 1, n)
-  if (phase1Quorum + phase2Quorum <= n) {
-    const field = raw.phase2Quorum !== undefined ? 'phase2Quorum' : 'phase1Quorum'
-    throw new ConfigError(field,
-      `phase1Quorum (${phase1Quorum}) + phase2Quorum (${phase2Quorum}) must exceed n (${n}) so every Phase 1 quorum ` +
-      'meets every Phase 2 quorum; otherwise two different values can be chosen for one slot')
-  }
+  const quorumError = checkFlexibleQuorums(n, phase1Quorum, phase2Quorum)
+  if (quorumError !== null) throw new ConfigError(raw.phase2Quorum !== undefined ? 'phase2Quorum' : 'phase1Quorum', quorumError)
   const leaseReads = boolOption(raw, 'leaseReads', false)
   return { heartbeatTicks, leaderTimeoutTicks, maxBatchCount, maxBatchBytes, window, phase1Quorum, phase2Quorum, leaseReads }
 }

@@ -43,10 +43,10 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
   private leaseGuardUntil = 0
   private leaseHolder: NodeId = NO_LEADER
 
-  constructor(ctx: ReplicaContext) {
+  constructor(ctx: ReplicaContext<MultiPaxosOptions>) {
     this.id = ctx.id
     this.members = new Set(ctx.members)
-    this.options = ctx.options as unknown as MultiPaxosOptions
+    this.options = ctx.options
     const snapshot = ctx.recovered.snapshot
     // The host restores the state machine from the same durable snapshot; the log resumes right after it.
     if (snapshot !== null) this.log.compact(snapshot.index, snapshot.data)
@@ -314,4 +314,8 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
       logSize: this.log.size,
     }
   }
+}
+
+export function createMultiPaxosReplica(ctx: ReplicaContext<MultiPaxosOptions>): MultiPaxosReplica {
+  return new MultiPaxosReplica(ctx)
 }

@@ -2,14 +2,15 @@
  * The PBFT protocol descriptor: what the registry, the host, the simulator and the bench need to know.
  */
 import { ConfigError } from '../../core/errors.ts'
+import { QuorumClient } from '../../core/clients/quorum-client.ts'
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import { bftWeakQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
 import { BYZANTINE_STRATEGIES, createByzantineReplica, isByzantineStrategy } from './byzantine/index.ts'
-import { createPbftClient } from './client.ts'
 import { pbftCodec, type PbftMessage } from './messages.ts'
-import { parseOptions } from './options.ts'
+import { parsePbftOptions, type PbftOptions } from './options.ts'
 import { createPbftReplica } from './replica.ts'
 
-export const pbft: ProtocolDescriptor<PbftMessage> = {
+export const pbft: ProtocolDescriptor<PbftMessage, PbftOptions> = {
   name: 'pbft',
   description: 'Practical Byzantine Fault Tolerance (Castro & Liskov 1999), Ed25519-signed messages, n = 3f+1',
   faultModel: 'byzantine',
@@ -17,20 +18,24 @@ export const pbft: ProtocolDescriptor<PbftMessage> = {
     if (!Number.isInteger(f) || f < 0) throw new RangeError(`f must be a non-negative integer, got ${f}`)
     return 3 * f + 1
   },
-  faultsTolerated: n => Math.max(0, Math.floor((n - 1) / 3)),
+  faultsTolerated: byzantineFaultsTolerated,
   checkClusterSize: n => {
     if (!Number.isInteger(n) || n < 4) {
       return `pbft needs n >= 4 (n = 3f+1 with f >= 1: quorums of 2f+1 must intersect in a correct replica), got n = ${n}`
     }
     return null
   },
-  // Spread into a plain record: the contract hands options around untyped.
-  parseOptions: raw => ({ ...parseOptions(raw) }),
+  parseOptions: raw => parsePbftOptions(raw),
   // Checkpoints digest the host's snapshots, so the host must snapshot exactly at every checkpoint.
-  requiredSnapshotInterval: options => options.checkpointInterval as number,
+  requiredSnapshotInterval: options => options.checkpointInterval,
   codec: pbftCodec,
   createReplica: ctx => createPbftReplica(ctx),
-  createClient: ctx => createPbftClient(ctx),
+  // Paper 4.1: the client sends to the primary of the view it believes current, and accepts f+1 matching replies.
+  createClient: ctx => new QuorumClient(ctx, {
+    matchingReplies: bftWeakQuorum(ctx.replicas.length),
+    retryTicks: ctx.options.clientRetryTicks,
+    firstAttemptTo: (view, replicas) => [replicas[view % replicas.length]!],
+  }),
   replyFrom: 'all',
   theoreticalMessages: n => ({ PrePrepare: n - 1, Prepare: (n - 1) * (n - 1), Commit: n * (n - 1) }),
   adversary: {

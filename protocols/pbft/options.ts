@@ -3,6 +3,7 @@
  */
 import { ConfigError } from '../../core/errors.ts'
 import { intOption, rejectUnknownOptions } from '../../core/options.ts'
+import type { ReplicaContext } from '../../core/protocol.ts'
 
 export interface PbftOptions {
   /**
@@ -50,7 +51,7 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
 
 const KNOWN = Object.keys(DEFAULT_PBFT_OPTIONS)
 
-export function parseOptions(raw: Readonly<Record<string, unknown>>): PbftOptions {
+export function parsePbftOptions(raw: Readonly<Record<string, unknown>>): PbftOptions {
   rejectUnknownOptions(raw, KNOWN, 'pbft')
   const d = DEFAULT_PBFT_OPTIONS
   const checkpointInterval = intOption(raw, 'checkpointInterval', d.checkpointInterval, 1, 1 << 20)
@@ -73,7 +74,6 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>): PbftOption
   }
 }
 
-/** Options as given to a replica (already parsed by the descriptor), or parsed here if a test passes raw ones. */
-export function optionsOf(raw: Readonly<Record<string, unknown>>): PbftOptions {
-  return parseOptions(raw)
-}
+
+/** What a PBFT replica (honest or Byzantine) is created from. */
+export type PbftContext = ReplicaContext<PbftOptions>

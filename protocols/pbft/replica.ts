@@ -9,7 +9,8 @@
 import { BinaryReader, BinaryWriter } from '../../core/codec/binary.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { bytesEqual, requestSigningBytes, sameRequest } from '../../core/codec/client-messages.ts'
-import type { Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { Ready, Replica } from '../../core/protocol.ts'
+import { bftQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
 import type { Signer, Verifier } from '../../core/signer.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
@@ -23,7 +24,7 @@ import {
   type Checkpoint, type Commit, type Forward, type NewView, type PbftMessage, type Prepare, type PrePrepare,
   type StateRequest, type StateTransfer, type ViewChange,
 } from './messages.ts'
-import { optionsOf, type PbftOptions } from './options.ts'
+import type { PbftContext, PbftOptions } from './options.ts'
 import { sign, verifySignature } from './signing.ts'
 import {
   backoffTicks, buildNewView, checkNewView, checkViewChange, primaryOf, type NewViewPlan, type QuorumContext,
@@ -66,7 +67,7 @@ export class PbftReplica implements Replica<PbftMessage> {
   private readonly verifier: Verifier
   private readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
   private readonly q: QuorumContext
-  private readonly ctx: ReplicaContext
+  private readonly ctx: PbftContext
   private out = new ReadyBuffer<PbftMessage>()
 
   private view = 0
@@ -113,13 +114,13 @@ export class PbftReplica implements Replica<PbftMessage> {
   /** Tick of the last message for a slot above our window (peers have moved past it: we are behind). */
   private beyondWindowAt = Number.NEGATIVE_INFINITY
 
-  constructor(ctx: ReplicaContext) {
+  constructor(ctx: PbftContext) {
     this.ctx = ctx
     this.id = ctx.id
     this.members = ctx.members
-    this.f = Math.floor((ctx.members.length - 1) / 3)
-    this.quorum = ctx.members.length - this.f
-    this.o = optionsOf(ctx.options)
+    this.f = byzantineFaultsTolerated(ctx.members.length)
+    this.quorum = bftQuorum(ctx.members.length)
+    this.o = ctx.options
     this.signer = ctx.signer
     this.verifier = ctx.verifier
     this.publicKeyOf = ctx.publicKeyOf
@@ -893,6 +894,6 @@ export function decodeStableCheckpoint(bytes: Uint8Array): StableCheckpoint {
   return seq === 0 ? INITIAL_CHECKPOINT : { seq, stateDigest: digest, proof }
 }
 
-export function createPbftReplica(ctx: ReplicaContext): PbftReplica {
+export function createPbftReplica(ctx: PbftContext): PbftReplica {
   return new PbftReplica(ctx)
 }

@@ -4,27 +4,27 @@
  * messages; heartbeats are separate and idle traffic).
  */
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
+import { crashFaultsTolerated } from '../../core/quorum.ts'
 import { LeaderClient } from '../../core/clients/leader-client.ts'
 import type { RaftMessage } from './messages.ts'
 import { raftCodec } from './messages.ts'
-import { parseRaftOptions } from './options.ts'
-import { RaftReplica } from './replica.ts'
+import { parseRaftOptions, type RaftOptions } from './options.ts'
+import { createRaftReplica } from './replica.ts'
 
-export const raft: ProtocolDescriptor<RaftMessage> = {
+export const raft: ProtocolDescriptor<RaftMessage, RaftOptions> = {
   name: 'raft',
   description: 'Raft with pre-vote, check-quorum, pipelining, batching, ReadIndex, snapshots and membership changes',
   faultModel: 'crash',
   replicasFor: f => 2 * f + 1,
-  faultsTolerated: n => Math.max(0, Math.floor((n - 1) / 2)),
+  faultsTolerated: crashFaultsTolerated,
   checkClusterSize: n => Number.isInteger(n) && n >= 1 ? null : `raft needs at least 1 replica, got ${n}`,
   parseOptions: raw => parseRaftOptions(raw),
   codec: raftCodec,
-  createReplica: ctx => new RaftReplica(ctx),
+  createReplica: createRaftReplica,
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
   theoreticalMessages: n => ({ AppendEntries: n - 1, AppendEntriesResponse: n - 1 }),
-  timingAssumptions: raw => {
-    const o = parseRaftOptions(raw)
+  timingAssumptions: o => {
     if (!o.leaseReads) return undefined
     return {
       maxClockRateRatio: 1 + o.heartbeatTicks / o.electionTicks, pauseSafe: false,

@@ -24,7 +24,6 @@ import type {
 } from './messages.ts'
 import { encodeEntry } from './messages.ts'
 import type { RaftOptions } from './options.ts'
-import { parseRaftOptions } from './options.ts'
 import { Progress } from './progress.ts'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
@@ -96,9 +95,9 @@ export class RaftReplica implements Replica<RaftMessage> {
   private readsUnsent: PendingRead[] = []
   private readBatches: ReadBatch[] = []
 
-  constructor(ctx: ReplicaContext) {
+  constructor(ctx: ReplicaContext<RaftOptions>) {
     this.id = ctx.id
-    this.options = parseRaftOptions(ctx.options)
+    this.options = ctx.options
     // With lease reads, a restarted server must assume a leader contacted it just before the crash: it may have
     // acknowledged the heartbeat a lease rests on. Otherwise it may vote at once, as in the paper.
     this.sinceLeaderContact = this.options.leaseReads ? 0 : this.options.electionTicks
@@ -833,4 +832,8 @@ export class RaftReplica implements Replica<RaftMessage> {
     const leaseStart = sentTicks[quorumSize(config) - 1] ?? -Infinity
     return this.now < leaseStart + this.options.electionTicks - this.options.heartbeatTicks
   }
+}
+
+export function createRaftReplica(ctx: ReplicaContext<RaftOptions>): RaftReplica {
+  return new RaftReplica(ctx)
 }

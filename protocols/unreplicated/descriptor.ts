@@ -2,9 +2,12 @@ import { LeaderClient } from '../../core/clients/leader-client.ts'
 import { CodecError } from '../../core/errors.ts'
 import { rejectUnknownOptions } from '../../core/options.ts'
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
-import { UnreplicatedReplica, type UnreplicatedMessage } from './replica.ts'
+import { createUnreplicatedReplica, type UnreplicatedMessage } from './replica.ts'
 
-export const unreplicated: ProtocolDescriptor<UnreplicatedMessage> = {
+/** The baseline has no options. */
+export type UnreplicatedOptions = Readonly<Record<string, never>>
+
+export const unreplicated: ProtocolDescriptor<UnreplicatedMessage, UnreplicatedOptions> = {
   name: 'unreplicated',
   description: 'single node, no replication: the baseline the cost of replication is measured against',
   faultModel: 'crash',
@@ -23,7 +26,7 @@ export const unreplicated: ProtocolDescriptor<UnreplicatedMessage> = {
     decode: () => { throw new CodecError('the unreplicated baseline accepts no replica messages') },
     typeName: () => 'none',
   },
-  createReplica: ctx => new UnreplicatedReplica(ctx),
+  createReplica: createUnreplicatedReplica,
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
   theoreticalMessages: () => ({}),

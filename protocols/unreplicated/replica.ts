@@ -67,3 +67,7 @@ function decodeEntry(bytes: Uint8Array): ClientRequest {
   r.end()
   return request
 }
+
+export function createUnreplicatedReplica(ctx: ReplicaContext): UnreplicatedReplica {
+  return new UnreplicatedReplica(ctx)
+}

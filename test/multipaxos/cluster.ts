@@ -16,7 +16,7 @@ import { compareBallots, formatBallot } from '../../protocols/multipaxos/ballot.
 import type { Ballot } from '../../protocols/multipaxos/ballot.ts'
 import { multiPaxosCodec } from '../../protocols/multipaxos/messages.ts'
 import type { Batch, MultiPaxosMessage } from '../../protocols/multipaxos/messages.ts'
-import { parseOptions } from '../../protocols/multipaxos/options.ts'
+import { parseMultiPaxosOptions } from '../../protocols/multipaxos/options.ts'
 import type { MultiPaxosOptions } from '../../protocols/multipaxos/options.ts'
 import { MultiPaxosReplica } from '../../protocols/multipaxos/replica.ts'
 
@@ -99,7 +99,7 @@ export class PaxosCluster {
   constructor(o: ClusterOptions) {
     this.n = o.n
     this.ids = Array.from({ length: o.n }, (_, i) => i)
-    this.options = o.unvalidatedOptions ?? parseOptions(o.options ?? {}, o.n)
+    this.options = o.unvalidatedOptions ?? parseMultiPaxosOptions(o.options ?? {}, o.n)
     this.rng = createRng(`cluster/${o.seed}`)
     this.snapshotInterval = o.snapshotInterval ?? 0
     this.durable = this.ids.map(() => ({ hard: new Map(), log: new Map(), snapshot: null }))
@@ -129,7 +129,7 @@ export class PaxosCluster {
     return new MultiPaxosReplica({
       id,
       members: this.ids,
-      options: this.options as unknown as Record<string, unknown>,
+      options: this.options,
       rng: createRng(`replica/${id}/${this.restarts++}/${String(this.rng.next())}`),
       signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) },
       verifier: { verify: () => false },

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../core/errors.ts'
-import { parseOptions } from '../../protocols/multipaxos/options.ts'
+import { parseMultiPaxosOptions } from '../../protocols/multipaxos/options.ts'
 import { InvariantError } from './cluster.ts'
 import { randomRun, replayLine } from './randomized.ts'
 import type { RandomRunConfig } from './randomized.ts'
@@ -24,17 +24,17 @@ function run(cfg: RandomRunConfig): void {
 
 describe('flexible quorums', () => {
   it('defaults to majorities and validates q1 + q2 > n, each in 1..n', () => {
-    expect(parseOptions({}, 5)).toMatchObject({ phase1Quorum: 3, phase2Quorum: 3, leaseReads: false })
-    expect(parseOptions({ phase1Quorum: 4, phase2Quorum: 2 }, 5)).toMatchObject({ phase1Quorum: 4, phase2Quorum: 2 })
-    expect(() => parseOptions({ phase1Quorum: 3, phase2Quorum: 2 }, 5)).toThrow(ConfigError)
-    expect(() => parseOptions({ phase1Quorum: 3, phase2Quorum: 2 }, 5)).toThrow(/phase2Quorum: .*must exceed n \(5\)/)
-    expect(() => parseOptions({ phase1Quorum: 2 }, 5)).toThrow(/phase1Quorum: .*\+ phase2Quorum \(3\) must exceed n/)
-    expect(() => parseOptions({ phase2Quorum: 6 }, 5)).toThrow(/phase2Quorum: expected an integer from 1 to 5/)
-    expect(() => parseOptions({ phase1Quorum: 0 }, 5)).toThrow(/phase1Quorum/)
-    expect(() => parseOptions({ window: 0 }, 3)).toThrow(/window/)
-    expect(() => parseOptions({ leaderTimeoutTicks: 2, heartbeatTicks: 2 }, 3)).toThrow(/leaderTimeoutTicks: must exceed heartbeatTicks/)
-    expect(() => parseOptions({ leaseReads: 'yes' }, 3)).toThrow(/leaseReads/)
-    expect(() => parseOptions({ windw: 3 }, 3)).toThrow(/windw: unknown option/)
+    expect(parseMultiPaxosOptions({}, 5)).toMatchObject({ phase1Quorum: 3, phase2Quorum: 3, leaseReads: false })
+    expect(parseMultiPaxosOptions({ phase1Quorum: 4, phase2Quorum: 2 }, 5)).toMatchObject({ phase1Quorum: 4, phase2Quorum: 2 })
+    expect(() => parseMultiPaxosOptions({ phase1Quorum: 3, phase2Quorum: 2 }, 5)).toThrow(ConfigError)
+    expect(() => parseMultiPaxosOptions({ phase1Quorum: 3, phase2Quorum: 2 }, 5)).toThrow(/phase2Quorum: .*must exceed n \(5\)/)
+    expect(() => parseMultiPaxosOptions({ phase1Quorum: 2 }, 5)).toThrow(/phase1Quorum: .*\+ phase2Quorum \(3\) must exceed n/)
+    expect(() => parseMultiPaxosOptions({ phase2Quorum: 6 }, 5)).toThrow(/phase2Quorum: expected an integer from 1 to 5/)
+    expect(() => parseMultiPaxosOptions({ phase1Quorum: 0 }, 5)).toThrow(/phase1Quorum/)
+    expect(() => parseMultiPaxosOptions({ window: 0 }, 3)).toThrow(/window/)
+    expect(() => parseMultiPaxosOptions({ leaderTimeoutTicks: 2, heartbeatTicks: 2 }, 3)).toThrow(/leaderTimeoutTicks: must exceed heartbeatTicks/)
+    expect(() => parseMultiPaxosOptions({ leaseReads: 'yes' }, 3)).toThrow(/leaseReads/)
+    expect(() => parseMultiPaxosOptions({ windw: 3 }, 3)).toThrow(/windw: unknown option/)
   })
 
   const seedOnly = process.env.MP_SEED !== undefined ? Number(process.env.MP_SEED) : null
@@ -48,7 +48,7 @@ describe('flexible quorums', () => {
   }
 
   it('negative control: with q1 + q2 <= n (bypassing parseOptions) the driver finds two values chosen for a slot', () => {
-    const base = parseOptions({}, 5)
+    const base = parseMultiPaxosOptions({}, 5)
     let violations = 0
     for (let seed = 1; seed <= 40; seed++) {
       try {

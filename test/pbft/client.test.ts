@@ -1,18 +1,25 @@
-/** The PBFT client (paper 4.1): signed requests, f+1 matching replies from distinct replicas, broadcast on timeout. */
+/**
+ * The PBFT client (paper 4.1), core/clients/quorum-client.ts with PBFT's parameters: signed requests, f+1 matching
+ * replies from distinct replicas, broadcast on timeout.
+ */
 import { describe, expect, it } from 'vitest'
 import { requestSigningBytes } from '../../core/codec/client-messages.ts'
 import { createRng } from '../../core/random.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
 import type { ClientReply, ClientRequest } from '../../core/types.ts'
-import { PbftClient } from '../../protocols/pbft/client.ts'
+import type { ClientProtocol } from '../../core/protocol.ts'
+import { pbft } from '../../protocols/pbft/descriptor.ts'
+import { parsePbftOptions } from '../../protocols/pbft/options.ts'
 
 const scheme = signatureScheme('node')
 const key = generatePrivateKey(createRng('client-key'))
 const replicas = [0, 1, 2, 3, 4, 5, 6] // n = 7, f = 2
 const RETRY = 5
 
-function client(): PbftClient {
-  return new PbftClient({ id: 1000, replicas, options: { clientRetryTicks: RETRY }, rng: createRng('c'), signer: scheme.signer(key) })
+function client(): ClientProtocol {
+  return pbft.createClient({
+    id: 1000, replicas, options: parsePbftOptions({ clientRetryTicks: RETRY }), rng: createRng('c'), signer: scheme.signer(key),
+  })
 }
 const request = (seq: number): ClientRequest => ({ clientId: 1000, seq, readOnly: false, op: new Uint8Array([seq]), signature: new Uint8Array(0) })
 const reply = (seq: number, result: number, epoch = 0, status: ClientReply['status'] = 'ok'): ClientReply =>

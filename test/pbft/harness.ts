@@ -7,7 +7,7 @@
  */
 import { decodeReply, encodeReply, encodeRequest, decodeRequest, bytesEqual } from '../../core/codec/client-messages.ts'
 import { createKvStore, encodeKvCommand } from '../../core/kv.ts'
-import type { Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { Replica } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
 import { SessionStateMachine } from '../../core/sessions.ts'
 import type { SignerName } from '../../core/signer.ts'
@@ -15,10 +15,11 @@ import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts
 import type { DurableState } from '../../core/storage.ts'
 import type { ClientRequest, CommittedEntry, NodeId } from '../../core/types.ts'
 import { silentLogger, type Logger } from '../../core/logger.ts'
-import { PbftClient } from '../../protocols/pbft/client.ts'
+import type { ClientProtocol } from '../../core/protocol.ts'
+import { pbft } from '../../protocols/pbft/descriptor.ts'
 import { encodeBatch } from '../../protocols/pbft/digest.ts'
 import { pbftCodec, type PbftMessage } from '../../protocols/pbft/messages.ts'
-import { parseOptions } from '../../protocols/pbft/options.ts'
+import { parsePbftOptions, type PbftContext, type PbftOptions } from '../../protocols/pbft/options.ts'
 import { PbftReplica } from '../../protocols/pbft/replica.ts'
 
 export const FIRST_CLIENT = 1000
@@ -32,7 +33,7 @@ export interface NetworkFaults {
   readonly jitter?: number
 }
 
-export type ReplicaFactory = (ctx: ReplicaContext) => Replica<PbftMessage>
+export type ReplicaFactory = (ctx: PbftContext) => Replica<PbftMessage>
 
 export interface HarnessOptions {
   readonly n: number
@@ -70,7 +71,7 @@ interface Node {
 
 interface ClientState {
   readonly id: NodeId
-  readonly proto: PbftClient
+  readonly proto: ClientProtocol
   seq: number
   outstanding: ClientRequest | null
   submittedAt: number
@@ -86,7 +87,7 @@ export class PbftHarness {
   readonly n: number
   readonly ids: NodeId[]
   readonly rng: Rng
-  readonly options: Readonly<Record<string, unknown>>
+  readonly options: PbftOptions
   readonly checkpointInterval: number
   readonly snapshotInterval: number
   now = 0
@@ -119,8 +120,8 @@ export class PbftHarness {
     this.n = o.n
     this.ids = [...Array(o.n).keys()]
     this.rng = createRng(o.seed)
-    this.options = { ...parseOptions(o.options ?? {}) }
-    this.checkpointInterval = this.options['checkpointInterval'] as number
+    this.options = parsePbftOptions(o.options ?? {})
+    this.checkpointInterval = this.options.checkpointInterval
     this.snapshotInterval = o.snapshotInterval ?? this.checkpointInterval
     this.scheme = signatureScheme(o.signer ?? 'node')
     this.schemeOf = id => o.signerOf !== undefined && id < o.n ? signatureScheme(o.signerOf(id)) : this.scheme
@@ -142,7 +143,7 @@ export class PbftHarness {
       this.startReplica(node)
     }
     for (const id of clientIds) {
-      const proto = new PbftClient({
+      const proto = pbft.createClient({
         id, replicas: this.ids, options: this.options, rng: this.rng.fork(`client-${id}`),
         signer: this.scheme.signer(this.keys.get(id)!.privateKey),
       })
@@ -154,7 +155,7 @@ export class PbftHarness {
     return !this.byzantine.has(id)
   }
 
-  context(id: NodeId, recovered: DurableState): ReplicaContext {
+  context(id: NodeId, recovered: DurableState): PbftContext {
     return {
       id, members: this.ids, options: this.options, rng: this.nodes.get(id)!.rng.fork(`run-${this.now}`),
       signer: this.schemeOf(id).signer(this.keys.get(id)!.privateKey), verifier: this.schemeOf(id).verifier,
@@ -184,7 +185,7 @@ export class PbftHarness {
       node.sm.restore(d.snapshot.data)
       node.applied = d.snapshot.index
     }
-    const factory = this.byzantine.get(node.id) ?? ((ctx: ReplicaContext) => new PbftReplica(ctx))
+    const factory = this.byzantine.get(node.id) ?? ((ctx: PbftContext) => new PbftReplica(ctx))
     node.replica = factory(this.context(node.id, recovered))
     this.drain(node)
   }

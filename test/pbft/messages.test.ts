@@ -7,7 +7,7 @@ import type { ClientRequest } from '../../core/types.ts'
 import { pbft } from '../../protocols/pbft/descriptor.ts'
 import { batchDigest, NULL_DIGEST, stateDigest } from '../../protocols/pbft/digest.ts'
 import { decodeMessage, encodeMessage, MESSAGE_TYPES, type Checkpoint, type PbftMessage, type Prepare, type PrePrepare } from '../../protocols/pbft/messages.ts'
-import { parseOptions } from '../../protocols/pbft/options.ts'
+import { parsePbftOptions } from '../../protocols/pbft/options.ts'
 import { sign, signingBytes, verifySignature } from '../../protocols/pbft/signing.ts'
 
 const scheme = signatureScheme('node')
@@ -110,7 +110,7 @@ describe('PBFT signing bytes', () => {
 
 describe('PBFT options', () => {
   it('fills defaults with L = 2K', () => {
-    const o = parseOptions({ checkpointInterval: 10 })
+    const o = parsePbftOptions({ checkpointInterval: 10 })
     expect(o.checkpointInterval).toBe(10)
     expect(o.watermarkWindow).toBe(20)
     expect(o.maxTimeoutDoublings).toBe(3)
@@ -128,7 +128,7 @@ describe('PBFT options', () => {
     ]
     for (const [raw, field] of bad) {
       let error: unknown
-      try { parseOptions(raw) } catch (e) { error = e }
+      try { parsePbftOptions(raw) } catch (e) { error = e }
       expect(error, field).toBeInstanceOf(ConfigError)
       expect((error as ConfigError).field).toBe(field)
     }

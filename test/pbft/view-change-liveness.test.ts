@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { EMPTY_DURABLE_STATE } from '../../core/storage.ts'
 import type { NodeId, Outbound } from '../../core/types.ts'
 import type { PbftMessage, ViewChange } from '../../protocols/pbft/messages.ts'
-import { parseOptions } from '../../protocols/pbft/options.ts'
+import { parsePbftOptions } from '../../protocols/pbft/options.ts'
 import { PbftReplica } from '../../protocols/pbft/replica.ts'
 import { sign } from '../../protocols/pbft/signing.ts'
 import { backoffTicks } from '../../protocols/pbft/view-change.ts'
@@ -82,6 +82,6 @@ describe('PBFT view-change liveness (paper 4.5.2)', () => {
     expect(backoffTicks(100, 2, 3)).toBe(400)
     expect(backoffTicks(100, 10, 3)).toBe(800)
     expect(backoffTicks(100, 10, 0)).toBe(100)
-    expect(parseOptions({}).maxTimeoutDoublings).toBe(3)
+    expect(parsePbftOptions({}).maxTimeoutDoublings).toBe(3)
   })
 })

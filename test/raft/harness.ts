@@ -6,6 +6,7 @@
  * binary codec, so the codec is exercised on every delivery.
  */
 import type { ReplicaContext } from '../../core/protocol.ts'
+import { parseRaftOptions, type RaftOptions } from '../../protocols/raft/options.ts'
 import type { DurableState, PersistOp } from '../../core/storage.ts'
 import type { ClientReply, ClientRequest, NodeId } from '../../core/types.ts'
 import { createLogger } from '../../core/logger.ts'
@@ -95,7 +96,7 @@ export class Cluster {
   /** Messages sent and not yet delivered, in send order. */
   queue: Delivery[] = []
   readonly rng: Rng
-  readonly options: Readonly<Record<string, unknown>>
+  readonly options: RaftOptions
   readonly snapshotInterval: number
   /** Directed links that drop everything: `${from}>${to}`. */
   readonly blocked = new Set<string>()
@@ -106,7 +107,7 @@ export class Cluster {
   constructor(ids: readonly NodeId[], opts: ClusterOptions = {}) {
     this.seed = String(opts.seed ?? 1)
     this.rng = createRng(`${this.seed}/network`)
-    this.options = opts.options ?? {}
+    this.options = parseRaftOptions(opts.options ?? {})
     this.snapshotInterval = opts.snapshotInterval ?? 0
     for (const id of ids) this.addNode(id, ids)
   }
@@ -121,7 +122,7 @@ export class Cluster {
 
   private start(host: NodeHost): void {
     const recovered = host.durable.state()
-    const ctx: ReplicaContext = {
+    const ctx: ReplicaContext<RaftOptions> = {
       id: host.id,
       members: host.members,
       options: this.options,

@@ -3,7 +3,8 @@
  * replica for one id from the same ReplicaContext an honest one gets, so a simulator can swap the replica factory for
  * chosen ids. Strategies: see strategies.ts and twins.ts.
  */
-import type { Replica, ReplicaContext } from '../../../core/protocol.ts'
+import type { Replica } from '../../../core/protocol.ts'
+import type { PbftContext } from '../options.ts'
 import type { Rng } from '../../../core/random.ts'
 import type { PbftMessage } from '../messages.ts'
 import { PbftReplica } from '../replica.ts'
@@ -24,7 +25,7 @@ export function isByzantineStrategy(name: string): name is ByzantineStrategy {
 }
 
 export function createByzantineReplica(
-  strategy: ByzantineStrategy, ctx: ReplicaContext, rng: Rng, options: ByzantineOptions = {},
+  strategy: ByzantineStrategy, ctx: PbftContext, rng: Rng, options: ByzantineOptions = {},
 ): Replica<PbftMessage> {
   // Every strategy runs inside ByzantineReplica, which keeps whatever a faulty replica throws away from its host.
   if (strategy === 'twins') return new ByzantineReplica(strategy, new TwinsReplica(ctx, rng), {})
@@ -43,7 +44,7 @@ export function createByzantineReplica(
 
 /** A replica factory for `strategy` (what a simulator's replicaFactory option takes). */
 export function byzantineFactory(strategy: ByzantineStrategy, options: ByzantineOptions = {}) {
-  return (ctx: ReplicaContext): Replica<PbftMessage> => createByzantineReplica(strategy, ctx, ctx.rng.fork(`byzantine-${strategy}`), options)
+  return (ctx: PbftContext): Replica<PbftMessage> => createByzantineReplica(strategy, ctx, ctx.rng.fork(`byzantine-${strategy}`), options)
 }
 
 export { createTwins, TwinsReplica } from './twins.ts'

@@ -2,7 +2,8 @@
  * Byzantine strategies, each a set of hooks around an honest replica (wrapper.ts). They sign with the faulty
  * replica's own key (a Byzantine replica has it) and forge everything else, which correct replicas must reject.
  */
-import type { Ready, ReplicaContext } from '../../../core/protocol.ts'
+import type { Ready } from '../../../core/protocol.ts'
+import type { PbftContext } from '../options.ts'
 import type { Rng } from '../../../core/random.ts'
 import type { ClientRequest, NodeId } from '../../../core/types.ts'
 import { batchDigest, NULL_DIGEST } from '../digest.ts'
@@ -29,7 +30,7 @@ export function silent(): ByzantineHooks {
  * As primary, send one batch to half of the backups and another (reversed, or the null request) to the other half,
  * both validly signed: backups must never prepare two batches at one seq, and a view change must resolve it.
  */
-export function equivocate(ctx: ReplicaContext): ByzantineHooks {
+export function equivocate(ctx: PbftContext): ByzantineHooks {
   return {
     rewrite: r => {
       const messages = r.messages.map(({ to, message }) => {
@@ -70,7 +71,7 @@ function flipBit(sig: Uint8Array): Uint8Array {
  * Behave honestly, but keep what it saw and sent and replay old messages (older views, old slots, other senders'
  * messages) at random peers: correct replicas must treat them as stale duplicates.
  */
-export function replay(ctx: ReplicaContext, rng: Rng): ByzantineHooks {
+export function replay(ctx: PbftContext, rng: Rng): ByzantineHooks {
   const seen: SignedMessage[] = []
   const remember = (m: PbftMessage): void => {
     if (m.type === 'Forward') return
@@ -103,7 +104,7 @@ export function censor(options: ByzantineOptions): ByzantineHooks {
  * NEW-VIEW whose O differs from what V implies (a prepared batch replaced by the null request, or an invented one).
  * As the primary of a view it orders nothing, so view changes happen and the lies are put to the test.
  */
-export function lyingViewChange(ctx: ReplicaContext): ByzantineHooks {
+export function lyingViewChange(ctx: PbftContext): ByzantineHooks {
   const lieAbout = (vc: ViewChange): ViewChange => {
     const seq = vc.stableSeq + 1
     const view = Math.max(0, vc.newView - 1)
@@ -147,7 +148,7 @@ export function lyingViewChange(ctx: ReplicaContext): ByzantineHooks {
  * signature, initial checkpoint, nothing prepared) for a view far above the current one, a new one each time. Correct
  * replicas must neither follow it there (the f+1 rule) nor keep an unbounded number of them.
  */
-export function futureViewChange(ctx: ReplicaContext, currentView: () => number): ByzantineHooks {
+export function futureViewChange(ctx: PbftContext, currentView: () => number): ByzantineHooks {
   let ticks = 0
   let next = 1000
   return {

@@ -3,15 +3,15 @@
  * Each twin sees only part of the traffic, so the pair says different, validly signed things under one name (for
  * example, as primary, two batches for one seq) without any code written to misbehave.
  */
-import type { Ready, Replica, ReplicaContext } from '../../../core/protocol.ts'
+import type { Ready, Replica } from '../../../core/protocol.ts'
+import type { PbftContext } from '../options.ts'
 import type { Rng } from '../../../core/random.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../../core/types.ts'
 import type { PbftMessage } from '../messages.ts'
-import { optionsOf } from '../options.ts'
 import { PbftReplica } from '../replica.ts'
 
 /** Both twins, for a harness that wants to route messages to them itself. */
-export function createTwins(ctx: ReplicaContext): [PbftReplica, PbftReplica] {
+export function createTwins(ctx: PbftContext): [PbftReplica, PbftReplica] {
   return [
     new PbftReplica({ ...ctx, rng: ctx.rng.fork('twin-a') }),
     new PbftReplica({ ...ctx, rng: ctx.rng.fork('twin-b') }),
@@ -27,10 +27,10 @@ export class TwinsReplica implements Replica<PbftMessage> {
   private readonly rng: Rng
   private readonly checkpointInterval: number
 
-  constructor(ctx: ReplicaContext, rng: Rng) {
+  constructor(ctx: PbftContext, rng: Rng) {
     this.twins = createTwins(ctx)
     this.rng = rng
-    this.checkpointInterval = optionsOf(ctx.options).checkpointInterval
+    this.checkpointInterval = ctx.options.checkpointInterval
   }
 
   private pick(): PbftReplica[] {

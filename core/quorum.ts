@@ -1,0 +1,129 @@
+/**
+ * Quorum arithmetic, in one place (etcd-io/raft's `quorum/` package is the model): how many replicas a protocol needs,
+ * how many faults n replicas tolerate, and the counting every protocol does on votes, acknowledgements and match
+ * indexes. Protocols call these instead of re-deriving `Math.floor(n / 2) + 1` inline; test/core/quorum.test.ts checks
+ * each against a brute-force version.
+ */
+import type { NodeId } from './types.ts'
+
+/** Crash faults n replicas tolerate with majority quorums: n = 2f+1. */
+export function crashFaultsTolerated(n: number): number {
+  return Math.max(0, Math.floor((n - 1) / 2))
+}
+
+/** Byzantine faults n replicas tolerate: n = 3f+1 (Bracha and Toueg's bound). */
+export function byzantineFaultsTolerated(n: number): number {
+  return Math.max(0, Math.floor((n - 1) / 3))
+}
+
+/** The smallest set of which any two intersect: floor(n/2)+1. */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1
+}
+
+/**
+ * A Byzantine quorum, n - f with f = floor((n-1)/3): any two intersect in at least f+1 replicas, so in at least one
+ * correct one, and the n - f correct replicas can always form one by themselves. For n = 3f+1 it is 2f+1.
+ */
+export function bftQuorum(n: number): number {
+  return n - byzantineFaultsTolerated(n)
+}
+
+/** Matching answers that include at least one correct replica (f+1): a client accepts a result on this many. */
+export function bftWeakQuorum(n: number): number {
+  return byzantineFaultsTolerated(n) + 1
+}
+
+/**
+ * Flexible Paxos (Howard, Malkhi, Spiegelman 2016): Phase 1 and Phase 2 quorums need only intersect each other,
+ * q1 + q2 > n. Null when the sizes are safe, else why not.
+ */
+export function checkFlexibleQuorums(n: number, phase1: number, phase2: number): string | null {
+  if (!Number.isInteger(phase1) || phase1 < 1 || phase1 > n) return `phase1Quorum must be from 1 to n (${n}), got ${phase1}`
+  if (!Number.isInteger(phase2) || phase2 < 1 || phase2 > n) return `phase2Quorum must be from 1 to n (${n}), got ${phase2}`
+  if (phase1 + phase2 <= n) {
+    return `phase1Quorum (${phase1}) + phase2Quorum (${phase2}) must exceed n (${n}) so every Phase 1 quorum ` +
+      'meets every Phase 2 quorum; otherwise two different values can be chosen for one slot'
+  }
+  return null
+}
+
+/**
+ * The highest value that at least `quorum` of `values` reach (etcd's CommittedIndex: given each voter's match index,
+ * the index a quorum holds). Null when fewer than `quorum` values are given. Does not modify `values`.
+ */
+export function highestReachedByQuorum(values: readonly number[], quorum: number): number | null {
+  if (quorum < 1 || values.length < quorum) return null
+  const sorted = [...values].sort((a, b) => b - a)
+  return sorted[quorum - 1]!
+}
+
+/** How many of `voters` satisfy `agrees`; the caller compares with its quorum. */
+export function countAgreeing(voters: readonly NodeId[], agrees: (id: NodeId) => boolean): number {
+  let count = 0
+  for (const v of voters) if (agrees(v)) count++
+  return count
+}
+
+/** Whether at least `quorum` of `voters` satisfy `agrees`. */
+export function quorumAgrees(voters: readonly NodeId[], quorum: number, agrees: (id: NodeId) => boolean): boolean {
+  return countAgreeing(voters, agrees) >= quorum
+}
+
+export type VoteResult = 'won' | 'lost' | 'pending'
+
+/**
+ * An election's outcome so far (etcd's VoteResult): won once `quorum` voters granted, lost once so many refused that
+ * the rest cannot make a quorum, pending otherwise. Votes from non-voters are ignored; each voter counts once.
+ */
+export function voteResult(votes: ReadonlyMap<NodeId, boolean>, voters: readonly NodeId[], quorum: number): VoteResult {
+  let granted = 0
+  let refused = 0
+  for (const v of voters) {
+    const vote = votes.get(v)
+    if (vote === true) granted++
+    else if (vote === false) refused++
+  }
+  if (granted >= quorum) return 'won'
+  if (voters.length - refused < quorum) return 'lost'
+  return 'pending'
+}
+
+/**
+ * Votes grouped by what they vote for (a digest, a block hash): a quorum certificate forms when `quorum` distinct
+ * voters back the same value. A Byzantine voter may back two values; it then counts once in each, which the quorum
+ * size already allows for (two BFT quorums share a correct replica, and a correct replica backs one value).
+ */
+export class QuorumTally<V> {
+  private readonly byValue = new Map<string, { value: V; voters: Set<NodeId> }>()
+  private readonly quorum: number
+
+  constructor(quorum: number) {
+    this.quorum = quorum
+  }
+
+  /** Record `voter` backing `value` (identified by `key`); returns how many distinct voters back it now. */
+  add(voter: NodeId, key: string, value: V): number {
+    let entry = this.byValue.get(key)
+    if (entry === undefined) {
+      entry = { value, voters: new Set() }
+      this.byValue.set(key, entry)
+    }
+    entry.voters.add(voter)
+    return entry.voters.size
+  }
+
+  /** Whether `key` has a quorum of voters behind it. */
+  reached(key: string): boolean {
+    return (this.byValue.get(key)?.voters.size ?? 0) >= this.quorum
+  }
+
+  /** The voters behind `key`, in the order they were first recorded. */
+  votersOf(key: string): NodeId[] {
+    return [...(this.byValue.get(key)?.voters ?? [])]
+  }
+
+  clear(): void {
+    this.byValue.clear()
+  }
+}
