@@ -17,7 +17,7 @@ import type { Signer, Verifier } from './signer.ts'
 import type { StateMachine } from './state-machine.ts'
 import type { Storage } from './storage.ts'
 import type { ClientReply, ClientRequest, CommittedEntry, NodeId, ReadyRead, ReplicaStatus } from './types.ts'
-import type { Frame, Transport } from '../net/transport.ts'
+import type { InboundFrame, OutboundFrame, Transport } from './transport.ts'
 
 export interface HostObserver {
   /** After a committed entry has been applied (the simulator checks state-machine safety across replicas here). */
@@ -160,7 +160,7 @@ export class ReplicaHost {
     })
   }
 
-  private onFrame(from: NodeId, frame: Frame): void {
+  private onFrame(from: NodeId, frame: InboundFrame): void {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
@@ -239,7 +239,7 @@ export class ReplicaHost {
   private release(ready: Ready<unknown>): void {
     const codec = this.o.descriptor.codec
     let lastMessage: unknown = undefined
-    let lastFrame: Frame | null = null
+    let lastFrame: OutboundFrame | null = null
     for (const { to, message } of ready.messages) {
       // Broadcasts push one message object to many peers: encode it once.
       if (message !== lastMessage || lastFrame === null) {

@@ -7,7 +7,7 @@
  */
 import { createRng } from '../../core/random.ts'
 import type { AnyProtocol } from '../../core/protocol.ts'
-import type { TypeCount } from '../../net/stats.ts'
+import type { TypeCount } from '../../core/message-stats.ts'
 import { HostMeter } from '../host-meter.ts'
 import { windowFigures, type HostFigures, type RunFigures } from '../run-one.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'

@@ -8,7 +8,7 @@ import type { HistoryEvent } from '../../core/history.ts'
 import type { AnyProtocol, TimingAssumptions } from '../../core/protocol.ts'
 import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
-import type { TypeCount } from '../stats.ts'
+import type { TypeCount } from '../../core/message-stats.ts'
 import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
 import {
   endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type RandomFaultOptions,
