@@ -7,7 +7,8 @@ import { protocols } from '../../protocols/index.ts'
 import { registryView } from '../../bench/cli-config.ts'
 import { validateSweepConfig } from '../../bench/config.ts'
 import { planSweep } from '../../bench/matrix.ts'
-import { judgeRun, runOne } from '../../bench/run-one.ts'
+import { judgeRun } from '../../bench/figures.ts'
+import { runOne } from '../../bench/run-one.ts'
 
 describe('bench progress verdict', () => {
   it('passes real leader-crash and Byzantine-primary runs that recover', () => {
