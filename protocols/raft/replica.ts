@@ -6,7 +6,7 @@
  *
  * Section references in comments are to the extended paper (§5.x) and the dissertation (§3.x-§9.x).
  */
-import type { AdminCommand, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AdminCommand, Membership, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Rng } from '../../core/random.ts'
 import { highestReachedByQuorum, quorumAgrees, voteResult } from '../../core/quorum.ts'
@@ -360,8 +360,8 @@ export class RaftReplica implements Replica<RaftMessage> {
     }
   }
 
-  membership(): Configuration {
-    return this.configs.current
+  membership(): Membership {
+    return { ...this.configs.current, committed: this.configs.currentIndex <= this.commit }
   }
 
   /** Dissertation §3.10: bring `to` up to date, then tell it to start an election at once (TimeoutNow). */
