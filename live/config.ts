@@ -24,7 +24,8 @@ const replicaSchema = z.object({
 }).strict()
 
 const clientSchema = z.object({
-  id: z.number().int().min(1000),
+  /** Below 2^32: the client's sessions are numbered above that (core/sessions.ts). */
+  id: z.number().int().min(1000).max(2 ** 32 - 1),
   publicKey: hexKey,
   keyFile: z.string().min(1).optional(),
 }).strict()

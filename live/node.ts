@@ -42,6 +42,8 @@ export interface NodeStatus extends HostStatus {
   readonly blocked: readonly NodeId[]
   readonly messagesSent: Record<string, TypeCount>
   readonly framesRejected: Readonly<Record<string, number>>
+  /** Requests refused because their session belongs to another client identity than the sender's. */
+  readonly foreignSessionRequests: number
 }
 
 export interface ConsensusNode {
@@ -126,6 +128,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     blocked,
     messagesSent: transport.stats.snapshot(),
     framesRejected: { ...transport.rejected },
+    foreignSessionRequests: host.foreignSessionRequests,
   })
   let admin: Server | null = null
   if (options.admin !== false) {
