@@ -28,7 +28,7 @@ function echoLine(r: LiveResults): string {
 function transportLine(r: LiveResults): string | null {
   const t = r.transport
   if (t === null) return null
-  const perWrite = t.streamWrites !== null && t.streamWrites > 0 ? `, ${fmt(t.messages / t.streamWrites, 1)} frames per stream write` : ''
+  const perWrite = t.streamWrites > 0 ? `, ${fmt(t.messages / t.streamWrites, 1)} frames per stream write` : ''
   return `consensus transport, ${t.messages} frames of ${t.payloadBytes} B in bursts of ${t.burst} per turn: ` +
     `${fmt(t.transportMsgsPerSec, 0)} frames/s${perWrite}; bare libp2p, one stream.send() per message: ${fmt(t.bareMsgsPerSec, 0)} msgs/s ` +
     `(${fmt(t.transportMsgsPerSec / Math.max(1, t.bareMsgsPerSec), 2)}x); one frame in flight through both transports: p50 ${fmt(t.pingP50Ms, 3)} ms`

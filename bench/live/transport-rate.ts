@@ -39,7 +39,7 @@ export interface TransportRate {
   readonly pingP50Ms: number
   readonly pings: number
   /** Writes the sending transport made to its stream during the pipelined run (frames per write = coalescing). */
-  readonly streamWrites: number | null
+  readonly streamWrites: number
 }
 
 const ECHO_PROTOCOL = '/consensus-bench/rate/1.0.0'
@@ -110,7 +110,7 @@ async function measureTransport(o: Required<TransportRateOptions>): Promise<Pick
     const writesAfter = streamWritesOf(a)
     return {
       transportMsgsPerSec: Math.round(o.messages / seconds), pingP50Ms: Math.round(pingP50Ms * 1000) / 1000,
-      streamWrites: writesBefore === null || writesAfter === null ? null : writesAfter - writesBefore,
+      streamWrites: writesAfter - writesBefore,
     }
   } finally {
     await a.stop()
@@ -118,11 +118,7 @@ async function measureTransport(o: Required<TransportRateOptions>): Promise<Pick
   }
 }
 
-/** The transport's count of stream writes, where it keeps one (it does once frames are coalesced). */
-function streamWritesOf(t: Libp2pTransport): number | null {
-  const w = (t as unknown as { streamWrites?: number }).streamWrites
-  return typeof w === 'number' ? w : null
-}
+const streamWritesOf = (t: Libp2pTransport): number => t.streamWrites
 
 async function measureBare(o: Required<TransportRateOptions>): Promise<number> {
   const config = () => ({
