@@ -24,6 +24,8 @@ export interface HostObserver {
   applied?(host: NodeId, entry: CommittedEntry): void
   /** A frame that could not be decoded or was refused. */
   rejected?(host: NodeId, from: NodeId, reason: string): void
+  /** A frame decoded: its message type name and size (metrics count what arrives by type, as the transport counts sends). */
+  received?(host: NodeId, from: NodeId, type: string, bytes: number): void
 }
 
 export interface ReplicaHostOptions {
@@ -176,9 +178,13 @@ export class ReplicaHost {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
-        this.replica.receive(from, this.o.descriptor.codec.decode(frame.bytes))
+        const message: unknown = this.o.descriptor.codec.decode(frame.bytes)
+        this.o.observer?.received?.(this.id, from, this.o.descriptor.codec.typeName(message), frame.bytes.length)
+        this.replica.receive(from, message)
       } else if (frame.channel === 'request') {
-        this.onRequest(from, decodeRequest(frame.bytes))
+        const request = decodeRequest(frame.bytes)
+        this.o.observer?.received?.(this.id, from, 'ClientRequest', frame.bytes.length)
+        this.onRequest(from, request)
       } else {
         this.reject(from, `unexpected ${frame.channel} frame`)
         return
