@@ -42,7 +42,14 @@ export class RaftInvariants {
   checks = 0
 
   constructor(cluster: Cluster) {
-    cluster.commitObservers.push((node, index, key, term) => this.observeCommit(node, index, key, term))
+    cluster.observe({ committed: (net, node, entry, key) => this.observeCommit(node, entry.index, key, net.replica(node).term) })
+  }
+
+  /** Check after every step of the network, not only when the test asks. */
+  static watch(cluster: Cluster): RaftInvariants {
+    const inv = new RaftInvariants(cluster)
+    cluster.onStep(() => inv.check(cluster))
+    return inv
   }
 
   private observeCommit(node: NodeId, index: number, key: string, term: number): void {
