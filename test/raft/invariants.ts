@@ -10,7 +10,11 @@
 import type { NodeId } from '../../core/types.ts'
 import type { Entry } from '../../protocols/raft/messages.ts'
 import type { RaftReplica } from '../../protocols/raft/replica.ts'
-import type { Cluster } from './harness.ts'
+import type { RaftMessage } from '../../protocols/raft/messages.ts'
+import type { ReplicaNetwork } from '../support/replica-network.ts'
+
+/** Any replica network running Raft (the Raft harness's Cluster is one). */
+type Cluster = ReplicaNetwork<RaftMessage, RaftReplica>
 
 const textDecoder = new TextDecoder()
 

@@ -4,6 +4,9 @@ import type { AnyProtocol } from '../../core/protocol.ts'
 import { multipaxos } from '../../protocols/multipaxos/descriptor.ts'
 import { pbft } from '../../protocols/pbft/descriptor.ts'
 import { raft } from '../../protocols/raft/descriptor.ts'
+import type { RaftMessage } from '../../protocols/raft/messages.ts'
+import type { RaftReplica } from '../../protocols/raft/replica.ts'
+import { RaftInvariants } from '../raft/invariants.ts'
 import { FIRST_CLIENT_ID, InvariantViolation, ReplicaNetwork, textRequest, withReplay } from './replica-network.ts'
 
 const PROTOCOLS: ReadonlyArray<[string, AnyProtocol, number]> = [['raft', raft, 3], ['multipaxos', multipaxos, 3], ['pbft', pbft, 4]]
@@ -121,6 +124,22 @@ describe('the replica network', () => {
   it('refuses a snapshot interval the protocol forbids unless told to ignore it', () => {
     expect(() => new ReplicaNetwork({ protocol: pbft, n: 4, options: { checkpointInterval: 4 }, snapshotInterval: 3 })).toThrow(/snapshot every 4/)
     expect(new ReplicaNetwork({ protocol: pbft, n: 4, options: { checkpointInterval: 4 } }).snapshotInterval).toBe(4)
+  })
+
+  it('runs a protocol\'s own invariants after every step (Raft: election safety, log matching...)', () => {
+    const net = new ReplicaNetwork<RaftMessage, RaftReplica>({
+      protocol: raft, n: 5, seed: 11, clients: 2, snapshotInterval: 10, faults: { loss: 0.05, duplicate: 0.05, jitter: 4 },
+    })
+    const inv = RaftInvariants.watch(net)
+    for (let t = 0; t < 800; t++) {
+      if (t === 200) net.partition([0, 1], [2, 3, 4, FIRST_CLIENT_ID, FIRST_CLIENT_ID + 1])
+      if (t === 400) net.heal()
+      net.step()
+    }
+    expect(inv.checks).toBeGreaterThanOrEqual(800)
+    expect(inv.maxCommitted).toBeGreaterThan(20)
+    // Typed access to the protocol's replica.
+    expect(net.up.filter(x => net.replica(x.id).role === 'leader').length).toBeGreaterThan(0)
   })
 
   it('the same seed gives the same run', () => {
