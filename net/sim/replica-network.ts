@@ -277,14 +277,16 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     this.workload = { keys: 4, readRatio: 0.3, ...(o.workload === false ? {} : o.workload) }
     for (const id of this.ids) this.keyOf(id)
     for (let i = 0; i < (o.clients ?? 0); i++) this.keyOf(FIRST_CLIENT_ID + i)
-    for (const id of this.ids) this.addNode(id, this.ids)
+    // A copy: nodes added later (addNode) must not change the initial members earlier replicas recover with.
+    const initial = [...this.ids]
+    for (const id of initial) this.addNode(id, initial)
     for (let i = 0; i < (o.clients ?? 0); i++) this.addClient(FIRST_CLIENT_ID + i)
   }
 
   // ---- setup ----
 
   /** Start a node with empty storage; `members` are its initial voters (a joining server passes []). */
-  addNode(id: NodeId, members: readonly NodeId[] = this.ids): NetworkNode<R> {
+  addNode(id: NodeId, members: readonly NodeId[] = [...this.ids]): NetworkNode<R> {
     if (this.nodes.has(id)) throw new Error(`node ${id} exists`)
     if (!this.ids.includes(id)) this.ids.push(id)
     const node: NetworkNode<R> = {
@@ -330,7 +332,7 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     const node = this.nodes.get(id)
     const scheme = this.schemeOf(id)
     return {
-      id, members: node?.members ?? this.ids, options: this.options,
+      id, members: node?.members ?? [...this.ids], options: this.options,
       rng: (node?.rng ?? this.rng).fork(`start-${node?.starts ?? 0}-${this.now}`),
       signer: scheme.signer(this.keyOf(id).privateKey), verifier: scheme.verifier,
       publicKeyOf: peer => this.keys.get(peer)?.publicKey, recovered,
