@@ -212,6 +212,9 @@ export class MemoryStorage implements Storage {
       case 'truncate':
         for (const index of [...this.log.keys()]) if (index >= op.from) this.log.delete(index)
         break
+      case 'forget':
+        this.log.delete(op.index)
+        break
       case 'snapshot':
         if (this.snap !== null && this.snap.index > op.index) break // never replace a newer snapshot with an older one
         // The file storage compacts here, rewriting the log from its (undamaged) memory: the damage is gone.
