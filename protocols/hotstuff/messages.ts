@@ -60,11 +60,16 @@ export interface Vote {
   readonly signature: Uint8Array
 }
 
-/** `replica` gave up on the views before `view` (timeout) and reports the highest QC it holds. */
+/**
+ * `replica` gave up on the views before `view` (timeout) and reports the highest QC it holds, with its latest vote:
+ * when the leader that vote went to is the one that failed, the next leader forms the QC from these votes instead
+ * (otherwise a three-chain would need four correct leaders in a row, which n = 4 with one crash never has).
+ */
 export interface NewView {
   readonly type: 'NewView'
   readonly view: number
   readonly highQC: QuorumCert
+  readonly lastVote: Vote | null
   readonly replica: NodeId
   readonly signature: Uint8Array
 }
@@ -100,13 +105,23 @@ export interface SnapshotResponse {
   readonly data: Uint8Array
 }
 
+/**
+ * Client commands a replica holds that have not committed, passed to its peers when it times out: a command that
+ * reached only some replicas (the client gave up, or a partition) still reaches every leader, which keeps the pending
+ * work (and so the timers) of the replicas consistent. Authenticated by the clients' own signatures.
+ */
+export interface Forward {
+  readonly type: 'Forward'
+  readonly requests: readonly ClientRequest[]
+}
+
 export type HotStuffMessage =
-  | Proposal | Vote | NewView | BlockRequest | BlockResponse | SnapshotRequest | SnapshotResponse
+  | Proposal | Vote | NewView | BlockRequest | BlockResponse | SnapshotRequest | SnapshotResponse | Forward
 
 export type HotStuffMessageType = HotStuffMessage['type']
 
 const TAGS: readonly HotStuffMessageType[] = [
-  'Proposal', 'Vote', 'NewView', 'BlockRequest', 'BlockResponse', 'SnapshotRequest', 'SnapshotResponse',
+  'Proposal', 'Vote', 'NewView', 'BlockRequest', 'BlockResponse', 'SnapshotRequest', 'SnapshotResponse', 'Forward',
 ]
 
 export const MESSAGE_TYPES: readonly HotStuffMessageType[] = TAGS
@@ -139,12 +154,31 @@ export function writeBlock(w: BinaryWriter, b: Block): void {
   writeBatch(w, b.commands)
 }
 
+function writeVote(w: BinaryWriter, m: Vote): void {
+  w.uvarint(m.view)
+  writeHash(w, m.blockHash)
+  w.uvarint(m.replica).bytes(m.signature)
+}
+
+function readVote(r: BinaryReader): Vote {
+  const view = r.uvarint()
+  const blockHash = r.raw(HASH_LENGTH)
+  const replica = r.uvarint()
+  return { type: 'Vote', view, blockHash, replica, signature: readSignature(r) }
+}
+
 function writeMessage(w: BinaryWriter, m: HotStuffMessage): void {
   w.u8(TAGS.indexOf(m.type))
   switch (m.type) {
     case 'Proposal': writeBlock(w, m.block); w.bytes(m.signature); break
-    case 'Vote': w.uvarint(m.view); writeHash(w, m.blockHash); w.uvarint(m.replica).bytes(m.signature); break
-    case 'NewView': w.uvarint(m.view); writeQC(w, m.highQC); w.uvarint(m.replica).bytes(m.signature); break
+    case 'Vote': writeVote(w, m); break
+    case 'NewView':
+      w.uvarint(m.view)
+      writeQC(w, m.highQC)
+      w.bool(m.lastVote !== null)
+      if (m.lastVote !== null) writeVote(w, m.lastVote)
+      w.uvarint(m.replica).bytes(m.signature)
+      break
     case 'BlockRequest': writeHash(w, m.hash); break
     case 'BlockResponse':
       writeHash(w, m.hash)
@@ -153,6 +187,7 @@ function writeMessage(w: BinaryWriter, m: HotStuffMessage): void {
       break
     case 'SnapshotRequest': w.uvarint(m.index); break
     case 'SnapshotResponse': w.uvarint(m.index).uvarint(m.offset); writeBlock(w, m.block); w.bytes(m.data); break
+    case 'Forward': writeBatch(w, m.requests); break
   }
 }
 
@@ -194,17 +229,13 @@ function readMessage(r: BinaryReader): HotStuffMessage {
       const block = readBlock(r)
       return { type, block, signature: readSignature(r) }
     }
-    case 'Vote': {
-      const view = r.uvarint()
-      const blockHash = r.raw(HASH_LENGTH)
-      const replica = r.uvarint()
-      return { type, view, blockHash, replica, signature: readSignature(r) }
-    }
+    case 'Vote': return readVote(r)
     case 'NewView': {
       const view = r.uvarint()
       const highQC = readQC(r)
+      const lastVote = r.bool() ? readVote(r) : null
       const replica = r.uvarint()
-      return { type, view, highQC, replica, signature: readSignature(r) }
+      return { type, view, highQC, lastVote, replica, signature: readSignature(r) }
     }
     case 'BlockRequest': return { type, hash: r.raw(HASH_LENGTH) }
     case 'BlockResponse': {
@@ -221,6 +252,12 @@ function readMessage(r: BinaryReader): HotStuffMessage {
       const offset = r.uvarint()
       const block = readBlock(r)
       return { type, index, offset, block, data: r.bytes() }
+    }
+    case 'Forward': {
+      const n = r.count()
+      const requests: ClientRequest[] = []
+      for (let i = 0; i < n; i++) requests.push(readRequest(r))
+      return { type, requests }
     }
     default: throw new CodecError(`malformed HotStuff message: unknown type tag ${tag}`)
   }

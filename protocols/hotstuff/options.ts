@@ -26,8 +26,8 @@ export interface HotStuffOptions {
 export const DEFAULT_HOTSTUFF_OPTIONS: HotStuffOptions = {
   maxBatchCount: 64,
   maxBatchBytes: 64 * 1024,
-  viewTimeoutTicks: 50,
-  maxViewTimeoutTicks: 400,
+  viewTimeoutTicks: 10,
+  maxViewTimeoutTicks: 100,
   retransmitTicks: 10,
   clientRetryTicks: 40,
 }

@@ -16,8 +16,8 @@ import { ReadyBuffer } from '../../core/ready.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import { BlockTree, type StoredBlock } from './block-tree.ts'
 import {
-  decodeBlock, encodeBlock, MAX_BLOCKS_PER_RESPONSE, readBlock, writeBlock,
-  type Block, type BlockRequest, type BlockResponse, type HotStuffMessage, type NewView, type Proposal, type QuorumCert,
+  decodeBlock, encodeBlock, encodeQC, MAX_BLOCKS_PER_RESPONSE, readBlock, writeBlock,
+  type Block, type BlockRequest, type BlockResponse, type Forward, type HotStuffMessage, type NewView, type Proposal, type QuorumCert,
   type SnapshotRequest, type SnapshotResponse, type Vote,
 } from './messages.ts'
 import type { HotStuffContext, HotStuffOptions } from './options.ts'
@@ -117,6 +117,11 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
   private readonly votes = new Map<string, Map<NodeId, Vote>>()
   private readonly voteTally: QuorumTally<string>
   private proposedView = 0
+  /** The highest-view proposal we accepted: shown to a replica whose NEW-VIEW shows it is behind. */
+  private latestProposal: Proposal | null = null
+  private readonly lastHelpAt = new Map<NodeId, number>()
+  /** Our latest vote, carried in our NEW-VIEWs (volatile: after a restart the next vote replaces it). */
+  private lastVote: Vote | null = null
   /** The block we proposed or voted for in each recent view (conflicting proposals are equivocation). */
   private readonly proposalInView = new Map<number, string>()
 
@@ -208,9 +213,9 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     }
   }
 
-  /** The committed chain this replica holds, root first (tests compare replicas' chains). */
-  committedChain(): Array<{ height: number; hash: string }> {
-    return this.tree.chainAbove(this.committedTip, this.tree.root.block.height - 1).reverse()
+  /** The committed chain this replica holds above `aboveHeight` (default: from the root), oldest first (tests compare). */
+  committedChain(aboveHeight = this.tree.root.block.height - 1): Array<{ height: number; hash: string }> {
+    return this.tree.chainAbove(this.committedTip, aboveHeight).reverse()
       .map(e => ({ height: e.block.height, hash: e.key }))
   }
 
@@ -262,12 +267,16 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
       case 'BlockResponse': return this.onBlockResponse(from, m)
       case 'SnapshotRequest': return this.onSnapshotRequest(from, m)
       case 'SnapshotResponse': return this.onSnapshotResponse(from, m)
+      case 'Forward': return this.onForward(from, m)
     }
   }
 
-  /** A QC is valid once (checked signatures are remembered by (view, hash), so a QC is verified once per replica). */
+  /**
+   * Whether `qc` is a valid certificate. Checked QCs are remembered by their exact bytes (signatures included: a copy
+   * of a known QC with forged signatures must not ride on the check of the real one), so each is verified once.
+   */
   private validQC(qc: QuorumCert): boolean {
-    const key = qcKey(qc)
+    const key = hashKey(sha256(encodeQC(qc)))
     if (this.verifiedQCs.has(key)) return true
     const error = checkQC(qc, this.members, this.ctx.verifier, this.ctx.publicKeyOf, GENESIS_HASH)
     if (error !== null) {
@@ -283,8 +292,8 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   private onProposal(from: NodeId, p: Proposal): void {
     const b = p.block
-    if (b.proposer !== from) return this.drop('sender-mismatch', `proposal by ${b.proposer} sent by ${from}`)
-    if (leaderOf(b.view, this.members) !== from) return this.drop('not-leader', `proposal for view ${b.view} from ${from}`)
+    // Proposals may be relayed (a peer helping a laggard): the proposer's signature, not the sender, authenticates.
+    if (leaderOf(b.view, this.members) !== b.proposer) return this.drop('not-leader', `proposal for view ${b.view} by ${b.proposer}`)
     if (b.view <= this.tree.root.block.view) return this.drop('stale-proposal', `view ${b.view}`)
     const hash = blockHash(b)
     if (!verifyProposal(p, hash, this.ctx.verifier, this.ctx.publicKeyOf)) return this.drop('bad-signature', `proposal from ${from}`)
@@ -310,6 +319,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     if (!this.insertBlock(b, hash)) return this.drop('bad-block', `height ${b.height} does not follow its parent`)
     const entry = this.tree.get(hashKey(hash))!
     this.proposalInView.set(b.view, entry.key)
+    if (this.latestProposal === null || this.latestProposal.block.view < b.view) this.latestProposal = p
     if (this.proposalInView.size > 2 * MAX_PENDING_PROPOSALS) {
       for (const view of this.proposalInView.keys()) if (view < b.view - MAX_PENDING_PROPOSALS) this.proposalInView.delete(view)
     }
@@ -331,6 +341,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     this.safety.recordVote(view)
     this.persistSafety()
     const vote = signVote(this.ctx.signer, view, entry.hash, this.id)
+    this.lastVote = vote
     this.pacemaker.enter(view + 1, this.now)
     const next = leaderOf(view + 1, this.members)
     if (next === this.id) this.countVote(vote)
@@ -359,7 +370,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     this.voteTally.add(v.replica, key, key)
     if (!this.voteTally.reached(key) || v.view <= this.safety.highQC.view) return
     const qc = formQC(this.voteTally.votersOf(key).slice(0, this.quorum).map(id => byVoter.get(id)!))
-    this.verifiedQCs.add(key)
+    this.verifiedQCs.add(hashKey(sha256(encodeQC(qc))))
     this.onQC(qc)
   }
 
@@ -508,6 +519,16 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     return false
   }
 
+  /** Up to a batch of mempool commands, oldest first (what a timed-out replica passes on). */
+  private pendingCommands(): ClientRequest[] {
+    const out: ClientRequest[] = []
+    for (const r of this.mempool.values()) {
+      if (out.length >= this.o.maxBatchCount) break
+      out.push(r)
+    }
+    return out
+  }
+
   /** Work pending here: what keeps the view timer running. */
   private hasWork(): boolean {
     if (this.mempool.size > 0 || this.pendingProposals.size > 0) return true
@@ -529,19 +550,31 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
   }
 
   private sendNewView(): void {
-    const nv = signNewView(this.ctx.signer, this.pacemaker.curView, this.safety.highQC, this.id)
+    const nv = signNewView(this.ctx.signer, this.pacemaker.curView, this.safety.highQC, this.lastVote, this.id)
+    if (this.lastVote !== null) this.countVote(this.lastVote)
     this.pacemaker.record(nv)
     this.out.broadcast(this.members, this.id, nv)
+    const pending = this.pendingCommands()
+    if (pending.length > 0) this.out.broadcast(this.members, this.id, { type: 'Forward', requests: pending })
     this.maybePropose()
   }
 
   private onNewView(from: NodeId, m: NewView): void {
     if (m.replica !== from) return this.drop('sender-mismatch', `new-view by ${m.replica} sent by ${from}`)
-    if (m.view <= this.safety.highQC.view) return this.drop('stale-new-view', `view ${m.view}`)
     if (!verifyNewView(m, this.ctx.verifier, this.ctx.publicKeyOf)) return this.drop('bad-signature', `new-view from ${from}`)
+    // A sender whose highest QC is older than ours missed proposals (a partition, a crash): show it the latest one;
+    // from its justify it learns our QC and the commits, and fetches the blocks it lacks.
+    if (m.highQC.view < this.safety.highQC.view) this.helpLaggard(from)
+    if (m.view <= this.safety.highQC.view) return this.drop('stale-new-view', `view ${m.view}`)
     if (!this.validQC(m.highQC)) return
     if (!this.pacemaker.record(m)) return
     this.onQC(m.highQC, from)
+    // The vote a failed leader never used: any replica may count it towards that block's QC.
+    const v = m.lastVote
+    if (v !== null && v.replica === from && v.view > this.safety.highQC.view && v.view <= this.pacemaker.curView + MAX_VOTE_VIEWS_AHEAD) {
+      if (verifyVote(v, this.ctx.verifier, this.ctx.publicKeyOf)) this.countVote(v)
+      else this.drop('bad-signature', `vote inside a new-view from ${from}`)
+    }
     const target = this.pacemaker.joinTarget(this.id, this.weakQuorum)
     if (target !== null && this.pacemaker.enter(target, this.now)) {
       if (this.ctx.log.enabled) this.ctx.log('join view %d (f+1 replicas are there)', target)
@@ -549,6 +582,19 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
       return
     }
     this.maybePropose()
+  }
+
+  private helpLaggard(peer: NodeId): void {
+    const p = this.latestProposal
+    const last = this.lastHelpAt.get(peer)
+    if (p === null || (last !== undefined && this.now - last < this.o.retransmitTicks)) return
+    this.lastHelpAt.set(peer, this.now)
+    this.out.send(peer, p)
+  }
+
+  private onForward(from: NodeId, m: Forward): void {
+    if (m.requests.length > this.o.maxBatchCount) return this.drop('oversized-block', `forward of ${m.requests.length} from ${from}`)
+    for (const r of m.requests) this.propose(r, from)
   }
 
   // ---- blocks: storage and fetching ----------------------------------------------------------------------------------

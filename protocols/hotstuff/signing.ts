@@ -57,9 +57,10 @@ export function signVote(signer: Signer, view: number, hash: Uint8Array, replica
   return { type: 'Vote', view, blockHash: hash, replica, signature: signer.sign(voteSigningBytes(view, hash, replica)) }
 }
 
-export function signNewView(signer: Signer, view: number, highQC: NewView['highQC'], replica: NodeId): NewView {
+export function signNewView(signer: Signer, view: number, highQC: NewView['highQC'], lastVote: Vote | null, replica: NodeId): NewView {
+  // The carried vote has its own signature, checked on its own; the NEW-VIEW signature covers the view and the QC.
   return {
-    type: 'NewView', view, highQC, replica,
+    type: 'NewView', view, highQC, lastVote, replica,
     signature: signer.sign(newViewSigningBytes(view, highQC.view, highQC.blockHash, replica)),
   }
 }
