@@ -73,6 +73,11 @@ export class Pacemaker {
     return true
   }
 
+  /** The highest view `id` has told us it moved to (0 if none). */
+  knownView(id: NodeId): number {
+    return this.newViews.get(id)?.view ?? 0
+  }
+
   /** Keep `m` if it is the sender's highest so far; returns whether it was kept. */
   record(m: NewView): boolean {
     const known = this.newViews.get(m.replica)

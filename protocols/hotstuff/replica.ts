@@ -561,17 +561,21 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   private onNewView(from: NodeId, m: NewView): void {
     if (m.replica !== from) return this.drop('sender-mismatch', `new-view by ${m.replica} sent by ${from}`)
-    if (!verifyNewView(m, this.ctx.verifier, this.ctx.publicKeyOf)) return this.drop('bad-signature', `new-view from ${from}`)
     // A sender whose highest QC is older than ours missed proposals (a partition, a crash): show it the latest one;
-    // from its justify it learns our QC and the commits, and fetches the blocks it lacks.
+    // from its justify it learns our QC and the commits, and fetches the blocks it lacks. (Unauthenticated help is
+    // harmless: the proposal proves itself.)
     if (m.highQC.view < this.safety.highQC.view) this.helpLaggard(from)
+    // Cheap checks first: signatures dominate the cost, and timed-out replicas repeat themselves.
     if (m.view <= this.safety.highQC.view) return this.drop('stale-new-view', `view ${m.view}`)
+    if (m.view <= this.pacemaker.knownView(from)) return
+    if (!verifyNewView(m, this.ctx.verifier, this.ctx.publicKeyOf)) return this.drop('bad-signature', `new-view from ${from}`)
     if (!this.validQC(m.highQC)) return
-    if (!this.pacemaker.record(m)) return
+    this.pacemaker.record(m)
     this.onQC(m.highQC, from)
-    // The vote a failed leader never used: any replica may count it towards that block's QC.
+    // The vote a failed leader never used: the new view's leader counts it towards that block's QC.
     const v = m.lastVote
-    if (v !== null && v.replica === from && v.view > this.safety.highQC.view && v.view <= this.pacemaker.curView + MAX_VOTE_VIEWS_AHEAD) {
+    if (v !== null && leaderOf(m.view, this.members) === this.id && v.replica === from && v.view > this.safety.highQC.view &&
+      v.view <= this.pacemaker.curView + MAX_VOTE_VIEWS_AHEAD && this.votes.get(qcKey(v))?.has(from) !== true) {
       if (verifyVote(v, this.ctx.verifier, this.ctx.publicKeyOf)) this.countVote(v)
       else this.drop('bad-signature', `vote inside a new-view from ${from}`)
     }

@@ -44,7 +44,7 @@ export function replayLine(r: RandomRun): string {
 }
 
 export function runRandomized(r: RandomRun): RandomRunResult {
-  const windowMs = r.windowMs ?? 2500
+  const windowMs = r.windowMs ?? 1500
   const f = hotstuff.faultsTolerated(r.n)
   const byz = r.byzantine === undefined ? null : { id: Number(r.byzantine.split('=')[0]), strategy: r.byzantine.split('=')[1]! }
   const cluster = createSimCluster({
