@@ -137,6 +137,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   private snapshotTally: QuorumTally<SnapshotResponse>
   private lastSnapshotRequestAt = Number.NEGATIVE_INFINITY
+  private snapshotsInstalled = 0
   private readonly lastSnapshotSentTo = new Map<NodeId, number>()
   private readonly drops = new Map<DropReason, number>()
 
@@ -202,14 +203,14 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
   debugState(): {
     view: number; lastVotedView: number; lockedQCView: number; highQCView: number; committedHeight: number
     committedHash: string; executedIndex: number; rootHeight: number; mempool: number; consecutiveTimeouts: number
-    timeoutTicks: number
+    timeoutTicks: number; snapshotsInstalled: number
   } {
     return {
       view: this.pacemaker.curView, lastVotedView: this.safety.lastVotedView, lockedQCView: this.safety.lockedQC.view,
       highQCView: this.safety.highQC.view, committedHeight: this.committedTip.block.height,
       committedHash: this.committedTip.key, executedIndex: this.executedIndex, rootHeight: this.tree.root.block.height,
       mempool: this.mempool.size, consecutiveTimeouts: this.pacemaker.consecutiveTimeouts,
-      timeoutTicks: this.pacemaker.timeoutTicks,
+      timeoutTicks: this.pacemaker.timeoutTicks, snapshotsInstalled: this.snapshotsInstalled,
     }
   }
 
@@ -770,6 +771,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     this.snapshotTally = new QuorumTally(this.weakQuorum)
     if (this.ctx.log.enabled) this.ctx.log('install snapshot at %d (height %d)', m.index, m.block.height)
     this.out.installSnapshot(m.index, m.data)
+    this.snapshotsInstalled++
     this.execQueue.length = 0
     const inTree = this.tree.get(hashKey(hash))
     if (inTree !== undefined) this.pruneTo(inTree)
