@@ -28,6 +28,11 @@ const replay = process.env['HOTSTUFF_REPLAY']
 const runs = replay !== undefined ? [JSON.parse(replay) as RandomRun] : runsFor(Number(process.env['HOTSTUFF_SEEDS'] ?? 30))
 
 describe('hotstuff randomized (per-step invariants, liveness after heal)', () => {
+  it('negative control: a replica that forgets lastVotedView across a restart is caught', () => {
+    const result = runRandomized({ n: 4, seed: 1, forgetful: 0 })
+    expect(result.violations.join('\n')).toMatch(/lastVotedView \d+ below its vote|voted for two blocks/)
+  })
+
   const recovery: number[] = []
   for (const run of runs) {
     it(`n=${run.n} seed ${run.seed}${run.byzantine === undefined ? '' : ` byzantine ${run.byzantine}`}`, () => {

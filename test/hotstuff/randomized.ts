@@ -13,7 +13,8 @@
 import { encodeKvCommand } from '../../core/kv.ts'
 import { hotstuff } from '../../protocols/hotstuff/descriptor.ts'
 import type { HotStuffMessage, Vote } from '../../protocols/hotstuff/messages.ts'
-import type { HotStuffReplica } from '../../protocols/hotstuff/replica.ts'
+import type { HotStuffContext } from '../../protocols/hotstuff/options.ts'
+import { createHotStuffReplica, type HotStuffReplica } from '../../protocols/hotstuff/replica.ts'
 import { hashKey } from '../../protocols/hotstuff/signing.ts'
 import { ReplicaNetwork } from '../support/replica-network.ts'
 
@@ -22,6 +23,11 @@ export interface RandomRun {
   readonly seed: number
   /** One Byzantine replica: `id=strategy`. */
   readonly byzantine?: string
+  /**
+   * Negative control: this replica forgets its durable safety record on every restart (and is crashed and restarted
+   * once, at tick 150): the invariants must catch it.
+   */
+  readonly forgetful?: number
   /** Faults are injected during this many ticks (default 600: 6 s at 10 ms ticks). */
   readonly ticks?: number
 }
@@ -51,6 +57,8 @@ export function runRandomized(r: RandomRun): RandomRunResult {
     // Small, so that runs compact and laggards sometimes need a snapshot.
     snapshotInterval: 25,
     byzantine: byz === null ? undefined : new Map([[byz.id, byz.strategy]]),
+    replicaFactories: r.forgetful === undefined ? undefined : new Map([[r.forgetful, (ctx: HotStuffContext) =>
+      createHotStuffReplica({ ...ctx, recovered: { ...ctx.recovered, hard: new Map() } })]]),
     onViolation: 'record', replay: replayLine(r),
   })
   const rng = net.rng.fork('hotstuff-randomized')
@@ -101,6 +109,10 @@ export function runRandomized(r: RandomRun): RandomRunResult {
   const budget = byz === null ? f : f - 1
   const faulty = new Set<number>()
   for (let t = 0; t < ticks && net.violations.length === 0; t++) {
+    if (r.forgetful !== undefined && t === 150) {
+      net.crash(r.forgetful)
+      net.restart(r.forgetful)
+    }
     if (rng.chance(0.02)) {
       const roll = rng.int(3)
       const candidates = honest.filter(id => !faulty.has(id))
