@@ -14,20 +14,20 @@ import { expectLinearizable } from '../support/simulation.ts'
 
 describe('hotstuff simulations', () => {
   it('nemesis faults (pauses, clock drift, outages beyond f, bit flips): linearizable and live', () => {
-    for (const seed of [1, 2]) expectLinearizable({ protocol: hotstuff, n: 4, seed, ops: 200, clients: 4, faults: 'nemesis', faultWindowMs: 3000 })
+    expectLinearizable({ protocol: hotstuff, n: 4, seed: 1, ops: 200, clients: 4, faults: 'nemesis', faultWindowMs: 3000 })
   })
 
   for (const strategy of hotstuff.adversary!.strategies) {
     it(`a Byzantine '${strategy}' replica at the first leader and at a backup: linearizable and live`, () => {
       for (const at of [1, 3]) {
-        expectLinearizable({ protocol: hotstuff, n: 4, seed: at, ops: 150, clients: 3, byzantine: [`${at}=${strategy}`] })
+        expectLinearizable({ protocol: hotstuff, n: 4, seed: at, ops: 80, clients: 3, byzantine: [`${at}=${strategy}`] })
       }
     })
   }
 
   it('a Byzantine leader plus random crashes of honest replicas at n = 7 (f = 2): linearizable and live', () => {
     expectLinearizable({
-      protocol: hotstuff, n: 7, seed: 3, ops: 150, clients: 3, byzantine: ['1=equivocate'], byzantineCount: 1,
+      protocol: hotstuff, n: 7, seed: 3, ops: 100, clients: 3, byzantine: ['1=equivocate'], byzantineCount: 1,
       faults: 'random', faultWindowMs: 2000,
     })
   })
