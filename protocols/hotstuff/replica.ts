@@ -630,14 +630,17 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     return true
   }
 
-  /** Ask for a certified block we miss (its hash comes from a verified QC or a certified child). */
-  private want(hash: Uint8Array, from: NodeId | null): void {
+  /**
+   * Ask for a certified block we miss (its hash comes from a verified QC or a certified child). With `send` false it
+   * is only marked wanted: the response being read carries it next.
+   */
+  private want(hash: Uint8Array, from: NodeId | null, send = true): void {
     const key = hashKey(hash)
     if (this.wanted.has(key) || this.tree.has(key)) return
     if (this.wanted.size >= MAX_WANTED) return this.drop('fetch-full')
     const peer = from !== null && from !== this.id && this.isMember(from) ? from : this.nextPeer(this.id)
     this.wanted.set(key, { hash, askedAt: this.now, attempts: 1, peer })
-    this.out.send(peer, { type: 'BlockRequest', hash })
+    if (send) this.out.send(peer, { type: 'BlockRequest', hash })
   }
 
   private nextPeer(after: NodeId): NodeId {
@@ -648,14 +651,19 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
   }
 
   private retryFetches(): void {
-    for (const w of this.wanted.values()) {
+    for (const [key, w] of this.wanted) {
       if (this.now - w.askedAt < this.o.retransmitTicks) continue
+      // Every peer asked and none had it: they compacted it away (or it was a fork nobody kept), so catch up from a
+      // snapshot and stop asking; a later proposal that needs it asks again.
+      if (w.attempts >= this.members.length - 1) {
+        this.wanted.delete(key)
+        this.requestSnapshot()
+        continue
+      }
       w.askedAt = this.now
       w.attempts++
       w.peer = this.nextPeer(w.peer)
       this.out.send(w.peer, { type: 'BlockRequest', hash: w.hash })
-      // Every peer asked and none had it: they compacted it away, so catch up from a snapshot.
-      if (w.attempts >= this.members.length) this.requestSnapshot()
     }
   }
 
@@ -678,7 +686,9 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
       this.requestSnapshot()
       return
     }
+    let missingParent: Uint8Array | null = null
     for (const b of m.blocks) {
+      missingParent = null
       const hash = blockHash(b)
       const k = hashKey(hash)
       if (this.tree.has(k)) break
@@ -691,8 +701,12 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
       if (b.height <= this.tree.root.block.height) return this.drop('bad-block', `fetched below the root from ${from}`)
       this.wanted.delete(k)
       this.addOrphan(b)
-      this.want(b.parentHash, from)
+      // The response's next block should be this parent: ask for it only if the response ends here.
+      this.want(b.parentHash, from, false)
+      missingParent = b.parentHash
     }
+    const stillMissing = missingParent === null ? undefined : this.wanted.get(hashKey(missingParent))
+    if (stillMissing !== undefined) this.out.send(stillMissing.peer, { type: 'BlockRequest', hash: stillMissing.hash })
     this.maybePropose()
   }
 
