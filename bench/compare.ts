@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { ConfigError } from '../core/errors.ts'
 import { FIGURES } from './output/rows.ts'
 import { fmt, formatTable } from './output/table.ts'
-import type { RunResult } from './run-one.ts'
+import type { RunResult } from './figures.ts'
 import { RESULTS_SCHEMA, type SweepResults } from './sweep.ts'
 
 export interface FigureChange {

@@ -2,7 +2,7 @@
  * Measurements of this machine during one run (wall time, CPU time, peak memory), shared by simulated and live runs.
  * These are host figures: noisy, and kept apart from the simulated ones.
  */
-import type { HostFigures } from './run-one.ts'
+import type { HostFigures } from './figures.ts'
 
 export class HostMeter {
   private readonly wallStart = performance.now()

@@ -13,23 +13,14 @@ import type { SimCluster } from '../net/sim/cluster.ts'
 import { recordInvoke, recordOutcome, zipfSampler } from '../core/kv-workload.ts'
 import type { HistoryRecorder } from '../core/history.ts'
 import { LatencyRecorder } from './latency.ts'
+import type { Workload } from './workload.ts'
 
-export interface LoadOptions {
+export interface LoadOptions extends Workload {
   readonly mode: 'closed' | 'open'
   /** Open loop: operations per virtual second. */
   readonly rate: number | null
-  readonly readRatio: number
-  readonly valueSize: number
-  readonly keys: number
-  readonly keyDistribution: 'uniform' | 'zipfian'
-  readonly warmupMs: number
-  readonly durationMs: number
-  /** Stop the window early at this many measured operations, but not before `minWindowMs` of it has passed. */
-  readonly maxOps: number
+  /** The window does not close at `maxOps` before this much of it has passed. */
   readonly minWindowMs: number
-  readonly timelineBucketMs: number
-  /** A request with no accepted answer after this long counts as a timeout. */
-  readonly timeoutMs: number
   readonly rng: Rng
   /** Called at the start of the measured window (snapshot counters there). */
   readonly onMeasureStart?: () => void

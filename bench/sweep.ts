@@ -8,10 +8,11 @@ import { captureEnvironment, type Environment } from './environment.ts'
 import { snapshotIntervalFor } from './snapshot-interval.ts'
 import { measureMessagesPerCommand, type MessageComplexity } from './message-complexity.ts'
 import { checkPlan, planSweep, type Registry, type SkippedRun, type SweepPlan } from './matrix.ts'
-import { runOne, type RunResult } from './run-one.ts'
+import type { EchoFloor, RunResult } from './figures.ts'
+import { runOne } from './run-one.ts'
 import { isLiveNetwork } from './networks.ts'
 import { measureLibp2pEcho } from './libp2p-echo.ts'
-import { runLiveOne, type EchoFloor } from './live/run-live.ts'
+import { runLiveOne } from './live/run-live.ts'
 
 export const RESULTS_SCHEMA = 'consensus-bench/results/v1'
 

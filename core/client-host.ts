@@ -13,7 +13,7 @@ import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import type { Signer } from './signer.ts'
 import type { ClientRequest, NodeId } from './types.ts'
-import type { Frame, Transport } from '../net/transport.ts'
+import type { InboundFrame, Transport } from './transport.ts'
 
 /** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
 export class RequestTimeoutError extends Error {
@@ -121,7 +121,7 @@ export class ClientHost {
     })
   }
 
-  private onFrame(from: NodeId, frame: Frame): void {
+  private onFrame(from: NodeId, frame: InboundFrame): void {
     if (frame.channel !== 'reply' || this.outstanding === null) return
     let reply
     try {

@@ -9,7 +9,7 @@
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { AdminCommand, AnyProtocol, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { AdminCommand, AnyProtocol, Membership, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { SessionStateMachine } from './sessions.ts'
@@ -17,7 +17,7 @@ import type { Signer, Verifier } from './signer.ts'
 import type { StateMachine } from './state-machine.ts'
 import type { Storage } from './storage.ts'
 import type { ClientReply, ClientRequest, CommittedEntry, NodeId, ReadyRead, ReplicaStatus } from './types.ts'
-import type { Frame, Transport } from '../net/transport.ts'
+import type { InboundFrame, OutboundFrame, Transport } from './transport.ts'
 
 export interface HostObserver {
   /** After a committed entry has been applied (the simulator checks state-machine safety across replicas here). */
@@ -54,6 +54,8 @@ export interface HostStatus extends ReplicaStatus {
   readonly id: NodeId
   readonly appliedIndex: number
   readonly commandsApplied: number
+  /** The configuration the replica uses, for protocols with membership changes; null otherwise. */
+  readonly membership: Membership | null
 }
 
 interface PendingReady {
@@ -141,14 +143,19 @@ export class ReplicaHost {
   admin(command: AdminCommand): string | null {
     if (this.stopped) return 'the replica is stopped'
     const replica = this.replica
-    if (replica.admin === undefined) return `${this.o.descriptor.name} has no ${command.kind === 'transfer-leadership' ? 'leader transfer' : 'membership changes'}`
+    if (replica.admin === undefined || this.o.descriptor.adminCommands?.includes(command.kind) !== true) {
+      return `${this.o.descriptor.name} has no ${command.kind === 'transfer-leadership' ? 'leader transfer' : 'membership changes'}`
+    }
     const refusal = replica.admin(command)
     this.flush()
     return refusal
   }
 
   status(): HostStatus {
-    return { ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied }
+    return {
+      ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied,
+      membership: this.replica.membership?.() ?? null,
+    }
   }
 
   private scheduleTick(): void {
@@ -160,7 +167,7 @@ export class ReplicaHost {
     })
   }
 
-  private onFrame(from: NodeId, frame: Frame): void {
+  private onFrame(from: NodeId, frame: InboundFrame): void {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
@@ -239,7 +246,7 @@ export class ReplicaHost {
   private release(ready: Ready<unknown>): void {
     const codec = this.o.descriptor.codec
     let lastMessage: unknown = undefined
-    let lastFrame: Frame | null = null
+    let lastFrame: OutboundFrame | null = null
     for (const { to, message } of ready.messages) {
       // Broadcasts push one message object to many peers: encode it once.
       if (message !== lastMessage || lastFrame === null) {

@@ -70,3 +70,6 @@ export interface ReplicaStatus {
 }
 
 export const NO_LEADER: NodeId = -1
+
+/** The three kinds of traffic: replica-to-replica protocol messages, client requests, and replies to clients. */
+export type Channel = 'protocol' | 'request' | 'reply'

@@ -12,19 +12,9 @@ import type { Rng } from '../../core/random.ts'
 import type { ConsensusClient } from '../../live/client.ts'
 import { LatencyRecorder } from '../latency.ts'
 import { RequestTimeoutError } from '../../core/client-host.ts'
+import type { Workload } from '../workload.ts'
 
-export interface LiveLoadOptions {
-  readonly readRatio: number
-  readonly valueSize: number
-  readonly keys: number
-  readonly keyDistribution: 'uniform' | 'zipfian'
-  readonly warmupMs: number
-  readonly durationMs: number
-  /** Close the window early after this many measured operations. */
-  readonly maxOps: number
-  readonly timelineBucketMs: number
-  /** Per-request deadline: a request without an accepted answer by then counts as a timeout. */
-  readonly timeoutMs: number
+export interface LiveLoadOptions extends Workload {
   /** Picks keys and reads vs writes (not timing, which is the machine's). */
   readonly rng: Rng
   /** At the start and at the close of the measured window (snapshot counters there). */

@@ -7,22 +7,14 @@
  */
 import { createRng } from '../../core/random.ts'
 import type { AnyProtocol } from '../../core/protocol.ts'
-import type { TypeCount } from '../../net/stats.ts'
+import type { TypeCount } from '../../core/message-stats.ts'
 import { HostMeter } from '../host-meter.ts'
-import { windowFigures, type HostFigures, type RunFigures } from '../run-one.ts'
+import type { Workload } from '../workload.ts'
+import { windowFigures, type HostFigures, type RunFigures } from '../figures.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
 
-export interface LiveWorkload {
-  readonly readRatio: number
-  readonly valueSize: number
-  readonly keys: number
-  readonly keyDistribution: 'uniform' | 'zipfian'
-  readonly warmupMs: number
-  readonly durationMs: number
-  readonly maxOps: number
-  readonly timelineBucketMs: number
-  readonly timeoutMs: number
+export interface LiveWorkload extends Workload {
   /** Seeds the choice of keys and operations only; timing is the machine's. */
   readonly seed: number
 }
@@ -60,9 +52,7 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
   let load
   try {
     load = await runLiveClosedLoop(cluster.clients.slice(0, clients), {
-      readRatio: w.readRatio, valueSize: w.valueSize, keys: w.keys, keyDistribution: w.keyDistribution,
-      warmupMs: w.warmupMs, durationMs: w.durationMs, maxOps: w.maxOps, timelineBucketMs: w.timelineBucketMs,
-      timeoutMs: w.timeoutMs, rng: createRng(w.seed).fork('bench-live-load'),
+      ...w, rng: createRng(w.seed).fork('bench-live-load'),
       onWindowStart: () => { before = replicaCounts(cluster) },
       onWindowEnd: () => { after = replicaCounts(cluster) },
     })

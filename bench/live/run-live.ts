@@ -10,34 +10,13 @@ import type { AnyProtocol } from '../../core/protocol.ts'
 import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
 import type { RunSpec } from '../matrix.ts'
 import { liveRunSupport } from '../networks.ts'
-import type { RunResult } from '../run-one.ts'
+import type { EchoFloor, RunResult } from '../figures.ts'
 import { snapshotIntervalFor } from '../snapshot-interval.ts'
 import { startLoopbackCluster } from './loopback-cluster.ts'
 import { measureLive } from './measure.ts'
+import { workloadOf } from '../workload.ts'
 
 export const LIVE_SWEEP_FSYNC: FsyncPolicy = 'batch'
-
-/** Echo round trip measured in the same process and session, in ms (the floor under a commit's latency). */
-export interface EchoFloor {
-  readonly p50Ms: number
-  readonly p99Ms: number
-  readonly pings: number
-}
-
-/** How a live run ran, beside its figures. */
-export interface LiveRunInfo {
-  readonly fsync: FsyncPolicy
-  /** Client identities, each its own libp2p node (there is no multiplexing of ids over one node). */
-  readonly clientNodes: number
-  /** Wall-clock ms to start the replicas and client nodes, and for every client's first write (excluded from figures). */
-  readonly startMs: number
-  readonly connectMs: number
-  /** End-state check: every replica applied the same index and holds byte-identical state. */
-  readonly agreement: 'agreed' | 'diverged' | 'unchecked'
-  readonly echo: EchoFloor | null
-  /** os.loadavg() when the run started: how busy the machine was. */
-  readonly loadAverage: readonly number[]
-}
 
 export async function runLiveOne(spec: RunSpec, protocol: AnyProtocol, echo: EchoFloor | null = null): Promise<RunResult> {
   const unsupported = liveRunSupport(spec.network, spec.fault, spec.mode)
@@ -53,11 +32,7 @@ export async function runLiveOne(spec: RunSpec, protocol: AnyProtocol, echo: Ech
   })
   try {
     const connectMs = await cluster.connectClients(spec.clients)
-    const m = await measureLive(cluster, protocol, spec.clients, {
-      readRatio: spec.readRatio, valueSize: spec.valueSize, keys: spec.keys, keyDistribution: spec.keyDistribution,
-      warmupMs: spec.warmupMs, durationMs: spec.durationMs, maxOps: spec.maxOps, timelineBucketMs: spec.timelineBucketMs,
-      timeoutMs: Math.max(5000, spec.durationMs), seed: spec.seed,
-    })
+    const m = await measureLive(cluster, protocol, spec.clients, { ...workloadOf(spec), seed: spec.seed })
     return {
       id: spec.id, spec, timebase: 'wall-clock', figures: m.figures, host: m.host,
       live: {

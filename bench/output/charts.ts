@@ -6,7 +6,7 @@
 import * as vega from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
 import type { SweepResults } from '../sweep.ts'
-import type { RunResult } from '../run-one.ts'
+import type { RunResult } from '../figures.ts'
 import type { NetworkName } from '../config.ts'
 
 export interface Chart {

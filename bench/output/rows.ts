@@ -1,7 +1,7 @@
 /**
  * One flat row per run: the shape shared by the CSV file, the terminal table and `bench compare`.
  */
-import type { RunResult } from '../run-one.ts'
+import type { RunResult } from '../figures.ts'
 
 export interface Figure {
   readonly name: string

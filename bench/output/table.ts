@@ -2,7 +2,7 @@
  * Plain-text tables for the terminal summary (and the Markdown report, which uses the same rows).
  */
 import type { SweepResults } from '../sweep.ts'
-import type { RunResult } from '../run-one.ts'
+import type { RunResult } from '../figures.ts'
 
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))

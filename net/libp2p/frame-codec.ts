@@ -8,7 +8,7 @@
  * frame with an unknown channel is skipped, and both are reported so the transport can count them. Only a broken
  * length prefix loses the frame boundaries; then `push` throws FramingError and the stream must be closed.
  */
-import type { Channel, Frame } from '../transport.ts'
+import type { Channel, OutboundFrame } from '../../core/transport.ts'
 
 const CHANNELS: readonly Channel[] = ['protocol', 'request', 'reply']
 const CHANNEL_CODE: Readonly<Record<Channel, number>> = { protocol: 0, request: 1, reply: 2 }
@@ -29,7 +29,7 @@ function varintLength(value: number): number {
 }
 
 /** Encode a frame for the wire. Throws RangeError for a frame over `maxFrameBytes` (the sender's own bug). */
-export function encodeFrame(frame: Frame, maxFrameBytes: number): Uint8Array {
+export function encodeFrame(frame: OutboundFrame, maxFrameBytes: number): Uint8Array {
   const length = 1 + frame.bytes.length
   if (length > maxFrameBytes) {
     throw new RangeError(`${frame.channel}/${frame.type} frame of ${length} bytes exceeds the ${maxFrameBytes}-byte limit`)

@@ -27,8 +27,8 @@ import { ConfigError } from '../../core/errors.ts'
 import { createLogger } from '../../core/logger.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { NodeId } from '../../core/types.ts'
-import { MessageStats } from '../stats.ts'
-import type { Frame, FrameHandler, Transport } from '../transport.ts'
+import { MessageStats } from '../../core/message-stats.ts'
+import type { Channel, FrameHandler, OutboundFrame, Transport } from '../../core/transport.ts'
 import { AddressBook } from './address-book.ts'
 import type { BookEntry, PeerAddress } from './address-book.ts'
 import { encodeFrame, FrameDecoder, FramingError } from './frame-codec.ts'
@@ -100,6 +100,12 @@ export interface Libp2pTransport extends Transport {
   readonly received: { frames: number; bytes: number }
   /** Listen addresses with /p2p/, for address books and tests. */
   multiaddrs(): string[]
+  /**
+   * Queue a frame for `to`; false when the peer's queue is above the high-water mark (the frame is still accepted up to
+   * the queue's bound, beyond it dropped and counted). Hosts ignore the result (see core/transport.ts); users who drive
+   * the transport directly can wait for `onDrain`.
+   */
+  send(to: NodeId, frame: OutboundFrame): boolean
   /** Called with a peer's id when its congested queue has drained below the low-water mark. */
   onDrain(handler: DrainHandler): void
   /** Drop all traffic to and from these peers until called again (an empty set heals the partition). */
@@ -263,7 +269,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.drainHandlers.push(handler)
   }
 
-  send(to: NodeId, frame: Frame): boolean {
+  send(to: NodeId, frame: OutboundFrame): boolean {
     this.stats.record(frame.channel, frame.type, frame.bytes.length)
     if (this.stopped || this.blocked.has(to)) { this.stats.dropped++; return true }
     if (to === this.id) {
@@ -461,7 +467,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.pump(link)
   }
 
-  private deliver(from: NodeId, channel: Frame['channel'], bytes: Uint8Array): void {
+  private deliver(from: NodeId, channel: Channel, bytes: Uint8Array): void {
     if (this.stopped) return
     if (this.blocked.has(from)) { this.stats.dropped++; return }
     if (channel !== 'request' && from !== this.id && this.book.get(from)?.role === 'client') {
@@ -475,7 +481,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (handler === null) return
     try {
       // The type name is not on the wire: the host decodes the bytes with the protocol's codec.
-      handler(from, { channel, type: '', bytes })
+      handler(from, { channel, bytes })
     } catch (e) {
       this.rejected.handlerErrors++
       this.log('node %d: frame handler threw on a %s frame from %d: %s', this.id, channel, from, (e as Error).message)

@@ -14,7 +14,7 @@ import type { StateMachineFactory } from '../../core/state-machine.ts'
 import { MemoryStorage } from '../../core/storage/memory-storage.ts'
 import type { ClientRequest, CommittedEntry, NodeId } from '../../core/types.ts'
 import { bytesEqual, sameRequest } from '../../core/codec/client-messages.ts'
-import type { MessageStats } from '../stats.ts'
+import type { MessageStats } from '../../core/message-stats.ts'
 import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } from './faults.ts'
 import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
 import { validateCpuModel, type CpuModel } from './cpu.ts'
@@ -22,7 +22,7 @@ import { SimNetwork } from './network.ts'
 import { NodeRuntime } from './node-runtime.ts'
 import { Simulator } from './simulator.ts'
 import { StorageCorruptionError } from '../../core/storage/record-framing.ts'
-import type { Transport } from '../transport.ts'
+import type { Transport } from '../../core/transport.ts'
 
 export const FIRST_CLIENT_ID = 1000
 

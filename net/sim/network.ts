@@ -8,8 +8,8 @@
  */
 import type { Rng } from '../../core/random.ts'
 import type { NodeId } from '../../core/types.ts'
-import { MessageStats } from '../stats.ts'
-import type { Frame, FrameHandler, Transport } from '../transport.ts'
+import { MessageStats } from '../../core/message-stats.ts'
+import type { OutboundFrame, FrameHandler, Transport } from '../../core/transport.ts'
 import { sampleLatency, type LatencyDistribution, type RegionTopology } from './latency.ts'
 import type { CpuModel } from './cpu.ts'
 import type { Simulator } from './simulator.ts'
@@ -37,12 +37,12 @@ export interface NetworkOptions {
 
 interface Inbound {
   readonly from: NodeId
-  readonly frame: Frame
+  readonly frame: OutboundFrame
   readonly seq: number
 }
 
 export interface DeliveryTrace {
-  (time: number, from: NodeId, to: NodeId, frame: Frame, delivered: boolean): void
+  (time: number, from: NodeId, to: NodeId, frame: OutboundFrame, delivered: boolean): void
 }
 
 /**
@@ -51,7 +51,7 @@ export interface DeliveryTrace {
  * network does no extra work, and it never touches the seeded randomness, so the trace fingerprint is unchanged.
  */
 export interface NetworkObserver {
-  sent(time: number, from: NodeId, to: NodeId, frame: Frame): number
+  sent(time: number, from: NodeId, to: NodeId, frame: OutboundFrame): number
   /** The message was handled by `to` (delivered: after its handler ran) or lost (cut link, loss, node down). */
   fate(seq: number, time: number, from: NodeId, to: NodeId, delivered: boolean): void
 }
@@ -67,10 +67,9 @@ class SimEndpoint implements Transport {
     this.network = network
   }
 
-  send(to: NodeId, frame: Frame): boolean {
+  send(to: NodeId, frame: OutboundFrame): void {
     this.stats.record(frame.channel, frame.type, frame.bytes.length)
     this.network.transmit(this.id, to, frame)
-    return true
   }
 
   onFrame(handler: FrameHandler): void {
@@ -199,7 +198,7 @@ export class SimNetwork {
     return !this.blocked.has(linkKey(from, to))
   }
 
-  transmit(from: NodeId, to: NodeId, frame: Frame): void {
+  transmit(from: NodeId, to: NodeId, frame: OutboundFrame): void {
     if (this.cpu !== null) this.charge(from, this.cpu.sendUs + (frame.bytes.length * this.cpu.perByteNs) / 1000)
     const seq = this.observer === null ? -1 : this.observer.sent(this.sim.now(), from, to, frame)
     if (this.blocked.has(linkKey(from, to)) || this.rng.chance(this.faults.loss)) {
@@ -212,7 +211,7 @@ export class SimNetwork {
     if (this.rng.chance(this.faults.duplicate)) this.schedule(from, to, frame, seq)
   }
 
-  private schedule(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
+  private schedule(from: NodeId, to: NodeId, frame: OutboundFrame, seq: number): void {
     // A message leaves when the sender has finished the work that produced it.
     const now = this.cpu === null ? this.sim.now() : this.readyAt(from)
     const latency = this.latency(from, to)
@@ -228,7 +227,7 @@ export class SimNetwork {
   }
 
   /** Without a CPU model a message is handled on arrival; with one it waits in the inbox while the node is busy. */
-  private arrive(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
+  private arrive(from: NodeId, to: NodeId, frame: OutboundFrame, seq: number): void {
     if (this.cpu === null) {
       this.deliver(from, to, frame, seq)
       return
@@ -253,7 +252,7 @@ export class SimNetwork {
     this.sim.at(this.readyAt(to), () => this.drain(to))
   }
 
-  private deliver(from: NodeId, to: NodeId, frame: Frame, seq: number): void {
+  private deliver(from: NodeId, to: NodeId, frame: OutboundFrame, seq: number): void {
     const e = this.endpoints.get(to)
     // Links cut while the message was in flight lose it too (a partition drops what is on the wire).
     if (e === undefined || e.handler === null || this.down.has(to) || this.blocked.has(linkKey(from, to))) {

@@ -8,7 +8,8 @@ import type { HistoryEvent } from '../../core/history.ts'
 import type { AnyProtocol, TimingAssumptions } from '../../core/protocol.ts'
 import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
-import type { TypeCount } from '../stats.ts'
+import type { TypeCount } from '../../core/message-stats.ts'
+import { byzantineClusterOptions, checkByzantinePlacements, placeByzantine, type ByzantinePlacement } from './byzantine.ts'
 import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
 import {
   endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type RandomFaultOptions,
@@ -126,24 +127,6 @@ export function resolveFaults(spec: string | undefined, n: number, windowMs: num
   return [...faults, ...FINAL_HEAL.map(action => ({ at: healAt, action }))]
 }
 
-/** Byzantine placement: `id=strategy` items where given, else strategies on the highest ids. */
-export function placeByzantine(items: readonly string[], n: number, count: number): { replica: number; strategy: string }[] {
-  const placed = items.filter(s => s.includes('='))
-  if (placed.length === 0) {
-    return Array.from({ length: count }, (_, i) => ({ replica: n - 1 - i, strategy: items[i % items.length]! }))
-  }
-  if (placed.length !== items.length) throw new ConfigError('byzantine', 'give either strategies or id=strategy items, not both')
-  const out: { replica: number; strategy: string }[] = []
-  for (const item of placed) {
-    const [idText, strategy] = item.split('=') as [string, string]
-    const replica = Number(idText)
-    if (!Number.isInteger(replica) || replica < 0 || replica >= n) throw new ConfigError('byzantine', `"${item}": ${idText} is not a replica (0..${n - 1})`)
-    if (out.some(b => b.replica === replica)) throw new ConfigError('byzantine', `replica ${replica} is given twice`)
-    out.push({ replica, strategy })
-  }
-  return out
-}
-
 function createFaultRng(seed: number) {
   return createRng(seed).fork('faults')
 }
@@ -151,19 +134,15 @@ function createFaultRng(seed: number) {
 export function runSimulation(o: SimulationOptions): SimulationReport {
   const protocol = o.protocol
   const f = protocol.faultsTolerated(o.n)
-  const byzantine: { replica: number; strategy: string }[] = []
+  const byzantine: ByzantinePlacement[] = []
   if (o.byzantine !== undefined && o.byzantine.length > 0) {
-    const adversary = protocol.adversary
-    if (adversary === undefined) throw new ConfigError('byzantine', `${protocol.name} has no Byzantine strategies (it tolerates crashes only)`)
+    if (protocol.adversary === undefined) throw new ConfigError('byzantine', `${protocol.name} has no Byzantine strategies (it tolerates crashes only)`)
     const count = o.byzantineCount ?? f
     if (!Number.isInteger(count) || count < 0 || count > f) {
       throw new ConfigError('byzantineCount', `must be an integer from 0 to f = ${f} for n = ${o.n}, got ${count}`)
     }
     byzantine.push(...placeByzantine(o.byzantine, o.n, count))
-    for (const { strategy: s } of byzantine) {
-      if (!adversary.strategies.includes(s)) throw new ConfigError('byzantine', `unknown strategy "${s}" (known: ${adversary.strategies.join(', ')})`)
-    }
-    if (byzantine.length > f) throw new ConfigError('byzantine', `${byzantine.length} Byzantine replicas, but n = ${o.n} tolerates f = ${f}`)
+    checkByzantinePlacements(protocol, o.n, byzantine)
   }
   const drift = o.clockDrift ?? 0
   if (!(drift >= 0 && drift < 1)) throw new ConfigError('clockDrift', `must be at least 0 and below 1, got ${drift}`)
@@ -194,11 +173,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
     // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.
     maxCrashed: Math.max(byzantine.length > 0 ? f - byzantine.length : f, protocol.faultModel === 'crash' ? 1 : 0),
-    untrusted: byzantine.map(b => b.replica),
-    replicaFactory: id => {
-      const b = byzantine.find(x => x.replica === id)
-      return b === undefined ? undefined : ctx => protocol.adversary!.createReplica(b.strategy, ctx)
-    },
+    ...byzantineClusterOptions(protocol, byzantine),
   })
   const trace = new TraceHash()
   if (o.traceLines === true) trace.lines = []

@@ -7,7 +7,7 @@
  * Messages are stored column-wise (one array per field, types interned) because a long run has millions of them.
  */
 import type { NodeId } from '../../core/types.ts'
-import type { Frame } from '../transport.ts'
+import type { OutboundFrame } from '../../core/transport.ts'
 import { FIRST_CLIENT_ID, type SimCluster } from './cluster.ts'
 import type { NetworkObserver } from './network.ts'
 
@@ -113,7 +113,7 @@ export class TimelineRecorder implements NetworkObserver {
     return this
   }
 
-  sent(time: number, from: NodeId, to: NodeId, frame: Frame): number {
+  sent(time: number, from: NodeId, to: NodeId, frame: OutboundFrame): number {
     if (from >= FIRST_CLIENT_ID || to >= FIRST_CLIENT_ID) return -1
     this.sample(from, time, false)
     let type = this.typeIndex.get(frame.type)

@@ -3,7 +3,7 @@
  * configuration must end with the same fingerprint: that is the simulator's determinism guarantee, checked in tests.
  */
 import type { NodeId } from '../../core/types.ts'
-import type { Frame } from '../transport.ts'
+import type { OutboundFrame } from '../../core/transport.ts'
 import type { DeliveryTrace } from './network.ts'
 
 export class TraceHash {
@@ -13,7 +13,7 @@ export class TraceHash {
   /** When set, every event is also kept as a text line (for diffing two runs). */
   lines: string[] | null = null
 
-  readonly record: DeliveryTrace = (time: number, from: NodeId, to: NodeId, frame: Frame, delivered: boolean) => {
+  readonly record: DeliveryTrace = (time: number, from: NodeId, to: NodeId, frame: OutboundFrame, delivered: boolean) => {
     this.events++
     this.mix(Math.round(time * 1000))
     this.mix(from)

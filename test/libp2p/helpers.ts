@@ -6,7 +6,7 @@ import { generatePrivateKey } from '../../core/signers/index.ts'
 import { createRng } from '../../core/random.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { PeerAddress, PeerRole } from '../../net/libp2p/address-book.ts'
-import type { Channel } from '../../net/transport.ts'
+import type { Channel } from '../../core/transport.ts'
 
 /** Ports the OS just handed out on 127.0.0.1 (all held open together, so they are distinct). */
 export async function freePorts(count: number): Promise<number[]> {

@@ -10,7 +10,7 @@ import { generatePrivateKey } from '../../core/signers/index.ts'
 import { createLibp2pTransport, DEFAULT_PROTOCOL_ID } from '../../net/libp2p/libp2p-transport.ts'
 import type { Libp2pTransport, Libp2pTransportOptions } from '../../net/libp2p/libp2p-transport.ts'
 import { libp2pPrivateKey } from '../../net/libp2p/peer-identity.ts'
-import type { Channel } from '../../net/transport.ts'
+import type { Channel } from '../../core/transport.ts'
 import type { Received, TestMember } from './helpers.ts'
 import { sleep, testMembers, text, untext, waitFor } from './helpers.ts'
 

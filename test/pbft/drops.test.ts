@@ -20,7 +20,7 @@ describe('PBFT drops bad input and counts it by reason', () => {
 
   beforeEach(() => {
     h = new PbftHarness({ n: 4, seed: 'drops', clients: 1, options: { checkpointInterval: K } })
-    expect(h.runUntil(() => h.completedRequests >= 6 && h.replica(target).debugState().lowWatermark >= K, 500)).toBe(true)
+    expect(h.stepUntil(() => h.completedRequests >= 6 && h.replica(target).debugState().lowWatermark >= K, 500)).toBe(true)
     h.workloadOn = false
     h.run(10)
   })

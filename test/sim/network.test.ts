@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createRng } from '../../core/random.ts'
 import { SimNetwork } from '../../net/sim/network.ts'
 import { Simulator } from '../../net/sim/simulator.ts'
-import type { Frame } from '../../net/transport.ts'
+import type { OutboundFrame } from '../../core/transport.ts'
 
 function setup(latency = { kind: 'constant' as const, ms: 5 }) {
   const sim = new Simulator()
@@ -14,7 +14,7 @@ function setup(latency = { kind: 'constant' as const, ms: 5 }) {
   for (const id of [0, 1, 2]) {
     net.endpoint(id).onFrame((from, frame) => received.push({ from, to: id, at: sim.now(), n: frame.bytes[0]! }))
   }
-  const frame = (n: number): Frame => ({ channel: 'protocol', type: 'Test', bytes: new Uint8Array([n]) })
+  const frame = (n: number): OutboundFrame => ({ channel: 'protocol', type: 'Test', bytes: new Uint8Array([n]) })
   return { sim, net, received, frame }
 }
 

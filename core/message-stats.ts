@@ -1,7 +1,7 @@
 /**
  * Message and byte counters by channel and message type, kept at the transport's send point (see transport.ts).
  */
-import type { Channel } from './transport.ts'
+import type { Channel } from './types.ts'
 
 export interface TypeCount {
   messages: number
