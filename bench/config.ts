@@ -92,7 +92,7 @@ export const DEFAULT_SWEEP: SweepConfig = {
   keys: 1000,
   clients: [64],
   batch: ['default'],
-  signers: ['node'],
+  signers: ['sim'],
   mode: 'closed',
   rates: [2000],
   warmupMs: 1000,
@@ -232,7 +232,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   const keys = scalar('keys', int('keys', 1, 10_000_000))
   const clients = list('clients', int('clients', 1, 100_000))
   const batch = list('batch', (v, i) => v === 'default' ? 'default' as const : int('batch', 1, 1_000_000)(v, i))
-  const signers = list('signers', oneOf('signers', ['node', 'tweetnacl'] as const))
+  const signers = list('signers', oneOf('signers', ['sim', 'node', 'tweetnacl'] as const))
   const mode = scalar('mode', oneOf('mode', ['closed', 'open'] as const))
   const rates = list('rates', num('rates', 0, 100_000_000, true))
   const warmupMs = scalar('warmupMs', num('warmupMs', 0, 3_600_000))

@@ -3,6 +3,8 @@
  * protocol and cluster size under saturating closed-loop load on the simulated LAN.
  */
 import type { AnyProtocol } from '../core/protocol.ts'
+import type { SignerName } from '../core/signer.ts'
+import { SIMULATION_SIGNER } from '../core/signers/index.ts'
 import { runId, type RunSpec } from './matrix.ts'
 import { runOne } from './run-one.ts'
 
@@ -21,10 +23,10 @@ export interface SpeedResult {
 }
 
 export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
-  o: { clients?: number; virtualMs?: number; seed?: number } = {}): SpeedResult {
+  o: { clients?: number; virtualMs?: number; seed?: number; signer?: SignerName } = {}): SpeedResult {
   const base = {
     protocol: protocol.name, baseline: false, n, f: 0, fault: 'none', network: 'lan', readRatio: 0, valueSize: 16,
-    keyDistribution: 'uniform', keys: 1000, clients: o.clients ?? 64, batch: 'default', signer: 'node', mode: 'closed',
+    keyDistribution: 'uniform', keys: 1000, clients: o.clients ?? 64, batch: 'default', signer: o.signer ?? SIMULATION_SIGNER, mode: 'closed',
     rate: null, warmupMs: 500, durationMs: o.virtualMs ?? 3000, maxOps: Number.MAX_SAFE_INTEGER, seed: o.seed ?? 1,
     tickMs: 10, snapshotInterval: 'auto', cpu: 'none', timelineBucketMs: 100, protocolOptions: {},
   } as const

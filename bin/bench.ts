@@ -7,7 +7,9 @@
  * 127.0.0.1 in wall-clock time (results/<timestamp>-live/). Exit code 2 on bad arguments.
  * See bench/README.md for every flag and how to read the figures.
  */
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
+import type { SignerName } from '../core/signer.ts'
+import { SIGNER_NAMES } from '../core/signers/index.ts'
 import { ConfigError } from '../core/errors.ts'
 import { protocols, getProtocol } from '../protocols/index.ts'
 import { buildSweepConfig, type SweepFlags } from '../bench/cli-config.ts'
@@ -49,7 +51,7 @@ const program = new Command('bench')
   .option('--keys <k>', 'distinct keys', String(d.keys))
   .option('--clients <list>', 'concurrent clients (closed loop: outstanding operations)', d.clients.join(','))
   .option('--batch <list>', "batch limit (protocol option maxBatchCount) or 'default'", d.batch.join(','))
-  .option('--signer <list>', 'Ed25519 implementation: node, tweetnacl', d.signers.join(','))
+  .option('--signer <list>', "signatures: sim (modelled: charged like node:crypto Ed25519, no curve arithmetic; over libp2p it means node), node, tweetnacl", d.signers.join(','))
   .option('--mode <mode>', 'closed (clients wait for each answer) or open (arrivals at --rate)', d.mode)
   .option('--rate <list>', 'open loop: target operations per virtual second', d.rates.join(','))
   .option('--warmup-ms <ms>', 'virtual warm-up excluded from the figures', String(d.warmupMs))
@@ -246,6 +248,7 @@ program.command('speed')
   .option('--clients <c>', 'closed-loop clients', positiveInt('--clients'), 64)
   .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up', positiveInt('--virtual-ms'), 3000)
   .option('--seed <s>', 'seed', positiveInt('--seed', 0), 1)
+  .addOption(new Option('--signer <name>', 'signatures: sim (modelled), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--json', 'print JSON')
   .action((opts: Record<string, unknown>) => {
     let protocol
@@ -256,7 +259,7 @@ program.command('speed')
     }
     const sizeError = protocol.checkClusterSize(n)
     if (sizeError !== null) fail(`--n: ${sizeError}`)
-    const r = measureSimulatorSpeed(protocol, n, { clients: opts.clients as number, virtualMs: opts.virtualMs as number, seed: opts.seed as number })
+    const r = measureSimulatorSpeed(protocol, n, { clients: opts.clients as number, virtualMs: opts.virtualMs as number, seed: opts.seed as number, signer: opts.signer as SignerName })
     if (opts.json === true) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return }
     process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
       `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +

@@ -6,7 +6,9 @@
  * with the seed and a one-line replay command, then the counts (runs, faults injected by kind, failures by kind);
  * exit code 1 if any seed failed.
  */
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
+import type { SignerName } from '../core/signer.ts'
+import { SIGNER_NAMES } from '../core/signers/index.ts'
 import { ConfigError } from '../core/errors.ts'
 import { protocols } from '../protocols/index.ts'
 import { formatLiveness, replayCommand, runSimulation, type SimulationOptions } from '../net/sim/run.ts'
@@ -31,6 +33,7 @@ const program = new Command('soak')
   .option('--byzantine-count <k>', 'Byzantine replicas per run (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--byzantine <strategies>', "Byzantine strategies, cycled over seeds; 'random' (the default for protocols with " +
     "an adversary): up to f replicas at ids and with strategies drawn from the seed; 'none'", list)
+  .addOption(new Option('--signer <name>', 'signatures: sim (modelled, the default), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--clock-drift <d>', 'clock drift of every run (rates in [1-d, 1+d])', nonNegativeNumber('--clock-drift'))
   .option('--html <dir>', 'write an HTML view of each failing seed into <dir> (the seed is rerun with recording on)')
   .exitOverride()
@@ -67,6 +70,7 @@ function main(): void {
       const options: SimulationOptions = {
         protocol, n, seed, ops: a.ops as number, clients: a.clients as number, faults,
         faultWindowMs: a.faultWindow as number, ...(byz.length > 0 ? { byzantine: byz } : {}),
+        ...(a.signer !== 'sim' ? { signer: a.signer as SignerName } : {}),
         ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
         ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
         ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),

@@ -9,7 +9,7 @@ import { createKvStore } from '../../core/kv.ts'
 import type { AnyProtocol, ParsedOptions, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
 import type { Signer, SignerName, Verifier } from '../../core/signer.ts'
-import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
+import { generatePrivateKey, signatureScheme, SIMULATION_SIGNER } from '../../core/signers/index.ts'
 import type { StateMachineFactory } from '../../core/state-machine.ts'
 import { MemoryStorage } from '../../core/storage/memory-storage.ts'
 import type { ClientRequest, CommittedEntry, NodeId } from '../../core/types.ts'
@@ -49,6 +49,7 @@ export interface SimClusterOptions {
   readonly snapshotInterval?: number
   /** Virtual time an fsync takes (default 0: durable at once). */
   readonly fsyncMs?: number
+  /** Signature scheme (default 'sim': modelled signatures, charged by the CPU model like node:crypto's Ed25519). */
   readonly signer?: SignerName
   /** Replace the replica of chosen ids (Byzantine strategies); return undefined to keep the honest one. */
   readonly replicaFactory?: (id: NodeId) => ((ctx: ReplicaContext) => Replica<unknown>) | undefined
@@ -131,7 +132,7 @@ export class SimCluster {
     if (!(this.tickMs > 0)) throw new ConfigError('tickMs', `must be > 0, got ${this.tickMs}`)
     this.snapshotInterval = resolveSnapshotInterval(options.protocol, this.protocolOptions, options.snapshotInterval, 500)
     this.rng = createRng(options.seed)
-    this.scheme = signatureScheme(options.signer ?? 'node')
+    this.scheme = signatureScheme(options.signer ?? SIMULATION_SIGNER)
     const latency = options.network?.latency ?? { kind: 'uniform', minMs: 0.2, maxMs: 1 }
     validateLatency(latency, 'network.latency')
     if (options.network?.regions !== undefined) validateTopology(options.network.regions)
