@@ -11,7 +11,10 @@ export type NetworkName = 'lan' | 'wan' | 'libp2p'
 export const NETWORK_NAMES: readonly NetworkName[] = ['lan', 'wan', 'libp2p']
 export type KeyDistribution = 'uniform' | 'zipfian'
 export type LoadMode = 'closed' | 'open'
-/** 'none', 'crash-leader', 'byzantine' (every strategy of the protocol's adversary) or 'byzantine:<strategy>'. */
+/**
+ * 'none', 'crash-leader', 'transfer-leader' (leader transfer through the admin input, protocols that have it),
+ * 'byzantine' (every strategy of the protocol's adversary) or 'byzantine:<strategy>'.
+ */
 export type FaultKind = string
 
 /**
@@ -210,7 +213,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   const f = list('f', int('f', 0, 333))
   const strategiesOf = (names: readonly string[]) => names.flatMap(p => registry.strategies(p) ?? [])
   const faults = list('faults', (v, i) => {
-    if (v === 'none' || v === 'crash-leader' || v === 'byzantine') return v
+    if (v === 'none' || v === 'crash-leader' || v === 'transfer-leader' || v === 'byzantine') return v
     if (typeof v === 'string' && v.startsWith('byzantine:')) {
       const { strategy: s, placement } = parseByzantineKind(v)
       if (placement === 'invalid') {
@@ -222,7 +225,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
       bad('faults', `unknown Byzantine strategy "${s}" (${known.length === 0 ? 'no registered protocol has an adversary' : `known: ${known.join(', ')}`})`, i)
       return undefined
     }
-    bad('faults', `expected none, crash-leader, byzantine or byzantine:<strategy>, got ${JSON.stringify(v)}`, i)
+    bad('faults', `expected none, crash-leader, transfer-leader, byzantine or byzantine:<strategy>, got ${JSON.stringify(v)}`, i)
     return undefined
   })
   const networks = list('networks', oneOf('networks', NETWORK_NAMES))

@@ -16,7 +16,7 @@ export interface RunSpec {
   readonly baseline: boolean
   readonly n: number
   readonly f: number
-  /** 'none', 'crash-leader', or 'byzantine:<strategy>'. */
+  /** 'none', 'crash-leader', 'transfer-leader' or 'byzantine:<strategy>'. */
   readonly fault: FaultKind
   readonly network: NetworkName
   readonly readRatio: number
@@ -84,6 +84,10 @@ export function sweepProtocols(config: SweepConfig, registry: Registry): string[
 
 function faultKindsFor(p: AnyProtocol, kind: FaultKind): { kinds: string[]; reason: string | null } {
   if (kind === 'none' || kind === 'crash-leader') return { kinds: [kind], reason: null }
+  if (kind === 'transfer-leader') {
+    return p.adminCommands?.includes('transfer-leadership') === true ? { kinds: [kind], reason: null }
+      : { kinds: [], reason: `${p.name} has no leader transfer (not among its admin commands)` }
+  }
   const strategies = p.adversary?.strategies
   if (strategies === undefined || strategies.length === 0) {
     return { kinds: [], reason: `${p.name} tolerates crashes only (fault model "${p.faultModel}", no Byzantine strategies)` }
@@ -169,6 +173,8 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
         for (const kind of config.faults) {
           // f = 0 means no fault; a fault kind needs at least one faulty replica. Those pairs are not combinations.
           if ((kind === 'none') !== (f === 0)) continue
+          // A transfer involves no faulty replica: it runs once, beside the f = 1 crash it is compared with.
+          if (kind === 'transfer-leader' && f !== 1) continue
           const what = `${name} n=${n} f=${f} ${kind}`
           const { kinds, reason } = faultKindsFor(p, kind)
           // A fault kind the protocol cannot have is one skip, whatever n and f.

@@ -93,8 +93,10 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
   const currentFailover = () => failover
   let wan: RunFigures['wan'] = null
   const loadStart = sim.now()
-  const crashRun = spec.fault === 'crash-leader'
-  // The crash comes a quarter into the window; the window lasts long enough after it to show the recovery.
+  // A leader crash and a leader transfer both take the leader away a quarter into the window; the window lasts long
+  // enough after it to show the recovery.
+  const transferRun = spec.fault === 'transfer-leader'
+  const crashRun = spec.fault === 'crash-leader' || transferRun
   const crashOffsetMs = spec.durationMs * 0.25
   const windowMs = crashRun ? Math.max(spec.durationMs, crashOffsetMs + CRASH_RECOVERY_WINDOW_MS) : spec.durationMs
   const crashAt = loadStart + spec.warmupMs + crashOffsetMs
@@ -102,12 +104,20 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
     sim.at(crashAt, () => {
       const leader = cluster.leader()
       const threshold = maxCommitIndex(cluster, () => true)
-      // The leader first, then the highest-numbered other replicas until f are down.
-      const victims: NodeId[] = leader === null ? [] : [leader]
-      for (let id = spec.n - 1; id >= 0 && victims.length < spec.f; id--) if (!victims.includes(id)) victims.push(id)
-      for (const id of victims) cluster.crash(id)
-      // Logged like a scheduled fault, so a recorded rerun (bench --html-runs) draws it.
-      cluster.faultLog.push({ at: sim.now(), description: `crash-leader -> crashed ${victims.join(', ')}` })
+      const victims: NodeId[] = []
+      if (transferRun) {
+        // Through the contract's admin input, to the next replica; the matrix runs this only for protocols that have it.
+        const to = leader === null ? 0 : (leader + 1) % spec.n
+        const refusal = leader === null ? 'no leader' : cluster.host(leader).admin({ kind: 'transfer-leadership', to })
+        cluster.faultLog.push({ at: sim.now(), description: `transfer-leader ${leader} -> ${to}${refusal === null ? '' : ` refused: ${refusal}`}` })
+      } else {
+        // The leader first, then the highest-numbered other replicas until f are down.
+        if (leader !== null) victims.push(leader)
+        for (let id = spec.n - 1; id >= 0 && victims.length < spec.f; id--) if (!victims.includes(id)) victims.push(id)
+        for (const id of victims) cluster.crash(id)
+        // Logged like a scheduled fault, so a recorded rerun (bench --html-runs) draws it.
+        cluster.faultLog.push({ at: sim.now(), description: `crash-leader -> crashed ${victims.join(', ')}` })
+      }
       const record: NonNullable<typeof failover> = { crashAtMs: sim.now() - loadStart, crashed: victims, leader, failoverMs: null, firstCommitMs: null }
       failover = record
       const probe = () => {

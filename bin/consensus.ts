@@ -30,6 +30,9 @@ import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
 import { keyValue, list, positiveInt, ratio } from './cli-args.ts'
+import { runAdminCommand } from '../live/cluster-admin.ts'
+import { describeAdminCommand } from '../core/admin-commands.ts'
+import type { AdminCommand } from '../core/protocol.ts'
 import { formatLiveness } from '../core/liveness.ts'
 
 const program = new Command('consensus')
@@ -101,6 +104,44 @@ cluster.command('status')
         `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)
     }
   })
+
+/** Print what an admin command did, or exit 1 saying why it could not be done. */
+async function adminCommand(dir: string, command: AdminCommand, timeoutSeconds: number): Promise<void> {
+  const config = loadClusterConfig(clusterFile(dir))
+  let outcome
+  try {
+    outcome = await runAdminCommand(config, command, timeoutSeconds * 1000)
+  } catch (e) {
+    if (e instanceof ConfigError) throw e
+    // Refused by the leader (e.g. a learner not caught up yet) or timed out: say so, exit 1.
+    process.stderr.write(`consensus: ${describeAdminCommand(command)}: ${(e as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
+  const { leader, status } = outcome
+  const m = status.membership
+  process.stdout.write(`${describeAdminCommand(command)}: done (sent to leader ${leader}); ` +
+    (command.kind === 'transfer-leadership' ? `replica ${status.id} leads in epoch ${status.epoch}\n`
+      : `voters ${m?.voters.join(',') ?? '?'}, learners ${m?.learners.join(',') || 'none'}\n`))
+}
+
+const timeoutOption = (c: Command) => c.option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'), 20)
+
+const member = cluster.command('member')
+  .description('change the membership of a running cluster (protocols with membership changes: raft); members must be in cluster.json')
+for (const [name, kind, help] of [
+  ['add-learner', 'add-learner', 'add a replica as a non-voting learner; it receives the log and catches up'],
+  ['promote', 'promote', 'make a caught-up learner a voter (refused until it has caught up)'],
+  ['remove', 'remove', 'remove a voter or learner (e.g. before it comes back with an empty data directory)'],
+] as const) {
+  timeoutOption(member.command(name).description(help).argument('<dir>', 'cluster folder').argument('<id>', 'replica id', positiveInt('<id>', 0)))
+    .action(async (dir: string, id: number, a: { timeout: number }) => adminCommand(dir, { kind, id }, a.timeout))
+}
+
+timeoutOption(cluster.command('transfer')
+  .description('hand leadership to another replica (protocols with leader transfer: raft)')
+  .argument('<dir>', 'cluster folder').argument('<to>', 'replica id to lead', positiveInt('<to>', 0)))
+  .action(async (dir: string, to: number, a: { timeout: number }) => adminCommand(dir, { kind: 'transfer-leadership', to }, a.timeout))
 
 program.command('node')
   .description('run one replica in the foreground (stop with Ctrl-C or SIGTERM)')

@@ -9,7 +9,7 @@
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { AdminCommand, AnyProtocol, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
+import type { AdminCommand, AnyProtocol, Membership, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { SessionStateMachine } from './sessions.ts'
@@ -54,6 +54,8 @@ export interface HostStatus extends ReplicaStatus {
   readonly id: NodeId
   readonly appliedIndex: number
   readonly commandsApplied: number
+  /** The configuration the replica uses, for protocols with membership changes; null otherwise. */
+  readonly membership: Membership | null
 }
 
 interface PendingReady {
@@ -141,14 +143,19 @@ export class ReplicaHost {
   admin(command: AdminCommand): string | null {
     if (this.stopped) return 'the replica is stopped'
     const replica = this.replica
-    if (replica.admin === undefined) return `${this.o.descriptor.name} has no ${command.kind === 'transfer-leadership' ? 'leader transfer' : 'membership changes'}`
+    if (replica.admin === undefined || this.o.descriptor.adminCommands?.includes(command.kind) !== true) {
+      return `${this.o.descriptor.name} has no ${command.kind === 'transfer-leadership' ? 'leader transfer' : 'membership changes'}`
+    }
     const refusal = replica.admin(command)
     this.flush()
     return refusal
   }
 
   status(): HostStatus {
-    return { ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied }
+    return {
+      ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied,
+      membership: this.replica.membership?.() ?? null,
+    }
   }
 
   private scheduleTick(): void {

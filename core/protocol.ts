@@ -66,6 +66,8 @@ export type AdminCommand =
 export interface Membership {
   readonly voters: readonly NodeId[]
   readonly learners: readonly NodeId[]
+  /** Whether this configuration is committed (a change in progress is used before it commits, Raft §4.1). */
+  readonly committed: boolean
 }
 
 /** What a replica is given at creation; `O` is the protocol's options type (what its `parseOptions` returns). */
@@ -158,6 +160,11 @@ export interface ProtocolDescriptor<M = unknown, O = unknown> {
    * and a run that breaks it on purpose says so, so a violation it causes is expected, not a protocol bug.
    */
   timingAssumptions?(options: O): TimingAssumptions | undefined
+  /**
+   * The administrative inputs its replicas accept (Replica.admin), so the CLI, fault schedules and the bench can tell
+   * before trying whether a protocol supports membership changes or leader transfer. Absent: none.
+   */
+  readonly adminCommands?: readonly AdminCommand['kind'][]
   /** Byzantine protocols: misbehaving replicas by strategy name, for the simulator, tests and benchmarks. */
   readonly adversary?: {
     readonly strategies: readonly string[]

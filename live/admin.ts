@@ -1,30 +1,53 @@
 /**
  * The admin channel of a live node: a Unix socket in the cluster's run folder (reachable only by local users allowed
  * by the folder's permissions), speaking one JSON object per line. `status` reports role, epoch, commit and applied
- * index, peers and counters; `block` / `heal` inject and lift a partition at the node's transport, and `clock` makes
- * the replica's clock run fast or slow (clock drift; rate 1 is true time), both used by chaos runs.
+ * index, membership, peers and counters; `block` / `heal` inject and lift a partition at the node's transport, and
+ * `clock` makes the replica's clock run fast or slow (clock drift; rate 1 is true time), both used by chaos runs;
+ * `admin` hands the replica one of the contract's administrative inputs (membership change, leader transfer).
  */
 import { existsSync, unlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server } from 'node:net'
+import type { AdminCommand } from '../core/protocol.ts'
 
 export type AdminRequest =
   | { readonly cmd: 'status' }
   | { readonly cmd: 'block'; readonly peers: readonly number[] }
   | { readonly cmd: 'heal' }
   | { readonly cmd: 'clock'; readonly rate: number }
-  /** Leader transfer (protocols with admin inputs): sent to the leader. */
-  | { readonly cmd: 'transfer'; readonly to: number }
+  /** An administrative input for the replica (Replica.admin): membership changes and leader transfer, sent to the leader. */
+  | { readonly cmd: 'admin'; readonly command: AdminCommand }
 
 export type AdminHandler = (request: AdminRequest) => unknown
 
+const MEMBER_COMMANDS = ['add-learner', 'promote', 'remove'] as const
+
+function isReplicaId(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0
+}
+
+/** The contract's AdminCommand from JSON, or null when it is not one. */
+export function parseAdminCommand(v: unknown): AdminCommand | null {
+  if (typeof v !== 'object' || v === null) return null
+  const c = v as { kind?: unknown; id?: unknown; to?: unknown }
+  if ((MEMBER_COMMANDS as readonly unknown[]).includes(c.kind) && isReplicaId(c.id)) {
+    return { kind: c.kind as typeof MEMBER_COMMANDS[number], id: c.id }
+  }
+  if (c.kind === 'transfer-leadership' && isReplicaId(c.to)) return { kind: 'transfer-leadership', to: c.to }
+  return null
+}
+
 function parseRequest(line: string): AdminRequest {
-  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown; to?: unknown }
+  const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown; command?: unknown }
   if (v.cmd === 'status' || v.cmd === 'heal') return { cmd: v.cmd }
   if (v.cmd === 'block' && Array.isArray(v.peers) && v.peers.every(p => Number.isInteger(p))) return { cmd: 'block', peers: v.peers as number[] }
   if (v.cmd === 'clock' && typeof v.rate === 'number' && v.rate > 0 && v.rate <= 100) return { cmd: 'clock', rate: v.rate }
-  if (v.cmd === 'transfer' && Number.isInteger(v.to)) return { cmd: 'transfer', to: v.to as number }
-  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"|"transfer"}; ` +
-    'clock takes a rate above 0, transfer a replica id "to")')
+  if (v.cmd === 'admin') {
+    const command = parseAdminCommand(v.command)
+    if (command !== null) return { cmd: 'admin', command }
+  }
+  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"|"admin"}; ` +
+    'clock takes a rate above 0; admin a command {"kind":"add-learner"|"promote"|"remove","id":<replica>} or ' +
+    '{"kind":"transfer-leadership","to":<replica>})')
 }
 
 export function startAdminServer(socketPath: string, handler: AdminHandler): Promise<Server> {

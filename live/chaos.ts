@@ -202,7 +202,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (leader !== undefined && leader !== null && targets.length > 0) {
           const to = targets[rng.int(targets.length)]!
           try {
-            await adminRequest(adminSocketPath(config, leader.id), { cmd: 'transfer', to })
+            await adminRequest(adminSocketPath(config, leader.id), { cmd: 'admin', command: { kind: 'transfer-leadership', to } })
             note(`leader ${leader.id} transfers to replica ${to}`)
           } catch (e) {
             note(`leader transfer ${leader.id} -> ${to} not done: ${(e as Error).message}`)

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
 import { ConfigError } from '../core/errors.ts'
+import { describeAdminCommand } from '../core/admin-commands.ts'
 import { createReplicaHost, resolveSnapshotInterval, type HostStatus, type ReplicaHost } from '../core/host.ts'
 import { createKvStore } from '../core/kv.ts'
 import { createLogger } from '../core/logger.ts'
@@ -135,10 +136,10 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         case 'block': blocked = [...request.peers]; transport.setBlocked(new Set(blocked)); return { blocked }
         case 'heal': blocked = []; transport.setBlocked(new Set()); return { blocked }
         case 'clock': host.setClockRate(request.rate); return { clockRate: request.rate }
-        case 'transfer': {
-          const refusal = host.admin({ kind: 'transfer-leadership', to: request.to })
-          if (refusal !== null) throw new Error(`leader transfer to ${request.to} refused: ${refusal}`)
-          return { transferringTo: request.to }
+        case 'admin': {
+          const refusal = host.admin(request.command)
+          if (refusal !== null) throw new Error(`${describeAdminCommand(request.command)} refused: ${refusal}`)
+          return { started: request.command }
         }
       }
     })

@@ -4,6 +4,7 @@
  * re-propose) or that the slot is chosen; slots nobody reported are holes and get a no-op. Afterwards Phase 2 runs per
  * slot, pipelined (up to `window` slots outstanding) and batched (up to maxBatchCount requests per slot).
  */
+import { countAgreeing, highestReachedByQuorum } from '../../core/quorum.ts'
 import { sameRequest } from '../../core/codec/client-messages.ts'
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 import { ZERO_BALLOT, ballotEquals, compareBallots, formatBallot, nextBallot } from './ballot.ts'
@@ -275,18 +276,15 @@ export class Proposer {
     const { env } = this
     const needed = env.members.length - env.options.phase1Quorum // besides the leader itself
     if (needed <= 0) return true
-    const stamps = [...this.ackedStamps.values()].sort((a, b) => b - a)
-    const start = stamps[needed - 1]
-    if (start === undefined) return false
+    const start = highestReachedByQuorum([...this.ackedStamps.values()], needed)
+    if (start === null) return false
     return env.now() < start + Math.floor(env.options.leaderTimeoutTicks / 2)
   }
 
   /** Peers heard from (Accepted or HeartbeatAck in this ballot) within the last `ticks`, counting itself. */
   heardWithin(ticks: number): number {
     const now = this.env.now()
-    let count = 1
-    for (const p of this.others) if (now - (this.lastHeard.get(p) ?? -Infinity) < ticks) count++
-    return count
+    return 1 + countAgreeing(this.others, p => now - (this.lastHeard.get(p) ?? -Infinity) < ticks)
   }
 
   tick(): ProposerTick {

@@ -23,6 +23,7 @@ export const raft: ProtocolDescriptor<RaftMessage, RaftOptions> = {
   createReplica: createRaftReplica,
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
+  adminCommands: ['add-learner', 'promote', 'remove', 'transfer-leadership'],
   theoreticalMessages: n => ({ AppendEntries: n - 1, AppendEntriesResponse: n - 1 }),
   timingAssumptions: o => {
     if (!o.leaseReads) return undefined

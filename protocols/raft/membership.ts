@@ -5,6 +5,7 @@
  * Learners (§4.2.1) receive the log but neither vote nor count towards commitment, so a new server can catch up
  * before it is promoted and affects availability.
  */
+import { majority } from '../../core/quorum.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { Configuration } from './messages.ts'
 
@@ -38,7 +39,7 @@ export function peersOf(c: Configuration, self: NodeId): NodeId[] {
 }
 
 export function quorumSize(c: Configuration): number {
-  return Math.floor(c.voters.length / 2) + 1
+  return majority(c.voters.length)
 }
 
 /** The configuration after `change`, or a one-line reason why it is not allowed. */

@@ -6,9 +6,10 @@
  *
  * Section references in comments are to the extended paper (§5.x) and the dissertation (§3.x-§9.x).
  */
-import type { AdminCommand, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AdminCommand, Membership, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Rng } from '../../core/random.ts'
+import { highestReachedByQuorum, quorumAgrees, voteResult } from '../../core/quorum.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import { NO_LEADER } from '../../core/types.ts'
@@ -25,21 +26,9 @@ import type {
 import { encodeEntry } from './messages.ts'
 import type { RaftOptions } from './options.ts'
 import { Progress } from './progress.ts'
+import { ReadOnly, type PendingRead } from './read-only.ts'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
-
-interface PendingRead {
-  readonly request: ClientRequest
-  readonly from: NodeId
-  /** The leader's commitIndex when the read arrived: the state to read must include it. */
-  index: number
-}
-
-interface ReadBatch {
-  /** The heartbeat round whose quorum of acknowledgements confirms leadership for these reads. */
-  readonly round: number
-  readonly reads: PendingRead[]
-}
 
 interface SnapshotHeld {
   readonly index: number
@@ -89,15 +78,12 @@ export class RaftReplica implements Replica<RaftMessage> {
    * may arrive long after the transfer was abandoned, so this leader's lease cannot be trusted again in this term.
    */
   private timeoutNowSent = false
-  private heartbeatRound = 0
-  private readonly roundSentAt = new Map<number, number>()
-  private readsAwaitingTermCommit: PendingRead[] = []
-  private readsUnsent: PendingRead[] = []
-  private readBatches: ReadBatch[] = []
+  private readonly reads: ReadOnly
 
   constructor(ctx: ReplicaContext<RaftOptions>) {
     this.id = ctx.id
     this.options = ctx.options
+    this.reads = new ReadOnly(this.options.electionTicks)
     // With lease reads, a restarted server must assume a leader contacted it just before the crash: it may have
     // acknowledged the heartbeat a lease rests on. Otherwise it may vote at once, as in the paper.
     this.sinceLeaderContact = this.options.leaseReads ? 0 : this.options.electionTicks
@@ -290,7 +276,7 @@ export class RaftReplica implements Replica<RaftMessage> {
     }
     const pending: PendingRead = { request, from, index: 0 }
     if (this.log.term(this.commit) !== this.currentTerm) {
-      this.readsAwaitingTermCommit.push(pending)
+      this.reads.awaitTermCommit(pending)
       return
     }
     this.queueRead(pending)
@@ -302,7 +288,7 @@ export class RaftReplica implements Replica<RaftMessage> {
       this.out.read(pending.request, pending.index)
       return
     }
-    this.readsUnsent.push(pending)
+    this.reads.queue(pending)
   }
 
   snapshotTaken(index: number, data: Uint8Array): void {
@@ -374,8 +360,8 @@ export class RaftReplica implements Replica<RaftMessage> {
     }
   }
 
-  membership(): Configuration {
-    return this.configs.current
+  membership(): Membership {
+    return { ...this.configs.current, committed: this.configs.currentIndex <= this.commit }
   }
 
   /** Dissertation §3.10: bring `to` up to date, then tell it to start an election at once (TimeoutNow). */
@@ -425,12 +411,7 @@ export class RaftReplica implements Replica<RaftMessage> {
   private abdicate(): void {
     this.progress.clear()
     this.transferTarget = NO_LEADER
-    this.roundSentAt.clear()
-    const reads = [...this.readsAwaitingTermCommit, ...this.readsUnsent, ...this.readBatches.flatMap(b => b.reads)]
-    this.readsAwaitingTermCommit = []
-    this.readsUnsent = []
-    this.readBatches = []
-    for (const r of reads) this.out.redirect(r.from, r.request, this.currentLeader, this.currentTerm)
+    for (const r of this.reads.drain()) this.out.redirect(r.from, r.request, this.currentLeader, this.currentTerm)
   }
 
   private campaign(transfer: boolean): void {
@@ -524,14 +505,11 @@ export class RaftReplica implements Replica<RaftMessage> {
     const config = this.configs.current
     if (!isVoter(config, from)) return
     if (!this.votes.has(from)) this.votes.set(from, granted)
-    let yes = 0
-    let no = 0
-    for (const g of this.votes.values()) if (g) yes++; else no++
-    const quorum = quorumSize(config)
-    if (yes >= quorum) {
+    const result = voteResult(this.votes, config.voters, quorumSize(config))
+    if (result === 'won') {
       if (this.currentRole === 'pre-candidate') this.becomeCandidate(false)
       else this.becomeLeader()
-    } else if (no > config.voters.length - quorum) {
+    } else if (result === 'lost') {
       this.becomeFollower(this.currentTerm, NO_LEADER)
     }
   }
@@ -648,16 +626,13 @@ export class RaftReplica implements Replica<RaftMessage> {
   private maybeCommit(): void {
     const config = this.configs.current
     const matches = config.voters.map(v => v === this.id ? this.log.lastIndex : (this.progress.get(v)?.match ?? 0))
-    matches.sort((a, b) => b - a)
-    const n = matches[quorumSize(config) - 1] ?? 0
+    const n = highestReachedByQuorum(matches, quorumSize(config)) ?? 0
     if (n > this.commit && this.log.term(n) === this.currentTerm) this.commitTo(n)
   }
 
   private leaderCommitted(): void {
-    if (this.log.term(this.commit) === this.currentTerm && this.readsAwaitingTermCommit.length > 0) {
-      const waiting = this.readsAwaitingTermCommit
-      this.readsAwaitingTermCommit = []
-      for (const r of waiting) this.queueRead(r)
+    if (this.log.term(this.commit) === this.currentTerm) {
+      for (const r of this.reads.takeAwaitingTermCommit()) this.queueRead(r)
     }
     // §4.2.2: a leader that removed itself manages the cluster until the change commits, then steps down.
     if (!isVoter(this.configs.current, this.id) && this.configs.currentIndex <= this.commit) {
@@ -771,17 +746,7 @@ export class RaftReplica implements Replica<RaftMessage> {
   }
 
   private broadcastHeartbeat(): void {
-    const round = ++this.heartbeatRound
-    this.roundSentAt.set(round, this.now)
-    // Rounds older than an election timeout can no longer extend a lease.
-    for (const r of this.roundSentAt.keys()) {
-      if (this.roundSentAt.get(r)! < this.now - this.options.electionTicks) this.roundSentAt.delete(r)
-      else break
-    }
-    if (this.readsUnsent.length > 0) {
-      this.readBatches.push({ round, reads: this.readsUnsent })
-      this.readsUnsent = []
-    }
+    const round = this.reads.startRound(this.now)
     for (const [peer, p] of this.progress) {
       this.out.send(peer, { type: 'Heartbeat', term: this.currentTerm, commit: Math.min(p.match, this.commit), round })
     }
@@ -789,26 +754,19 @@ export class RaftReplica implements Replica<RaftMessage> {
 
   private quorumActive(): boolean {
     const config = this.configs.current
-    let active = 0
-    for (const v of config.voters) if (v === this.id || this.progress.get(v)?.recentActive === true) active++
-    return active >= quorumSize(config)
+    return quorumAgrees(config.voters, quorumSize(config), v => v === this.id || this.progress.get(v)?.recentActive === true)
   }
 
   private roundAcknowledgedByQuorum(round: number): boolean {
     const config = this.configs.current
-    let acks = 0
-    for (const v of config.voters) if (v === this.id || (this.progress.get(v)?.ackedRound ?? 0) >= round) acks++
-    return acks >= quorumSize(config)
+    return quorumAgrees(config.voters, quorumSize(config), v => v === this.id || (this.progress.get(v)?.ackedRound ?? 0) >= round)
   }
 
   /** Serve read batches whose round a quorum acknowledged, in order; start the next round for reads that waited. */
   private processReadBatches(): void {
     while (this.currentRole === 'leader') {
-      while (this.readBatches.length > 0 && this.roundAcknowledgedByQuorum(this.readBatches[0]!.round)) {
-        for (const r of this.readBatches.shift()!.reads) this.out.read(r.request, r.index)
-      }
-      // One read round in flight at a time: reads arriving meanwhile share the next round (batching).
-      if (this.readBatches.length > 0 || this.readsUnsent.length === 0) return
+      for (const r of this.reads.takeConfirmed(round => this.roundAcknowledgedByQuorum(round))) this.out.read(r.request, r.index)
+      if (!this.reads.needsRound()) return
       this.broadcastHeartbeat()
     }
   }
@@ -822,14 +780,8 @@ export class RaftReplica implements Replica<RaftMessage> {
   private leaseValid(): boolean {
     if (!this.options.leaseReads || this.transferTarget !== NO_LEADER || this.timeoutNowSent) return false
     const config = this.configs.current
-    const sentTicks: number[] = []
-    for (const v of config.voters) {
-      if (v === this.id) { sentTicks.push(this.now); continue }
-      const round = this.progress.get(v)?.ackedRound ?? 0
-      sentTicks.push(this.roundSentAt.get(round) ?? -Infinity)
-    }
-    sentTicks.sort((a, b) => b - a)
-    const leaseStart = sentTicks[quorumSize(config) - 1] ?? -Infinity
+    const sentTicks = config.voters.map(v => v === this.id ? this.now : this.reads.sentAt(this.progress.get(v)?.ackedRound ?? 0))
+    const leaseStart = highestReachedByQuorum(sentTicks, quorumSize(config)) ?? -Infinity
     return this.now < leaseStart + this.options.electionTicks - this.options.heartbeatTicks
   }
 }

@@ -4,7 +4,8 @@
  * files and catches up; a partition leaves the majority serving and the minority refusing writes, and healing restores
  * it; a flood of malformed, oversized and unauthorized frames neither crashes nor stalls a replica; a torn write at
  * the end of the log is recovered, a second replica on the same data directory is refused and a damaged record is
- * refused; a short chaos run ends linearizable.
+ * refused; a short chaos run ends linearizable; leader transfer and membership changes work from the CLI where the
+ * protocol supports them and are refused, saying so, where it does not.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
@@ -18,6 +19,7 @@ import { encodeKvCommand } from '../../core/kv.ts'
 import { createLibp2pTransport } from '../../net/libp2p/index.ts'
 import { protocols } from '../../protocols/index.ts'
 import { adminRequest } from '../../live/admin.ts'
+import { runAdminCommand } from '../../live/cluster-admin.ts'
 import { runChaos } from '../../live/chaos.ts'
 import { chaosView } from '../../viz/chaos.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
@@ -155,13 +157,37 @@ for (const protocol of protocols.values()) {
       if (n > 1) {
         const from = await leaderOf(config, ids)
         const to = ids.find(id => id !== from)!
-        const transfer = adminRequest(adminSocketPath(config, from), { cmd: 'transfer', to })
+        const transfer = adminRequest(adminSocketPath(config, from), { cmd: 'admin', command: { kind: 'transfer-leadership', to } })
         if (protocol.name === 'raft') {
           await transfer
           await waitFor(async () => (await status(config, to).catch(() => null))?.role === 'leader', `replica ${to} to lead after the transfer`, 15_000)
         } else {
           await expect(transfer).rejects.toThrow(/has no leader transfer/)
         }
+      }
+
+      // 6c. Membership through the contract's admin input, from the CLI: remove a follower, add it back as a learner,
+      // promote it once it has caught up (refused until then), and writes commit throughout. Protocols without
+      // membership changes are refused before any replica is contacted.
+      if (n > 1) {
+        const cli = (...args: string[]) => execFileSync(process.execPath,
+          [join(import.meta.dirname, '../../bin/consensus.ts'), 'cluster', ...args], { stdio: 'pipe', timeout: 60_000 }).toString()
+        const lead = await leaderOf(config, ids)
+        const other = ids.find(id => id !== lead)!
+        const client = await createClient({ config, clientId: 1001, timeoutMs: 2000 })
+        if (protocol.adminCommands?.includes('remove') === true) {
+          expect(cli('member', 'remove', dir, String(other))).toMatch(new RegExp(`removing ${other}: done .*voters ${ids.filter(i => i !== other).join(',')}`))
+          await putEventually(client, 'while-removed', 'yes')
+          expect((await runAdminCommand(config, { kind: 'add-learner', id: other })).status.membership?.learners).toEqual([other])
+          await waitFor(async () => {
+            try { await runAdminCommand(config, { kind: 'promote', id: other }, 5000); return true } catch { return false }
+          }, `learner ${other} to be promoted once caught up`, 30_000)
+          expect((await status(config, lead)).membership).toEqual({ voters: ids, learners: [], committed: true })
+          await putEventually(client, 'after-rejoin', 'yes')
+        } else {
+          await expect(runAdminCommand(config, { kind: 'remove', id: other })).rejects.toThrow(new RegExp(`${protocol.name} does not support remove`))
+        }
+        await client.close()
       }
 
       // 7. Storage faults: a torn append at the end of the log is cut off on restart; a second replica on the same data
