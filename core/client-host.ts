@@ -12,7 +12,7 @@ import type { AnyProtocol, ClientProtocol, ParsedOptions } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import type { Signer } from './signer.ts'
-import type { ClientRequest, NodeId } from './types.ts'
+import type { ClientReply, ClientRequest, NodeId } from './types.ts'
 import type { InboundFrame, Transport } from './transport.ts'
 
 /** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
@@ -125,7 +125,7 @@ export class ClientHost {
     if (frame.channel !== 'reply' || this.outstanding === null) return
     let reply
     try {
-      reply = decodeReply(frame.bytes)
+      reply = (frame.message as ClientReply | undefined) ?? decodeReply(frame.bytes)
     } catch (e) {
       if (e instanceof CodecError) { this.malformedReplies++; return }
       throw e
@@ -137,7 +137,7 @@ export class ClientHost {
   private pump(): void {
     const ready = this.protocol.ready()
     for (const { to, message } of ready.messages) {
-      this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message) })
+      this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message), message })
     }
     if (ready.completed !== null && this.outstanding !== null && ready.completed.seq === this.outstanding.request.seq) {
       this.finish({ status: 'ok', result: ready.completed.result })

@@ -171,9 +171,9 @@ export class ReplicaHost {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
-        this.replica.receive(from, this.o.descriptor.codec.decode(frame.bytes))
+        this.replica.receive(from, frame.message ?? this.o.descriptor.codec.decode(frame.bytes))
       } else if (frame.channel === 'request') {
-        this.onRequest(from, decodeRequest(frame.bytes))
+        this.onRequest(from, (frame.message as ClientRequest | undefined) ?? decodeRequest(frame.bytes))
       } else {
         this.reject(from, `unexpected ${frame.channel} frame`)
         return
@@ -250,7 +250,7 @@ export class ReplicaHost {
     for (const { to, message } of ready.messages) {
       // Broadcasts push one message object to many peers: encode it once.
       if (message !== lastMessage || lastFrame === null) {
-        lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message) }
+        lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message), message }
         lastMessage = message
       }
       this.o.transport.send(to, lastFrame)
@@ -310,7 +310,7 @@ export class ReplicaHost {
   }
 
   private sendReply(to: NodeId, reply: ClientReply): void {
-    this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply) })
+    this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply), message: reply })
   }
 }
 
