@@ -120,6 +120,11 @@ export const PRESETS: Readonly<Record<string, Partial<SweepConfig>>> = {
    * free. The report sets measured commit latency next to the value predicted from the RTT matrix.
    */
   wan: { n: [3, 5, 7], f: [0], faults: ['none'], networks: ['wan'], clients: [8], warmupMs: 2000, durationMs: 6000 },
+  /**
+   * How throughput, latency and messages per operation grow with n: every protocol from 4 to 100 replicas, fault
+   * free, short windows, so the whole sweep takes minutes (modelled signatures keep PBFT's n^2 affordable).
+   */
+  scale: { n: [4, 16, 31, 64, 100], f: [0], faults: ['none'], clients: [16], warmupMs: 500, durationMs: 1000, maxOps: 1000 },
 }
 
 /** How a config field is spelled as a flag, so errors name what the user typed. */
