@@ -20,6 +20,7 @@ import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { measureSimulatorSpeed } from '../bench/speed.ts'
 import { runSweep } from '../bench/sweep.ts'
+import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { terminalSummary } from '../bench/output/table.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
 import { positiveInt } from './cli-args.ts'
@@ -73,6 +74,7 @@ const program = new Command('bench')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
   .option('--json', 'print results as JSON on stdout (no table, no progress bar)')
   .option('--quiet', 'no progress bar')
+  .option('--jobs <n>', `simulated runs at once, each on a worker thread (default: the number of cores, here ${defaultJobs()}); figures are the same with any number`)
   // Subcommands (compare, speed) parse their own flags: `speed --n 5` must not set the sweep's --n.
   .enablePositionalOptions()
   .exitOverride()
@@ -97,9 +99,16 @@ const program = new Command('bench')
     const json = opts.json === true
     const showProgress = process.stderr.isTTY === true && opts.quiet !== true && !json
     const progress = progressHooks(showProgress)
+    let jobs = defaultJobs()
+    try {
+      if (opts.jobs !== undefined) jobs = parseJobs(String(opts.jobs))
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
     let results
     try {
-      results = await runSweep(config, protocols, progress, preset ?? null)
+      results = await runSweep(config, protocols, progress, preset ?? null, { jobs })
     } catch (e) {
       progress.stop()
       if (e instanceof ConfigError) fail(e.message)
