@@ -7,6 +7,7 @@
  * 127.0.0.1 in wall-clock time (results/<timestamp>-live/). Exit code 2 on bad arguments.
  * See bench/README.md for every flag and how to read the figures.
  */
+import { join } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import type { SignerName } from '../core/signer.ts'
 import { SIGNER_NAMES } from '../core/signers/index.ts'
@@ -19,7 +20,7 @@ import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { measureSimulatorSpeed } from '../bench/speed.ts'
-import { runSweep } from '../bench/sweep.ts'
+import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { terminalSummary } from '../bench/output/table.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
@@ -74,6 +75,7 @@ const program = new Command('bench')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
   .option('--json', 'print results as JSON on stdout (no table, no progress bar)')
   .option('--quiet', 'no progress bar')
+  .option('--shard <i/k>', "run only shard i of k of the sweep (e.g. 3/16); 'bench merge' combines the k results folders")
   .option('--jobs <n>', `simulated runs at once, each on a worker thread (default: the number of cores, here ${defaultJobs()}); figures are the same with any number`)
   // Subcommands (compare, speed) parse their own flags: `speed --n 5` must not set the sweep's --n.
   .enablePositionalOptions()
@@ -100,15 +102,17 @@ const program = new Command('bench')
     const showProgress = process.stderr.isTTY === true && opts.quiet !== true && !json
     const progress = progressHooks(showProgress)
     let jobs = defaultJobs()
+    let shard: Shard | undefined
     try {
       if (opts.jobs !== undefined) jobs = parseJobs(String(opts.jobs))
+      if (opts.shard !== undefined) shard = parseShard(String(opts.shard))
     } catch (e) {
       if (e instanceof ConfigError) fail(e.message)
       throw e
     }
     let results
     try {
-      results = await runSweep(config, protocols, progress, preset ?? null, { jobs })
+      results = await runSweep(config, protocols, progress, preset ?? null, { jobs, ...(shard !== undefined ? { shard } : {}) })
     } catch (e) {
       progress.stop()
       if (e instanceof ConfigError) fail(e.message)
@@ -117,7 +121,8 @@ const program = new Command('bench')
     progress.stop()
     let dir: string | null = null
     if (opts.save !== false) {
-      dir = timestampedDir(opts.out as string, results.startedAt)
+      // Shards of one sweep may start in the same second on many machines: each gets its own folder.
+      dir = timestampedDir(opts.out as string, results.startedAt) + (shard !== undefined ? `-shard-${shard.index}-of-${shard.count}` : '')
       const say = (id: string) => { if (!json && opts.quiet !== true) process.stderr.write(`bench: recording run view ${id}\n`) }
       await writeResults(results, dir, opts.htmlRuns === true ? { runViews: { registry: protocols, onRun: say } } : {})
     }
@@ -126,6 +131,27 @@ const program = new Command('bench')
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
     // A run that broke safety or stopped making progress makes the sweep's figures untrustworthy: say so in the exit code.
     process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
+  })
+
+program.command('merge')
+  .description('Combine the results folders of every shard of one sweep (bench --shard i/k) into the results folder of the whole sweep.')
+  .argument('<dirs...>', 'results folders (or results.json files) of the shards, in any order')
+  .option('--out <dir>', 'parent folder of the merged results folder', 'results')
+  .option('--json', 'print the merged results as JSON on stdout (no table)')
+  .action(async (dirs: string[], opts: Record<string, unknown>) => {
+    let merged
+    try {
+      const parts = dirs.map(d => loadResults(d.endsWith('.json') ? d : join(d, 'results.json')))
+      merged = mergeShards(parts, protocols)
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    const dir = timestampedDir(opts.out as string, merged.startedAt) + '-merged'
+    await writeResults(merged, dir)
+    if (opts.json === true) process.stdout.write(JSON.stringify(merged, null, 2) + '\n')
+    else process.stdout.write(terminalSummary(merged, dir))
+    process.exitCode = merged.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
   })
 
 program.command('compare')
