@@ -40,3 +40,38 @@ export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
     speedup: Math.round(((spec.warmupMs + spec.durationMs) / 1000 / wallS) * 100) / 100,
   }
 }
+
+export interface ScalingRow extends SpeedResult {
+  /** Wall-clock microseconds per committed operation (the whole run's wall time over the measured operations). */
+  readonly wallUsPerOp: number
+}
+
+export interface ScalingResult {
+  readonly protocol: string
+  readonly rows: readonly ScalingRow[]
+  /** Least-squares slope of log(wall per op) against log(n): 1 means linear in n, 2 quadratic. Null below 2 sizes. */
+  readonly exponent: number | null
+}
+
+/** Default sizes of `bench speed --scaling`: a doubling ladder from the smallest fault-tolerant cluster. */
+export function scalingSizes(protocol: AnyProtocol): number[] {
+  return protocol.faultModel === 'byzantine' ? [4, 7, 13, 25] : [3, 5, 9, 17, 33]
+}
+
+/** What a committed operation costs in wall-clock time as n grows, so a user sees what a bigger sweep will cost. */
+export function measureScaling(protocol: AnyProtocol, sizes: readonly number[],
+  o: { clients?: number; virtualMs?: number; seed?: number; signer?: SignerName } = {}): ScalingResult {
+  const rows = sizes.map((n): ScalingRow => {
+    const r = measureSimulatorSpeed(protocol, n, o)
+    return { ...r, wallUsPerOp: r.ops === 0 ? Infinity : Math.round((r.wallMs * 1000 / r.ops) * 10) / 10 }
+  })
+  const points = rows.filter(r => Number.isFinite(r.wallUsPerOp) && r.wallUsPerOp > 0).map(r => [Math.log(r.n), Math.log(r.wallUsPerOp)] as const)
+  let exponent: number | null = null
+  if (points.length >= 2) {
+    const mx = points.reduce((s, p) => s + p[0], 0) / points.length
+    const my = points.reduce((s, p) => s + p[1], 0) / points.length
+    const sxx = points.reduce((s, p) => s + (p[0] - mx) ** 2, 0)
+    exponent = sxx === 0 ? null : Math.round((points.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0) / sxx) * 100) / 100
+  }
+  return { protocol: protocol.name, rows, exponent }
+}

@@ -19,7 +19,7 @@ import { compareResults, formatComparison, loadResults } from '../bench/compare.
 import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
-import { measureSimulatorSpeed } from '../bench/speed.ts'
+import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
 import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { terminalSummary } from '../bench/output/table.ts'
@@ -279,22 +279,40 @@ program.command('live')
 program.command('speed')
   .description('Simulator speed: deliveries and committed operations per wall-clock second under saturating load.')
   .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
-  .option('--n <n>', 'replicas (default: the smallest cluster tolerating one fault)', positiveInt('--n'))
+  .option('--n <n>', 'replicas (default: the smallest cluster tolerating one fault); with --scaling a list (default 3,5,9,17,33; PBFT 4,7,13,25)')
+  .option('--scaling', 'wall time per committed operation against n: what a bigger sweep will cost')
   .option('--clients <c>', 'closed-loop clients', positiveInt('--clients'), 64)
-  .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up', positiveInt('--virtual-ms'), 3000)
+  .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up (default 3000; 1000 with --scaling)', positiveInt('--virtual-ms'))
   .option('--seed <s>', 'seed', positiveInt('--seed', 0), 1)
   .addOption(new Option('--signer <name>', 'signatures: sim (modelled), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--json', 'print JSON')
   .action((opts: Record<string, unknown>) => {
     let protocol
     try { protocol = getProtocol(opts.protocol as string) } catch (e) { fail((e as Error).message) }
-    let n = opts.n as number | undefined
+    const sizes = opts.n === undefined ? undefined : String(opts.n).split(',').map(s => Number(s.trim()))
+    for (const size of sizes ?? []) {
+      const sizeError = Number.isInteger(size) && size >= 1 ? protocol.checkClusterSize(size) : `expected a positive integer, got "${String(opts.n)}"`
+      if (sizeError !== null) fail(`--n: ${sizeError}`)
+    }
+    const speedOptions = { clients: opts.clients as number, seed: opts.seed as number, signer: opts.signer as SignerName }
+    if (opts.scaling === true) {
+      const s = measureScaling(protocol, sizes ?? scalingSizes(protocol), { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 1000 })
+      if (opts.json === true) { process.stdout.write(JSON.stringify(s, null, 2) + '\n'); return }
+      process.stdout.write(`${s.protocol}: wall time per committed operation against n (${speedOptions.clients} clients, ${speedOptions.signer} signer)\n`)
+      process.stdout.write('  n     wall us/op   deliveries/s   ops measured   deliveries per op\n')
+      for (const r of s.rows) {
+        process.stdout.write(`  ${String(r.n).padEnd(5)} ${String(r.wallUsPerOp).padStart(10)}   ${r.deliveriesPerSec.toLocaleString('en-US').padStart(12)}   ` +
+          `${r.ops.toLocaleString('en-US').padStart(12)}   ${(r.deliveries / Math.max(1, r.ops)).toFixed(1).padStart(17)}\n`)
+      }
+      if (s.exponent !== null) process.stdout.write(`  wall time per operation grows about as n^${s.exponent}\n`)
+      return
+    }
+    if (sizes !== undefined && sizes.length > 1) fail('--n: one cluster size (a list needs --scaling)')
+    let n = sizes?.[0]
     if (n === undefined) {
       try { n = protocol.replicasFor(1) } catch { n = protocol.replicasFor(0) }
     }
-    const sizeError = protocol.checkClusterSize(n)
-    if (sizeError !== null) fail(`--n: ${sizeError}`)
-    const r = measureSimulatorSpeed(protocol, n, { clients: opts.clients as number, virtualMs: opts.virtualMs as number, seed: opts.seed as number, signer: opts.signer as SignerName })
+    const r = measureSimulatorSpeed(protocol, n, { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 3000 })
     if (opts.json === true) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return }
     process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
       `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +
