@@ -317,6 +317,7 @@ program.command('speed')
     process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
       `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +
       `  ${r.deliveriesPerSec.toLocaleString('en-US')} message deliveries per wall-clock second (${r.deliveries.toLocaleString('en-US')} in all)\n` +
+      `  ${r.deliveriesPerCpuSec.toLocaleString('en-US')} message deliveries per CPU second (${(r.cpuMs / 1000).toFixed(2)} s of CPU)\n` +
       `  ${r.opsPerSec.toLocaleString('en-US')} committed operations per wall-clock second (${r.ops.toLocaleString('en-US')} measured)\n`)
   })
 
