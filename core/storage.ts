@@ -14,6 +14,11 @@ export type PersistOp =
   /** Delete every log record with index >= from (Raft conflict truncation). */
   | { readonly kind: 'truncate'; readonly from: number }
   /**
+   * Delete the one log record at `index`, if any. Sparse logs whose records are not ordered by what a snapshot covers
+   * (HotStuff's blocks, kept until they are pruned below the committed root) free them one by one.
+   */
+  | { readonly kind: 'forget'; readonly index: number }
+  /**
    * Replace the snapshot: `data` is the state machine's snapshot after applying `index`, `meta` is the protocol's own
    * (last term, configuration, checkpoint proof...). Log records with index <= `index` are dropped (compaction).
    */

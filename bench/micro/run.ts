@@ -6,7 +6,7 @@
  *  - signers: sign and verify with each Ed25519 implementation;
  *  - KV apply;
  *  - protocol logic in isolation: one command proposed at the leader and carried to commitment through the public
- *    Replica interface (no host, storage or network model; see replica-pump.ts).
+ *    Replica interface on the shared replica network with nothing but an in-memory host (see replica-pump.ts).
  * `--filter <text>` runs only tasks whose name contains it; `--time <ms>` sets the time per task; `--json` prints JSON.
  */
 import { parseArgs } from 'node:util'

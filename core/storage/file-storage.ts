@@ -553,6 +553,9 @@ export class FileStorage implements Storage {
       case 'truncate':
         for (const index of this.entries.keys()) if (index >= record.from) this.entries.delete(index)
         break
+      case 'forget':
+        this.entries.delete(record.index)
+        break
       case 'snapshot-marker':
         for (const index of this.entries.keys()) if (index <= record.index) this.entries.delete(index)
         break

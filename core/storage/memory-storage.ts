@@ -222,6 +222,9 @@ export class MemoryStorage implements Storage {
         }
         if (op.from <= this.logMax) this.logMax = op.from - 1
         break
+      case 'forget':
+        this.log.delete(op.index)
+        break
       case 'snapshot':
         if (this.snap !== null && this.snap.index > op.index) break // never replace a newer snapshot with an older one
         // The file storage compacts here, rewriting the log from its (undamaged) memory: the damage is gone.

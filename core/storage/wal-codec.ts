@@ -17,6 +17,7 @@ const ENTRY = 2
 const TRUNCATE = 3
 const SNAPSHOT_MARKER = 4
 const SNAPSHOT_FILE = 5
+const FORGET = 6
 
 const HEADER_SPACE = new Uint8Array(RECORD_HEADER_BYTES)
 
@@ -24,6 +25,7 @@ export type WalRecord =
   | { readonly kind: 'put'; readonly key: string; readonly value: Uint8Array }
   | { readonly kind: 'entry'; readonly index: number; readonly value: Uint8Array }
   | { readonly kind: 'truncate'; readonly from: number }
+  | { readonly kind: 'forget'; readonly index: number }
   /**
    * Log records with index <= `index` are covered by the snapshot file (written, and made durable, before this).
    * `generation` counts snapshots installed in this directory, so recovery can tell whether the marker of the snapshot
@@ -48,6 +50,8 @@ export function encodeWalRecord(record: WalRecord): Uint8Array {
       return unsealed(writer(record.value.length).u8(ENTRY).uvarint(record.index).raw(record.value))
     case 'truncate':
       return unsealed(writer(0).u8(TRUNCATE).uvarint(record.from))
+    case 'forget':
+      return unsealed(writer(0).u8(FORGET).uvarint(record.index))
     case 'snapshot-marker':
       return unsealed(writer(0).u8(SNAPSHOT_MARKER).uvarint(record.index).uvarint(record.generation))
   }
@@ -71,6 +75,11 @@ export function decodeWalRecord(payload: Uint8Array, where: string): WalRecord {
       const from = r.uvarint()
       r.end()
       return { kind: 'truncate', from }
+    }
+    case FORGET: {
+      const index = r.uvarint()
+      r.end()
+      return { kind: 'forget', index }
     }
     case SNAPSHOT_MARKER: {
       const index = r.uvarint()

@@ -7,7 +7,7 @@ describe('multipaxos steady state', () => {
       const c = new PaxosCluster({ n, seed: `basic-${n}` })
       const leader = c.electLeader()
       for (let seq = 1; seq <= 20; seq++) c.propose(leader, request(1000, seq))
-      c.runUntil(() => c.ids.every(id => c.applied(id) >= c.committed.size && c.committed.size > 0), 200, 'all applied')
+      c.runUntil(() => c.ids.every(id => c.appliedOf(id) >= c.committed.size && c.committed.size > 0), 200, 'all applied')
       const values = [...c.committed.values()].join(',').split(',').filter(Boolean)
       expect(values).toHaveLength(20)
       for (const id of c.ids) expect(c.replica(id).status().commitIndex).toBe(c.committed.size)

@@ -82,9 +82,9 @@ export function randomRun(cfg: RandomRunConfig): RandomRunResult {
     if (roll < 0.55) {
       // Bigger clusters send more per round: deliver up to n messages, mostly near the head of the pool (bounded
       // reordering), sometimes anything (a long delay).
-      for (let k = 0; k < cfg.n && c.pool.length > 0; k++) {
-        const i = rng.chance(longDelay) ? rng.int(c.pool.length) : rng.int(Math.min(c.pool.length, 8))
-        if (rng.chance(loss)) c.pool.splice(i, 1)
+      for (let k = 0; k < cfg.n && c.queue.length > 0; k++) {
+        const i = rng.chance(longDelay) ? rng.int(c.queue.length) : rng.int(Math.min(c.queue.length, 8))
+        if (rng.chance(loss)) c.queue.splice(i, 1)
         else c.deliver(i, rng.chance(dup))
       }
     } else if (roll < 0.78) {
@@ -122,6 +122,6 @@ export function randomRun(cfg: RandomRunConfig): RandomRunResult {
     }, 3000, `client ${cl.id} request ${cl.seq} committed after healing`)
   }
   const maxChosen = Math.max(0, ...c.chosen.keys())
-  c.runUntil(() => c.ids.every(id => c.applied(id) >= maxChosen), 3000, `every replica applied every chosen slot (up to ${maxChosen})`)
+  c.runUntil(() => c.ids.every(id => c.appliedOf(id) >= maxChosen), 3000, `every replica applied every chosen slot (up to ${maxChosen})`)
   return { committedSlots: c.committed.size, requestsDone: done.size, crashes, maxLogSize }
 }

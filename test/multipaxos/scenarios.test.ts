@@ -84,13 +84,13 @@ describe('acceptor durability', () => {
     expect(ready.messages.map(m => m.message.type)).toEqual(['Promise'])
     expect(ready.persist.map(p => p.kind)).toEqual(['put'])
     // Play the host: these writes are synced before the Promise leaves.
-    for (const op of ready.persist) c.persist(0, op)
+    c.persist(0, ready.persist)
     const value = [request(1000, 1)]
     r0.receive(1, { type: 'Accept', ballot: { round: 5, id: 1 }, slot: 1, value, commitIndex: 0 })
     ready = r0.ready()
     expect(ready.messages.map(m => m.message.type)).toEqual(['Accepted'])
     expect(ready.persist).toEqual([expect.objectContaining({ kind: 'entry', index: 1 })])
-    for (const op of ready.persist) c.persist(0, op)
+    c.persist(0, ready.persist)
     c.crash(0)
     c.restart(0)
     const again = c.replica(0)
@@ -118,10 +118,10 @@ describe('leader election', () => {
       let ticks = 0
       while (!(c.leaders().length === 1 && c.committed.size > 0)) {
         if (ticks > 1000) throw new Error(`dueling proposers did not resolve within 1000 ticks (seed duel-${seed})`)
-        for (let k = 0; k < 6 && c.pool.length > 0; k++) c.deliver(rng.int(c.pool.length))
+        for (let k = 0; k < 6 && c.queue.length > 0; k++) c.deliver(rng.int(c.queue.length))
         if (rng.chance(0.3)) { c.tickAll(); ticks++ }
         const leaders = c.leaders()
-        if (leaders.length === 1 && c.pool.length === 0 && c.committed.size === 0) c.propose(leaders[0]!, request(1000, 1))
+        if (leaders.length === 1 && c.queue.length === 0 && c.committed.size === 0) c.propose(leaders[0]!, request(1000, 1))
       }
       if ((c.sentByType.get('Nack') ?? 0) > 0) duels++
     }
@@ -155,10 +155,10 @@ describe('catch-up and compaction', () => {
     }
     c.tickAll()
     c.deliverAll()
-    expect(c.applied(leader)).toBe(60)
-    expect(c.applied(lagging)).toBe(0)
+    expect(c.appliedOf(leader)).toBe(60)
+    expect(c.appliedOf(lagging)).toBe(0)
     c.group = c.ids.map(() => 0)
-    c.runUntil(() => c.applied(lagging) === c.applied(leader), 200, 'lagging replica caught up')
+    c.runUntil(() => c.appliedOf(lagging) === c.appliedOf(leader), 200, 'lagging replica caught up')
     expect(c.sentByType.get('Snapshot') ?? 0).toBeGreaterThan(0)
     expect(c.replica(lagging).status().logSize).toBeLessThan(10)
   })
@@ -173,7 +173,7 @@ describe('catch-up and compaction', () => {
       for (const id of c.ids) maxLog = Math.max(maxLog, c.replica(id).status().logSize)
     }
     c.deliverAll()
-    expect(c.applied(leader)).toBeGreaterThan(700) // batched: fewer slots than requests
+    expect(c.appliedOf(leader)).toBeGreaterThan(700) // batched: fewer slots than requests
     expect(maxLog).toBeLessThanOrEqual(50 + 8 + 1)
   })
 })

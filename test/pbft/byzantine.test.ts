@@ -89,7 +89,7 @@ describe('PBFT Byzantine strategies', () => {
       n: 4, seed: 'liar', clients: 1, options: { requestTimeoutTicks: 20, clientRetryTicks: 10 },
       byzantine: new Map([[0, byzantineFactory('lying-view-change')]]),
     })
-    expect(h.runUntil(() => h.completedRequests > 0, 200)).toBe(true)
+    expect(h.stepUntil(() => h.completedRequests > 0, 200)).toBe(true)
     expect(h.drops()['invalid-view-change']).toBeGreaterThan(0)
     expect(bytesEqual(h.stateOf(1), h.stateOf(2))).toBe(true)
   })

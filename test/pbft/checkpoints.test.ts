@@ -11,7 +11,7 @@ const K = 4
 describe('PBFT checkpoints and watermarks (section 4.3)', () => {
   it('a checkpoint becomes stable every K and moves both watermarks (L = 2K)', () => {
     const h = new PbftHarness({ n: 4, seed: 'cp-stable', clients: 2, options: { checkpointInterval: K } })
-    expect(h.runUntil(() => h.minAppliedHonest() >= 10 * K, 1000)).toBe(true)
+    expect(h.stepUntil(() => h.minAppliedHonest() >= 10 * K, 1000)).toBe(true)
     h.workloadOn = false
     h.run(20)
     for (const id of h.ids) {
@@ -32,7 +32,7 @@ describe('PBFT checkpoints and watermarks (section 4.3)', () => {
       expect(h.replica(id).status().logSize).toBe(2 * K)
     }
     h.blockedTypes.delete('Checkpoint')
-    expect(h.runUntil(() => h.minAppliedHonest() >= 6 * K, 300)).toBe(true)
+    expect(h.stepUntil(() => h.minAppliedHonest() >= 6 * K, 300)).toBe(true)
     expect(h.violations).toEqual([])
   })
 
@@ -66,7 +66,7 @@ describe('PBFT checkpoints and watermarks (section 4.3)', () => {
 describe('PBFT checkpoint interval vs the host snapshot interval', () => {
   it('checkpoints on every host snapshot, even when the host interval differs from K but fits the window', () => {
     const h = new PbftHarness({ n: 4, seed: 'cp-other-interval', clients: 2, options: { checkpointInterval: K }, snapshotInterval: K - 1 })
-    expect(h.runUntil(() => h.minAppliedHonest() >= 10 * K, 1000)).toBe(true)
+    expect(h.stepUntil(() => h.minAppliedHonest() >= 10 * K, 1000)).toBe(true)
     h.workloadOn = false
     h.run(20)
     for (const id of h.ids) {
@@ -90,10 +90,10 @@ describe('PBFT state transfer', () => {
     const others = [0, 1, 2]
     h.partition([3], [...others, ...h.clients.map(c => c.id)])
     const cutAt = h.appliedOf(3)
-    expect(h.runUntil(() => h.appliedOf(0) >= cutAt + 5 * K, 1000)).toBe(true)
+    expect(h.stepUntil(() => h.appliedOf(0) >= cutAt + 5 * K, 1000)).toBe(true)
     expect(h.appliedOf(3)).toBe(cutAt)
     h.heal()
-    expect(h.runUntil(() => h.appliedOf(3) >= h.appliedOf(0) - 1 && h.installsOf(3) > 0, 300)).toBe(true)
+    expect(h.stepUntil(() => h.appliedOf(3) >= h.appliedOf(0) - 1 && h.installsOf(3) > 0, 300)).toBe(true)
     h.workloadOn = false
     h.run(50)
     expect(h.installsOf(3)).toBeGreaterThan(0)
@@ -137,7 +137,7 @@ describe('PBFT crash recovery', () => {
   it('the view survives a restart: a replica that restarts after a view change stays in the new view', () => {
     const h = new PbftHarness({ n: 4, seed: 'restart-view', clients: 1, options: { requestTimeoutTicks: 30, clientRetryTicks: 10 } })
     h.crash(0)
-    expect(h.runUntil(() => h.completedRequests > 0, 200)).toBe(true)
+    expect(h.stepUntil(() => h.completedRequests > 0, 200)).toBe(true)
     expect(h.replica(1).status().epoch).toBe(1)
     h.crash(1)
     h.restart(1)

@@ -21,7 +21,7 @@ describe.each(['node', 'sim'] as const)('PBFT drops bad input and counts it by r
 
   beforeEach(() => {
     h = new PbftHarness({ n: 4, seed: 'drops', clients: 1, signer, options: { checkpointInterval: K } })
-    expect(h.runUntil(() => h.completedRequests >= 6 && h.replica(target).debugState().lowWatermark >= K, 500)).toBe(true)
+    expect(h.stepUntil(() => h.completedRequests >= 6 && h.replica(target).debugState().lowWatermark >= K, 500)).toBe(true)
     h.workloadOn = false
     h.run(10)
   })

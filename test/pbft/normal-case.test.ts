@@ -7,7 +7,7 @@ describe('PBFT normal case (section 4.2)', () => {
   for (const n of [4, 7]) {
     it(`n=${n}: one client's requests commit in order on every replica with 2n(n-1) messages per request`, () => {
       const h = new PbftHarness({ n, seed: `normal-${n}`, clients: 1, options: { checkpointInterval: 1000 } })
-      expect(h.runUntil(() => h.completedRequests >= 20, 2000)).toBe(true)
+      expect(h.stepUntil(() => h.completedRequests >= 20, 2000)).toBe(true)
       h.workloadOn = false
       h.run(10)
       expect(h.violations).toEqual([])
@@ -50,7 +50,7 @@ describe('PBFT batching and pipelining', () => {
 
   it('tweetnacl and node replicas interoperate in one cluster', () => {
     const h = new PbftHarness({ n: 4, seed: 'mixed-signers', clients: 1, signerOf: id => (id % 2 === 0 ? 'tweetnacl' : 'node') })
-    expect(h.runUntil(() => h.completedRequests >= 3, 200)).toBe(true)
+    expect(h.stepUntil(() => h.completedRequests >= 3, 200)).toBe(true)
     expect(h.drops()).toEqual({})
     expect(h.violations).toEqual([])
   })

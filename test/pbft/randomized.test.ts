@@ -58,7 +58,7 @@ function run(name: string, c: Case, seed: number | string): void {
   for (const id of ids) if (h.isDown(id)) h.restart(id)
   h.network = {}
   const before = h.clients.map(x => x.completedAt.length)
-  const progressed = h.runUntil(() => h.clients.every((x, i) => x.completedAt.length >= before[i]! + 3), 1500)
+  const progressed = h.stepUntil(() => h.clients.every((x, i) => x.completedAt.length >= before[i]! + 3), 1500)
   expect(h.violations, replay).toEqual([])
   expect(progressed, `no progress after healing: ${replay}`).toBe(true)
   expect(h.completedRequests, replay).toBeGreaterThan(20)

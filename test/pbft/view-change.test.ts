@@ -38,7 +38,7 @@ describe('PBFT view change (section 4.4)', () => {
   for (const strategy of ['silent', 'equivocate', 'bad-signature'] as const) {
     it(`a ${strategy} primary is replaced and every client completes within ${ONE_FAULTY_PRIMARY_BOUND} ticks`, () => {
       const h = cluster(4, [[0, strategy]], `vc-${strategy}`)
-      const done = h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), ONE_FAULTY_PRIMARY_BOUND)
+      const done = h.stepUntil(() => h.clients.every(c => c.completedAt.length > 0), ONE_FAULTY_PRIMARY_BOUND)
       expect(done, `completed by tick ${h.now}: ${h.clients.map(c => c.completedAt.length)}`).toBe(true)
       expect(h.violations).toEqual([])
       // Progress continues in the new view, without further view changes.
@@ -54,7 +54,7 @@ describe('PBFT view change (section 4.4)', () => {
   it('a censoring primary: the censored clients complete within the bound after a view change', () => {
     // Clients 1000 and 1002 are censored (even ids), 1001 is not.
     const h = cluster(4, [[0, 'censor']], 'vc-censor', 3)
-    expect(h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), ONE_FAULTY_PRIMARY_BOUND)).toBe(true)
+    expect(h.stepUntil(() => h.clients.every(c => c.completedAt.length > 0), ONE_FAULTY_PRIMARY_BOUND)).toBe(true)
     expect(h.clients[1]!.completedAt[0]!).toBeLessThan(10)
     expect(honestViews(h).every(v => v === 1)).toBe(true)
     expect(h.violations).toEqual([])
@@ -63,7 +63,7 @@ describe('PBFT view change (section 4.4)', () => {
   it('consecutive faulty primaries (n=7: replicas 0 and 1 silent) are skipped', () => {
     const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0, DEFAULT_PBFT_OPTIONS.maxTimeoutDoublings)
     const h = cluster(7, [[0, 'silent'], [1, 'silent']], 'vc-two-silent')
-    expect(h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
+    expect(h.stepUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
     expect(honestViews(h).every(v => v === 2)).toBe(true)
     expect(h.violations).toEqual([])
   })
@@ -71,7 +71,7 @@ describe('PBFT view change (section 4.4)', () => {
   it('a lying next primary (n=7: 0 silent, 1 sends a NEW-VIEW that differs from its V) is refused, then skipped', () => {
     const bound = ONE_FAULTY_PRIMARY_BOUND + backoffTicks(TIMING.viewChangeTicks, 0, DEFAULT_PBFT_OPTIONS.maxTimeoutDoublings)
     const h = cluster(7, [[0, 'silent'], [1, 'lying-view-change']], 'vc-lying')
-    expect(h.runUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
+    expect(h.stepUntil(() => h.clients.every(c => c.completedAt.length > 0), bound)).toBe(true)
     expect(honestViews(h).every(v => v === 2)).toBe(true)
     const drops = h.drops()
     expect(drops['invalid-new-view']).toBeGreaterThan(0)
@@ -83,7 +83,7 @@ describe('PBFT view change (section 4.4)', () => {
     const h = cluster(10, [[0, 'silent'], [1, 'silent'], [2, 'silent']], 'vc-doubling', 1)
     const observer = 5
     const enteredAt = new Map<number, number>()
-    const done = h.runUntil(() => {
+    const done = h.stepUntil(() => {
       const s = h.replica(observer).status()
       if (s.role === 'view-change' && !enteredAt.has(s.epoch)) enteredAt.set(s.epoch, h.now)
       return h.completedRequests > 0

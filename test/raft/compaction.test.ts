@@ -13,8 +13,8 @@ describe('§7 log compaction', () => {
       const r = c.replica(id)
       expect(r.log.snapshotIndex).toBe(20)
       expect(r.status().logSize).toBe(r.log.lastIndex - 20)
-      expect(c.node(id).durable.snapshot?.index).toBe(20)
-      expect([...c.node(id).durable.log.keys()].every(i => i > 20)).toBe(true)
+      expect(c.durable(id).snapshot?.index).toBe(20)
+      expect(c.durable(id).log.map(e => e.index).every(i => i > 20)).toBe(true)
     }
   })
 
@@ -39,14 +39,14 @@ describe('§7 log compaction', () => {
     expect(c.replica(0).log.snapshotIndex).toBe(30)
     c.restart(2)
     c.sentByType.clear()
-    c.runUntil(() => c.node(2).applied.length === 36, 100)
+    c.runUntil(() => c.historyOf(2).length === 36, 100)
     expect(c.sentByType.get('InstallSnapshot')).toBe(1)
-    expect(c.node(2).applied).toEqual(c.node(0).applied)
+    expect(c.historyOf(2)).toEqual(c.historyOf(0))
     inv.check(c)
     // Its durable state now starts from the snapshot: a restart recovers from it.
     c.crash(2); c.restart(2)
     expect(c.replica(2).log.snapshotIndex).toBeGreaterThanOrEqual(30)
-    expect(c.node(2).applied.length).toBeGreaterThanOrEqual(30)
+    expect(c.historyOf(2).length).toBeGreaterThanOrEqual(30)
   })
 
   it('a snapshot whose last entry the follower already holds keeps the entries after it', () => {

@@ -10,7 +10,11 @@
 import type { NodeId } from '../../core/types.ts'
 import type { Entry } from '../../protocols/raft/messages.ts'
 import type { RaftReplica } from '../../protocols/raft/replica.ts'
-import type { Cluster } from './harness.ts'
+import type { RaftMessage } from '../../protocols/raft/messages.ts'
+import type { ReplicaNetwork } from '../support/replica-network.ts'
+
+/** Any replica network running Raft (the Raft harness's Cluster is one). */
+type Cluster = ReplicaNetwork<RaftMessage, RaftReplica>
 
 const textDecoder = new TextDecoder()
 
@@ -42,7 +46,14 @@ export class RaftInvariants {
   checks = 0
 
   constructor(cluster: Cluster) {
-    cluster.commitObservers.push((node, index, key, term) => this.observeCommit(node, index, key, term))
+    cluster.observe({ committed: (net, node, entry, key) => this.observeCommit(node, entry.index, key, net.replica(node).term) })
+  }
+
+  /** Check after every step of the network, not only when the test asks. */
+  static watch(cluster: Cluster): RaftInvariants {
+    const inv = new RaftInvariants(cluster)
+    cluster.onStep(() => inv.check(cluster))
+    return inv
   }
 
   private observeCommit(node: NodeId, index: number, key: string, term: number): void {

@@ -14,7 +14,7 @@ describe('§4 membership changes', () => {
     expect(leader.proposeMembershipChange({ kind: 'addLearner', id: 3 })).toBeNull()
     expect(leader.proposeMembershipChange({ kind: 'addLearner', id: 4 })).toMatch(/uncommitted/)
     c.drain(0)
-    c.runUntil(() => c.node(3).applied.length === c.node(0).applied.length, 100)
+    c.runUntil(() => c.historyOf(3).length === c.historyOf(0).length, 100)
     expect(c.replica(3).configuration).toEqual({ voters: [0, 1, 2], learners: [3] })
     // A learner never campaigns.
     for (let t = 0; t < 50; t++) c.tick(3)
@@ -25,9 +25,9 @@ describe('§4 membership changes', () => {
     // Four voters: commitment now needs three of them.
     c.isolate(1); c.isolate(2)
     c.propose(0, request(1000, 99)); c.stabilize()
-    expect(c.node(0).applied).not.toContain('c1000#99')
+    expect(c.historyOf(0)).not.toContain('c1000#99')
     c.heal()
-    c.runUntil(() => c.node(0).applied.includes('c1000#99'), 50) // lost appends are re-probed after a few heartbeats
+    c.runUntil(() => c.historyOf(0).includes('c1000#99'), 50) // lost appends are re-probed after a few heartbeats
     inv.check(c)
   })
 
@@ -57,7 +57,7 @@ describe('§4 membership changes', () => {
     // Two of the three remaining voters suffice.
     c.isolate(2)
     c.propose(0, request(1000, 1)); c.stabilize()
-    expect(c.node(0).applied).toContain('c1000#1')
+    expect(c.historyOf(0)).toContain('c1000#1')
   })
 
   it('a leader that removes itself steps down once the change commits, and the rest elect a leader', () => {
@@ -71,7 +71,7 @@ describe('§4 membership changes', () => {
     const next = c.leader()!
     expect(next.configuration.voters).toEqual([1, 2])
     c.propose(next.id, request(1000, 1)); c.stabilize()
-    expect(c.node(next.id).applied).toContain('c1000#1')
+    expect(c.historyOf(next.id)).toContain('c1000#1')
     inv.check(c)
   })
 

@@ -53,7 +53,7 @@ describe('persistence', () => {
     const { term, votedFor } = before
     const lastIndex = before.log.lastIndex
     c.crash(1)
-    const recovered = recoverRaftState(c.node(1).durable.state())
+    const recovered = recoverRaftState(c.durable(1))
     expect(recovered.hard).toEqual({ term, votedFor })
     expect(recovered.entries).toHaveLength(lastIndex)
     c.restart(1)
@@ -79,6 +79,6 @@ describe('persistence', () => {
     c.runUntil(() => c.leader() !== undefined && c.leader()!.commitIndex > committed)
     c.tickAll(); c.stabilize()
     inv.check(c)
-    for (const id of [0, 1, 2]) expect(c.node(id).applied.slice(0, 6)).toEqual(['-', 'c1000#1', 'c1000#2', 'c1000#3', 'c1000#4', 'c1000#5'])
+    for (const id of [0, 1, 2]) expect(c.historyOf(id).slice(0, 6)).toEqual(['-', 'c1000#1', 'c1000#2', 'c1000#3', 'c1000#4', 'c1000#5'])
   })
 })

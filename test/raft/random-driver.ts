@@ -144,7 +144,7 @@ export function runRandomCluster(o: RandomRunOptions): RandomRunResult {
       sinceProposal = 0
       cluster.propose(l.id, final)
     }
-    return voters().every(v => cluster.node(v).applied.includes('final'))
+    return voters().every(v => cluster.historyOf(v).includes('final'))
   }, 3000)
   checkReads()
   return {

@@ -9,7 +9,7 @@ describe('§5.3 log replication', () => {
     c.elect(1)
     for (let i = 1; i <= 5; i++) c.propose(1, request(1000, i))
     c.stabilize(); c.tickAll(); c.stabilize()
-    for (const id of [0, 1, 2]) expect(c.node(id).applied).toEqual(['-', 'c1000#1', 'c1000#2', 'c1000#3', 'c1000#4', 'c1000#5'])
+    for (const id of [0, 1, 2]) expect(c.historyOf(id)).toEqual(['-', 'c1000#1', 'c1000#2', 'c1000#3', 'c1000#4', 'c1000#5'])
   })
 
   it('a follower rejects AppendEntries whose previous entry it does not hold (consistency check)', () => {
@@ -38,13 +38,13 @@ describe('§5.3 log replication', () => {
     c.heal()
     const rejections = (): number => c.sentByType.get('AppendEntriesResponse') ?? 0
     const before = rejections()
-    c.runUntil(() => c.node(0).applied.includes('c1001#1'), 100)
+    c.runUntil(() => c.historyOf(0).includes('c1001#1'), 100)
     const inv = new RaftInvariants(c)
     inv.check(c)
     // Without hints the leader would need ~20 rejected probes; with conflict-term hints it needs a handful.
     expect(rejections() - before).toBeLessThan(10)
     expect(c.replica(0).log.lastIndex).toBe(c.replica(1).log.lastIndex)
-    expect(c.node(0).applied).not.toContain('c1000#5')
+    expect(c.historyOf(0)).not.toContain('c1000#5')
   })
 
   it('pipelines several AppendEntries per follower, bounded by maxInflight', () => {
@@ -57,7 +57,7 @@ describe('§5.3 log replication', () => {
     expect(toFollower1.filter(m => m.message.type === 'AppendEntries')).toHaveLength(3)
     expect(leader.progressOf(1)).toMatchObject({ state: 'replicate', inflight: 3 })
     c.stabilize(); c.tickAll(); c.stabilize()
-    expect(c.node(1).applied).toHaveLength(11)
+    expect(c.historyOf(1)).toHaveLength(11)
   })
 
   it('batches many commands into one AppendEntries, bounded by count and bytes', () => {
@@ -77,7 +77,7 @@ describe('§5.3 log replication', () => {
     const msg = c.peek(0).message
     if (msg.type === 'AppendEntries') expect(msg.entries).toHaveLength(1) // the second would exceed maxBatchBytes
     c.stabilize(); c.tickAll(); c.stabilize()
-    expect(c.node(2).applied).toHaveLength(15)
+    expect(c.historyOf(2)).toHaveLength(15)
   })
 
   it('steady state at batch size 1 costs exactly one AppendEntries and one response per follower per command', () => {
@@ -92,7 +92,7 @@ describe('§5.3 log replication', () => {
       expect([...c.sentByType.keys()].sort()).toEqual(['AppendEntries', 'AppendEntriesResponse'])
       // Followers learn the commit index from the next message: after one heartbeat all have applied everything.
       c.tickAll(); c.stabilize()
-      for (let id = 0; id < n; id++) expect(c.node(id).applied).toHaveLength(51)
+      for (let id = 0; id < n; id++) expect(c.historyOf(id)).toHaveLength(51)
     }
   })
 
@@ -103,6 +103,6 @@ describe('§5.3 log replication', () => {
     for (let i = 1; i <= 3; i++) c.propose(0, request(1000, i))
     c.queue = c.queue.filter(d => d.to !== 2) // every AppendEntries to node 2 is lost
     c.stabilize()
-    c.runUntil(() => c.node(2).applied.length === 4, 50)
+    c.runUntil(() => c.historyOf(2).length === 4, 50)
   })
 })

@@ -52,6 +52,7 @@ export class ModelState {
       case 'put': this.hard.set(op.key, op.value.slice()); break
       case 'entry': this.log.set(op.index, op.value.slice()); break
       case 'truncate': for (const i of [...this.log.keys()]) if (i >= op.from) this.log.delete(i); break
+      case 'forget': this.log.delete(op.index); break
       case 'snapshot':
         if (this.snapshot !== null && this.snapshot.index > op.index) break
         this.snapshot = { index: op.index, meta: op.meta.slice(), data: op.data.slice() }
@@ -72,6 +73,7 @@ function randomOp(rng: Rng, nextIndex: { value: number }): PersistOp {
   if (roll < 15) return { kind: 'put', key: ['term', 'vote', 'view', 'ballot'][rng.int(4)]!, value: value() }
   if (roll < 80) return { kind: 'entry', index: nextIndex.value++, value: value() }
   if (roll < 85) return { kind: 'entry', index: rng.range(1, nextIndex.value + 3), value: value() } // sparse / overwrite
+  if (roll < 88) return { kind: 'forget', index: rng.range(1, nextIndex.value + 3) } // present or not
   if (roll < 92) {
     const from = rng.range(1, nextIndex.value)
     nextIndex.value = from
@@ -118,6 +120,16 @@ export function storageConformance(name: string, makeHarness: StorageHarnessFact
       await syncOf(s)
       s.close?.()
       expect(plain(h.open().load())).toMatchObject({ log: [[1, '01'], [2, '02'], [3, '03'], [4, '2c']] })
+    }))
+
+    it('forget deletes exactly one log record, and a later snapshot does not bring it back', () => withHarness(async h => {
+      const s = h.open()
+      for (const i of [1, 2, 1_000_001, 1_000_002, 1_000_003]) s.write([{ kind: 'entry', index: i, value: bytes(i % 256) }])
+      s.write([{ kind: 'forget', index: 1_000_002 }, { kind: 'forget', index: 77 }])
+      s.write([{ kind: 'snapshot', index: 1, meta: bytes(0xa), data: text('one') }])
+      await syncOf(s)
+      s.close?.()
+      expect(plain(h.open().load())).toMatchObject({ log: [[2, '02'], [1_000_001, '41'], [1_000_003, '43']] })
     }))
 
     it('a snapshot replaces the older one and drops the log records it covers', () => withHarness(async h => {
