@@ -3,7 +3,7 @@
  * `consensus`: one CLI for live clusters over libp2p (and a pointer to the simulator and benchmarks).
  *
  *   consensus cluster init --protocol raft --n 3 --dir ./c     keys + cluster.json for a local cluster
- *   consensus cluster up ./c | down ./c | status ./c           start/stop/inspect the replica processes
+ *   consensus cluster up ./c | down ./c | status ./c [--metrics]  start/stop/inspect the replica processes
  *   consensus node --config ./c/cluster.json --id 0            run one replica in the foreground
  *   consensus kv put k v --config ./c/cluster.json             a client (get | put | delete | cas)
  *   consensus chaos --dir ./c --duration 30 --clients 4 --faults kill,restart,partition --history h.jsonl
@@ -25,7 +25,8 @@ import { protocols } from '../protocols/index.ts'
 import { adminRequest } from '../live/admin.ts'
 import { CHAOS_FAULTS, runChaos, type ChaosFault } from '../live/chaos.ts'
 import { createClient } from '../live/client.ts'
-import { loadClusterConfig } from '../live/config.ts'
+import { DEFAULT_METRICS_HOST, loadClusterConfig } from '../live/config.ts'
+import { parseMetrics, scrapeMetrics, summarizeMetrics, type MetricSample } from '../live/metrics.ts'
 import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
@@ -84,16 +85,25 @@ cluster.command('status')
   .description("each replica's role, term or view, commit index and peers")
   .argument('<dir>', 'cluster folder')
   .option('--json', 'machine-readable output')
-  .action(async (dir: string, a: { json?: boolean }) => {
+  .option('--metrics', "also scrape each replica's Prometheus endpoint (replicas with a metricsPort in cluster.json)")
+  .action(async (dir: string, a: { json?: boolean; metrics?: boolean }) => {
     const config = loadClusterConfig(clusterFile(dir))
     const rows = await Promise.all(config.replicas.map(async r => {
       const pid = runningPid(config, r.id)
       if (pid === null) return { id: r.id, running: false }
+      let row: Record<string, unknown>
       try {
-        return { id: r.id, running: true, pid, ...(await adminRequest(adminSocketPath(config, r.id), { cmd: 'status' }) as object) }
+        row = { id: r.id, running: true, pid, ...(await adminRequest(adminSocketPath(config, r.id), { cmd: 'status' }) as object) }
       } catch (e) {
         return { id: r.id, running: true, pid, error: (e as Error).message }
       }
+      if (a.metrics === true) {
+        if (r.metricsPort === undefined) row.metricsError = 'no metricsPort in cluster.json'
+        else {
+          try { row.metrics = parseMetrics(await scrapeMetrics(r.metricsHost ?? DEFAULT_METRICS_HOST, r.metricsPort)) } catch (e) { row.metricsError = (e as Error).message }
+        }
+      }
+      return row
     }))
     if (a.json === true) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return }
     for (const row of rows as Array<Record<string, unknown>>) {
@@ -102,6 +112,8 @@ cluster.command('status')
       process.stdout.write(`replica ${row.id}: pid ${row.pid}, ${row.role}, epoch ${row.epoch}, leader ${row.leader}, ` +
         `commit ${row.commitIndex}, applied ${row.appliedIndex}, peers ${(row.peers as number[]).join(',')}` +
         `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)
+      if (row.metricsError !== undefined) process.stdout.write(`  metrics: ${row.metricsError as string}\n`)
+      if (row.metrics !== undefined) for (const line of summarizeMetrics(row.metrics as MetricSample[])) process.stdout.write(`  ${line}\n`)
     }
   })
 

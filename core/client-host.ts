@@ -3,6 +3,13 @@
  * protocol while a request is outstanding, and gives up after a deadline. A request that timed out may still be
  * applied later (its outcome is unknown: a Jepsen `info`), so the next request takes a fresh sequence number.
  *
+ * Pipelining: a client may open up to `sessions` sessions under its one identity (core/sessions.ts says how session
+ * ids belong to an identity). Each session has its own sequence numbers, its own client protocol (leader guess,
+ * retries, reply matching) and one request outstanding, so the replicas' session table keeps exactly-once per
+ * session; together they keep up to `sessions` requests in flight over the client's one transport. Requests beyond
+ * that wait in a queue (their deadline runs from submission). The default is one session, as before sessions existed,
+ * so simulated clients keep their exact traces.
+ *
  * Completion is a callback, not a promise, so the deterministic simulator can drive clients synchronously;
  * `submitAsync` wraps it for live use.
  */
@@ -11,6 +18,7 @@ import { CodecError } from './errors.ts'
 import type { AnyProtocol, ClientProtocol, ParsedOptions } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
+import { identityOfSession, MAX_SESSIONS_PER_CLIENT, sessionId, sessionIndexOf } from './sessions.ts'
 import type { Signer } from './signer.ts'
 import type { ClientReply, ClientRequest, NodeId } from './types.ts'
 import type { InboundFrame, Transport } from './transport.ts'
@@ -35,67 +43,90 @@ export interface ClientHostOptions {
   readonly rng: Rng
   readonly signer: Signer
   readonly tickMs: number
-  /** First sequence number minus one (a client restarting under the same id must not reuse numbers). */
+  /** First sequence number minus one, for every session (a client restarting under the same id must not reuse numbers). */
   readonly lastSeq?: number
+  /** Requests in flight at once, one per session (default 1); more wait in the client's queue. */
+  readonly sessions?: number
 }
 
-interface Outstanding {
-  readonly request: ClientRequest
+interface Pending {
+  readonly op: Uint8Array
+  readonly readOnly: boolean
   readonly done: (outcome: ClientOutcome) => void
   /** Runtime time at which the request is given up (checked on ticks, so no timer per request). */
   readonly deadline: number
+  /** The session carrying it; null while queued. */
+  session: Session | null
+  finished: boolean
+}
+
+interface Session {
+  readonly id: NodeId
+  readonly protocol: ClientProtocol
+  seq: number
+  /** The request this session has outstanding and its number. */
+  pending: Pending | null
 }
 
 export class ClientHost {
   readonly id: NodeId
+  /** Most requests in flight at once (sessions). */
+  readonly maxInFlight: number
   private readonly o: ClientHostOptions
-  private readonly protocol: ClientProtocol
-  private seq: number
-  private outstanding: Outstanding | null = null
-  /** The one pending tick event; it keeps running while a request is outstanding and lapses after. */
+  /** Sessions opened so far (lazily, as concurrency asks for them), by index. */
+  private readonly sessions: Session[] = []
+  private readonly idle: Session[] = []
+  private inFlight = 0
+  /** Requests waiting for a free session: queue[queueHead..]. */
+  private queue: Pending[] = []
+  private queueHead = 0
+  /** Unfinished requests in the queue. */
+  private queued = 0
+  /** The one pending tick event; it keeps running while a request is outstanding or queued and lapses after. */
   private cancelTick: (() => void) | null = null
   private closed = false
   /** Replies that could not be decoded (a misbehaving replica). */
   malformedReplies = 0
 
   constructor(options: ClientHostOptions) {
+    const sessions = options.sessions ?? 1
+    if (!Number.isSafeInteger(sessions) || sessions < 1 || sessions > MAX_SESSIONS_PER_CLIENT) {
+      throw new RangeError(`sessions must be an integer from 1 to ${MAX_SESSIONS_PER_CLIENT}, got ${sessions}`)
+    }
     this.o = options
     this.id = options.id
-    this.seq = options.lastSeq ?? 0
-    this.protocol = options.descriptor.createClient({
-      id: options.id, replicas: options.replicas, options: options.protocolOptions, rng: options.rng, signer: options.signer,
-    })
+    this.maxInFlight = sessions
+    sessionId(options.id, 0) // validates the identity
+    this.openSession() // session 0 at once, with the host's own rng, as before sessions existed
     options.transport.onFrame((from, frame) => this.onFrame(from, frame))
   }
 
+  /** True when a new request would have to wait for a free session. */
   get busy(): boolean {
-    return this.outstanding !== null
+    return this.inFlight >= this.maxInFlight
   }
 
-  /** Submit a command; `done` is called exactly once. One request at a time per client. */
+  /** Requests submitted and not yet finished (in flight and queued). */
+  get outstanding(): number {
+    return this.inFlight + this.queued
+  }
+
+  /** Submit a command; `done` is called exactly once. Beyond `sessions` in flight, it waits for a free session. */
   submit(op: Uint8Array, readOnly: boolean, timeoutMs: number, done: (outcome: ClientOutcome) => void): void {
-    if (this.closed) throw new Error(`client ${this.id} is closed`)
-    if (this.outstanding !== null) throw new Error(`client ${this.id} already has request ${this.outstanding.request.seq} outstanding`)
-    const request: ClientRequest = { clientId: this.id, seq: ++this.seq, readOnly, op, signature: EMPTY_BYTES }
-    this.outstanding = { request, done, deadline: this.o.runtime.now() + timeoutMs }
-    this.protocol.submit(request)
-    this.pump()
-    this.scheduleTick()
+    this.enqueue(op, readOnly, timeoutMs, done)
   }
 
   submitAsync(op: Uint8Array, readOnly: boolean, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       signal?.throwIfAborted()
-      const onAbort = () => {
-        this.finish({ status: 'timeout' })
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.submit(op, readOnly, timeoutMs, outcome => {
+      const onAbort = () => this.finish(pending, { status: 'timeout' })
+      const pending = this.enqueue(op, readOnly, timeoutMs, outcome => {
         signal?.removeEventListener('abort', onAbort)
         if (outcome.status === 'ok') resolve(outcome.result)
         else if (signal?.aborted) reject(signal.reason)
         else reject(new RequestTimeoutError(`request timed out after ${timeoutMs} ms (it may still be applied)`))
       })
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -103,26 +134,79 @@ export class ClientHost {
     this.closed = true
     this.cancelTick?.()
     this.cancelTick = null
-    if (this.outstanding !== null) this.finish({ status: 'timeout' })
+    for (const s of this.sessions) if (s.pending !== null) this.finish(s.pending, { status: 'timeout' })
+    const waiting = this.queue.slice(this.queueHead)
+    this.queue = []
+    this.queueHead = 0
+    for (const p of waiting) if (!p.finished) this.finish(p, { status: 'timeout' })
+  }
+
+  private enqueue(op: Uint8Array, readOnly: boolean, timeoutMs: number, done: (outcome: ClientOutcome) => void): Pending {
+    if (this.closed) throw new Error(`client ${this.id} is closed`)
+    const pending: Pending = { op, readOnly, done, deadline: this.o.runtime.now() + timeoutMs, session: null, finished: false }
+    const session = this.freeSession()
+    if (session !== null) this.start(session, pending)
+    else { this.queue.push(pending); this.queued++ }
+    this.scheduleTick()
+    return pending
+  }
+
+  private openSession(): Session {
+    const k = this.sessions.length
+    const id = sessionId(this.o.id, k)
+    const protocol = this.o.descriptor.createClient({
+      id, replicas: this.o.replicas, options: this.o.protocolOptions,
+      rng: k === 0 ? this.o.rng : this.o.rng.fork(`session-${k}`), signer: this.o.signer,
+    })
+    const session: Session = { id, protocol, seq: this.o.lastSeq ?? 0, pending: null }
+    this.sessions.push(session)
+    this.idle.push(session)
+    return session
+  }
+
+  private freeSession(): Session | null {
+    if (this.idle.length === 0 && this.sessions.length < this.maxInFlight) this.openSession()
+    // Lowest index first: a client that never overlaps requests uses session 0 only.
+    let best = -1
+    for (let i = 0; i < this.idle.length; i++) if (best < 0 || this.idle[i]!.id < this.idle[best]!.id) best = i
+    if (best < 0) return null
+    const s = this.idle[best]!
+    this.idle[best] = this.idle[this.idle.length - 1]!
+    this.idle.pop()
+    return s
+  }
+
+  private start(session: Session, pending: Pending): void {
+    pending.session = session
+    session.pending = pending
+    this.inFlight++
+    const request: ClientRequest = { clientId: session.id, seq: ++session.seq, readOnly: pending.readOnly, op: pending.op, signature: EMPTY_BYTES }
+    session.protocol.submit(request)
+    this.pump(session)
   }
 
   private scheduleTick(): void {
-    if (this.cancelTick !== null) return
+    if (this.cancelTick !== null || this.closed) return
     this.cancelTick = this.o.runtime.setTimer(this.o.tickMs, () => {
       this.cancelTick = null
-      if (this.outstanding === null || this.closed) return
-      if (this.o.runtime.now() >= this.outstanding.deadline) {
-        this.finish({ status: 'timeout' })
-        return
+      if (this.closed || this.outstanding === 0) return
+      const now = this.o.runtime.now()
+      for (const s of this.sessions) {
+        if (s.pending === null) continue
+        if (now >= s.pending.deadline) { this.finish(s.pending, { status: 'timeout' }); continue }
+        s.protocol.tick()
+        this.pump(s)
       }
-      this.protocol.tick()
-      this.pump()
-      this.scheduleTick()
+      for (let i = this.queueHead; i < this.queue.length; i++) {
+        const p = this.queue[i]!
+        if (!p.finished && now >= p.deadline) this.finish(p, { status: 'timeout' })
+      }
+      if (this.outstanding > 0) this.scheduleTick()
     })
   }
 
   private onFrame(from: NodeId, frame: InboundFrame): void {
-    if (frame.channel !== 'reply' || this.outstanding === null) return
+    if (frame.channel !== 'reply' || this.inFlight === 0) return
     let reply
     try {
       reply = (frame.message as ClientReply | undefined) ?? decodeReply(frame.bytes)
@@ -130,25 +214,47 @@ export class ClientHost {
       if (e instanceof CodecError) { this.malformedReplies++; return }
       throw e
     }
-    this.protocol.receive(from, reply)
-    this.pump()
+    if (identityOfSession(reply.clientId) !== this.id) return
+    const session = this.sessions[sessionIndexOf(reply.clientId)]
+    if (session === undefined || session.pending === null) return
+    session.protocol.receive(from, reply)
+    this.pump(session)
   }
 
-  private pump(): void {
-    const ready = this.protocol.ready()
+  private pump(session: Session): void {
+    const ready = session.protocol.ready()
     for (const { to, message } of ready.messages) {
       this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message), message })
     }
-    if (ready.completed !== null && this.outstanding !== null && ready.completed.seq === this.outstanding.request.seq) {
-      this.finish({ status: 'ok', result: ready.completed.result })
+    if (ready.completed !== null && session.pending !== null && ready.completed.seq === session.seq) {
+      this.finish(session.pending, { status: 'ok', result: ready.completed.result })
     }
   }
 
-  private finish(outcome: ClientOutcome): void {
-    const o = this.outstanding
-    if (o === null) return
-    this.outstanding = null
-    o.done(outcome)
+  private finish(pending: Pending, outcome: ClientOutcome): void {
+    if (pending.finished) return
+    pending.finished = true
+    const session = pending.session
+    if (session !== null) {
+      session.pending = null
+      this.inFlight--
+      this.idle.push(session)
+    } else {
+      this.queued--
+    }
+    pending.done(outcome)
+    // Compact finished entries (timed out or aborted while queued) off the front, then hand free sessions to waiters.
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.finished) this.queueHead++
+    while (!this.closed && this.queueHead < this.queue.length && this.inFlight < this.maxInFlight) {
+      const next = this.queue[this.queueHead++]!
+      if (next.finished) continue
+      this.queued--
+      this.start(this.freeSession()!, next)
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead)
+      this.queueHead = 0
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.ts'
 import type { AdminCommand, AnyProtocol, Membership, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
-import { SessionStateMachine } from './sessions.ts'
+import { identityOfSession, SessionStateMachine } from './sessions.ts'
 import type { Signer, Verifier } from './signer.ts'
 import type { StateMachine } from './state-machine.ts'
 import type { Storage } from './storage.ts'
@@ -24,6 +24,8 @@ export interface HostObserver {
   applied?(host: NodeId, entry: CommittedEntry): void
   /** A frame that could not be decoded or was refused. */
   rejected?(host: NodeId, from: NodeId, reason: string): void
+  /** A frame decoded: its message type name and size (metrics count what arrives by type, as the transport counts sends). */
+  received?(host: NodeId, from: NodeId, type: string, bytes: number): void
 }
 
 export interface ReplicaHostOptions {
@@ -83,6 +85,11 @@ export class ReplicaHost {
   private flushRequested = false
   /** This replica's clock runs at this multiple of real (or virtual) time: ticks come every tickMs / clockRate. */
   private clockRate = 1
+  /**
+   * Client requests refused because their session does not belong to the authenticated sender (core/sessions.ts):
+   * a client may use only its own sessions.
+   */
+  foreignSessionRequests = 0
 
   constructor(options: ReplicaHostOptions) {
     this.o = options
@@ -110,7 +117,7 @@ export class ReplicaHost {
       rng: this.o.rng,
       signer: this.o.signer,
       verifier: this.o.verifier,
-      publicKeyOf: this.o.publicKeyOf,
+      publicKeyOf: id => this.publicKeyOf(id),
       recovered: durable,
       log: createLogger(`consensus:${this.o.descriptor.name}:${this.o.id}`),
     }
@@ -171,9 +178,13 @@ export class ReplicaHost {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
-        this.replica.receive(from, frame.message ?? this.o.descriptor.codec.decode(frame.bytes))
+        const message: unknown = frame.message ?? this.o.descriptor.codec.decode(frame.bytes)
+        this.o.observer?.received?.(this.id, from, this.o.descriptor.codec.typeName(message), frame.bytes.length)
+        this.replica.receive(from, message)
       } else if (frame.channel === 'request') {
-        this.onRequest(from, (frame.message as ClientRequest | undefined) ?? decodeRequest(frame.bytes))
+        const request = (frame.message as ClientRequest | undefined) ?? decodeRequest(frame.bytes)
+        this.o.observer?.received?.(this.id, from, 'ClientRequest', frame.bytes.length)
+        this.onRequest(from, request)
       } else {
         this.reject(from, `unexpected ${frame.channel} frame`)
         return
@@ -188,10 +199,21 @@ export class ReplicaHost {
     this.flush()
   }
 
+  /**
+   * Keys as the replica sees them: a session signs with the key of the identity that owns it (a pipelining client has
+   * one key and many sessions). Replicas have no sessions beyond their own id, so no replica key can sign for one.
+   */
+  private publicKeyOf(id: NodeId): Uint8Array | undefined {
+    const identity = identityOfSession(id)
+    if (identity !== id && this.o.members.includes(identity)) return undefined
+    return this.o.publicKeyOf(identity)
+  }
+
   private onRequest(from: NodeId, request: ClientRequest): void {
-    // The sender is authenticated by the transport: a client may only speak for itself.
-    if (request.clientId !== from) {
-      this.reject(from, `request claims client ${request.clientId} but was sent by ${from}`)
+    // The sender is authenticated by the transport: a client may only speak for itself, through its own sessions.
+    if (identityOfSession(request.clientId) !== from) {
+      this.foreignSessionRequests++
+      this.reject(from, `request for session ${request.clientId} of client ${identityOfSession(request.clientId)} was sent by ${from}`)
       return
     }
     this.pendingClients.set(request.clientId, request.seq)
@@ -303,7 +325,8 @@ export class ReplicaHost {
 
   private sendResult(request: ClientRequest, result: Uint8Array): void {
     const status = this.replica.status()
-    this.sendReply(request.clientId, {
+    // The reply goes to the identity that owns the session: the transport knows identities, not sessions.
+    this.sendReply(identityOfSession(request.clientId), {
       clientId: request.clientId, seq: request.seq, status: 'ok', result,
       leaderHint: status.leader ?? -1, epoch: status.epoch, error: '',
     })

@@ -3,13 +3,46 @@
  * each client it remembers the last sequence number applied and its result, so a retried command that commits twice
  * is applied once and answered with the first result. The table is part of the replicated state, hence of snapshots.
  *
- * A client keeps one request outstanding, so one entry per client suffices. Entries are never expired: the table is
- * bounded by the number of distinct clients (expiry, as the dissertation describes, would need a replicated clock).
+ * A session keeps one request outstanding, so one entry per session suffices. A client that pipelines opens several
+ * sessions under its one authenticated identity (see `sessionId`); each is numbered on its own. Entries are never
+ * expired: the table is bounded by the number of distinct sessions (expiry, as the dissertation describes, would need
+ * a replicated clock).
  */
 import { BinaryReader, BinaryWriter } from './codec/binary.ts'
 import { encodeKvResult } from './kv.ts'
 import type { StateMachine } from './state-machine.ts'
-import type { ClientRequest } from './types.ts'
+import type { ClientRequest, NodeId } from './types.ts'
+
+/**
+ * Session ids. A client identity `c` (its authenticated NodeId, below 2^32) owns the sessions `c + k * 2^32` for
+ * k = 0 .. MAX_SESSIONS_PER_CLIENT - 1, and no others: the identity behind a request's `clientId` is
+ * `clientId mod 2^32`, which is what a host compares with the authenticated sender. Session 0 is the identity itself,
+ * so a client with one session (the simulator's default) sends exactly what it sent before sessions existed. The
+ * largest session id, 2^52 - 1, is a safe integer and fits the codecs' varints.
+ */
+export const SESSION_STRIDE = 2 ** 32
+export const MAX_SESSIONS_PER_CLIENT = 2 ** 20
+
+/** The id of session `k` of client identity `identity`. */
+export function sessionId(identity: NodeId, k: number): NodeId {
+  if (!Number.isSafeInteger(identity) || identity < 0 || identity >= SESSION_STRIDE) {
+    throw new RangeError(`client identity must be an integer from 0 to ${SESSION_STRIDE - 1}, got ${identity}`)
+  }
+  if (!Number.isSafeInteger(k) || k < 0 || k >= MAX_SESSIONS_PER_CLIENT) {
+    throw new RangeError(`session index must be an integer from 0 to ${MAX_SESSIONS_PER_CLIENT - 1}, got ${k}`)
+  }
+  return identity + k * SESSION_STRIDE
+}
+
+/** The client identity that owns session `id` (the identity itself for session 0 and for replica ids). */
+export function identityOfSession(id: NodeId): NodeId {
+  return id % SESSION_STRIDE
+}
+
+/** Which of its identity's sessions `id` is (0 for the identity itself). */
+export function sessionIndexOf(id: NodeId): number {
+  return Math.floor(id / SESSION_STRIDE)
+}
 
 interface Session {
   seq: number

@@ -1,6 +1,10 @@
 /**
  * A live client of a cluster: the library form of `consensus kv`. Submits key-value commands over libp2p with
  * exactly-once sessions; `AbortSignal` cancels a wait.
+ *
+ * Calls may overlap: `await Promise.all([c.put(..), c.put(..)])` sends them all at once over the client's one
+ * connection per replica, each on its own session of the client's identity (up to `maxInFlight`; more wait their
+ * turn in the client), and the leader batches them into its log.
  */
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from '../core/errors.ts'
@@ -8,6 +12,7 @@ import { createClientHost, type ClientHost } from '../core/client-host.ts'
 import { decodeKvResult, encodeKvCommand, type KvCommand, type KvResult } from '../core/kv.ts'
 import { createRng } from '../core/random.ts'
 import { realRuntime } from '../core/runtime.ts'
+import { MAX_SESSIONS_PER_CLIENT } from '../core/sessions.ts'
 import { signatureScheme } from '../core/signers/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../net/libp2p/index.ts'
 import { getProtocol } from '../protocols/index.ts'
@@ -23,10 +28,16 @@ export interface ClientOptions {
   readonly timeoutMs?: number
   /** Talk only to these replicas (default: all). Tests use it to stand on one side of a partition. */
   readonly replicas?: readonly number[]
+  /** Requests in flight at once (sessions of this identity; default 64); further calls queue in the client. */
+  readonly maxInFlight?: number
 }
+
+export const DEFAULT_MAX_IN_FLIGHT = 64
 
 export interface ConsensusClient {
   readonly id: number
+  /** The bound on requests in flight (ClientOptions.maxInFlight). */
+  readonly maxInFlight: number
   run(command: KvCommand, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<KvResult>
   get(key: string, signal?: AbortSignal): Promise<string | null>
   put(key: string, value: string, signal?: AbortSignal): Promise<void>
@@ -48,6 +59,10 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
   for (const r of options.replicas ?? []) {
     if (!config.replicas.some(x => x.id === r)) throw new ConfigError('replicas', `replica ${r} is not in the cluster config`)
   }
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+  if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_SESSIONS_PER_CLIENT) {
+    throw new ConfigError('maxInFlight', `expected an integer from 1 to ${MAX_SESSIONS_PER_CLIENT}, got ${maxInFlight}`)
+  }
   const protocol = getProtocol(config.protocol)
   const protocolOptions = protocol.parseOptions(config.protocolOptions, config.replicas.length)
   const transport: Libp2pTransport = await createLibp2pTransport({
@@ -66,6 +81,7 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
     // Sequence numbers must grow across processes using this id (the replicas' session table remembers the last):
     // start from the wall clock in microseconds.
     lastSeq: Date.now() * 1000,
+    sessions: maxInFlight,
   })
   const defaultTimeout = options.timeoutMs ?? 5000
   const run = async (command: KvCommand, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<KvResult> => {
@@ -76,6 +92,7 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
   }
   return {
     id: entry.id,
+    maxInFlight,
     run,
     async get(key, signal) {
       const r = await run({ type: 'get', key }, signal !== undefined ? { signal } : {})

@@ -21,10 +21,15 @@ const replicaSchema = z.object({
   keyFile: z.string().min(1),
   /** Data folder (write-ahead log, snapshots), relative to the config file's folder. */
   dataDir: z.string().min(1),
+  /** Serve Prometheus metrics over HTTP on this port (GET /metrics); omitted: no metrics endpoint. */
+  metricsPort: z.number().int().min(1).max(65535).optional(),
+  /** The address the metrics endpoint binds (default 127.0.0.1: metrics stay on the machine unless asked). */
+  metricsHost: z.union([z.ipv4(), z.ipv6()], { message: 'expected an IPv4 or IPv6 address such as 127.0.0.1' }).optional(),
 }).strict()
 
 const clientSchema = z.object({
-  id: z.number().int().min(1000),
+  /** Below 2^32: the client's sessions are numbered above that (core/sessions.ts). */
+  id: z.number().int().min(1000).max(2 ** 32 - 1),
   publicKey: hexKey,
   keyFile: z.string().min(1).optional(),
 }).strict()
@@ -47,6 +52,9 @@ export const clusterConfigSchema = z.object({
   /** Folder for per-node admin sockets and pid files, relative to the config file's folder. */
   runDir: z.string().default('run'),
 }).strict()
+
+/** Where a replica's metrics endpoint binds when its config gives a port but no host. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1'
 
 export type ClusterConfig = z.infer<typeof clusterConfigSchema> & {
   /** Folder of the config file: relative paths in it are resolved against this. */
@@ -77,6 +85,16 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
   for (const [i, r] of c.replicas.entries()) {
     if (seen.has(r.address)) throw new ConfigError(`replicas[${i}].address`, `${r.address} is used by two replicas`)
     seen.add(r.address)
+  }
+  const metrics = new Map<string, number>()
+  for (const [i, r] of c.replicas.entries()) {
+    if (r.metricsHost !== undefined && r.metricsPort === undefined) {
+      throw new ConfigError(`replicas[${i}].metricsHost`, 'needs a metricsPort (the metrics endpoint is off without one)')
+    }
+    if (r.metricsPort === undefined) continue
+    const where = `${r.metricsHost ?? DEFAULT_METRICS_HOST}:${r.metricsPort}`
+    if (metrics.has(where)) throw new ConfigError(`replicas[${i}].metricsPort`, `${where} is also the metrics address of replica ${metrics.get(where)}`)
+    metrics.set(where, r.id)
   }
   const keys = new Set<string>()
   for (const k of [...c.replicas.map(r => r.publicKey), ...c.clients.map(x => x.publicKey)]) {

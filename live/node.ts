@@ -6,7 +6,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
 import type { Libp2p } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 import { ConfigError } from '../core/errors.ts'
 import { describeAdminCommand } from '../core/admin-commands.ts'
 import { createReplicaHost, resolveSnapshotInterval, type HostStatus, type ReplicaHost } from '../core/host.ts'
@@ -21,7 +23,8 @@ import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '.
 import type { TypeCount } from '../core/message-stats.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
-import { configPath, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { createNodeMetrics, startMetricsServer } from './metrics.ts'
 import { fromHex, readKeyFile } from './keys.ts'
 
 export interface NodeOptions {
@@ -42,6 +45,8 @@ export interface NodeStatus extends HostStatus {
   readonly blocked: readonly NodeId[]
   readonly messagesSent: Record<string, TypeCount>
   readonly framesRejected: Readonly<Record<string, number>>
+  /** Requests refused because their session belongs to another client identity than the sender's. */
+  readonly foreignSessionRequests: number
 }
 
 export interface ConsensusNode {
@@ -49,6 +54,8 @@ export interface ConsensusNode {
   readonly host: ReplicaHost
   readonly transport: Libp2pTransport
   readonly storage: FileStorage
+  /** The Prometheus registry when the config gives this replica a metricsPort, else null. */
+  readonly metrics: Registry | null
   status(): NodeStatus
   close(): Promise<void>
 }
@@ -86,7 +93,11 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
   const log = createLogger(`consensus:node:${me.id}`)
   const dataDir = configPath(config, me.dataDir)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const storage = createFileStorage({ dir: dataDir, fsync: config.fsync as 'always' | 'batch' | 'none' })
+  const metrics = me.metricsPort !== undefined ? createNodeMetrics() : null
+  const storage = createFileStorage({
+    dir: dataDir, fsync: config.fsync as 'always' | 'batch' | 'none',
+    ...(metrics !== null ? { onFsync: metrics.observeFsync } : {}),
+  })
   let transport: Libp2pTransport
   try {
     transport = await createLibp2pTransport({
@@ -116,8 +127,23 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     tickMs: config.tickMs,
     snapshotInterval: resolveSnapshotInterval(protocol, protocolOptions, config.snapshotInterval, 1000),
     log,
+    ...(metrics !== null ? { observer: { received: (_host: NodeId, _from: NodeId, type: string, bytes: number) => metrics.observeReceived(type, bytes) } } : {}),
   })
   host.start()
+  let metricsServer: HttpServer | null = null
+  if (metrics !== null) {
+    metrics.attach({ id: me.id, protocol: protocol.name, host, transport, storage })
+    try {
+      metricsServer = await startMetricsServer(metrics, me.metricsHost ?? DEFAULT_METRICS_HOST, me.metricsPort!)
+    } catch (e) {
+      metrics.close()
+      host.stop()
+      await transport.stop()
+      storage.close()
+      throw e
+    }
+    log('metrics on http://%s:%d/metrics', me.metricsHost ?? DEFAULT_METRICS_HOST, me.metricsPort)
+  }
   let blocked: NodeId[] = []
   const status = (): NodeStatus => ({
     ...host.status(),
@@ -126,6 +152,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     blocked,
     messagesSent: transport.stats.snapshot(),
     framesRejected: { ...transport.rejected },
+    foreignSessionRequests: host.foreignSessionRequests,
   })
   let admin: Server | null = null
   if (options.admin !== false) {
@@ -150,10 +177,13 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     if (closed) return
     closed = true
     host.stop()
+    metrics?.close()
     await new Promise<void>(resolve => admin === null ? resolve() : admin.close(() => resolve()))
+    metricsServer?.closeAllConnections()
+    await new Promise<void>(resolve => metricsServer === null ? resolve() : metricsServer.close(() => resolve()))
     await transport.stop()
     storage.close()
   }
   options.signal?.addEventListener('abort', () => { void close() }, { once: true })
-  return { id: me.id, host, transport, storage, status, close }
+  return { id: me.id, host, transport, storage, metrics: metrics?.registry ?? null, status, close }
 }

@@ -10,8 +10,15 @@ import type { Registry } from '../matrix.ts'
 export interface LiveBenchConfig {
   /** Registry names, the unreplicated baseline included if wanted. */
   readonly protocols: readonly string[]
-  /** Concurrent clients, each its own libp2p node and client id with one request outstanding. */
+  /**
+   * Outstanding operations (closed-loop callers). Without `clientNodes`, each is its own libp2p node and client id with
+   * one request outstanding; with it, they are spread over that many client nodes, each pipelining its share.
+   */
   readonly clients: readonly number[]
+  /** Client libp2p nodes carrying the load (each with up to ceil(clients / clientNodes) calls in flight); null: one per client. */
+  readonly clientNodes: number | null
+  /** Frames sent through the consensus transport (and bare libp2p) for the per-message cost figure; 0 skips it. */
+  readonly transportMessages: number
   readonly fsync: readonly FsyncPolicy[]
   readonly warmupMs: number
   readonly durationMs: number
@@ -31,6 +38,8 @@ export interface LiveBenchConfig {
 
 export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   clients: [1, 16, 64, 256],
+  clientNodes: null,
+  transportMessages: 100_000,
   fsync: ['always', 'batch', 'none'],
   warmupMs: 1000,
   durationMs: 3000,
@@ -51,6 +60,8 @@ export const MAX_LIVE_CLIENTS = 1024
 export interface LiveBenchFlags {
   protocols?: string
   clients?: string
+  clientNodes?: string
+  transportMessages?: string
   fsync?: string
   warmupMs?: string
   durationMs?: string
@@ -117,6 +128,8 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
   const config: LiveBenchConfig = {
     protocols,
     clients,
+    clientNodes: flags.clientNodes === undefined ? null : (int('--client-nodes', 1, MAX_LIVE_CLIENTS)(flags.clientNodes.trim()) ?? null),
+    transportMessages: scalar(flags.transportMessages, int('--transport-messages', 0, 10_000_000), d.transportMessages),
     fsync,
     warmupMs: scalar(flags.warmupMs, int('--warmup-ms', 0, 600_000), d.warmupMs),
     durationMs: scalar(flags.durationMs, int('--duration-ms', 1, 3_600_000), d.durationMs),

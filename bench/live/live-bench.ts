@@ -14,6 +14,7 @@ import { snapshotIntervalFor } from '../snapshot-interval.ts'
 import type { LiveBenchConfig } from './config.ts'
 import { startLoopbackCluster, type Agreement } from './loopback-cluster.ts'
 import { measureLive, type LiveMeasurement } from './measure.ts'
+import { measureTransportRate, type TransportRate } from './transport-rate.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
 
@@ -45,7 +46,10 @@ export interface LiveRun {
   readonly protocol: string
   readonly n: number
   readonly fsync: FsyncPolicy
+  /** Outstanding operations (closed-loop callers). */
   readonly clients: number
+  /** libp2p client nodes carrying them (each pipelining clients / clientNodes calls). */
+  readonly clientNodes: number
   /** Wall-clock ms for the client nodes this measurement added to connect (their first writes; excluded). */
   readonly connectMs: number
   readonly samples: readonly LiveMeasurement[]
@@ -63,6 +67,8 @@ export interface LiveResults {
   /** os.loadavg() (1, 5, 15 minutes) at the start and the end: how busy the machine was. */
   readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] }
   readonly echo: EchoFigures
+  /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
+  readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
   readonly wallMs: number
 }
@@ -128,7 +134,14 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     pings: e.pings, payloadBytes: e.payloadBytes, p50Ms: r3(e.p50Us / 1000), p99Ms: r3(e.p99Us / 1000),
     meanMs: r3(e.meanUs / 1000), maxMs: r3(e.maxUs / 1000),
   }
+  let transport: TransportRate | null = null
+  if (config.transportMessages > 0) {
+    hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
+    transport = await measureTransportRate({ messages: config.transportMessages })
+  }
   const runs: LiveRun[] = []
+  const maxClients = clientCounts[clientCounts.length - 1]!
+  const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
   for (const name of config.protocols) {
     const protocol = registry.get(name)
     if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
@@ -136,8 +149,9 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
     for (const fsync of config.fsync) {
       const cluster = await startLoopbackCluster({
-        protocol: name, n, clients: clientCounts[clientCounts.length - 1]!, fsync, signer: config.signer,
+        protocol: name, n, clients: nodesFor(maxClients), fsync, signer: config.signer,
         tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
+        ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
         // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
         snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
       })
@@ -145,7 +159,8 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
         // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
         for (const clients of clientCounts) {
           hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}: connecting` })
-          const connectMs = await cluster.connectClients(clients)
+          const nodes = nodesFor(clients)
+          const connectMs = await cluster.connectClients(nodes)
           const samples: LiveMeasurement[] = []
           for (let i = 0; i < config.repeat; i++) {
             hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}` +
@@ -154,11 +169,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
               readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
               warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
               timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
-            }))
+            }, nodes))
             done++
           }
           runs.push({
-            id: `${name}/n${n}/fsync-${fsync}/c${clients}`, protocol: name, n, fsync, clients,
+            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : ''), protocol: name, n, fsync, clients,
+            clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
           })
@@ -170,6 +186,6 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   }
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, runs, wallMs: Math.round(performance.now() - started),
+    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
   }
 }

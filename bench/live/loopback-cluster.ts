@@ -32,6 +32,8 @@ export interface LoopbackClusterOptions {
   readonly snapshotInterval?: number
   /** Per-request deadline of the clients (default 5000 ms). */
   readonly requestTimeoutMs?: number
+  /** Calls each client node keeps in flight (createClient's maxInFlight; default its default). */
+  readonly maxInFlight?: number
 }
 
 export interface LoopbackCluster {
@@ -114,7 +116,8 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
       const deadline = t0 + deadlineMs
       const fresh: ConsensusClient[] = []
       while (clients.length < count) {
-        const client = await createClient({ config, clientId: config.clients[clients.length]!.id, timeoutMs: o.requestTimeoutMs ?? 5000 })
+        const client = await createClient({ config, clientId: config.clients[clients.length]!.id, timeoutMs: o.requestTimeoutMs ?? 5000,
+          ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) })
         clients.push(client)
         fresh.push(client)
       }

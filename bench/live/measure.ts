@@ -39,10 +39,17 @@ function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {
 
 const received = (cluster: LoopbackCluster) => cluster.replicas.reduce((s, r) => s + r.transport.received.frames, 0)
 
+/**
+ * `clients` closed-loop callers on the first `nodes` client nodes (default: one node each), caller i on node i mod
+ * nodes: with fewer nodes than callers, each node pipelines its callers' requests over its connections.
+ */
 export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtocol, clients: number,
-  w: LiveWorkload): Promise<LiveMeasurement> {
-  if (!Number.isInteger(clients) || clients < 1 || clients > cluster.clients.length) {
-    throw new RangeError(`clients must be an integer from 1 to ${cluster.clients.length} (the cluster's client nodes), got ${clients}`)
+  w: LiveWorkload, nodes = clients): Promise<LiveMeasurement> {
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > cluster.clients.length) {
+    throw new RangeError(`client nodes must be an integer from 1 to ${cluster.clients.length} (the cluster's client nodes), got ${nodes}`)
+  }
+  if (!Number.isInteger(clients) || clients < nodes) {
+    throw new RangeError(`clients must be an integer of at least ${nodes} (one per client node), got ${clients}`)
   }
   const meter = new HostMeter()
   const sampler = setInterval(() => meter.sample(), 250)
@@ -51,7 +58,7 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
   let after = new Map<string, TypeCount>()
   let load
   try {
-    load = await runLiveClosedLoop(cluster.clients.slice(0, clients), {
+    load = await runLiveClosedLoop(Array.from({ length: clients }, (_, i) => cluster.clients[i % nodes]!), {
       ...w, rng: createRng(w.seed).fork('bench-live-load'),
       onWindowStart: () => { before = replicaCounts(cluster) },
       onWindowEnd: () => { after = replicaCounts(cluster) },

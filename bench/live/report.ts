@@ -25,6 +25,15 @@ function echoLine(r: LiveResults): string {
     `p50 ${fmt(e.p50Ms, 3)} ms, p99 ${fmt(e.p99Ms, 3)} ms`
 }
 
+function transportLine(r: LiveResults): string | null {
+  const t = r.transport
+  if (t === null) return null
+  const perWrite = t.streamWrites > 0 ? `, ${fmt(t.messages / t.streamWrites, 1)} frames per stream write` : ''
+  return `consensus transport, ${t.messages} frames of ${t.payloadBytes} B in bursts of ${t.burst} per turn: ` +
+    `${fmt(t.transportMsgsPerSec, 0)} frames/s${perWrite}; bare libp2p, one stream.send() per message: ${fmt(t.bareMsgsPerSec, 0)} msgs/s ` +
+    `(${fmt(t.transportMsgsPerSec / Math.max(1, t.bareMsgsPerSec), 2)}x); one frame in flight through both transports: p50 ${fmt(t.pingP50Ms, 3)} ms`
+}
+
 function repeatNote(r: LiveResults): string {
   return r.config.repeat > 1 ? `medians of ${r.config.repeat} measurements each` : 'one measurement each'
 }
@@ -56,9 +65,9 @@ export function throughputRows(r: LiveResults): { header: string[]; rows: string
 /** Every measurement. */
 export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
   return {
-    header: ['protocol', 'fsync', 'n', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+    header: ['protocol', 'fsync', 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
       'timeouts', 'cpu us/op', 'connect ms', 'agreement'],
-    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, String(x.n), String(x.clients), fmt(x.median.throughput, 0),
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
       fmt(x.connectMs, 0), x.agreement]),
@@ -76,7 +85,10 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   const l = latencyRows(r)
   const t = throughputRows(r)
   const d = detailRows(r)
-  const lines = [echoLine(r), '']
+  const lines = [echoLine(r)]
+  const tl = transportLine(r)
+  if (tl !== null) lines.push(tl)
+  lines.push('')
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
   lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
@@ -95,8 +107,11 @@ export function liveMarkdown(r: LiveResults): string {
   out.push(`Each combination: a fresh cluster per protocol and fsync policy (replicas in this process, one libp2p node each, ` +
     `file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
     `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
-    `${repeatNote(r)}. Every client is its own libp2p node and client id with one request outstanding.`, '')
+    `${repeatNote(r)}. ` + (c.clientNodes === null ? 'Every client is its own libp2p node and client id with one request outstanding.'
+      : `"clients" are outstanding operations, carried by at most ${c.clientNodes} client node(s), each pipelining its share over one connection per replica.`), '')
   out.push('## Floor', '', echoLine(r) + '.', '')
+  const tl = transportLine(r)
+  if (tl !== null) out.push(tl + '.', '')
   const l = latencyRows(r)
   if (l.rows.length > 0) out.push('## Single-client commit latency', '', markdownTable(l.header, l.rows), '')
   const t = throughputRows(r)
@@ -118,10 +133,10 @@ function cell(v: string | number): string {
 }
 
 export function liveCsv(r: LiveResults): string {
-  const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
+  const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
     'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms']
-  const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.samples.length, x.median.throughput,
+  const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
     x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms])

@@ -67,6 +67,8 @@ export interface FileStorageOptions {
    */
   readonly segmentBytes?: number
   readonly logger?: Logger
+  /** Called with the duration in seconds of every fdatasync of the log (metrics: the WAL fsync histogram). */
+  readonly onFsync?: (seconds: number) => void
 }
 
 export interface FileStorageStats {
@@ -109,6 +111,7 @@ export class FileStorage implements Storage {
   readonly policy: FsyncPolicy
   readonly stats: FileStorageStats = { fsyncs: 0, bytesWritten: 0, compactions: 0, tornTail: null, staleLockTakenOver: null }
   private readonly batchWindowMs: number
+  private readonly onFsync: ((seconds: number) => void) | undefined
   private readonly segmentBytes: number
   private readonly lock: DirectoryLock
   private readonly log: Logger
@@ -154,6 +157,7 @@ export class FileStorage implements Storage {
     this.dir = options.dir
     this.policy = policy
     this.batchWindowMs = window
+    this.onFsync = options.onFsync
     this.segmentBytes = segmentBytes
     this.log = options.logger ?? createLogger('consensus:storage')
 
@@ -385,8 +389,10 @@ export class FileStorage implements Storage {
     this.dirty = false
     this.fsyncInFlight = true
     const fd = this.fd
+    const started = this.onFsync === undefined ? 0 : performance.now()
     fdatasync(fd, err => {
       this.fsyncInFlight = false
+      if (this.onFsync !== undefined && err === null) this.onFsync((performance.now() - started) / 1000)
       this.closeRetired()
       // A failed fsync leaves the page cache in an unknown state (PostgreSQL's "fsyncgate"): retrying could report
       // lost data as durable, so the only safe answer is to stop the process and recover from the files.
@@ -399,8 +405,10 @@ export class FileStorage implements Storage {
   }
 
   private fsyncNow(fd: number): void {
+    const started = this.onFsync === undefined ? 0 : performance.now()
     fdatasyncSync(fd)
     this.stats.fsyncs++
+    this.onFsync?.((performance.now() - started) / 1000)
   }
 
   private fsyncDirectory(): void {

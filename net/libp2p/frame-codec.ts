@@ -7,6 +7,10 @@
  * throws for a bad frame whose extent is known: an oversized frame is skipped byte for byte without buffering it, a
  * frame with an unknown channel is skipped, and both are reported so the transport can count them. Only a broken
  * length prefix loses the frame boundaries; then `push` throws FramingError and the stream must be closed.
+ *
+ * Sending side: a FrameBatch encodes frames straight into one growing buffer, so the frames queued for a peer in one
+ * turn leave as one stream write (one Yamux frame and one Noise message for many consensus messages) and no frame
+ * needs a buffer of its own. The wire format is the same whether frames are written one by one or coalesced.
  */
 import type { Channel, OutboundFrame } from '../../core/transport.ts'
 
@@ -28,21 +32,99 @@ function varintLength(value: number): number {
   return n
 }
 
-/** Encode a frame for the wire. Throws RangeError for a frame over `maxFrameBytes` (the sender's own bug). */
-export function encodeFrame(frame: OutboundFrame, maxFrameBytes: number): Uint8Array {
+/** Bytes a frame takes on the wire (prefix, channel byte, payload). */
+export function encodedFrameLength(frame: OutboundFrame): number {
+  const length = 1 + frame.bytes.length
+  return varintLength(length) + length
+}
+
+function checkFrameSize(frame: OutboundFrame, maxFrameBytes: number): void {
   const length = 1 + frame.bytes.length
   if (length > maxFrameBytes) {
     throw new RangeError(`${frame.channel}/${frame.type} frame of ${length} bytes exceeds the ${maxFrameBytes}-byte limit`)
   }
-  const prefix = varintLength(length)
-  const out = new Uint8Array(prefix + length)
-  let value = length
-  let pos = 0
+}
+
+/** Write `frame` at `pos` of `out` (which has room); returns the position after it. */
+function writeFrame(out: Uint8Array, pos: number, frame: OutboundFrame): number {
+  let value = 1 + frame.bytes.length
   while (value >= 0x80) { out[pos++] = (value % 0x80) | 0x80; value = Math.floor(value / 0x80) }
   out[pos++] = value
   out[pos++] = CHANNEL_CODE[frame.channel]
   out.set(frame.bytes, pos)
+  return pos + frame.bytes.length
+}
+
+/** Encode a frame for the wire. Throws RangeError for a frame over `maxFrameBytes` (the sender's own bug). */
+export function encodeFrame(frame: OutboundFrame, maxFrameBytes: number): Uint8Array {
+  checkFrameSize(frame, maxFrameBytes)
+  const out = new Uint8Array(encodedFrameLength(frame))
+  writeFrame(out, 0, frame)
   return out
+}
+
+/** The smallest buffer a batch starts with. */
+const MIN_BATCH_BYTES = 4096
+
+/**
+ * Frames waiting for one stream write, encoded back to back. `take()` hands the bytes over (the stream may keep them
+ * until they are on the socket), so a batch never writes into a buffer it gave away; the next batch starts with room
+ * for as much as the last one held, so steady traffic costs one allocation per write, not per frame.
+ */
+export class FrameBatch {
+  private readonly maxFrameBytes: number
+  private buf: Uint8Array | null = null
+  private len = 0
+  private frameCount = 0
+  private sizeHint = MIN_BATCH_BYTES
+
+  constructor(maxFrameBytes: number) {
+    this.maxFrameBytes = maxFrameBytes
+  }
+
+  /** Encoded bytes waiting. */
+  get bytes(): number {
+    return this.len
+  }
+
+  /** Frames waiting. */
+  get frames(): number {
+    return this.frameCount
+  }
+
+  /** Encode `frame` at the end; returns its encoded length. Throws RangeError for a frame over the limit. */
+  append(frame: OutboundFrame): number {
+    checkFrameSize(frame, this.maxFrameBytes)
+    const need = encodedFrameLength(frame)
+    let buf = this.buf
+    if (buf === null || this.len + need > buf.length) {
+      const next = new Uint8Array(Math.max(this.sizeHint, this.len + need, buf === null ? 0 : 2 * buf.length))
+      if (buf !== null) next.set(buf.subarray(0, this.len))
+      this.buf = buf = next
+    }
+    this.len = writeFrame(buf, this.len, frame)
+    this.frameCount++
+    return need
+  }
+
+  /** Everything appended since the last take, as one buffer; the batch is empty afterwards. */
+  take(): Uint8Array {
+    const out = this.buf === null ? new Uint8Array(0) : this.buf.subarray(0, this.len)
+    this.sizeHint = Math.max(MIN_BATCH_BYTES, this.len)
+    this.buf = null
+    this.len = 0
+    this.frameCount = 0
+    return out
+  }
+
+  /** Forget what is waiting (the peer is blocked or the transport stopped); returns how many frames that was. */
+  clear(): number {
+    const n = this.frameCount
+    this.buf = null
+    this.len = 0
+    this.frameCount = 0
+    return n
+  }
 }
 
 export interface DecodedFrame {
@@ -50,9 +132,12 @@ export interface DecodedFrame {
   readonly bytes: Uint8Array
 }
 
+/** Called with each decoded frame: `bytes` is a view into the stream's buffer, never overwritten afterwards. */
+export type DecodedFrameHandler = (channel: Channel, bytes: Uint8Array) => void
+
 export class FrameDecoder {
   private readonly maxFrameBytes: number
-  private readonly onFrame: (frame: DecodedFrame) => void
+  private readonly onFrame: DecodedFrameHandler
   private readonly onReject: (reason: FrameRejection, detail: string) => void
   /** Unparsed bytes: buf[start, end). */
   private buf: Uint8Array = new Uint8Array(0)
@@ -63,7 +148,7 @@ export class FrameDecoder {
   /** Bytes of an oversized frame still to be thrown away. */
   private skipping = 0
 
-  constructor(maxFrameBytes: number, onFrame: (frame: DecodedFrame) => void,
+  constructor(maxFrameBytes: number, onFrame: DecodedFrameHandler,
     onReject: (reason: FrameRejection, detail: string) => void) {
     this.maxFrameBytes = maxFrameBytes
     this.onFrame = onFrame
@@ -147,7 +232,7 @@ export class FrameDecoder {
       const bytes = this.buf.subarray(pos + 1, pos + length)
       this.start = pos + length
       if (channel === undefined) this.onReject('malformed', `unknown channel ${code}`)
-      else this.onFrame({ channel, bytes })
+      else this.onFrame(channel, bytes)
     }
   }
 

@@ -8,10 +8,14 @@
  * - Streams: one long-lived stream per peer carries our frames to it; frames from it arrive on whatever stream it opened
  *   to us or we opened to it (streams are bidirectional, so a dial-only client gets its replies on its own stream).
  * - Frames: frame-codec.ts; oversized and malformed frames are skipped and counted, never fatal to the node.
- * - Backpressure: a bounded queue per peer in front of the stream. send() returns false above `highWaterBytes`,
- *   drops (counted in stats.dropped) beyond `queueLimitBytes`, and `onDrain` handlers run when a congested queue falls
- *   back under half the high-water mark. We only hand the stream more when it is not asking for a drain, so its own
- *   buffer stays small.
+ * - Coalescing: frames for a peer are encoded into one batch buffer (frame-codec.ts FrameBatch), and the batch is
+ *   written at the end of the turn (a microtask), so everything a host sends a peer in one turn (a Ready's messages,
+ *   many replies) leaves as one stream write: one Yamux frame and one Noise message, not one per consensus message.
+ *   A batch past FLUSH_BYTES is written at once, so a large burst streams out rather than piling up in the batch.
+ * - Backpressure: the batch is the bounded queue per peer in front of the stream. send() returns false above
+ *   `highWaterBytes`, drops (counted in stats.dropped) beyond `queueLimitBytes`, and `onDrain` handlers run when a
+ *   congested queue falls back under half the high-water mark. We only hand the stream more when it is not asking for
+ *   a drain, so its own buffer stays small.
  * - Reconnect: a lost stream is re-dialled when there is something to send, with exponential backoff and jitter.
  * - Faults: setBlocked() drops traffic to and from the given peers (a partition injected by the chaos tooling).
  *
@@ -31,7 +35,7 @@ import { MessageStats } from '../../core/message-stats.ts'
 import type { Channel, FrameHandler, OutboundFrame, Transport } from '../../core/transport.ts'
 import { AddressBook } from './address-book.ts'
 import type { BookEntry, PeerAddress } from './address-book.ts'
-import { encodeFrame, FrameDecoder, FramingError } from './frame-codec.ts'
+import { encodedFrameLength, FrameBatch, FrameDecoder, FramingError } from './frame-codec.ts'
 import { libp2pPrivateKey, peerIdOfPrivateKey } from './peer-identity.ts'
 
 export const DEFAULT_PROTOCOL_ID = '/consensus/1.0.0'
@@ -112,16 +116,18 @@ export interface Libp2pTransport extends Transport {
   setBlocked(peers: ReadonlySet<NodeId>): void
   /** Bytes queued for a peer (not yet handed to its stream). */
   queuedBytes(peer: NodeId): number
+  /** Writes handed to streams so far: frames sent per write is how much coalescing saved. */
+  readonly streamWrites: number
   /** Close every stream and stop handling the protocol; stop the node too if we created it. */
   stop(): Promise<void>
 }
 
 interface PeerLink {
   readonly peer: BookEntry
-  /** Encoded frames waiting for the stream: queue[head..]. */
-  queue: Uint8Array[]
-  head: number
-  queuedBytes: number
+  /** Encoded frames waiting for the stream, written as one. */
+  readonly batch: FrameBatch
+  /** A write of the batch is due at the end of this turn. */
+  flushScheduled: boolean
   /** The stream we send on; null while (re)connecting. */
   stream: Stream | null
   /** Every open stream with this peer (we read from all of them). */
@@ -223,6 +229,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly drainHandlers: DrainHandler[] = []
   private blocked: ReadonlySet<NodeId> = new Set()
   private stopped = false
+  streamWrites = 0
 
   constructor(id: NodeId, book: AddressBook, host: StreamHost, options: TransportTuning, node: Libp2p | null, ownsNode: boolean) {
     this.id = id
@@ -284,23 +291,24 @@ class Libp2pTransportImpl implements Libp2pTransport {
       this.stats.dropped++
       return true
     }
-    let encoded: Uint8Array
-    try {
-      encoded = encodeFrame(frame, this.maxFrameBytes)
-    } catch (e) {
-      this.log('node %d: not sending to %d: %s', this.id, to, (e as Error).message)
+    if (1 + frame.bytes.length > this.maxFrameBytes) {
+      this.log('node %d: not sending to %d: %s/%s frame of %d bytes exceeds the %d-byte limit', this.id, to, frame.channel,
+        frame.type, 1 + frame.bytes.length, this.maxFrameBytes)
       this.stats.dropped++
       return true
     }
-    if (link.queuedBytes + encoded.length > this.queueLimitBytes) {
+    if (link.batch.bytes + encodedFrameLength(frame) > this.queueLimitBytes) {
       this.stats.dropped++
       link.congested = true
       return false
     }
-    link.queue.push(encoded)
-    link.queuedBytes += encoded.length
-    this.pump(link)
-    if (link.queuedBytes > this.highWaterBytes) {
+    link.batch.append(frame)
+    if (link.batch.bytes >= FLUSH_BYTES) this.pump(link)
+    else if (!link.flushScheduled) {
+      link.flushScheduled = true
+      queueMicrotask(() => { link.flushScheduled = false; this.pump(link) })
+    }
+    if (link.batch.bytes > this.highWaterBytes) {
       link.congested = true
       return false
     }
@@ -308,7 +316,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   queuedBytes(peer: NodeId): number {
-    return this.links.get(peer)?.queuedBytes ?? 0
+    return this.links.get(peer)?.batch.bytes ?? 0
   }
 
   setBlocked(peers: ReadonlySet<NodeId>): void {
@@ -344,7 +352,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       const entry = this.book.get(peer)
       if (entry === undefined) return null
       link = {
-        peer: entry, queue: [], head: 0, queuedBytes: 0, stream: null, streams: new Set(),
+        peer: entry, batch: new FrameBatch(this.maxFrameBytes), flushScheduled: false, stream: null, streams: new Set(),
         dialing: false, failedDials: 0, retryTimer: null, congested: false,
       }
       this.links.set(peer, link)
@@ -352,42 +360,37 @@ class Libp2pTransportImpl implements Libp2pTransport {
     return link
   }
 
-  /** Move queued frames into the stream while it accepts them without asking for a drain. */
+  /** Hand the batch to the stream as one write, unless it is asking for a drain (its 'drain' event pumps again). */
   private pump(link: PeerLink): void {
     if (this.stopped) return
     const stream = link.stream
     if (stream === null) { this.connect(link); return }
-    while (link.head < link.queue.length && !stream.writableNeedsDrain) {
-      const bytes = link.queue[link.head]!
-      link.queue[link.head++] = EMPTY
-      link.queuedBytes -= bytes.length
+    if (link.batch.bytes > 0 && !stream.writableNeedsDrain) {
+      const frames = link.batch.frames
+      const bytes = link.batch.take()
       try {
         stream.send(bytes)
+        this.streamWrites++
       } catch (e) {
         // The stream closed under us; its 'close' handler finds another stream or redials.
         this.log('node %d: send to %d failed: %s', this.id, link.peer.id, (e as Error).message)
-        this.stats.dropped++
+        this.stats.dropped += frames
         this.forgetStream(link, stream)
         return
       }
     }
-    if (link.head === link.queue.length) { link.queue = []; link.head = 0 }
-    else if (link.head > 1024 && link.head * 2 > link.queue.length) { link.queue = link.queue.slice(link.head); link.head = 0 }
-    if (link.congested && link.queuedBytes <= this.lowWaterBytes) {
+    if (link.congested && link.batch.bytes <= this.lowWaterBytes) {
       link.congested = false
       for (const h of this.drainHandlers) h(link.peer.id)
     }
   }
 
   private dropQueue(link: PeerLink): void {
-    this.stats.dropped += link.queue.length - link.head
-    link.queue = []
-    link.head = 0
-    link.queuedBytes = 0
+    this.stats.dropped += link.batch.clear()
   }
 
   private connect(link: PeerLink): void {
-    if (link.dialing || link.retryTimer !== null || this.stopped || link.head === link.queue.length) return
+    if (link.dialing || link.retryTimer !== null || this.stopped || link.batch.bytes === 0) return
     if (link.peer.dialAddrs.length === 0) return // a dial-only client: wait for it to open a stream to us
     link.dialing = true
     this.host.dialProtocol([...link.peer.dialAddrs], this.protocolId, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
@@ -429,7 +432,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private adopt(link: PeerLink, stream: Stream): void {
     const from = link.peer.id
     const decoder = new FrameDecoder(this.maxFrameBytes,
-      frame => this.deliver(from, frame.channel, frame.bytes),
+      (channel, bytes) => this.deliver(from, channel, bytes),
       (reason, detail) => {
         this.rejected[reason]++
         this.log('node %d: rejected a frame from %d: %s', this.id, from, detail)
@@ -489,4 +492,5 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 }
 
-const EMPTY = new Uint8Array(0)
+/** A batch this large is written at once instead of at the end of the turn. */
+const FLUSH_BYTES = 256 * 1024

@@ -36,6 +36,8 @@ export interface SimClusterOptions {
   /** Raw protocol options (validated by the descriptor). */
   readonly protocolOptions?: Readonly<Record<string, unknown>>
   readonly clients?: number
+  /** Requests each client keeps in flight, one per session (default 1, so simulated figures stay as they were). */
+  readonly clientSessions?: number
   readonly network?: {
     readonly latency?: LatencyDistribution
     readonly regions?: RegionTopology
@@ -286,6 +288,7 @@ export class SimCluster {
       rng: this.rng.fork(`client-${id}`),
       signer: this.signerOf(id),
       tickMs: this.tickMs,
+      ...(this.o.clientSessions !== undefined ? { sessions: this.o.clientSessions } : {}),
     })
   }
 

@@ -42,6 +42,9 @@ describe('bench live', () => {
       '--repeat: expected an integer from 1 to 100, got "0"',
     ])
     expect(problemsOf({ clients: '4,4' })).toEqual(['--clients: lists a value twice'])
+    expect(problemsOf({ clientNodes: '0', transportMessages: 'many' })).toEqual([
+      '--client-nodes: expected an integer from 1 to 1024, got "0"', '--transport-messages: expected an integer from 0 to 10000000, got "many"',
+    ])
     expect(buildLiveBenchConfig({}, protocols)).toMatchObject({ ...DEFAULT_LIVE_BENCH, protocols: expect.arrayContaining(['unreplicated', 'raft', 'multipaxos', 'pbft']) })
     const r = bench('live', '--fsync', 'sometimes', '--warmup-ms', '-1', '--no-save')
     expect(r.status).toBe(2)
@@ -50,9 +53,14 @@ describe('bench live', () => {
   })
 
   it('measures a real Raft cluster: echo floor, latency, throughput, messages, agreement, and writes the results', async () => {
-    const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1,2', fsync: 'none', warmupMs: '200', durationMs: '400',
-      echoPings: '200' }, protocols)
+    // Two outstanding operations pipelined on one client node, and the transport's message rate beside bare libp2p.
+    const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1,2', clientNodes: '1', fsync: 'none', warmupMs: '200',
+      durationMs: '400', echoPings: '200', transportMessages: '2000' }, protocols)
     const results: LiveResults = await runLiveBench(config, protocols)
+    expect(results.runs.map(r => r.clientNodes)).toEqual([1, 1])
+    expect(results.transport?.transportMsgsPerSec).toBeGreaterThan(0)
+    expect(results.transport?.bareMsgsPerSec).toBeGreaterThan(0)
+    expect(results.transport?.pingP50Ms).toBeGreaterThan(0)
     expect(results.echo.p50Ms).toBeGreaterThan(0)
     expect(results.echo.p50Ms).toBeLessThanOrEqual(results.echo.p99Ms)
     expect(results.runs.map(r => `${r.protocol}/${r.n}/${r.fsync}/${r.clients}`)).toEqual(['raft/3/none/1', 'raft/3/none/2'])
@@ -111,11 +119,12 @@ describe('bench live', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-live-cli-'))
     try {
       const r = bench('live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'always', '--warmup-ms', '100',
-        '--duration-ms', '300', '--echo-pings', '100', '--out', out, '--json', '--quiet')
+        '--duration-ms', '300', '--echo-pings', '100', '--transport-messages', '1000', '--out', out, '--json', '--quiet')
       expect(r.error, 'the process did not exit within 30 s').toBeUndefined()
       expect(r.status, r.stderr).toBe(0)
       const json = JSON.parse(r.stdout) as LiveResults
       expect(json.runs.map(x => x.id)).toEqual(['unreplicated/n1/fsync-always/c1'])
+      expect(json.transport?.messages).toBe(1000)
       expect(json.runs[0]!.median.ops).toBeGreaterThan(0)
       const dir = /results in (.+)/.exec(r.stderr)?.[1]
       expect(dir !== undefined && existsSync(join(dir, 'report.md'))).toBe(true)

@@ -7,6 +7,7 @@ import { LeaderClient } from '../../core/clients/leader-client.ts'
 import { BinaryReader, BinaryWriter } from '../../core/codec/binary.ts'
 import type { ProtocolDescriptor, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
+import { sessionId } from '../../core/sessions.ts'
 import type { NodeId, ReplicaStatus } from '../../core/types.ts'
 import { createSimCluster } from '../../net/sim/cluster.ts'
 
@@ -96,12 +97,26 @@ describe('replica host', () => {
     const cluster = createSimCluster({ protocol: notary, n: 2, seed: 1 })
     const ep = cluster.network.endpoint(1)
     ep.send(0, { channel: 'protocol', type: 'Note', bytes: new Uint8Array([0x80]) })
-    const forged = new BinaryWriter().uvarint(1234).uvarint(1).bool(false).bytes(new Uint8Array(1)).bytes(new Uint8Array(0)).finish()
-    ep.send(0, { channel: 'request', type: 'ClientRequest', bytes: forged })
+    const request = (clientId: number) => new BinaryWriter().uvarint(clientId).uvarint(1).bool(false).bytes(new Uint8Array(1))
+      .bytes(new Uint8Array(0)).finish()
+    ep.send(0, { channel: 'request', type: 'ClientRequest', bytes: request(1234) })
     cluster.sim.run(50)
     expect(cluster.rejectedFrames.map(r => r.reason)).toEqual([
       expect.stringContaining('malformed Note: truncated varint'),
-      'request claims client 1234 but was sent by 1',
+      'request for session 1234 of client 1234 was sent by 1',
     ])
+    expect(cluster.host(0).foreignSessionRequests).toBe(1)
+  })
+
+  it("refuses a session of another client's identity and counts it, and accepts the sender's own sessions", () => {
+    const cluster = createSimCluster({ protocol: notary, n: 2, seed: 1 })
+    const ep = cluster.network.endpoint(1)
+    const request = (clientId: number) => new BinaryWriter().uvarint(clientId).uvarint(1).bool(false).bytes(new Uint8Array(1))
+      .bytes(new Uint8Array(0)).finish()
+    ep.send(0, { channel: 'request', type: 'ClientRequest', bytes: request(sessionId(1000, 3)) })
+    ep.send(0, { channel: 'request', type: 'ClientRequest', bytes: request(sessionId(1, 7)) })
+    cluster.sim.run(50)
+    expect(cluster.rejectedFrames.map(r => r.reason)).toEqual([`request for session ${sessionId(1000, 3)} of client 1000 was sent by 1`])
+    expect(cluster.host(0).foreignSessionRequests).toBe(1)
   })
 })

@@ -1,6 +1,7 @@
+import { fc, test } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../core/random.ts'
-import { encodeFrame, FrameDecoder, FramingError } from '../../net/libp2p/frame-codec.ts'
+import { encodeFrame, FrameBatch, FrameDecoder, FramingError } from '../../net/libp2p/frame-codec.ts'
 import type { DecodedFrame, FrameRejection } from '../../net/libp2p/frame-codec.ts'
 import type { Channel } from '../../core/transport.ts'
 import { AddressBook } from '../../net/libp2p/address-book.ts'
@@ -10,7 +11,7 @@ import { testMembers } from './helpers.ts'
 function collect(maxFrameBytes: number): { decoder: FrameDecoder; frames: DecodedFrame[]; rejected: FrameRejection[] } {
   const frames: DecodedFrame[] = []
   const rejected: FrameRejection[] = []
-  const decoder = new FrameDecoder(maxFrameBytes, f => frames.push({ channel: f.channel, bytes: f.bytes.slice() }), r => rejected.push(r))
+  const decoder = new FrameDecoder(maxFrameBytes, (channel, bytes) => frames.push({ channel, bytes: bytes.slice() }), r => rejected.push(r))
   return { decoder, frames, rejected }
 }
 
@@ -63,7 +64,65 @@ describe('frame codec', () => {
 
   it('refuses to encode a frame over the limit', () => {
     expect(() => encodeFrame({ channel: 'protocol', type: 'Huge', bytes: new Uint8Array(100) }, 100)).toThrow(/protocol\/Huge frame of 101 bytes/)
+    const batch = new FrameBatch(100)
+    expect(() => batch.append({ channel: 'protocol', type: 'Huge', bytes: new Uint8Array(100) })).toThrow(/protocol\/Huge frame of 101 bytes/)
+    expect(batch.frames).toBe(0)
+    expect(batch.bytes).toBe(0)
   })
+})
+
+/** What goes on the wire in the property below: frames the sender coalesces, or bytes a faulty peer could send. */
+const MAX = 512
+const varint = (n: number): number[] => { const out: number[] = []; while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) } out.push(n); return out }
+const items = fc.array(fc.oneof(
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('frame' as const), channel: fc.constantFrom<Channel>('protocol', 'request', 'reply'),
+    bytes: fc.uint8Array({ maxLength: MAX - 1 }), flushAfter: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oversized' as const), size: fc.integer({ min: MAX + 1, max: 4 * MAX }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unknown-channel' as const), code: fc.integer({ min: 3, max: 255 }), bytes: fc.uint8Array({ maxLength: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('empty' as const) }) },
+), { maxLength: 60 })
+
+describe('coalesced frames (property)', () => {
+  test.prop([items, fc.array(fc.integer({ min: 1, max: 3 * MAX }), { minLength: 1, maxLength: 200 })], { numRuns: 300 })(
+    'any sequence of frames, batched into writes and split into arbitrary chunks, decodes to the same frames in order; bad frames are rejected and counted',
+    (sequence, cuts) => {
+      // The sender's side: good frames coalesced into batches (one write each), bad ones as a faulty peer writes them.
+      const writes: Uint8Array[] = []
+      const batch = new FrameBatch(MAX)
+      const flush = () => { if (batch.frames > 0) writes.push(batch.take()) }
+      const expected: DecodedFrame[] = []
+      const expectedRejections: FrameRejection[] = []
+      for (const item of sequence) {
+        if (item.kind === 'frame') {
+          batch.append({ channel: item.channel, type: 'T', bytes: item.bytes })
+          expected.push({ channel: item.channel, bytes: item.bytes })
+          if (item.flushAfter) flush()
+          continue
+        }
+        flush()
+        if (item.kind === 'oversized') { writes.push(new Uint8Array([...varint(item.size), 0, ...new Uint8Array(item.size - 1)])); expectedRejections.push('oversized') }
+        if (item.kind === 'unknown-channel') { writes.push(new Uint8Array([...varint(1 + item.bytes.length), item.code, ...item.bytes])); expectedRejections.push('malformed') }
+        if (item.kind === 'empty') { writes.push(new Uint8Array([0])); expectedRejections.push('malformed') }
+      }
+      flush()
+      expect(batch.bytes).toBe(0)
+      // Coalescing does not change the bytes: the writes are exactly the frames encoded one by one.
+      const stream = new Uint8Array(Buffer.concat(writes))
+      const oneByOne = sequence.filter(i => i.kind === 'frame').map(i => encodeFrame({ channel: i.channel, type: 'T', bytes: i.bytes }, MAX))
+      if (expectedRejections.length === 0) expect(stream).toEqual(new Uint8Array(Buffer.concat(oneByOne)))
+
+      // The receiver's side: the byte stream split into arbitrary chunks.
+      const { decoder, frames, rejected } = collect(MAX)
+      let pos = 0
+      for (let i = 0; pos < stream.length; i++) {
+        const n = Math.min(stream.length - pos, cuts[i % cuts.length]!)
+        decoder.push(stream.slice(pos, pos + n))
+        pos += n
+      }
+      expect(frames).toEqual(expected)
+      expect(rejected).toEqual(expectedRejections)
+      expect(decoder.buffered).toBe(0)
+    })
 })
 
 describe('address book', () => {

@@ -63,6 +63,23 @@ describe('libp2p transport: delivery', () => {
     expect(a.transport.stats.dropped).toBe(0)
   })
 
+  it('frames queued for a peer in one turn leave as one stream write, in order', async () => {
+    const members = await testMembers(2)
+    const a = await start(members[0]!, members)
+    const b = await start(members[1]!, members)
+    a.transport.send(1, frame('protocol', 'Hello', 'connect'))
+    await waitFor(() => b.inbox.length === 1, 'the connection')
+    const before = a.transport.streamWrites
+    for (let i = 0; i < 200; i++) a.transport.send(1, frame(i % 2 === 0 ? 'protocol' : 'reply', 'Burst', `m${i}`))
+    expect(a.transport.queuedBytes(1)).toBeGreaterThan(0) // held for the end of the turn
+    await waitFor(() => b.inbox.length === 201, 'the burst')
+    expect(a.transport.streamWrites - before).toBe(1)
+    expect(b.inbox.slice(1).map(m => m.text)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`))
+    expect(b.inbox.slice(1).map(m => m.channel)).toEqual(Array.from({ length: 200 }, (_, i) => i % 2 === 0 ? 'protocol' : 'reply'))
+    expect(a.transport.stats.total('protocol').messages).toBe(101)
+    expect(b.transport.received.frames).toBe(201)
+  })
+
   it('three nodes: every pair, in order per sender', async () => {
     const members = await testMembers(3)
     const nodes = await Promise.all(members.map(m => start(m, members)))

@@ -36,6 +36,9 @@ describe('cluster config validation', () => {
     expect(() => validateClusterConfig(badIds, dir)).toThrow(/ids must be 0..2/)
     expect(() => validateClusterConfig({ ...raw, protocolOptions: { electionTicks: 0 } }, dir)).toThrow(/protocolOptions.electionTicks/)
     expect(() => validateClusterConfig({ ...raw, clientAllowList: false }, dir)).toThrow(/clientAllowList/)
+    // Client ids stay below 2^32: a client's further sessions are numbered above (core/sessions.ts).
+    const bigClient = { ...raw, clients: [{ ...raw.clients[0]!, id: 2 ** 32 }] }
+    expect(() => validateClusterConfig(bigClient, dir)).toThrow(/clients\[0\]\.id/)
   })
 
   it('reports unreadable files and invalid JSON with the file name', () => {
