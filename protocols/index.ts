@@ -7,12 +7,14 @@ import { unreplicated } from './unreplicated/descriptor.ts'
 import { multipaxos } from './multipaxos/descriptor.ts'
 import { raft } from './raft/descriptor.ts'
 import { pbft } from './pbft/descriptor.ts'
+import { hotstuff } from './hotstuff/descriptor.ts'
 
 export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyProtocol>([
   [unreplicated.name, unreplicated],
   [multipaxos.name, multipaxos],
   [raft.name, raft],
   [pbft.name, pbft],
+  [hotstuff.name, hotstuff],
 ])
 
 export function getProtocol(name: string): AnyProtocol {
