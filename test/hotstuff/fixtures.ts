@@ -84,6 +84,7 @@ export function applyPersist(state: DurableState, ops: readonly PersistOp[]): Du
     if (op.kind === 'put') hard.set(op.key, op.value)
     else if (op.kind === 'entry') log.set(op.index, op.value)
     else if (op.kind === 'truncate') { for (const i of [...log.keys()]) if (i >= op.from) log.delete(i) }
+    else if (op.kind === 'forget') log.delete(op.index)
     else {
       snapshot = { index: op.index, meta: op.meta, data: op.data }
       for (const i of [...log.keys()]) if (i <= op.index) log.delete(i)
