@@ -79,26 +79,37 @@ export class BlockTree {
     return out
   }
 
-  /** Make `newRoot` (a block in the tree) the root and drop every block that does not descend from it. */
-  prune(newRoot: StoredBlock): void {
-    if (newRoot.key === this.rootEntry.key) return
+  /**
+   * Make `newRoot` (a block in the tree) the root and drop every block that does not descend from it. Returns the
+   * keys dropped (their durable records can go too).
+   */
+  prune(newRoot: StoredBlock): string[] {
+    if (newRoot.key === this.rootEntry.key) return []
     const sorted = [...this.byKey.values()].sort((a, b) => a.block.height - b.block.height)
     const keep = new Set<string>([newRoot.key])
+    const dropped: string[] = []
     for (const e of sorted) {
-      if (e.block.height <= newRoot.block.height) {
-        if (e.key !== newRoot.key) this.byKey.delete(e.key)
-        continue
+      if ((e.block.height <= newRoot.block.height && e.key !== newRoot.key) ||
+        (e.block.height > newRoot.block.height && !keep.has(e.parentKey))) {
+        this.byKey.delete(e.key)
+        dropped.push(e.key)
+      } else if (e.block.height > newRoot.block.height) {
+        keep.add(e.key)
       }
-      if (keep.has(e.parentKey)) keep.add(e.key)
-      else this.byKey.delete(e.key)
     }
     this.rootEntry = newRoot
+    return dropped
   }
 
-  /** Replace everything with a single root (state transfer installed a snapshot beyond what we hold). */
-  reset(root: Block, rootHash: Uint8Array): void {
+  /**
+   * Replace everything with a single root (state transfer installed a snapshot beyond what we hold). Returns the keys
+   * dropped.
+   */
+  reset(root: Block, rootHash: Uint8Array): string[] {
+    const dropped = [...this.byKey.keys()]
     this.byKey.clear()
     this.rootEntry = { block: root, hash: rootHash, key: hashKey(rootHash), parentKey: hashKey(root.parentHash) }
     this.byKey.set(this.rootEntry.key, this.rootEntry)
+    return dropped
   }
 }

@@ -33,18 +33,25 @@ export type DropReason =
   | 'unknown-sender' | 'sender-mismatch' | 'not-leader' | 'bad-signature' | 'bad-qc' | 'bad-client-signature'
   | 'bad-block' | 'oversized-block' | 'stale-proposal' | 'conflicting-proposal' | 'unsafe-proposal' | 'stale-vote'
   | 'vote-too-far' | 'stale-new-view' | 'hash-mismatch' | 'unwanted-block' | 'stale-snapshot' | 'bad-snapshot'
-  | 'stale-request' | 'mempool-full' | 'fetch-full' | 'rate-limited'
+  | 'stale-request' | 'mempool-full' | 'fetch-full' | 'rate-limited' | 'view-too-far' | 'conflicting-vote'
 
 const ZERO_HASH = new Uint8Array(32)
 const SAFETY_KEY = 'hotstuff/safety'
 const COMMITTED_KEY = 'hotstuff/committed'
 /**
  * Blocks are durable as log records far above any log index a snapshot can reach (snapshots drop records at or below
- * their index), in a ring of slots by height: a block more than BLOCK_RECORD_SLOTS heights old is committed and
- * covered by a snapshot, or abandoned.
+ * their index), one record per block at a slot of its own (numbered in the order blocks arrive), deleted ('forget')
+ * only once the block is pruned from the tree: below the snapshot's root, or off its chain. A slot per height would
+ * let a fork at a committed height, or a chain longer than the slots, overwrite a committed block no snapshot covers
+ * yet (test/regressions/hotstuff-block-ring-overwrite, hotstuff-fork-overwrites-committed-block).
  */
 const BLOCK_RECORD_BASE = 2 ** 48
-const BLOCK_RECORD_SLOTS = 1024
+/**
+ * How far above our view a proposal may be, unless its QC is for the view just before (which proves 2f+1 replicas
+ * got there): a faulty leader cannot drag correct replicas to a view of its choosing (up to 2^53, where views stop
+ * being integers; test/regressions/hotstuff-view-overflow).
+ */
+const MAX_PROPOSAL_VIEWS_AHEAD = 1024
 const MAX_MEMPOOL = 100_000
 const MAX_WANTED = 1024
 const MAX_ORPHANS = 4096
@@ -115,6 +122,11 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   /** As leader of view v + 1: votes for blocks of view v, by (view, hash). */
   private readonly votes = new Map<string, Map<NodeId, Vote>>()
+  /** The block each voter voted for, per view (`view:voter`): a voter counts for one block per view. */
+  private readonly voteOf = new Map<string, string>()
+  /** Durable slot of every block in the tree, by hash key. */
+  private readonly blockSlots = new Map<string, number>()
+  private nextBlockSlot = BLOCK_RECORD_BASE
   private readonly voteTally: QuorumTally<string>
   private proposedView = 0
   /** The highest-view proposal we accepted: shown to a replica whose NEW-VIEW shows it is behind. */
@@ -235,11 +247,14 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   // ---- client requests -------------------------------------------------------------------------------------------
 
-  propose(request: ClientRequest, _from: NodeId): void {
+  propose(request: ClientRequest, from: NodeId): void {
     if (!this.clientSigned(request)) return this.drop('bad-client-signature', `client ${request.clientId}`)
-    // A retry of the last executed command is ordered again so that every replica answers it again (the session table
-    // applies it once); anything older has been answered to a client that moved on.
-    if (request.seq < (this.executedSeq.get(request.clientId) ?? 0)) return this.drop('stale-request')
+    // A client's retry of its last executed command is ordered again so that every replica answers it again (the
+    // session table applies it once); anything older has been answered to a client that moved on. A replica's
+    // Forward of it is not a retry but a copy that crossed the commit: ordering it again would keep a mempool (and a
+    // view timer) busy for ever (test/regressions/hotstuff-executed-command-reordered-forever).
+    const executed = this.executedSeq.get(request.clientId) ?? 0
+    if (request.seq < executed || (request.seq === executed && from !== request.clientId)) return this.drop('stale-request')
     const key = requestKey(request)
     if (!this.mempool.has(key)) {
       if (this.mempool.size >= MAX_MEMPOOL) return this.drop('mempool-full')
@@ -296,6 +311,9 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     // Proposals may be relayed (a peer helping a laggard): the proposer's signature, not the sender, authenticates.
     if (leaderOf(b.view, this.members) !== b.proposer) return this.drop('not-leader', `proposal for view ${b.view} by ${b.proposer}`)
     if (b.view <= this.tree.root.block.view) return this.drop('stale-proposal', `view ${b.view}`)
+    if (b.view > this.pacemaker.curView + MAX_PROPOSAL_VIEWS_AHEAD && b.justify.view + 1 !== b.view) {
+      return this.drop('view-too-far', `proposal for view ${b.view} at view ${this.pacemaker.curView}`)
+    }
     const hash = blockHash(b)
     if (!verifyProposal(p, hash, this.ctx.verifier, this.ctx.publicKeyOf)) return this.drop('bad-signature', `proposal from ${from}`)
     const seen = this.proposalInView.get(b.view)
@@ -361,6 +379,12 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   private countVote(v: Vote): void {
     const key = qcKey(v)
+    // One block per voter per view: a faulty voter signing votes for invented blocks must not fill memory (and a vote
+    // for a second block in a view is worthless to a correct leader anyway; test/regressions/hotstuff-vote-flood-memory).
+    const voterKey = `${v.view}:${v.replica}`
+    const prior = this.voteOf.get(voterKey)
+    if (prior !== undefined && prior !== key) return this.drop('conflicting-vote', `replica ${v.replica} in view ${v.view}`)
+    this.voteOf.set(voterKey, key)
     let byVoter = this.votes.get(key)
     if (byVoter === undefined) {
       byVoter = new Map()
@@ -397,6 +421,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
         const view = Number(key.slice(0, key.indexOf(':')))
         if (view <= qc.view) this.votes.delete(key)
       }
+      for (const key of this.voteOf.keys()) if (Number(key.slice(0, key.indexOf(':'))) <= qc.view) this.voteOf.delete(key)
       this.voteTally.clear()
       for (const [key, byVoter] of this.votes) for (const id of byVoter.keys()) this.voteTally.add(id, key, key)
     }
@@ -467,7 +492,9 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     }
     if (this.safety.highQC.view !== view - 1 && !afterTimeouts) return
     const parent = this.tree.get(hashKey(this.safety.highQC.blockHash))
-    if (parent === undefined) return
+    // We must extend our highest QC's block: fetch it if we lack it (lost with a snapshot install, or recovered
+    // without it), or this leader could never propose (test/regressions/hotstuff-missing-highqc-block-never-fetched).
+    if (parent === undefined) return this.want(this.safety.highQC.blockHash, null)
     const batch = this.buildBatch(parent)
     if (batch.length === 0 && !afterTimeouts && !this.commitNotYetShared(parent)) return
     const block: Block = {
@@ -609,7 +636,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     const key = hashKey(hash)
     if (this.tree.has(key)) return true
     if (!this.tree.insert(b, hash)) return false
-    this.out.persist({ kind: 'entry', index: BLOCK_RECORD_BASE + (b.height % BLOCK_RECORD_SLOTS), value: encodeBlock(b) })
+    this.persistBlock(key, b)
     this.wanted.delete(key)
     const children = this.orphans.get(key)
     if (children !== undefined) {
@@ -724,10 +751,37 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
   }
 
   private recoverBlocks(log: ReadonlyArray<{ readonly index: number; readonly value: Uint8Array }>): void {
-    const blocks: Block[] = []
-    for (const { index, value } of log) if (index >= BLOCK_RECORD_BASE) blocks.push(decodeBlock(value))
-    blocks.sort((a, b) => a.height - b.height)
-    for (const b of blocks) this.tree.insert(b, blockHash(b))
+    const blocks: Array<{ block: Block; slot: number }> = []
+    for (const { index, value } of log) {
+      if (index < BLOCK_RECORD_BASE) continue
+      blocks.push({ block: decodeBlock(value), slot: index })
+      this.nextBlockSlot = Math.max(this.nextBlockSlot, index + 1)
+    }
+    blocks.sort((a, b) => a.block.height - b.block.height)
+    for (const { block, slot } of blocks) {
+      const hash = blockHash(block)
+      const key = hashKey(hash)
+      // A block pruned before the crash whose forget was not yet durable, or a second record of the root: drop it now.
+      if (this.blockSlots.has(key) || !this.tree.insert(block, hash)) this.out.persist({ kind: 'forget', index: slot })
+      else this.blockSlots.set(key, slot)
+    }
+  }
+
+  /** Make a block of the tree durable in a slot of its own. */
+  private persistBlock(key: string, b: Block): void {
+    const slot = this.nextBlockSlot++
+    this.blockSlots.set(key, slot)
+    this.out.persist({ kind: 'entry', index: slot, value: encodeBlock(b) })
+  }
+
+  /** Blocks left the tree: their records go too. */
+  private forgetBlocks(keys: readonly string[]): void {
+    for (const key of keys) {
+      const slot = this.blockSlots.get(key)
+      if (slot === undefined) continue
+      this.blockSlots.delete(key)
+      this.out.persist({ kind: 'forget', index: slot })
+    }
   }
 
   // ---- snapshots and state transfer ----------------------------------------------------------------------------------
@@ -751,7 +805,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
 
   private pruneTo(root: StoredBlock): void {
     if (root.block.height <= this.tree.root.block.height) return
-    this.tree.prune(root)
+    this.forgetBlocks(this.tree.prune(root))
     for (const key of this.executedRanges.keys()) if (!this.tree.has(key)) this.executedRanges.delete(key)
     for (const view of this.proposalInView.keys()) if (view < root.block.view) this.proposalInView.delete(view)
   }
@@ -790,7 +844,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     const inTree = this.tree.get(hashKey(hash))
     if (inTree !== undefined) this.pruneTo(inTree)
     else {
-      this.tree.reset(m.block, hash)
+      this.forgetBlocks(this.tree.reset(m.block, hash))
       this.executedRanges.clear()
       this.wanted.clear()
       this.orphans.clear()
@@ -803,7 +857,7 @@ export class HotStuffReplica implements Replica<HotStuffMessage> {
     const held: HeldSnapshot = { index: m.index, offset: m.offset, block: m.block, data: m.data }
     this.latestSnapshot = held
     this.out.persist({ kind: 'snapshot', index: m.index, meta: encodeSnapshotMeta(held), data: m.data })
-    this.out.persist({ kind: 'entry', index: BLOCK_RECORD_BASE + (m.block.height % BLOCK_RECORD_SLOTS), value: encodeBlock(m.block) })
+    if (!this.blockSlots.has(root.key)) this.persistBlock(root.key, m.block)
     this.out.persist({ kind: 'put', key: COMMITTED_KEY, value: hash })
     if (m.offset < m.block.commands.length) this.execQueue.push({ entry: root, offset: m.offset })
     this.execute()

@@ -1,5 +1,5 @@
 /**
- * EXPECTED TO FAIL on the current code (red-team finding; protocols/hotstuff is not fixed here).
+ * Red-team finding, fixed in protocols/hotstuff (this test failed before the fix).
  *
  * Bug: blocks are made durable in a ring of BLOCK_RECORD_SLOTS = 1024 log slots keyed by height
  * (protocols/hotstuff/replica.ts, insertBlock: `index: BLOCK_RECORD_BASE + (b.height % BLOCK_RECORD_SLOTS)`). The

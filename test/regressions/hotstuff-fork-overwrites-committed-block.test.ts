@@ -1,5 +1,5 @@
 /**
- * EXPECTED TO FAIL on the current code (red-team finding; protocols/hotstuff is not fixed here).
+ * Red-team finding, fixed in protocols/hotstuff (this test failed before the fix).
  *
  * Bug: a block's durable record lives in the log slot of its HEIGHT (protocols/hotstuff/replica.ts, insertBlock:
  * `index: BLOCK_RECORD_BASE + (b.height % BLOCK_RECORD_SLOTS)`, "replacing any record there"), and onProposal /

@@ -1,5 +1,5 @@
 /**
- * EXPECTED TO FAIL on the current code (red-team finding; protocols/hotstuff is not fixed here).
+ * Red-team finding, fixed in protocols/hotstuff (this test failed before the fix).
  *
  * Bug: a replica whose highQC names a block it does not hold never asks for that block. want() is only called from
  * onQC for a QC NEWER than highQC (`if (qc.view > this.safety.highQC.view)`, protocols/hotstuff/replica.ts onQC) and

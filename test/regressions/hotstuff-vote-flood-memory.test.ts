@@ -1,5 +1,5 @@
 /**
- * EXPECTED TO FAIL on the current code (red-team finding; protocols/hotstuff is not fixed here).
+ * Red-team finding, fixed in protocols/hotstuff (this test failed before the fix).
  *
  * Bug: one faulty replica can grow a correct leader's memory without bound. onVote (protocols/hotstuff/replica.ts)
  * bounds the VIEW of a vote it keeps (above highQC, at most MAX_VOTE_VIEWS_AHEAD ahead, and we must lead view + 1)
