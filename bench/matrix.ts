@@ -7,7 +7,7 @@ import { ConfigError } from '../core/errors.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import type { SignerName } from '../core/signer.ts'
 import { parseByzantineKind, type FaultKind, type KeyDistribution, type LoadMode, type NetworkName, type SweepConfig } from './config.ts'
-import { liveRunSupport, networkAvailability } from './networks.ts'
+import { isLiveNetwork, liveRunSupport, networkAvailability } from './networks.ts'
 
 export interface RunSpec {
   /** Stable identity of the run across result files (`bench compare` matches runs on it). */
@@ -153,7 +153,7 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
       const unsupported = liveRunSupport(network, 'none', config.mode)
       if (unsupported !== null) { skipped.push({ what: `${p.name} ${network}`, reason: unsupported }); continue }
       runs.push(common({ protocol: p.name, baseline: true, n, f: 0, fault: 'none', network, ...w, batch: 'default',
-        signer: config.signers[0]!, protocolOptions: base }))
+        signer: signersOn(network, config.signers)[0]!, protocolOptions: base }))
     }
   }
 
@@ -190,7 +190,7 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
             if (unsupported !== null) { skipped.push({ what: `${name} ${fault} ${network}`, reason: unsupported }); continue }
             const checked = batchOptions(p, n, base, batch)
             if ('skip' in checked) { skipped.push({ what: `${what} batch=${batch}`, reason: checked.skip }); continue }
-            for (const signer of config.signers) for (const w of workload()) {
+            for (const signer of signersOn(network, config.signers)) for (const w of workload()) {
               runs.push(common({ protocol: name, baseline: false, n, f, fault, network, ...w, batch, signer,
                 protocolOptions: checked.options }))
             }
@@ -201,6 +201,15 @@ export function planSweep(config: SweepConfig, registry: Registry): SweepPlan {
   }
   dedupeSkips(skipped)
   return { runs, skipped, complexity }
+}
+
+/**
+ * The signers a network runs: the simulator takes every one; a live network signs with real Ed25519, so the modelled
+ * signer (whose secrets cannot leave the process) stands for node:crypto there, and the spec records what ran.
+ */
+function signersOn(network: NetworkName, signers: readonly SignerName[]): SignerName[] {
+  if (!isLiveNetwork(network)) return [...signers]
+  return [...new Set(signers.map(s => s === 'sim' ? 'node' as const : s))]
 }
 
 function dedupeSkips(skipped: SkippedRun[]): void {

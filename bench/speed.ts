@@ -3,6 +3,8 @@
  * protocol and cluster size under saturating closed-loop load on the simulated LAN.
  */
 import type { AnyProtocol } from '../core/protocol.ts'
+import type { SignerName } from '../core/signer.ts'
+import { SIMULATION_SIGNER } from '../core/signers/index.ts'
 import { runId, type RunSpec } from './matrix.ts'
 import { runOne } from './run-one.ts'
 
@@ -16,15 +18,22 @@ export interface SpeedResult {
   readonly ops: number
   readonly deliveriesPerSec: number
   readonly opsPerSec: number
+  /** CPU time of this process during the run (user + system; GC helper threads count too). */
+  readonly cpuMs: number
+  /**
+   * Deliveries per second of CPU time: on a machine shared with other work, wall-clock figures understate what the
+   * simulator does with a core of its own; this does not (it overstates slightly when GC runs on helper threads).
+   */
+  readonly deliveriesPerCpuSec: number
   /** Virtual seconds simulated per wall-clock second. */
   readonly speedup: number
 }
 
 export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
-  o: { clients?: number; virtualMs?: number; seed?: number } = {}): SpeedResult {
+  o: { clients?: number; virtualMs?: number; seed?: number; signer?: SignerName } = {}): SpeedResult {
   const base = {
     protocol: protocol.name, baseline: false, n, f: 0, fault: 'none', network: 'lan', readRatio: 0, valueSize: 16,
-    keyDistribution: 'uniform', keys: 1000, clients: o.clients ?? 64, batch: 'default', signer: 'node', mode: 'closed',
+    keyDistribution: 'uniform', keys: 1000, clients: o.clients ?? 64, batch: 'default', signer: o.signer ?? SIMULATION_SIGNER, mode: 'closed',
     rate: null, warmupMs: 500, durationMs: o.virtualMs ?? 3000, maxOps: Number.MAX_SAFE_INTEGER, seed: o.seed ?? 1,
     tickMs: 10, snapshotInterval: 'auto', cpu: 'none', timelineBucketMs: 100, protocolOptions: {},
   } as const
@@ -35,6 +44,43 @@ export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
     protocol: protocol.name, n, clients: spec.clients, virtualMs: spec.warmupMs + spec.durationMs, wallMs: r.host.wallMs,
     deliveries: r.figures.deliveries, ops: r.figures.ops,
     deliveriesPerSec: Math.round(r.figures.deliveries / wallS), opsPerSec: Math.round(r.figures.ops / wallS),
+    cpuMs: r.host.cpuUserMs + r.host.cpuSystemMs,
+    deliveriesPerCpuSec: Math.round(r.figures.deliveries / ((r.host.cpuUserMs + r.host.cpuSystemMs) / 1000)),
     speedup: Math.round(((spec.warmupMs + spec.durationMs) / 1000 / wallS) * 100) / 100,
   }
+}
+
+export interface ScalingRow extends SpeedResult {
+  /** Wall-clock microseconds per committed operation (the whole run's wall time over the measured operations). */
+  readonly wallUsPerOp: number
+}
+
+export interface ScalingResult {
+  readonly protocol: string
+  readonly rows: readonly ScalingRow[]
+  /** Least-squares slope of log(wall per op) against log(n): 1 means linear in n, 2 quadratic. Null below 2 sizes. */
+  readonly exponent: number | null
+}
+
+/** Default sizes of `bench speed --scaling`: a doubling ladder from the smallest fault-tolerant cluster. */
+export function scalingSizes(protocol: AnyProtocol): number[] {
+  return protocol.faultModel === 'byzantine' ? [4, 7, 13, 25] : [3, 5, 9, 17, 33]
+}
+
+/** What a committed operation costs in wall-clock time as n grows, so a user sees what a bigger sweep will cost. */
+export function measureScaling(protocol: AnyProtocol, sizes: readonly number[],
+  o: { clients?: number; virtualMs?: number; seed?: number; signer?: SignerName } = {}): ScalingResult {
+  const rows = sizes.map((n): ScalingRow => {
+    const r = measureSimulatorSpeed(protocol, n, o)
+    return { ...r, wallUsPerOp: r.ops === 0 ? Infinity : Math.round((r.wallMs * 1000 / r.ops) * 10) / 10 }
+  })
+  const points = rows.filter(r => Number.isFinite(r.wallUsPerOp) && r.wallUsPerOp > 0).map(r => [Math.log(r.n), Math.log(r.wallUsPerOp)] as const)
+  let exponent: number | null = null
+  if (points.length >= 2) {
+    const mx = points.reduce((s, p) => s + p[0], 0) / points.length
+    const my = points.reduce((s, p) => s + p[1], 0) / points.length
+    const sxx = points.reduce((s, p) => s + (p[0] - mx) ** 2, 0)
+    exponent = sxx === 0 ? null : Math.round((points.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0) / sxx) * 100) / 100
+  }
+  return { protocol: protocol.name, rows, exponent }
 }

@@ -7,7 +7,10 @@
  * 127.0.0.1 in wall-clock time (results/<timestamp>-live/). Exit code 2 on bad arguments.
  * See bench/README.md for every flag and how to read the figures.
  */
-import { Command, CommanderError } from 'commander'
+import { join } from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
+import type { SignerName } from '../core/signer.ts'
+import { SIGNER_NAMES } from '../core/signers/index.ts'
 import { ConfigError } from '../core/errors.ts'
 import { protocols, getProtocol } from '../protocols/index.ts'
 import { buildSweepConfig, type SweepFlags } from '../bench/cli-config.ts'
@@ -16,8 +19,9 @@ import { compareResults, formatComparison, loadResults } from '../bench/compare.
 import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
-import { measureSimulatorSpeed } from '../bench/speed.ts'
-import { runSweep } from '../bench/sweep.ts'
+import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
+import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
+import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { terminalSummary } from '../bench/output/table.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
 import { positiveInt } from './cli-args.ts'
@@ -49,7 +53,7 @@ const program = new Command('bench')
   .option('--keys <k>', 'distinct keys', String(d.keys))
   .option('--clients <list>', 'concurrent clients (closed loop: outstanding operations)', d.clients.join(','))
   .option('--batch <list>', "batch limit (protocol option maxBatchCount) or 'default'", d.batch.join(','))
-  .option('--signer <list>', 'Ed25519 implementation: node, tweetnacl', d.signers.join(','))
+  .option('--signer <list>', "signatures: sim (modelled: charged like node:crypto Ed25519, no curve arithmetic; over libp2p it means node), node, tweetnacl", d.signers.join(','))
   .option('--mode <mode>', 'closed (clients wait for each answer) or open (arrivals at --rate)', d.mode)
   .option('--rate <list>', 'open loop: target operations per virtual second', d.rates.join(','))
   .option('--warmup-ms <ms>', 'virtual warm-up excluded from the figures', String(d.warmupMs))
@@ -71,6 +75,8 @@ const program = new Command('bench')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
   .option('--json', 'print results as JSON on stdout (no table, no progress bar)')
   .option('--quiet', 'no progress bar')
+  .option('--shard <i/k>', "run only shard i of k of the sweep (e.g. 3/16); 'bench merge' combines the k results folders")
+  .option('--jobs <n>', `simulated runs at once, each on a worker thread (default: the number of cores, here ${defaultJobs()}); figures are the same with any number`)
   // Subcommands (compare, speed) parse their own flags: `speed --n 5` must not set the sweep's --n.
   .enablePositionalOptions()
   .exitOverride()
@@ -95,9 +101,18 @@ const program = new Command('bench')
     const json = opts.json === true
     const showProgress = process.stderr.isTTY === true && opts.quiet !== true && !json
     const progress = progressHooks(showProgress)
+    let jobs = defaultJobs()
+    let shard: Shard | undefined
+    try {
+      if (opts.jobs !== undefined) jobs = parseJobs(String(opts.jobs))
+      if (opts.shard !== undefined) shard = parseShard(String(opts.shard))
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
     let results
     try {
-      results = await runSweep(config, protocols, progress, preset ?? null)
+      results = await runSweep(config, protocols, progress, preset ?? null, { jobs, ...(shard !== undefined ? { shard } : {}) })
     } catch (e) {
       progress.stop()
       if (e instanceof ConfigError) fail(e.message)
@@ -106,7 +121,8 @@ const program = new Command('bench')
     progress.stop()
     let dir: string | null = null
     if (opts.save !== false) {
-      dir = timestampedDir(opts.out as string, results.startedAt)
+      // Shards of one sweep may start in the same second on many machines: each gets its own folder.
+      dir = timestampedDir(opts.out as string, results.startedAt) + (shard !== undefined ? `-shard-${shard.index}-of-${shard.count}` : '')
       const say = (id: string) => { if (!json && opts.quiet !== true) process.stderr.write(`bench: recording run view ${id}\n`) }
       await writeResults(results, dir, opts.htmlRuns === true ? { runViews: { registry: protocols, onRun: say } } : {})
     }
@@ -115,6 +131,27 @@ const program = new Command('bench')
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
     // A run that broke safety or stopped making progress makes the sweep's figures untrustworthy: say so in the exit code.
     process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
+  })
+
+program.command('merge')
+  .description('Combine the results folders of every shard of one sweep (bench --shard i/k) into the results folder of the whole sweep.')
+  .argument('<dirs...>', 'results folders (or results.json files) of the shards, in any order')
+  .option('--out <dir>', 'parent folder of the merged results folder', 'results')
+  .option('--json', 'print the merged results as JSON on stdout (no table)')
+  .action(async (dirs: string[], opts: Record<string, unknown>) => {
+    let merged
+    try {
+      const parts = dirs.map(d => loadResults(d.endsWith('.json') ? d : join(d, 'results.json')))
+      merged = mergeShards(parts, protocols)
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    const dir = timestampedDir(opts.out as string, merged.startedAt) + '-merged'
+    await writeResults(merged, dir)
+    if (opts.json === true) process.stdout.write(JSON.stringify(merged, null, 2) + '\n')
+    else process.stdout.write(terminalSummary(merged, dir))
+    process.exitCode = merged.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
   })
 
 program.command('compare')
@@ -244,25 +281,45 @@ program.command('live')
 program.command('speed')
   .description('Simulator speed: deliveries and committed operations per wall-clock second under saturating load.')
   .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
-  .option('--n <n>', 'replicas (default: the smallest cluster tolerating one fault)', positiveInt('--n'))
+  .option('--n <n>', 'replicas (default: the smallest cluster tolerating one fault); with --scaling a list (default 3,5,9,17,33; PBFT 4,7,13,25)')
+  .option('--scaling', 'wall time per committed operation against n: what a bigger sweep will cost')
   .option('--clients <c>', 'closed-loop clients', positiveInt('--clients'), 64)
-  .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up', positiveInt('--virtual-ms'), 3000)
+  .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up (default 3000; 1000 with --scaling)', positiveInt('--virtual-ms'))
   .option('--seed <s>', 'seed', positiveInt('--seed', 0), 1)
+  .addOption(new Option('--signer <name>', 'signatures: sim (modelled), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--json', 'print JSON')
   .action((opts: Record<string, unknown>) => {
     let protocol
     try { protocol = getProtocol(opts.protocol as string) } catch (e) { fail((e as Error).message) }
-    let n = opts.n as number | undefined
+    const sizes = opts.n === undefined ? undefined : String(opts.n).split(',').map(s => Number(s.trim()))
+    for (const size of sizes ?? []) {
+      const sizeError = Number.isInteger(size) && size >= 1 ? protocol.checkClusterSize(size) : `expected a positive integer, got "${String(opts.n)}"`
+      if (sizeError !== null) fail(`--n: ${sizeError}`)
+    }
+    const speedOptions = { clients: opts.clients as number, seed: opts.seed as number, signer: opts.signer as SignerName }
+    if (opts.scaling === true) {
+      const s = measureScaling(protocol, sizes ?? scalingSizes(protocol), { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 1000 })
+      if (opts.json === true) { process.stdout.write(JSON.stringify(s, null, 2) + '\n'); return }
+      process.stdout.write(`${s.protocol}: wall time per committed operation against n (${speedOptions.clients} clients, ${speedOptions.signer} signer)\n`)
+      process.stdout.write('  n     wall us/op   deliveries/s   ops measured   deliveries per op\n')
+      for (const r of s.rows) {
+        process.stdout.write(`  ${String(r.n).padEnd(5)} ${String(r.wallUsPerOp).padStart(10)}   ${r.deliveriesPerSec.toLocaleString('en-US').padStart(12)}   ` +
+          `${r.ops.toLocaleString('en-US').padStart(12)}   ${(r.deliveries / Math.max(1, r.ops)).toFixed(1).padStart(17)}\n`)
+      }
+      if (s.exponent !== null) process.stdout.write(`  wall time per operation grows about as n^${s.exponent}\n`)
+      return
+    }
+    if (sizes !== undefined && sizes.length > 1) fail('--n: one cluster size (a list needs --scaling)')
+    let n = sizes?.[0]
     if (n === undefined) {
       try { n = protocol.replicasFor(1) } catch { n = protocol.replicasFor(0) }
     }
-    const sizeError = protocol.checkClusterSize(n)
-    if (sizeError !== null) fail(`--n: ${sizeError}`)
-    const r = measureSimulatorSpeed(protocol, n, { clients: opts.clients as number, virtualMs: opts.virtualMs as number, seed: opts.seed as number })
+    const r = measureSimulatorSpeed(protocol, n, { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 3000 })
     if (opts.json === true) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return }
     process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
       `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +
       `  ${r.deliveriesPerSec.toLocaleString('en-US')} message deliveries per wall-clock second (${r.deliveries.toLocaleString('en-US')} in all)\n` +
+      `  ${r.deliveriesPerCpuSec.toLocaleString('en-US')} message deliveries per CPU second (${(r.cpuMs / 1000).toFixed(2)} s of CPU)\n` +
       `  ${r.opsPerSec.toLocaleString('en-US')} committed operations per wall-clock second (${r.ops.toLocaleString('en-US')} measured)\n`)
   })
 

@@ -6,10 +6,12 @@
  * with the seed and a one-line replay command, then the counts (runs, faults injected by kind, failures by kind);
  * exit code 1 if any seed failed.
  */
-import { Command } from 'commander'
-import { ConfigError } from '../core/errors.ts'
+import { Command, Option } from 'commander'
+import type { SignerName } from '../core/signer.ts'
+import { SIGNER_NAMES } from '../core/signers/index.ts'
 import { protocols } from '../protocols/index.ts'
-import { formatLiveness, replayCommand, runSimulation, type SimulationOptions } from '../net/sim/run.ts'
+import { replayCommand, type SimulationOptions } from '../net/sim/run.ts'
+import { defaultJobs, parseJobs, runTasks } from '../bench/parallel.ts'
 import { createRng } from '../core/random.ts'
 import { writeFailingSeedHtml } from '../viz/soak.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
@@ -31,11 +33,13 @@ const program = new Command('soak')
   .option('--byzantine-count <k>', 'Byzantine replicas per run (default f; fewer leaves room for crashes)', positiveInt('--byzantine-count', 0))
   .option('--byzantine <strategies>', "Byzantine strategies, cycled over seeds; 'random' (the default for protocols with " +
     "an adversary): up to f replicas at ids and with strategies drawn from the seed; 'none'", list)
+  .addOption(new Option('--signer <name>', 'signatures: sim (modelled, the default), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--clock-drift <d>', 'clock drift of every run (rates in [1-d, 1+d])', nonNegativeNumber('--clock-drift'))
+  .option('--jobs <n>', 'seeds run at once, each on a worker thread (default: the number of cores); outcomes are the same with any number')
   .option('--html <dir>', 'write an HTML view of each failing seed into <dir> (the seed is rerun with recording on)')
   .exitOverride()
 
-function main(): void {
+async function main(): Promise<void> {
   const a = parseOrExit(program)
   const protocol = protocolOrExit('soak', a.protocol as string)
   const sizes = a.n !== undefined
@@ -53,11 +57,11 @@ function main(): void {
   const strategies = randomByzantine || (given.length === 1 && given[0] === 'none') ? [] : given
   if (randomByzantine && protocol.adversary === undefined) { process.stderr.write(`soak: ${protocol.name} has no Byzantine strategies\n`); process.exit(2) }
   const started = performance.now()
-  let runs = 0
-  let failures = 0
-  const failuresByKind = new Map<string, number>()
-  const faultsByKind = new Map<string, number>()
-  let byzantineReplicas = 0
+  let jobs = defaultJobs()
+  if (a.jobs !== undefined) {
+    try { jobs = parseJobs(String(a.jobs)) } catch (e) { process.stderr.write(`soak: ${(e as Error).message}\n`); process.exit(2) }
+  }
+  const runsPlanned: { n: number; seed: number; options: SimulationOptions }[] = []
   for (const n of sizes) {
     for (let i = 0; i < (a.seeds as number); i++) {
       const seed = (a.firstSeed as number) + i
@@ -67,6 +71,7 @@ function main(): void {
       const options: SimulationOptions = {
         protocol, n, seed, ops: a.ops as number, clients: a.clients as number, faults,
         faultWindowMs: a.faultWindow as number, ...(byz.length > 0 ? { byzantine: byz } : {}),
+        ...(a.signer !== 'sim' ? { signer: a.signer as SignerName } : {}),
         ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
         ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
         ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),
@@ -74,34 +79,32 @@ function main(): void {
         ...(Object.keys(a.option as object).length > 0 ? { protocolOptions: a.option as Record<string, unknown> } : {}),
         ...(byz.length > 0 && !randomByzantine && a.byzantineCount !== undefined ? { byzantineCount: Math.min(a.byzantineCount as number, f) } : {}),
       }
-      runs++
-      let problem: string | null = null
-      let kind = ''
-      try {
-        const r = runSimulation(options)
-        byzantineReplicas += r.byzantine.length
-        for (const fault of r.faults) {
-          if (fault.skipped !== undefined) continue
-          const m = /^([a-z-]+)@/.exec(fault.description)
-          if (m === null) continue // progress of a procedure (a replacement), not a fault of its own
-          const name = m[1]!
-          faultsByKind.set(name, (faultsByKind.get(name) ?? 0) + 1)
-        }
-        if (r.safetyViolations.length > 0) { kind = 'safety'; problem = `safety: ${r.safetyViolations[0]}` }
-        else if (!r.check.ok) { kind = 'checker'; problem = `checker: ${r.check.verdict}: ${r.check.explanation.split('\n')[0]}` }
-        else if (!r.liveness.ok) { kind = 'liveness'; problem = `${formatLiveness(r.liveness)}: ${r.liveness.problems.join('; ')}` }
-      } catch (e) {
-        if (e instanceof ConfigError) { process.stderr.write(`soak: ${e.message}\n`); process.exit(2) }
-        kind = 'crash'
-        problem = `crash: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ')}`
-      }
-      if (problem !== null) {
-        failures++
-        failuresByKind.set(kind, (failuresByKind.get(kind) ?? 0) + 1)
-        process.stdout.write(`FAIL n=${n} seed=${seed}: ${problem}\n  replay: ${replayCommand(options)}\n`)
-        if (a.html !== undefined) process.stdout.write(`  view: ${writeFailingSeedHtml(a.html as string, options)}\n`)
-      }
-      if (process.stderr.isTTY) process.stderr.write(`\r${runs} runs, ${failures} failed`)
+      runsPlanned.push({ n, seed, options })
+    }
+  }
+  // Seeds run on worker threads (or here, with --jobs 1); outcomes are reported in seed order either way.
+  const tasks = runsPlanned.map(({ options: { protocol: p, ...rest } }) => ({ kind: 'soak' as const, protocol: p.name, options: rest }))
+  let finished = 0
+  const outcomes = await runTasks(tasks, jobs, () => {
+    finished++
+    if (process.stderr.isTTY) process.stderr.write(`\r${finished} of ${tasks.length} runs`)
+  })
+  let runs = 0
+  let failures = 0
+  const failuresByKind = new Map<string, number>()
+  const faultsByKind = new Map<string, number>()
+  let byzantineReplicas = 0
+  for (const [i, outcome] of outcomes.entries()) {
+    const { n, seed, options } = runsPlanned[i]!
+    if (outcome.configError !== undefined) { process.stderr.write(`soak: ${outcome.configError}\n`); process.exit(2) }
+    runs++
+    byzantineReplicas += outcome.byzantineReplicas
+    for (const name of outcome.faults) faultsByKind.set(name, (faultsByKind.get(name) ?? 0) + 1)
+    if (outcome.problem !== null && outcome.kind !== null) {
+      failures++
+      failuresByKind.set(outcome.kind, (failuresByKind.get(outcome.kind) ?? 0) + 1)
+      process.stdout.write(`FAIL n=${n} seed=${seed}: ${outcome.problem}\n  replay: ${replayCommand(options)}\n`)
+      if (a.html !== undefined) process.stdout.write(`  view: ${writeFailingSeedHtml(a.html as string, options)}\n`)
     }
   }
   if (process.stderr.isTTY) process.stderr.write('\n')
@@ -113,7 +116,7 @@ function main(): void {
   process.exit(failures > 0 ? 1 : 0)
 }
 
-main()
+await main()
 
 /** Up to f Byzantine replicas, at ids and with strategies drawn from the seed (its own stream). */
 function drawByzantine(strategies: readonly string[], n: number, f: number, seed: number): string[] {

@@ -20,7 +20,7 @@ import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { identityOfSession, MAX_SESSIONS_PER_CLIENT, sessionId, sessionIndexOf } from './sessions.ts'
 import type { Signer } from './signer.ts'
-import type { ClientRequest, NodeId } from './types.ts'
+import type { ClientReply, ClientRequest, NodeId } from './types.ts'
 import type { InboundFrame, Transport } from './transport.ts'
 
 /** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
@@ -209,7 +209,7 @@ export class ClientHost {
     if (frame.channel !== 'reply' || this.inFlight === 0) return
     let reply
     try {
-      reply = decodeReply(frame.bytes)
+      reply = (frame.message as ClientReply | undefined) ?? decodeReply(frame.bytes)
     } catch (e) {
       if (e instanceof CodecError) { this.malformedReplies++; return }
       throw e
@@ -224,7 +224,7 @@ export class ClientHost {
   private pump(session: Session): void {
     const ready = session.protocol.ready()
     for (const { to, message } of ready.messages) {
-      this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message) })
+      this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message), message })
     }
     if (ready.completed !== null && session.pending !== null && ready.completed.seq === session.seq) {
       this.finish(session.pending, { status: 'ok', result: ready.completed.result })

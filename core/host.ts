@@ -178,11 +178,11 @@ export class ReplicaHost {
     if (this.stopped) return
     try {
       if (frame.channel === 'protocol') {
-        const message: unknown = this.o.descriptor.codec.decode(frame.bytes)
+        const message: unknown = frame.message ?? this.o.descriptor.codec.decode(frame.bytes)
         this.o.observer?.received?.(this.id, from, this.o.descriptor.codec.typeName(message), frame.bytes.length)
         this.replica.receive(from, message)
       } else if (frame.channel === 'request') {
-        const request = decodeRequest(frame.bytes)
+        const request = (frame.message as ClientRequest | undefined) ?? decodeRequest(frame.bytes)
         this.o.observer?.received?.(this.id, from, 'ClientRequest', frame.bytes.length)
         this.onRequest(from, request)
       } else {
@@ -272,7 +272,7 @@ export class ReplicaHost {
     for (const { to, message } of ready.messages) {
       // Broadcasts push one message object to many peers: encode it once.
       if (message !== lastMessage || lastFrame === null) {
-        lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message) }
+        lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message), message }
         lastMessage = message
       }
       this.o.transport.send(to, lastFrame)
@@ -333,7 +333,7 @@ export class ReplicaHost {
   }
 
   private sendReply(to: NodeId, reply: ClientReply): void {
-    this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply) })
+    this.o.transport.send(to, { channel: 'reply', type: 'ClientReply', bytes: encodeReply(reply), message: reply })
   }
 }
 

@@ -90,6 +90,8 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
 
 export class KvStore implements StateMachine {
   private data = new Map<string, string>()
+  /** The keys in snapshot order, kept until a key is added or removed (hosts snapshot often; keys change rarely). */
+  private sortedKeys: string[] | null = null
 
   apply(command: Uint8Array): Uint8Array {
     return encodeKvResult(this.execute(command, true))
@@ -118,19 +120,29 @@ export class KvStore implements StateMachine {
     if (!mutate && c.type !== 'get') return { type: 'error', message: `${c.type} is not a read-only command` }
     switch (c.type) {
       case 'get': return { type: 'value', value: this.data.get(c.key) ?? null }
-      case 'put': this.data.set(c.key, c.value); return { type: 'ok' }
-      case 'delete': return { type: 'deleted', existed: this.data.delete(c.key) }
+      case 'put': this.set(c.key, c.value); return { type: 'ok' }
+      case 'delete': {
+        const existed = this.data.delete(c.key)
+        if (existed) this.sortedKeys = null
+        return { type: 'deleted', existed }
+      }
       case 'cas': {
         const current = this.data.get(c.key) ?? null
         if (current !== c.expected) return { type: 'cas', ok: false, current }
-        this.data.set(c.key, c.value)
+        this.set(c.key, c.value)
         return { type: 'cas', ok: true, current: c.value }
       }
     }
   }
 
+  private set(key: string, value: string): void {
+    const size = this.data.size
+    this.data.set(key, value)
+    if (this.data.size !== size) this.sortedKeys = null
+  }
+
   snapshot(): Uint8Array {
-    const keys = [...this.data.keys()].sort()
+    const keys = this.sortedKeys ??= [...this.data.keys()].sort()
     const w = new BinaryWriter(64 + keys.length * 16)
     w.uvarint(keys.length)
     for (const k of keys) w.string(k).string(this.data.get(k)!)
@@ -147,6 +159,7 @@ export class KvStore implements StateMachine {
     }
     r.end()
     this.data = next
+    this.sortedKeys = null
   }
 }
 

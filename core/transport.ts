@@ -15,12 +15,20 @@ export interface OutboundFrame {
   /** Message type name for counting (e.g. 'AppendEntries', 'ClientRequest'). */
   readonly type: string
   readonly bytes: Uint8Array
+  /**
+   * The message `bytes` encode (hosts always set it). Networks that cross a process boundary ignore it; the simulator
+   * may hand it to the receiver in place of the bytes, for senders it trusts: every codec's round trip is
+   * property-tested lossless (test/sim/codec-roundtrip.test.ts), so the receiver gets what decoding would give it.
+   */
+  readonly message?: unknown
 }
 
 /** A frame as it arrives: only the channel travels with the bytes; the receiver's codec finds the type. */
 export interface InboundFrame {
   readonly channel: Channel
   readonly bytes: Uint8Array
+  /** The decoded message, when the network handed it over (see OutboundFrame.message); else decode `bytes`. */
+  readonly message?: unknown
 }
 
 export type FrameHandler = (from: NodeId, frame: InboundFrame) => void

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../../core/errors.ts'
 import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storage.ts'
-import type { SignerName } from '../../core/signer.ts'
+import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
 
 export interface LiveBenchConfig {
@@ -26,7 +26,7 @@ export interface LiveBenchConfig {
   readonly repeat: number
   /** Pings of the bare libp2p echo measured at the start. */
   readonly echoPings: number
-  readonly signer: SignerName
+  readonly signer: Ed25519SignerName
   readonly tickMs: number
   readonly valueSize: number
   readonly keys: number

@@ -12,7 +12,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
-import type { SignerName } from '../../core/signer.ts'
+import type { Ed25519SignerName } from '../../core/signer.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
@@ -24,7 +24,7 @@ export interface LoopbackClusterOptions {
   /** Client identities to allow-list; a libp2p node is started for each when first needed (connectClients). */
   readonly clients: number
   readonly fsync: FsyncPolicy
-  readonly signer?: SignerName
+  readonly signer?: Ed25519SignerName
   /** Raw protocol options (validated by the protocol through initCluster). */
   readonly protocolOptions?: Record<string, unknown>
   readonly tickMs?: number

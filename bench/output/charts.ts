@@ -32,6 +32,21 @@ export function referenceRuns(results: SweepResults, network?: NetworkName): Run
 const WIDTH = 420
 const HEIGHT = 260
 
+/**
+ * A linear axis crowds n = 4, 7, 16 into one corner when the sweep goes to 100: an axis whose values span an order of
+ * magnitude or more is logarithmic (and says so in its title).
+ */
+export function axisScale(values: readonly number[]): { readonly scale: Record<string, unknown>; readonly log: boolean } {
+  const positive = values.filter(v => v > 0)
+  const log = positive.length > 0 && Math.max(...positive) / Math.min(...positive) >= 10
+  return log ? { scale: { type: 'log', zero: false }, log } : { scale: { zero: false }, log }
+}
+
+function nAxis(ns: readonly number[]): Record<string, unknown> {
+  const { scale, log } = axisScale(ns)
+  return { field: 'n', type: 'quantitative', title: log ? 'replicas (n, log scale)' : 'replicas (n)', scale, axis: { tickMinStep: 1 } }
+}
+
 export function buildCharts(results: SweepResults): Chart[] {
   const charts: Chart[] = []
   const ref = referenceRuns(results)
@@ -44,7 +59,7 @@ export function buildCharts(results: SweepResults): Chart[] {
       data: { values: replicated.map(r => ({ protocol: r.spec.protocol, n: r.spec.n, throughput: r.figures.throughput })) },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'n', type: 'quantitative', title: 'replicas (n)', scale: { zero: false }, axis: { tickMinStep: 1 } },
+        x: nAxis(replicated.map(r => r.spec.n)),
         y: { field: 'throughput', type: 'quantitative', title: 'throughput (ops/s, virtual time)' },
         color: { field: 'protocol', type: 'nominal' },
       },
@@ -92,14 +107,17 @@ export function buildCharts(results: SweepResults): Chart[] {
       ...mc.map(m => ({ protocol: m.protocol, n: m.n, perOp: m.measuredTotal, series: 'measured, batch 1' })),
       ...replicated.map(r => ({ protocol: r.spec.protocol, n: r.spec.n, perOp: r.figures.messagesPerOp.total, series: 'measured under load' })),
     ]
+    // PBFT's 2n(n-1) next to Raft's 2(n-1) spans orders of magnitude once n grows: log there too.
+    const perOp = axisScale(values.map(v => v.perOp))
     charts.push({
       name: 'messages-vs-n', title: 'Replica-to-replica messages per committed operation vs n',
       spec: {
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: WIDTH, height: HEIGHT, data: { values },
         layer: [
           { transform: [{ filter: "datum.series === 'theory (batch 1)'" }], mark: { type: 'line', strokeDash: [5, 3] },
-            encoding: { x: { field: 'n', type: 'quantitative', title: 'replicas (n)', scale: { zero: false }, axis: { tickMinStep: 1 } },
-              y: { field: 'perOp', type: 'quantitative', title: 'messages per operation' }, color: { field: 'protocol', type: 'nominal' } } },
+            encoding: { x: nAxis(values.map(v => v.n)),
+              y: { field: 'perOp', type: 'quantitative', title: perOp.log ? 'messages per operation (log scale)' : 'messages per operation', scale: perOp.scale },
+              color: { field: 'protocol', type: 'nominal' } } },
           { transform: [{ filter: "datum.series !== 'theory (batch 1)'" }], mark: { type: 'point', filled: true, size: 70 },
             encoding: { x: { field: 'n', type: 'quantitative' }, y: { field: 'perOp', type: 'quantitative' },
               color: { field: 'protocol', type: 'nominal' }, shape: { field: 'series', type: 'nominal', title: 'points' } } },

@@ -1,9 +1,10 @@
 /** Signature schemes by name (a benchmark dimension) and private-key generation. */
 import { randomBytes } from 'node:crypto'
 import type { Rng } from '../random.ts'
-import type { SignatureScheme, SignerName } from '../signer.ts'
+import type { Ed25519SignerName, SignatureScheme, SignerName } from '../signer.ts'
 import { PRIVATE_KEY_LENGTH } from './key-lengths.ts'
 import { nodeCryptoScheme } from './node-crypto.ts'
+import { simScheme } from './sim.ts'
 import { tweetnaclScheme } from './tweetnacl.ts'
 
 export { PRIVATE_KEY_LENGTH, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from './key-lengths.ts'
@@ -11,9 +12,20 @@ export { PRIVATE_KEY_LENGTH, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from './key-l
 const SCHEMES: Record<SignerName, SignatureScheme> = {
   tweetnacl: tweetnaclScheme,
   node: nodeCryptoScheme,
+  sim: simScheme,
 }
 
 export const SIGNER_NAMES: readonly SignerName[] = Object.keys(SCHEMES) as SignerName[]
+
+/** The real signers (RFC 8032 Ed25519, interoperable): the ones a live network can use. */
+export const ED25519_SIGNER_NAMES: readonly Ed25519SignerName[] = ['tweetnacl', 'node']
+
+/** The simulator's default: modelled signatures (charged by the CPU model, no curve arithmetic). */
+export const SIMULATION_SIGNER: SignerName = 'sim'
+
+export function isEd25519Signer(name: SignerName): name is Ed25519SignerName {
+  return (ED25519_SIGNER_NAMES as readonly string[]).includes(name)
+}
 
 export function signatureScheme(name: SignerName): SignatureScheme {
   const scheme = Object.hasOwn(SCHEMES, name) ? SCHEMES[name] : undefined

@@ -36,6 +36,8 @@ interface Damage {
 export class MemoryStorage implements Storage {
   private hard = new Map<string, Uint8Array>()
   private log = new Map<number, Uint8Array>()
+  /** At least the highest index in `log` (an upper bound: compaction does not lower it), so truncation is cheap. */
+  private logMax = Number.NEGATIVE_INFINITY
   private snap: DurableSnapshot | null = null
   private unsynced: PersistOp[] = []
   /** Bumped by crash() so syncs in flight when the node died do not land afterwards. */
@@ -187,6 +189,7 @@ export class MemoryStorage implements Storage {
   wipe(): void {
     this.hard = new Map()
     this.log = new Map()
+    this.logMax = Number.NEGATIVE_INFINITY
     this.snap = null
     this.unsynced = []
     this.epoch++
@@ -207,10 +210,17 @@ export class MemoryStorage implements Storage {
         break
       case 'entry':
         this.log.set(op.index, op.value.slice())
+        if (op.index > this.logMax) this.logMax = op.index
         this.bytesWritten += op.value.length
         break
       case 'truncate':
-        for (const index of [...this.log.keys()]) if (index >= op.from) this.log.delete(index)
+        // A follower truncates its tail on most appends: walk the few indexes from `from` up rather than the whole log.
+        if (this.logMax - op.from < this.log.size) {
+          for (let index = op.from; index <= this.logMax; index++) this.log.delete(index)
+        } else {
+          for (const index of [...this.log.keys()]) if (index >= op.from) this.log.delete(index)
+        }
+        if (op.from <= this.logMax) this.logMax = op.from - 1
         break
       case 'forget':
         this.log.delete(op.index)

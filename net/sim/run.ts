@@ -54,6 +54,8 @@ export interface SimulationOptions {
   readonly fsyncMs?: number
   readonly network?: SimClusterOptions['network']
   readonly cpu?: SimClusterOptions['cpu']
+  /** Decode every frame from its bytes (network.ts); tests compare it with the default hand-over. */
+  readonly decodeEveryFrame?: boolean
   readonly workload?: Partial<Omit<WorkloadOptions, 'ops' | 'rng'>>
   /** Replace the key-value store (tests inject a faulty one to see a violation reported and drawn). */
   readonly stateMachine?: SimClusterOptions['stateMachine']
@@ -169,6 +171,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
     ...(o.network !== undefined ? { network: o.network } : {}),
     ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+    ...(o.decodeEveryFrame === true ? { decodeEveryFrame: true } : {}),
     ...(clockRates !== undefined ? { clockRates } : {}),
     ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
     // Byzantine replicas count against f; crashes then target the honest rest only up to what remains.

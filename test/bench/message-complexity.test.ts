@@ -27,3 +27,18 @@ describe('messages per command at batch size 1 equal the theory', () => {
     }
   }
 })
+
+/** Large clusters too: few commands keep it cheap (the count per command is exact in steady state). */
+describe('messages per command at batch size 1 equal the theory in large clusters', () => {
+  const large: ReadonlyArray<readonly [string, number]> = [['pbft', 31], ['raft', 51], ['multipaxos', 51]]
+  for (const [name, n] of large) {
+    it(`${name} n=${n}`, () => {
+      const p = protocols.get(name)
+      expect(p, `${name} is registered`).toBeDefined()
+      const m = measureMessagesPerCommand(p!, n, { seed: 1, commands: 4, warmup: 3 })
+      const replay = `measureMessagesPerCommand(${name}, ${n}, { seed: 1, commands: 4, warmup: 3 })`
+      expect(m.measured, replay).toEqual(m.theoretical)
+      expect(m.measuredTotal, replay).toBe(m.theoreticalTotal)
+    })
+  }
+})

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CodecError } from '../../core/errors.ts'
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStore, type KvCommand, type KvResult } from '../../core/kv.ts'
+import { createKvStore, decodeKvCommand, decodeKvResult, encodeKvCommand, KvStore, type KvCommand, type KvResult } from '../../core/kv.ts'
+import { createRng } from '../../core/random.ts'
 import { SessionStateMachine } from '../../core/sessions.ts'
 import type { ClientRequest } from '../../core/types.ts'
 
@@ -82,5 +83,31 @@ describe('exactly-once sessions', () => {
     expect(copy.lastApplied(7)).toBe(3)
     expect(copy.apply(req(7, 3, { type: 'put', key: 'a', value: '1' })).duplicate).toBe(true)
     expect(copy.snapshot()).toEqual(sm.snapshot())
+  })
+})
+
+describe('kv snapshots with cached key order', () => {
+  it('equal a fresh store\'s snapshot of the same contents after any mix of puts, deletes, cas and restores', () => {
+    const rng = createRng('kv-snapshot-cache')
+    const store = createKvStore()
+    const model = new Map<string, string>()
+    for (let step = 0; step < 600; step++) {
+      const key = `k${rng.int(12)}`
+      const roll = rng.int(10)
+      if (roll < 5) { store.apply(encodeKvCommand({ type: 'put', key, value: `v${step}` })); model.set(key, `v${step}`) }
+      else if (roll < 7) { store.apply(encodeKvCommand({ type: 'delete', key })); model.delete(key) }
+      else if (roll < 9) {
+        const expected = model.get(key) ?? null
+        store.apply(encodeKvCommand({ type: 'cas', key, expected, value: `c${step}` }))
+        model.set(key, `c${step}`)
+      } else {
+        const other = createKvStore()
+        other.restore(store.snapshot())
+        store.restore(other.snapshot())
+      }
+      const fresh = createKvStore()
+      for (const [k, v] of [...model].reverse()) fresh.apply(encodeKvCommand({ type: 'put', key: k, value: v }))
+      expect(Buffer.from(store.snapshot()).toString('hex'), `step ${step}`).toBe(Buffer.from(fresh.snapshot()).toString('hex'))
+    }
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../core/random.ts'
 import type { SignatureScheme } from '../../core/signer.ts'
-import { generatePrivateKey, signatureScheme, SIGNER_NAMES } from '../../core/signers/index.ts'
+import { ED25519_SIGNER_NAMES, generatePrivateKey, signatureScheme, SIGNER_NAMES } from '../../core/signers/index.ts'
 import { createNodeVerifier } from '../../core/signers/node-crypto.ts'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
@@ -75,6 +75,8 @@ const RFC8032 = [
   },
 ]
 
+/** The RFC's vectors hold for the real Ed25519 implementations; the modelled signer keeps only the contract. */
+const ed25519: SignatureScheme[] = ED25519_SIGNER_NAMES.map((name) => signatureScheme(name))
 const schemes: SignatureScheme[] = SIGNER_NAMES.map((name) => signatureScheme(name))
 
 describe('RFC 8032 section 7.1 test vectors', () => {
@@ -82,7 +84,7 @@ describe('RFC 8032 section 7.1 test vectors', () => {
     expect(hex(RFC8032[3]!.message).length).toBe(1023)
   })
 
-  for (const scheme of schemes) {
+  for (const scheme of ed25519) {
     for (const v of RFC8032) {
       it(`${scheme.name}: ${v.name}`, () => {
         const secret = hex(v.secret)
@@ -135,7 +137,7 @@ describe('tweetnacl and node:crypto interoperate', () => {
         return copy
       }
       const otherPublic = nacl.publicKeyOf(other)
-      for (const scheme of schemes) {
+      for (const scheme of ed25519) {
         const replay = `replay: seed "${seed}/tamper", iteration ${i}, ${scheme.name}`
         expect(scheme.verifier.verify(signer.publicKey, message, signature), replay).toBe(true)
         expect(scheme.verifier.verify(signer.publicKey, flip(message), signature), replay).toBe(false)
@@ -145,6 +147,70 @@ describe('tweetnacl and node:crypto interoperate', () => {
         expect(scheme.verifier.verify(signer.publicKey, message.subarray(1), signature), replay).toBe(false)
       }
     }
+  })
+})
+
+describe('every scheme rejects forgeries of its own signatures', () => {
+  for (const scheme of schemes) {
+    it(`${scheme.name}: a tampered message, signature or key, another key, a truncated message, a stranger's key`, () => {
+      const rng = createRng(`signers-forgery/${scheme.name}`)
+      const flip = (bytes: Uint8Array): Uint8Array => {
+        const copy = bytes.slice()
+        const at = rng.int(copy.length)
+        copy[at] = copy[at]! ^ (1 << rng.int(8))
+        return copy
+      }
+      // tweetnacl is pure JS and slow; the cross-implementation test above tampers with its signatures at length.
+      for (let i = 0; i < (scheme.name === 'tweetnacl' ? 3 : 30); i++) {
+        const replay = `replay: seed "signers-forgery/${scheme.name}", iteration ${i}`
+        const signer = scheme.signer(generatePrivateKey(rng))
+        const other = scheme.signer(generatePrivateKey(rng))
+        const message = new Uint8Array(1 + rng.int(100))
+        for (let j = 0; j < message.length; j++) message[j] = rng.int(256)
+        const signature = signer.sign(message)
+        expect(signature.length, replay).toBe(64)
+        expect(signer.publicKey.length, replay).toBe(32)
+        expect(toHex(signer.sign(message)), replay).toBe(toHex(signature))
+        expect(scheme.verifier.verify(signer.publicKey, message, signature), replay).toBe(true)
+        expect(scheme.verifier.verify(signer.publicKey, flip(message), signature), replay).toBe(false)
+        expect(scheme.verifier.verify(signer.publicKey, message, flip(signature)), replay).toBe(false)
+        expect(scheme.verifier.verify(flip(signer.publicKey), message, signature), replay).toBe(false)
+        expect(scheme.verifier.verify(other.publicKey, message, signature), replay).toBe(false)
+        expect(scheme.verifier.verify(signer.publicKey, message.subarray(1), signature), replay).toBe(false)
+        expect(scheme.verifier.verify(signer.publicKey, message, other.sign(message)), replay).toBe(false)
+        // A key no signer was made for: only its public half is known, so nothing verifies against it.
+        const stranger = scheme.publicKeyOf(generatePrivateKey(rng))
+        expect(scheme.verifier.verify(stranger, message, signature), replay).toBe(false)
+      }
+    })
+  }
+})
+
+describe('the modelled signer (sim)', () => {
+  const sim = signatureScheme('sim')
+
+  it('is deterministic: the same key and message give the same public key and signature', () => {
+    const key = generatePrivateKey(createRng('sim-deterministic'))
+    expect(toHex(sim.signer(key).publicKey)).toBe(toHex(sim.publicKeyOf(key)))
+    expect(toHex(sim.signer(key).sign(new Uint8Array([1, 2, 3])))).toBe(toHex(sim.signer(key).sign(new Uint8Array([1, 2, 3]))))
+  })
+
+  it('neither interoperates with Ed25519 nor accepts its signatures', () => {
+    const key = hex(RFC8032[1]!.secret)
+    const message = hex(RFC8032[1]!.message)
+    expect(toHex(sim.publicKeyOf(key))).not.toBe(RFC8032[1]!.public)
+    sim.signer(key)
+    expect(sim.verifier.verify(sim.publicKeyOf(key), message, hex(RFC8032[1]!.signature))).toBe(false)
+    expect(signatureScheme('node').verifier.verify(hex(RFC8032[1]!.public), message, sim.signer(key).sign(message))).toBe(false)
+  })
+
+  it('a signature says nothing about the key: two messages, two unrelated signatures', () => {
+    const signer = sim.signer(generatePrivateKey(createRng('sim-unrelated')))
+    const a = signer.sign(new Uint8Array([0]))
+    const b = signer.sign(new Uint8Array([1]))
+    let same = 0
+    for (let i = 0; i < 64; i++) if (a[i] === b[i]) same++
+    expect(same).toBeLessThan(8)
   })
 })
 
@@ -175,7 +241,7 @@ describe('malformed input', () => {
   }
 
   it('rejects an unknown signer name', () => {
-    expect(() => signatureScheme('openssl' as never)).toThrow(/unknown signer "openssl".*tweetnacl, node/)
+    expect(() => signatureScheme('openssl' as never)).toThrow(/unknown signer "openssl".*tweetnacl, node, sim/)
   })
 })
 

@@ -56,12 +56,14 @@ describe('PBFT Byzantine strategies', () => {
     expect(h.drops()).toEqual({})
   })
 
-  it('bad-signature: correct replicas drop every message it signs', () => {
-    const h = new PbftHarness({ n: 4, seed: 'bad-sig', clients: 1, byzantine: new Map([[2, byzantineFactory('bad-signature')]]) })
-    h.run(60)
-    expect(h.completedRequests).toBeGreaterThan(5)
-    expect(h.drops()['bad-signature']).toBeGreaterThan(10)
-  })
+  for (const signer of ['node', 'sim'] as const) {
+    it(`bad-signature: correct replicas drop every message it signs (signer ${signer})`, () => {
+      const h = new PbftHarness({ n: 4, seed: 'bad-sig', clients: 1, signer, byzantine: new Map([[2, byzantineFactory('bad-signature')]]) })
+      h.run(60)
+      expect(h.completedRequests).toBeGreaterThan(5)
+      expect(h.drops()['bad-signature']).toBeGreaterThan(10)
+    })
+  }
 
   it('twins: two replicas with one identity and key', () => {
     const h = new PbftHarness({ n: 4, seed: 'twins' })

@@ -14,12 +14,13 @@ import { PbftHarness } from './harness.ts'
 const E = new Uint8Array(0)
 const K = 4
 
-describe('PBFT drops bad input and counts it by reason', () => {
+/** Every case runs with real Ed25519 and with the simulator's modelled signatures: forgeries must fail alike. */
+describe.each(['node', 'sim'] as const)('PBFT drops bad input and counts it by reason (signer %s)', (signer) => {
   let h: PbftHarness
   const target = 1
 
   beforeEach(() => {
-    h = new PbftHarness({ n: 4, seed: 'drops', clients: 1, options: { checkpointInterval: K } })
+    h = new PbftHarness({ n: 4, seed: 'drops', clients: 1, signer, options: { checkpointInterval: K } })
     expect(h.stepUntil(() => h.completedRequests >= 6 && h.replica(target).debugState().lowWatermark >= K, 500)).toBe(true)
     h.workloadOn = false
     h.run(10)
