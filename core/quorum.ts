@@ -16,6 +16,20 @@ export function byzantineFaultsTolerated(n: number): number {
   return Math.max(0, Math.floor((n - 1) / 3))
 }
 
+/** Replicas needed to tolerate f Byzantine faults: 3f+1. */
+export function byzantineReplicasFor(f: number): number {
+  if (!Number.isInteger(f) || f < 0) throw new RangeError(`f must be a non-negative integer, got ${f}`)
+  return 3 * f + 1
+}
+
+/** Null when n replicas of a Byzantine protocol tolerate at least one fault, else why not (for checkClusterSize). */
+export function checkByzantineClusterSize(protocol: string, n: number): string | null {
+  if (!Number.isInteger(n) || n < 4) {
+    return `${protocol} needs n >= 4 (n = 3f+1 with f >= 1: quorums of 2f+1 must intersect in a correct replica), got n = ${n}`
+  }
+  return null
+}
+
 /** The smallest set of which any two intersect: floor(n/2)+1. */
 export function majority(n: number): number {
   return Math.floor(n / 2) + 1

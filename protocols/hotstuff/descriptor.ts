@@ -4,7 +4,7 @@
 import { ConfigError } from '../../core/errors.ts'
 import { QuorumClient } from '../../core/clients/quorum-client.ts'
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
-import { bftWeakQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
+import { bftWeakQuorum, byzantineFaultsTolerated, byzantineReplicasFor, checkByzantineClusterSize } from '../../core/quorum.ts'
 import { BYZANTINE_STRATEGIES, createByzantineReplica, isByzantineStrategy } from './byzantine/index.ts'
 import { hotstuffCodec, type HotStuffMessage } from './messages.ts'
 import { parseHotStuffOptions, type HotStuffOptions } from './options.ts'
@@ -23,17 +23,9 @@ export const hotstuff: ProtocolDescriptor<HotStuffMessage, HotStuffOptions> = {
   name: 'hotstuff',
   description: 'Chained HotStuff (Yin et al. 2019): rotating leaders, linear views, Ed25519 QCs of 2f+1 signatures, n = 3f+1',
   faultModel: 'byzantine',
-  replicasFor: f => {
-    if (!Number.isInteger(f) || f < 0) throw new RangeError(`f must be a non-negative integer, got ${f}`)
-    return 3 * f + 1
-  },
+  replicasFor: byzantineReplicasFor,
   faultsTolerated: byzantineFaultsTolerated,
-  checkClusterSize: n => {
-    if (!Number.isInteger(n) || n < 4) {
-      return `hotstuff needs n >= 4 (n = 3f+1 with f >= 1: quorums of 2f+1 must intersect in a correct replica), got n = ${n}`
-    }
-    return null
-  },
+  checkClusterSize: n => checkByzantineClusterSize('hotstuff', n),
   parseOptions: (raw, n) => parseHotStuffOptions(raw, n),
   codec: hotstuffCodec,
   createReplica: ctx => createHotStuffReplica(ctx),

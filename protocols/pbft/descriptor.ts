@@ -4,7 +4,7 @@
 import { ConfigError } from '../../core/errors.ts'
 import { QuorumClient } from '../../core/clients/quorum-client.ts'
 import type { ProtocolDescriptor } from '../../core/protocol.ts'
-import { bftWeakQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
+import { bftWeakQuorum, byzantineFaultsTolerated, byzantineReplicasFor, checkByzantineClusterSize } from '../../core/quorum.ts'
 import { BYZANTINE_STRATEGIES, createByzantineReplica, isByzantineStrategy } from './byzantine/index.ts'
 import { pbftCodec, type PbftMessage } from './messages.ts'
 import { parsePbftOptions, type PbftOptions } from './options.ts'
@@ -14,17 +14,9 @@ export const pbft: ProtocolDescriptor<PbftMessage, PbftOptions> = {
   name: 'pbft',
   description: 'Practical Byzantine Fault Tolerance (Castro & Liskov 1999), Ed25519-signed messages, n = 3f+1',
   faultModel: 'byzantine',
-  replicasFor: f => {
-    if (!Number.isInteger(f) || f < 0) throw new RangeError(`f must be a non-negative integer, got ${f}`)
-    return 3 * f + 1
-  },
+  replicasFor: byzantineReplicasFor,
   faultsTolerated: byzantineFaultsTolerated,
-  checkClusterSize: n => {
-    if (!Number.isInteger(n) || n < 4) {
-      return `pbft needs n >= 4 (n = 3f+1 with f >= 1: quorums of 2f+1 must intersect in a correct replica), got n = ${n}`
-    }
-    return null
-  },
+  checkClusterSize: n => checkByzantineClusterSize('pbft', n),
   parseOptions: raw => parsePbftOptions(raw),
   // Checkpoints digest the host's snapshots, so the host must snapshot exactly at every checkpoint.
   requiredSnapshotInterval: options => options.checkpointInterval,

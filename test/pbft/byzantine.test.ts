@@ -24,7 +24,7 @@ describe('PBFT Byzantine strategies', () => {
   })
 
   it('a faulty replica that throws stays inside its wrapper: silent from then on, the cluster unharmed', () => {
-    let wrapper: ByzantineReplica | undefined
+    let wrapper: ByzantineReplica<PbftMessage> | undefined
     let ticks = 0
     const h = new PbftHarness({ n: 4, seed: 'contained', clients: 2, byzantine: new Map([[3, ctx => {
       wrapper = new ByzantineReplica('throws', new PbftReplica(ctx), {

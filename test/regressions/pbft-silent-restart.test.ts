@@ -18,6 +18,7 @@ import type { SimCluster } from '../../net/sim/cluster.ts'
 import { runSimulation } from '../../net/sim/run.ts'
 import { getProtocol } from '../../protocols/index.ts'
 import { ByzantineReplica } from '../../protocols/pbft/byzantine/index.ts'
+import type { PbftMessage } from '../../protocols/pbft/messages.ts'
 
 describe('pbft: a silent Byzantine replica that restarts', () => {
   it('does not abort the run (seed 3, n = 7, replica 6 silent, crashed at 300 ms, restarted at the heal)', () => {
@@ -43,6 +44,6 @@ describe('pbft: a silent Byzantine replica that restarts', () => {
     // The silent replica is back up, and nothing it ran into was swallowed by the wrapper: it simply lags behind.
     const silent = cluster!.replica(6)
     expect(silent).toBeInstanceOf(ByzantineReplica)
-    expect((silent as ByzantineReplica).failure).toBeUndefined()
+    expect((silent as ByzantineReplica<PbftMessage>).failure).toBeUndefined()
   })
 })

@@ -10,7 +10,8 @@ import type { HotStuffContext } from '../options.ts'
 import { HotStuffReplica } from '../replica.ts'
 import { conflictingVotes, equivocate, silent, withholdQC } from './strategies.ts'
 import { TwinsReplica } from './twins.ts'
-import { ByzantineReplica } from './wrapper.ts'
+import { ByzantineReplica } from '../../../core/byzantine-replica.ts'
+import type { ByzantineHooks } from './strategies.ts'
 
 export const BYZANTINE_STRATEGIES = ['silent', 'equivocate', 'conflicting-votes', 'withhold-qc', 'twins'] as const
 
@@ -22,13 +23,13 @@ export function isByzantineStrategy(name: string): name is ByzantineStrategy {
 
 export function createByzantineReplica(strategy: ByzantineStrategy, ctx: HotStuffContext, rng: Rng): Replica<HotStuffMessage> {
   // Every strategy runs inside ByzantineReplica, which keeps whatever a faulty replica throws away from its host.
-  if (strategy === 'twins') return new ByzantineReplica(strategy, new TwinsReplica(ctx, rng), {})
+  if (strategy === 'twins') return wrap(strategy, new TwinsReplica(ctx, rng), {})
   const inner = new HotStuffReplica(ctx)
   switch (strategy) {
-    case 'silent': return new ByzantineReplica(strategy, inner, silent())
-    case 'equivocate': return new ByzantineReplica(strategy, inner, equivocate(ctx))
-    case 'conflicting-votes': return new ByzantineReplica(strategy, inner, conflictingVotes(ctx))
-    case 'withhold-qc': return new ByzantineReplica(strategy, inner, withholdQC(ctx))
+    case 'silent': return wrap(strategy, inner, silent())
+    case 'equivocate': return wrap(strategy, inner, equivocate(ctx))
+    case 'conflicting-votes': return wrap(strategy, inner, conflictingVotes(ctx))
+    case 'withhold-qc': return wrap(strategy, inner, withholdQC(ctx))
     default: throw new RangeError(`unknown HotStuff Byzantine strategy "${String(strategy)}" (known: ${BYZANTINE_STRATEGIES.join(', ')})`)
   }
 }
@@ -39,4 +40,9 @@ export function byzantineFactory(strategy: ByzantineStrategy) {
 }
 
 export { createTwins, TwinsReplica } from './twins.ts'
-export { ByzantineReplica } from './wrapper.ts'
+export { ByzantineReplica } from '../../../core/byzantine-replica.ts'
+
+/** Every strategy runs inside ByzantineReplica; a forwarded client request passes its request filter too. */
+function wrap(strategy: string, inner: Replica<HotStuffMessage>, hooks: ByzantineHooks): ByzantineReplica<HotStuffMessage> {
+  return new ByzantineReplica<HotStuffMessage>(strategy, inner, hooks, (m: HotStuffMessage) => m.type === 'Forward' ? m.requests : [])
+}

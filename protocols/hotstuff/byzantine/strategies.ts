@@ -8,7 +8,10 @@ import type { HotStuffContext } from '../options.ts'
 import type { Block, HotStuffMessage } from '../messages.ts'
 import { leaderOf } from '../pacemaker.ts'
 import { blockHash, sha256, signProposal, signVote } from '../signing.ts'
-import type { ByzantineHooks } from './wrapper.ts'
+import type { ByzantineHooks as GenericHooks } from '../../../core/byzantine-replica.ts'
+
+/** A strategy: hooks around an honest hotstuff replica (core/byzantine-replica.ts). */
+export type ByzantineHooks = GenericHooks<HotStuffMessage>
 
 /** Say nothing at all (a crash that keeps its state), and hand nothing to the host to apply or answer. */
 export function silent(): ByzantineHooks {

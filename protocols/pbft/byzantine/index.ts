@@ -12,7 +12,8 @@ import {
   badSignature, censor, equivocate, futureViewChange, lyingViewChange, replay, silent, type ByzantineOptions,
 } from './strategies.ts'
 import { TwinsReplica } from './twins.ts'
-import { ByzantineReplica } from './wrapper.ts'
+import { ByzantineReplica } from '../../../core/byzantine-replica.ts'
+import type { ByzantineHooks } from './strategies.ts'
 
 export const BYZANTINE_STRATEGIES = [
   'silent', 'equivocate', 'bad-signature', 'replay', 'censor', 'lying-view-change', 'future-view-change', 'twins',
@@ -28,16 +29,16 @@ export function createByzantineReplica(
   strategy: ByzantineStrategy, ctx: PbftContext, rng: Rng, options: ByzantineOptions = {},
 ): Replica<PbftMessage> {
   // Every strategy runs inside ByzantineReplica, which keeps whatever a faulty replica throws away from its host.
-  if (strategy === 'twins') return new ByzantineReplica(strategy, new TwinsReplica(ctx, rng), {})
+  if (strategy === 'twins') return wrap(strategy, new TwinsReplica(ctx, rng), {})
   const inner = new PbftReplica(ctx)
   switch (strategy) {
-    case 'silent': return new ByzantineReplica(strategy, inner, silent())
-    case 'equivocate': return new ByzantineReplica(strategy, inner, equivocate(ctx))
-    case 'bad-signature': return new ByzantineReplica(strategy, inner, badSignature(rng))
-    case 'replay': return new ByzantineReplica(strategy, inner, replay(ctx, rng))
-    case 'censor': return new ByzantineReplica(strategy, inner, censor(options))
-    case 'lying-view-change': return new ByzantineReplica(strategy, inner, lyingViewChange(ctx))
-    case 'future-view-change': return new ByzantineReplica(strategy, inner, futureViewChange(ctx, () => inner.status().epoch))
+    case 'silent': return wrap(strategy, inner, silent())
+    case 'equivocate': return wrap(strategy, inner, equivocate(ctx))
+    case 'bad-signature': return wrap(strategy, inner, badSignature(rng))
+    case 'replay': return wrap(strategy, inner, replay(ctx, rng))
+    case 'censor': return wrap(strategy, inner, censor(options))
+    case 'lying-view-change': return wrap(strategy, inner, lyingViewChange(ctx))
+    case 'future-view-change': return wrap(strategy, inner, futureViewChange(ctx, () => inner.status().epoch))
     default: throw new RangeError(`unknown PBFT Byzantine strategy "${String(strategy)}" (known: ${BYZANTINE_STRATEGIES.join(', ')})`)
   }
 }
@@ -48,5 +49,10 @@ export function byzantineFactory(strategy: ByzantineStrategy, options: Byzantine
 }
 
 export { createTwins, TwinsReplica } from './twins.ts'
-export { ByzantineReplica } from './wrapper.ts'
+export { ByzantineReplica } from '../../../core/byzantine-replica.ts'
 export type { ByzantineOptions } from './strategies.ts'
+
+/** Every strategy runs inside ByzantineReplica; a forwarded client request passes its request filter too. */
+function wrap(strategy: string, inner: Replica<PbftMessage>, hooks: ByzantineHooks): ByzantineReplica<PbftMessage> {
+  return new ByzantineReplica<PbftMessage>(strategy, inner, hooks, (m: PbftMessage) => m.type === 'Forward' ? [m.request] : [])
+}

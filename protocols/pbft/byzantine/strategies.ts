@@ -10,7 +10,10 @@ import { batchDigest, NULL_DIGEST } from '../digest.ts'
 import type { PbftMessage, Prepare, PrePrepare, SignedMessage, ViewChange } from '../messages.ts'
 import { sign } from '../signing.ts'
 import { primaryOf } from '../view-change.ts'
-import type { ByzantineHooks } from './wrapper.ts'
+import type { ByzantineHooks as GenericHooks } from '../../../core/byzantine-replica.ts'
+
+/** A strategy: hooks around an honest pbft replica (core/byzantine-replica.ts). */
+export type ByzantineHooks = GenericHooks<PbftMessage>
 
 const EMPTY = new Uint8Array(0)
 

@@ -5,38 +5,44 @@
  * The wrapper also contains the adversary: whatever the inner replica or a strategy throws stays here. A faulty
  * replica may do anything except take down the host (or the simulation) it runs in; one that throws is simply
  * silent from then on, a crash that keeps running, and `failure` says why.
+ *
+ * Shared by the Byzantine protocols (PBFT, HotStuff): each supplies its strategies as hooks, and says which client
+ * requests a replica message carries (a forwarded request), so request filters see those too.
  */
-import type { Ready, Replica } from '../../../core/protocol.ts'
-import type { ClientRequest, NodeId, ReplicaStatus } from '../../../core/types.ts'
-import type { PbftMessage } from '../messages.ts'
+import type { Ready, Replica } from './protocol.ts'
+import type { ClientRequest, NodeId, ReplicaStatus } from './types.ts'
 
-export interface ByzantineHooks {
+export interface ByzantineHooks<M> {
   /** Return false to swallow a client request (or a forwarded one). */
   acceptRequest?(request: ClientRequest, from: NodeId): boolean
   /** Return false to swallow a replica message. */
-  acceptMessage?(from: NodeId, message: PbftMessage): void | boolean
+  acceptMessage?(from: NodeId, message: M): void | boolean
   /** Rewrite what the honest replica wants to send (and persist/commit). */
-  rewrite?(ready: Ready<PbftMessage>): Ready<PbftMessage>
+  rewrite?(ready: Ready<M>): Ready<M>
   /** Extra behaviour each tick (spontaneous messages). */
-  onTick?(emit: (to: NodeId, message: PbftMessage) => void): void
+  onTick?(emit: (to: NodeId, message: M) => void): void
 }
 
-function emptyReady(): Ready<PbftMessage> {
+function emptyReady<M>(): Ready<M> {
   return { persist: [], messages: [], committed: [], replies: [], reads: [], installSnapshot: null }
 }
 
-export class ByzantineReplica implements Replica<PbftMessage> {
+export class ByzantineReplica<M> implements Replica<M> {
   readonly strategy: string
-  private readonly inner: Replica<PbftMessage>
-  private readonly hooks: ByzantineHooks
-  private extra: Array<{ to: NodeId; message: PbftMessage }> = []
+  private readonly inner: Replica<M>
+  private readonly hooks: ByzantineHooks<M>
+  private readonly requestsIn: (message: M) => readonly ClientRequest[]
+  private extra: Array<{ to: NodeId; message: M }> = []
   private failed: unknown = undefined
   private hasFailed = false
 
-  constructor(strategy: string, inner: Replica<PbftMessage>, hooks: ByzantineHooks) {
+  /** `requestsIn`: the client requests a replica message carries (a forwarded request), for `acceptRequest`. */
+  constructor(strategy: string, inner: Replica<M>, hooks: ByzantineHooks<M>,
+    requestsIn: (message: M) => readonly ClientRequest[] = () => []) {
     this.strategy = strategy
     this.inner = inner
     this.hooks = hooks
+    this.requestsIn = requestsIn
   }
 
   /** What the inner replica or the strategy threw, if anything did (the replica has been silent since). */
@@ -63,9 +69,10 @@ export class ByzantineReplica implements Replica<PbftMessage> {
     })
   }
 
-  receive(from: NodeId, message: PbftMessage): void {
+  receive(from: NodeId, message: M): void {
     this.guard(() => {
-      if (message.type === 'Forward' && this.hooks.acceptRequest?.(message.request, from) === false) return
+      const accept = this.hooks.acceptRequest
+      if (accept !== undefined && this.requestsIn(message).some(r => accept(r, from) === false)) return
       if (this.hooks.acceptMessage?.(from, message) === false) return
       this.inner.receive(from, message)
     })
@@ -82,15 +89,15 @@ export class ByzantineReplica implements Replica<PbftMessage> {
     this.guard(() => this.inner.snapshotTaken(index, data))
   }
 
-  ready(): Ready<PbftMessage> {
-    let out = emptyReady()
+  ready(): Ready<M> {
+    let out = emptyReady<M>()
     this.guard(() => {
       const r = this.inner.ready()
       r.messages.push(...this.extra)
       this.extra = []
       out = this.hooks.rewrite?.(r) ?? r
     })
-    return this.hasFailed ? emptyReady() : out
+    return this.hasFailed ? emptyReady<M>() : out
   }
 
   status(): ReplicaStatus {
