@@ -33,18 +33,25 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
 }
 
+/**
+ * A plain libp2p node on loopback with the stack the consensus transport uses (TCP + Noise + Yamux) and nothing of
+ * ours on top: the floor the bench compares the transport with.
+ */
+export function createBareLibp2pNode(): ReturnType<typeof createLibp2p> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+  })
+}
+
 export async function measureLibp2pEcho(options: EchoOptions = {}): Promise<EchoResult> {
   const pings = options.pings ?? 2000
   const payloadBytes = options.payloadBytes ?? 64
   const warmup = options.warmup ?? 200
   if (!Number.isInteger(pings) || pings < 1) throw new RangeError(`pings must be a positive integer, got ${pings}`)
   if (!Number.isInteger(payloadBytes) || payloadBytes < 1) throw new RangeError(`payload bytes must be >= 1, got ${payloadBytes}`)
-  const config = () => ({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-  })
-  const server = await createLibp2p(config())
-  const client = await createLibp2p(config())
+  const server = await createBareLibp2pNode()
+  const client = await createBareLibp2pNode()
   try {
     await server.handle(ECHO_PROTOCOL, stream => {
       stream.addEventListener('message', evt => { stream.send(evt.data) })

@@ -8,14 +8,11 @@
  *   no framing, no queue), in the same bursts, honouring the stream's drain; the rate is messages' bytes received.
  * - one in flight: a frame from 0 to 1 and back through both transports, one at a time (compare with the echo).
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { createRng } from '../../core/random.ts'
 import { generatePrivateKey } from '../../core/signers/index.ts'
 import { nodeCryptoScheme } from '../../core/signers/node-crypto.ts'
 import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../../net/libp2p/index.ts'
+import { createBareLibp2pNode } from '../libp2p-echo.ts'
 import { freeLoopbackPorts } from './loopback-cluster.ts'
 
 export interface TransportRateOptions {
@@ -121,12 +118,8 @@ async function measureTransport(o: Required<TransportRateOptions>): Promise<Pick
 const streamWritesOf = (t: Libp2pTransport): number => t.streamWrites
 
 async function measureBare(o: Required<TransportRateOptions>): Promise<number> {
-  const config = () => ({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-  })
-  const server = await createLibp2p(config())
-  const client = await createLibp2p(config())
+  const server = await createBareLibp2pNode()
+  const client = await createBareLibp2pNode()
   try {
     const total = o.messages * o.payloadBytes
     await server.handle(ECHO_PROTOCOL, stream => {
