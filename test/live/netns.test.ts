@@ -15,11 +15,12 @@ import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { NodeId } from '../../core/types.ts'
 import { adminRequest } from '../../live/admin.ts'
-import { createClient, type ConsensusClient } from '../../live/client.ts'
+import { createClient } from '../../live/client.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { waitFor } from '../libp2p/helpers.ts'
+import { putEventually } from '../support/live.ts'
 
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const CLI = resolve(import.meta.dirname, '../../bin/consensus.ts')
@@ -91,18 +92,6 @@ function kill9(id: NodeId): void {
 
 async function status(config: ClusterConfig, id: NodeId): Promise<NodeStatus | null> {
   return await adminRequest(adminSocketPath(config, id), { cmd: 'status' }, 1000).catch(() => null) as NodeStatus | null
-}
-
-async function putEventually(client: ConsensusClient, key: string, value: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      await client.put(key, value)
-      return
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-    }
-  }
 }
 
 afterAll(() => {
