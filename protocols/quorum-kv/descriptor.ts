@@ -30,7 +30,8 @@ export const quorumKv: ProtocolDescriptor<QuorumKvMessage, QuorumKvOptions> = {
   parseOptions: parseQuorumKvOptions,
   codec: quorumKvCodec,
   createReplica: createQuorumKvReplica,
-  createClient: ctx => new LeaderClient(ctx),
+  // Any replica serves: stay with the nearest, move on only when it is silent (no replica ever names a leader).
+  createClient: ctx => new LeaderClient(ctx, { firstReplica: 'preferred' }),
   replyFrom: 'proposer',
   theoreticalMessages: n => ({ Write: n - 1, WriteAck: n - 1 }),
   leaderless: true,
