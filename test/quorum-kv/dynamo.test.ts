@@ -16,18 +16,19 @@ import { replayCommand, runPassed, runSimulation } from '../../net/sim/run.ts'
 import { measureMessagesPerCommand } from '../../bench/message-complexity.ts'
 import { quorumKv } from '../../protocols/quorum-kv/descriptor.ts'
 import { parseQuorumKvOptions, weakQuorumWarning } from '../../protocols/quorum-kv/options.ts'
+import type { QuorumKvMessage } from '../../protocols/quorum-kv/messages.ts'
 import type { QuorumKvReplica } from '../../protocols/quorum-kv/replica.ts'
 import { FIRST_CLIENT_ID, ReplicaNetwork } from '../support/replica-network.ts'
 
 /** A cluster driven by hand: requests handed to a chosen coordinator, messages delivered when the test says. */
 class Harness {
-  readonly net: ReplicaNetwork<QuorumKvReplica>
+  readonly net: ReplicaNetwork<QuorumKvMessage, QuorumKvReplica>
   private readonly seqs = new Map<NodeId, number>()
   readonly recorder = new HistoryRecorder()
   private time = 0
 
   constructor(n: number, options: Record<string, unknown> = {}) {
-    this.net = new ReplicaNetwork<QuorumKvReplica>({ protocol: quorumKv, n, seed: 1, clients: 4, workload: false, options })
+    this.net = new ReplicaNetwork<QuorumKvMessage, QuorumKvReplica>({ protocol: quorumKv, n, seed: 1, clients: 4, workload: false, options })
   }
 
   /** Client `client` sends `command` to replica `coordinator`; returns the request (its answer comes later). */
@@ -119,7 +120,7 @@ describe('reads and read repair (§4.5, Cassandra 4.0 blocking read repair)', ()
     h.net.partition([0, 1, 2, A], [3, 4])
     expect(h.run(0, A, { type: 'put', key: 'k', value: 'v1' })).toEqual({ type: 'ok' })
     h.net.partition([0, 3, 4, B], [1, 2])
-    if (dropRepairAcks) h.net.intercept(m => (m.kind === 'protocol' && (m.message as { type: string }).type === 'ReadRepairAck' ? null : m))
+    if (dropRepairAcks) h.net.intercept(m => (m.kind === 'protocol' && (m.message as QuorumKvMessage).type === 'ReadRepairAck' ? null : m))
     const read = h.send(4, B, { type: 'get', key: 'k' })
     h.net.deliverAll()
     return { h, answer: h.answer(4, read) }
