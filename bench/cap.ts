@@ -19,14 +19,18 @@ import { createKvOpGenerator, recordInvoke, recordOutcome } from '../core/kv-wor
 import type { AnyProtocol, ClientContext } from '../core/protocol.ts'
 import { createRng } from '../core/random.ts'
 import type { NodeId } from '../core/types.ts'
-import { createSimCluster } from '../net/sim/cluster.ts'
+import { createSimCluster, type SimClusterOptions } from '../net/sim/cluster.ts'
 import { LatencyRecorder, round3, type LatencySummary } from './latency.ts'
-import { simNetworkOptions } from './networks.ts'
+import { simNetworkOptions, WAN_JITTER, WAN_TOPOLOGY, wanPlacement } from './networks.ts'
 
 /** Protocols compared, in this order, whichever are registered. */
 export const CAP_PROTOCOLS = ['raft', 'epaxos', 'quorum-kv'] as const
 
+/** lan: the simulator's LAN links; wan: three regions (bench/networks.ts), clients spread over them, each nearest its preferred replica. */
+export type CapNetwork = 'lan' | 'wan'
+
 export interface CapOptions {
+  readonly networks: readonly CapNetwork[]
   readonly n: number
   readonly clients: number
   readonly seeds: number
@@ -45,8 +49,8 @@ export interface CapOptions {
 }
 
 export const DEFAULT_CAP_OPTIONS: CapOptions = {
-  n: 5, clients: 10, seeds: 5, firstSeed: 1, keys: 8, readRatio: 0.5, warmupMs: 500,
-  partitionAtMs: 1500, healAtMs: 4500, endMs: 6000, timeoutMs: 1000, thinkMs: 10,
+  networks: ['lan', 'wan'], n: 5, clients: 10, seeds: 5, firstSeed: 1, keys: 8, readRatio: 0.5, warmupMs: 1000,
+  partitionAtMs: 2000, healAtMs: 4500, endMs: 6000, timeoutMs: 1000, thinkMs: 10,
 }
 
 /** A protocol with the options it runs under. */
@@ -59,7 +63,10 @@ export interface CapVariant {
 export interface PhaseFigures {
   /** Operations invoked in the phase. */
   readonly invoked: number
-  /** Of them, answered (ok, or a compare-and-set that definitely failed) before their timeout. */
+  /**
+   * Of them, answered (ok, or a compare-and-set that definitely failed) before their timeout and, during the partition,
+   * before the heal.
+   */
   readonly answered: number
   /** answered / invoked (null when nothing was invoked). */
   readonly availability: number | null
@@ -68,6 +75,7 @@ export interface PhaseFigures {
 }
 
 export interface CapRow {
+  readonly network: CapNetwork
   readonly variant: string
   readonly protocol: string
   readonly options: Readonly<Record<string, unknown>>
@@ -130,15 +138,24 @@ export function measureLinearizabilityCost(registry: ReadonlyMap<string, AnyProt
   }
   if (!Number.isInteger(o.n) || o.n < 3) throw new ConfigError('n', `a partition needs a minority and a majority: n >= 3, got ${o.n}`)
   const minority = Array.from({ length: Math.floor((o.n - 1) / 2) }, (_, i) => i)
-  const rows = (variants ?? capVariants(registry, o.n)).map(v => {
+  const rows = o.networks.flatMap(network => (variants ?? capVariants(registry, o.n)).map(v => {
     const protocol = registry.get(v.protocol)
     if (protocol === undefined) throw new ConfigError('protocols', `protocol "${v.protocol}" is not registered`)
-    return measureVariant(protocol, v, o, minority)
-  })
+    return measureVariant(protocol, v, o, minority, network)
+  }))
   return { options: o, minority, rows }
 }
 
-function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minority: readonly NodeId[]): CapRow {
+function networkOptions(network: CapNetwork, o: CapOptions): NonNullable<SimClusterOptions['network']> {
+  if (network === 'lan') return simNetworkOptions('lan', o.n)
+  const regions = WAN_TOPOLOGY.names.length
+  return {
+    latency: WAN_JITTER, regions: WAN_TOPOLOGY, replicaRegions: wanPlacement(o.n),
+    clientRegions: Array.from({ length: o.clients }, (_, i) => i % regions),
+  }
+}
+
+function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minority: readonly NodeId[], network: CapNetwork): CapRow {
   const before = new PhaseRecorder()
   const duringMinority = new PhaseRecorder()
   const duringMajority = new PhaseRecorder()
@@ -155,7 +172,7 @@ function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minorit
       createClient: (ctx: ClientContext) => { preferred.set(ctx.id, ctx.preferredReplica); return base.createClient(ctx) },
     }
     const cluster = createSimCluster({
-      protocol, n: o.n, seed, clients: o.clients, protocolOptions: v.options, network: simNetworkOptions('lan', o.n),
+      protocol, n: o.n, seed, clients: o.clients, protocolOptions: v.options, network: networkOptions(network, o),
     })
     const sim = cluster.sim
     const minorityClients = cluster.clients.filter(c => minority.includes(preferred.get(c.id) ?? -1)).map(c => c.id)
@@ -181,7 +198,9 @@ function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minorit
       client.submit(encodeKvCommand(command), command.type === 'get', o.timeoutMs, outcome => {
         outstanding--
         const kind = recordOutcome(op, outcome, sim.now())
-        if (phase !== null && kind !== 'info') {
+        // During the partition, answered means answered while it lasted: an answer after the heal is no availability.
+        const inTime = phase === before || sim.now() < o.healAtMs
+        if (phase !== null && kind !== 'info' && inTime) {
           phase.answered++
           phase.latency.recordMs(sim.now() - invokedAt)
         }
@@ -197,7 +216,7 @@ function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minorit
     keysChecked += check.keysChecked
   }
   return {
-    variant: v.label, protocol: base.name, options: v.options, consistency: base.consistency ?? 'linearizable',
+    network, variant: v.label, protocol: base.name, options: v.options, consistency: base.consistency ?? 'linearizable',
     weakQuorums: parsed['weakQuorums'] === true,
     before: before.figures(), duringMinority: duringMinority.figures(), duringMajority: duringMajority.figures(),
     runs: o.seeds, runsNotLinearizable, runsUnknown, keysFailed, keysChecked,
