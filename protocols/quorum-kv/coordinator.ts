@@ -87,6 +87,8 @@ export class Coordinator {
       return
     }
     const running = this.running.get(request.clientId)
+    // A late copy of a request the client has moved on from (a session has one request outstanding): drop it.
+    if (running !== undefined && request.seq < running.client.request.seq) return
     if (running !== undefined && running.client.request.seq === request.seq) {
       // A retry: answer wherever it came from, and resend to the replicas that have not answered (lost messages).
       running.client.from = from
