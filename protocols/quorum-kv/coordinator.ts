@@ -188,7 +188,11 @@ export class Coordinator {
     const copy: StoredValue | null = m.version === null ? null : { value: m.value, version: m.version }
     p.replies.set(from, copy)
     if (p.decided === null) this.checkRead(p)
-    else this.repairIfStale(p, from, copy) // a late reply: repair it too (Dynamo), counted if the read still waits
+    else {
+      // A late reply: repaired too if stale (Dynamo); if it already holds the value, it counts toward the W-quorum.
+      this.repairIfStale(p, from, copy)
+      if (this.env.options.readRepair === 'blocking') this.checkRepaired(p)
+    }
     this.checkReadDone(p)
   }
 

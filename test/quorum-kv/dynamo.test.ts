@@ -136,6 +136,19 @@ describe('reads and read repair (§4.5, Cassandra 4.0 blocking read repair)', ()
     expect(stuck.answer, 'the value is on 0 and 4 only: 2 < W = 3').toBeNull()
   })
 
+  it('blocking: replies after the first R that already hold the value count toward the W-quorum', () => {
+    const h = new Harness(5)
+    h.net.partition([2, 3, 4, A], [0, 1])
+    expect(h.run(2, A, { type: 'put', key: 'k', value: 'v1' })).toEqual({ type: 'ok' })
+    h.net.heal()
+    // Repairs of 0 and 1 are never acknowledged: only 2 and 3, answering after them, can complete the quorum.
+    h.net.intercept(m => (m.kind === 'protocol' && (m.message as QuorumKvMessage).type === 'ReadRepairAck' ? null : m))
+    const read = h.send(4, B, { type: 'get', key: 'k' })
+    h.net.deliverAll()
+    expect(h.answer(4, read)).toEqual({ type: 'value', value: 'v1' })
+    expect(h.count('ReadRepair')).toBe(2)
+  })
+
   it('async (Dynamo): answers at once and repairs in the background', () => {
     const { answer } = staleRead('async', true)
     expect(answer).toEqual({ type: 'value', value: 'v1' })
