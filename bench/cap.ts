@@ -21,12 +21,12 @@ import { createRng } from '../core/random.ts'
 import type { NodeId } from '../core/types.ts'
 import { createSimCluster, type SimClusterOptions } from '../net/sim/cluster.ts'
 import { LatencyRecorder, round3, type LatencySummary } from './latency.ts'
-import { simNetworkOptions, WAN_JITTER, WAN_TOPOLOGY, wanPlacement } from './networks.ts'
+import { simNetworkOptions } from './networks.ts'
 
 /** Protocols compared, in this order, whichever are registered. */
 export const CAP_PROTOCOLS = ['raft', 'epaxos', 'quorum-kv'] as const
 
-/** lan: the simulator's LAN links; wan: three regions (bench/networks.ts), clients spread over them, each nearest its preferred replica. */
+/** lan: the simulator's LAN links; wan: three regions with clients spread over them (the sweep's `wan-spread`), each at its nearest replica. */
 export type CapNetwork = 'lan' | 'wan'
 
 export interface CapOptions {
@@ -146,13 +146,9 @@ export function measureLinearizabilityCost(registry: ReadonlyMap<string, AnyProt
   return { options: o, minority, rows }
 }
 
+/** The sweep's own networks: 'wan' here is the sweep's 'wan-spread' (clients in every region). */
 function networkOptions(network: CapNetwork, o: CapOptions): NonNullable<SimClusterOptions['network']> {
-  if (network === 'lan') return simNetworkOptions('lan', o.n)
-  const regions = WAN_TOPOLOGY.names.length
-  return {
-    latency: WAN_JITTER, regions: WAN_TOPOLOGY, replicaRegions: wanPlacement(o.n),
-    clientRegions: Array.from({ length: o.clients }, (_, i) => i % regions),
-  }
+  return simNetworkOptions(network === 'lan' ? 'lan' : 'wan-spread', o.n, o.clients)
 }
 
 function measureVariant(base: AnyProtocol, v: CapVariant, o: CapOptions, minority: readonly NodeId[], network: CapNetwork): CapRow {
