@@ -22,7 +22,8 @@ import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
 import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
-import { terminalSummary } from '../bench/output/table.ts'
+import { formatTable, terminalSummary } from '../bench/output/table.ts'
+import { CAP_TITLE, capTable } from '../bench/output/cap-section.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
 import { positiveInt } from './cli-args.ts'
 import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '../bench/live/config.ts'
@@ -67,6 +68,7 @@ const program = new Command('bench')
   .option('--baseline <name>', "protocol run in every sweep as the baseline ('none' for no baseline)", String(d.baseline))
   .option('--option <protocol.key=value>', 'protocol option, e.g. raft.maxInflight=8 (repeatable)', collect)
   .option('--no-message-complexity', 'skip the batch-size-1 message count against theory')
+  .option('--linearizability-cost', "also run the partition experiment 'What linearizability costs' (raft, epaxos, quorum-kv; on in --preset cap)")
   .option('--config <file>', 'sweep configuration as JSON (fields as in bench/config.ts; flags override it)')
   .option('--preset <name>', `preset: ${Object.keys(PRESETS).join(', ')}`)
   .option('--quick', 'the quick preset: about a minute')
@@ -127,7 +129,14 @@ const program = new Command('bench')
       await writeResults(results, dir, opts.htmlRuns === true ? { runViews: { registry: protocols, onRun: say } } : {})
     }
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
-    else process.stdout.write(terminalSummary(results, dir))
+    else {
+      if (results.linearizabilityCost !== undefined) {
+        const t = capTable(results.linearizabilityCost)
+        process.stdout.write(`${CAP_TITLE} (partition experiment; see report.md for what each column measures)\n` +
+          `${formatTable(t.header, t.rows)}\n\n`)
+      }
+      process.stdout.write(terminalSummary(results, dir))
+    }
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
     // A run that broke safety or stopped making progress makes the sweep's figures untrustworthy: say so in the exit code.
     process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0

@@ -47,6 +47,8 @@ export interface NodeStatus extends HostStatus {
   readonly framesRejected: Readonly<Record<string, number>>
   /** Requests refused because their session belongs to another client identity than the sender's. */
   readonly foreignSessionRequests: number
+  /** Replica.stateDigest() for protocols whose state lives in the replica (quorum-kv): equal digests, same store. */
+  readonly stateDigest: string | null
 }
 
 export interface ConsensusNode {
@@ -153,6 +155,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     messagesSent: transport.stats.snapshot(),
     framesRejected: { ...transport.rejected },
     foreignSessionRequests: host.foreignSessionRequests,
+    stateDigest: host.replica.stateDigest?.() ?? null,
   })
   let admin: Server | null = null
   if (options.admin !== false) {

@@ -4,6 +4,7 @@
  */
 import type { SweepResults } from '../sweep.ts'
 import type { Chart } from './charts.ts'
+import { CAP_TITLE, capExplanation, capTable } from './cap-section.ts'
 import { fmt, markdownTable, summaryRows } from './table.ts'
 import { wanRegionsTable } from './wan-regions.ts'
 
@@ -84,6 +85,13 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
       return [r.spec.protocol, String(r.spec.n), String(r.spec.f), String(w.leader), fmt(w.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1),
         fmt(r.figures.latencyMs.p50 - w.predictedMs!, 1), w.model]
     })), '')
+  }
+
+  if (results.linearizabilityCost !== undefined) {
+    const cap = results.linearizabilityCost
+    out.push(`## ${CAP_TITLE}`, '', capExplanation(cap), '')
+    const t = capTable(cap)
+    out.push(markdownTable(t.header, t.rows), '')
   }
 
   const regions = wanRegionsTable(results)
