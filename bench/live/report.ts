@@ -74,9 +74,30 @@ export function detailRows(r: LiveResults): { header: string[]; rows: string[][]
   }
 }
 
+/** Which form was measured, in words. */
+export function formNote(r: LiveResults): string {
+  return r.form === 'in-process'
+    ? 'In-process form (--in-process): replicas and clients share this one Node process and its event loop.'
+    : `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
+      `${r.config.loadProcesses} separate load-generator process${r.config.loadProcesses === 1 ? '' : 'es'}.`
+}
+
+const MB = 1024 * 1024
+
+/** Per-process figures of every measurement: CPU in the window, memory at its end, messages per operation. */
+export function processRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const num = (v: number | null, digits: number) => v === null ? '-' : fmt(v, digits)
+  return {
+    header: ['protocol', 'fsync', 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'rss MB', 'msgs/op'],
+    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, String(x.clients),
+      p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
+      num(p.cpuUsPerOp, 0), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
+  }
+}
+
 function machineNote(r: LiveResults): string {
   const e = r.environment
-  return `Wall-clock time on ${e.cpuCount} x ${e.cpuModel}; replicas and clients share this one Node process. ` +
+  return `Wall-clock time on ${e.cpuCount} x ${e.cpuModel}. ${formNote(r)} ` +
     `Load average at start ${r.loadAverage.start.join(' / ')}, at end ${r.loadAverage.end.join(' / ')} (1 / 5 / 15 min): ` +
     `above ${e.cpuCount} the machine was busy with other work and the figures are correspondingly noisy.`
 }
@@ -92,6 +113,8 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
   lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
+  const p = processRows(r)
+  if (p.rows.length > 0) lines.push('Per process (CPU in the measured window, RSS at its end):', formatTable(p.header, p.rows), '')
   for (const x of r.runs.filter(x => x.agreement === 'diverged')) lines.push(`REPLICAS DIVERGED in ${x.id}`)
   lines.push(machineNote(r))
   lines.push(`${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s wall` + (outDir !== null ? `; results in ${outDir}` : ''))
@@ -104,8 +127,9 @@ export function liveMarkdown(r: LiveResults): string {
   out.push(`Started ${r.startedAt}; ${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s. Node ${r.environment.node}; ` +
     `commit ${r.environment.commit ?? 'unknown'}${r.environment.dirty === true ? ' (with uncommitted changes)' : ''}.`, '')
   out.push(machineNote(r), '')
-  out.push(`Each combination: a fresh cluster per protocol and fsync policy (replicas in this process, one libp2p node each, ` +
-    `file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
+  out.push(`Each combination: a fresh cluster per protocol and fsync policy (` +
+    (r.form === 'in-process' ? 'replicas in this process, one libp2p node each' : 'each replica a `consensus node` process, load from separate processes') +
+    `, file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
     `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
     `${repeatNote(r)}. ` + (c.clientNodes === null ? 'Every client is its own libp2p node and client id with one request outstanding.'
       : `"clients" are outstanding operations, carried by at most ${c.clientNodes} client node(s), each pipelining its share over one connection per replica.`), '')
@@ -118,8 +142,12 @@ export function liveMarkdown(r: LiveResults): string {
   out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
   const d = detailRows(r)
   out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
-  out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas; ' +
-    '`cpu us/op`: CPU time of the whole process (replicas and clients) per operation; `connect ms`: time for the client ' +
+  const p = processRows(r)
+  if (p.rows.length > 0) out.push('## Per process', '', markdownTable(p.header, p.rows), '')
+  out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas ' +
+    '(per process: the messages that replica sent); ' +
+    '`cpu us/op`: CPU time of every process of the run (replicas and load generators, or the one shared process) per operation, ' +
+    'read from /proc/<pid>/stat at the edges of the measured window; `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
     'nodes added at this count to complete their first write (excluded from the figures); `agreement`: after each ' +
     'measurement every replica applied the same index and holds byte-identical state (`unchecked`: they did not reach ' +
     'the same index within 3 s).', '')
@@ -135,11 +163,11 @@ function cell(v: string | number): string {
 export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
-    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms']
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'form']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms])
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, r.form])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 
