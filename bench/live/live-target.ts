@@ -43,20 +43,28 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
       close: () => cluster.close(),
     }
   }
-  const cluster = await startProcessCluster({
+  // Replicas and load generators start together: most of each process's start-up is loading modules.
+  const [started, spawned] = await Promise.allSettled([startProcessCluster({
     protocol: o.protocol, n: o.n, clients: o.clients, fsync: o.fsync,
     ...(o.signer !== undefined ? { signer: o.signer } : {}),
     ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
-  })
-  let load
+  }), startLoadGenerators(o.loadProcesses)])
+  if (started.status === 'rejected' || spawned.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.close()
+    if (spawned.status === 'fulfilled') await spawned.value.close()
+    throw started.status === 'rejected' ? started.reason : (spawned as PromiseRejectedResult).reason
+  }
+  const cluster = started.value
+  const load = spawned.value
   try {
-    load = await startLoadGenerators({
-      configFile: cluster.configFile, processes: o.loadProcesses, clientIds: cluster.config.clients.map(c => c.id),
+    await load.init({
+      configFile: cluster.configFile, clientIds: cluster.config.clients.map(c => c.id),
       timeoutMs: o.requestTimeoutMs ?? 5000, maxInFlight: o.maxInFlight ?? null,
     })
   } catch (e) {
+    await load.close()
     await cluster.close()
     throw e
   }

@@ -32,7 +32,7 @@ async function closeClients(): Promise<void> {
 async function handle(m: LoadRequest): Promise<LoadReply> {
   if (m.type === 'init') {
     setup = { config: loadClusterConfig(m.configFile), clientIds: m.clientIds, timeoutMs: m.timeoutMs, maxInFlight: m.maxInFlight, index: m.index }
-    return { type: 'ready' }
+    return { type: 'initialized' }
   }
   if (m.type === 'close') {
     await closeClients()
@@ -69,6 +69,9 @@ process.on('message', (m: LoadRequest) => {
     if (m.type === 'close') process.disconnect()
   }, (e: Error) => reply({ type: 'error', message: e.stack ?? e.message }))
 })
+
+// Every module is loaded: the parent may start timing from here.
+reply({ type: 'ready' })
 
 // The parent went away (or closed us): stop the clients, bounded, and leave.
 process.on('disconnect', () => {

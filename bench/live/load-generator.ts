@@ -21,9 +21,9 @@ import { ownProcess, releaseProcess } from './owned-processes.ts'
 
 const CHILD = fileURLToPath(new URL('./load-generator-child.ts', import.meta.url))
 
-/** Parent to child. */
+/** Parent to child (after the child announced itself with 'ready'). */
 export type LoadRequest =
-  /** Once, first: which cluster, which client identities this process may use (in order), and the client settings. */
+  /** Once, before any load: which cluster, which client identities this process may use (in order), the client settings. */
   | { readonly type: 'init'; readonly configFile: string; readonly clientIds: readonly number[]; readonly timeoutMs: number;
       readonly maxInFlight: number | null; readonly index: number }
   /** Have `nodes` client nodes (start the missing ones) and complete a first write from each new one. */
@@ -44,18 +44,17 @@ export interface EncodedLoadResult {
   readonly maxGapMs: number
 }
 
-/** Child to parent: one answer per request. */
+/** Child to parent: 'ready' once its modules are loaded, then one answer per request. */
 export type LoadReply =
   | { readonly type: 'ready' }
+  | { readonly type: 'initialized' }
   | { readonly type: 'connected'; readonly ms: number }
   | { readonly type: 'measured'; readonly result: EncodedLoadResult }
   | { readonly type: 'closed' }
   | { readonly type: 'error'; readonly message: string }
 
-export interface LoadGeneratorOptions {
+export interface LoadGeneratorSetup {
   readonly configFile: string
-  /** Processes to run (at least 1). */
-  readonly processes: number
   /** The cluster's allow-listed client identities, in order (node m uses identity m). */
   readonly clientIds: readonly number[]
   readonly timeoutMs: number
@@ -66,6 +65,8 @@ export interface LoadGeneratorOptions {
 export interface LoadGenerators {
   /** PIDs of the load processes, by index. */
   readonly pids: readonly number[]
+  /** Point the processes at a cluster (once, before connect). */
+  init(setup: LoadGeneratorSetup): Promise<void>
   /** Client nodes until there are `nodes` over all processes, each new one through its first write; wall-clock ms. */
   connect(nodes: number): Promise<number>
   /**
@@ -147,12 +148,13 @@ function startChild(index: number): Child {
   return child
 }
 
-function ask(child: Child, index: number, request: LoadRequest, expect: LoadReply['type'], timeoutMs: number): Promise<LoadReply> {
+/** Send `request` (null: send nothing, wait for the child's own announcement) and wait for its answer. */
+function ask(child: Child, index: number, request: LoadRequest | null, expect: LoadReply['type'], timeoutMs: number): Promise<LoadReply> {
   if (child.exited) return Promise.reject(new Error(`load generator ${index} has exited`))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.waiting = null
-      reject(new Error(`load generator ${index} (pid ${child.pid}) did not answer ${request.type} within ${timeoutMs} ms`))
+      reject(new Error(`load generator ${index} (pid ${child.pid}) did not answer ${request?.type ?? 'its start'} within ${timeoutMs} ms`))
     }, timeoutMs)
     child.waiting = {
       resolve: r => {
@@ -162,18 +164,23 @@ function ask(child: Child, index: number, request: LoadRequest, expect: LoadRepl
       },
       reject: e => { clearTimeout(timer); reject(e) },
     }
-    child.process.send(request)
+    if (request !== null) child.process.send(request)
   })
 }
 
 const START_TIMEOUT_MS = 30_000
 const CLOSE_TIMEOUT_MS = 10_000
 
-export async function startLoadGenerators(o: LoadGeneratorOptions): Promise<LoadGenerators> {
-  if (!Number.isInteger(o.processes) || o.processes < 1) throw new RangeError(`load processes: expected at least 1, got ${o.processes}`)
-  const k = o.processes
+/**
+ * Start `processes` load generators; resolves once each has loaded its code (so this can overlap the replicas'
+ * start-up), before it knows any cluster (init).
+ */
+export async function startLoadGenerators(processes: number): Promise<LoadGenerators> {
+  if (!Number.isInteger(processes) || processes < 1) throw new RangeError(`load processes: expected at least 1, got ${processes}`)
+  const k = processes
   const children: Child[] = []
   let nodes = 0
+  let o: LoadGeneratorSetup | null = null
   const close = async (): Promise<void> => {
     await Promise.all(children.map(async (c, i) => {
       if (c.exited) return
@@ -189,17 +196,27 @@ export async function startLoadGenerators(o: LoadGeneratorOptions): Promise<Load
   }
   try {
     for (let p = 0; p < k; p++) children.push(startChild(p))
-    await Promise.all(children.map((c, p) => ask(c, p, {
-      type: 'init', configFile: o.configFile, clientIds: o.clientIds.filter((_, m) => m % k === p), timeoutMs: o.timeoutMs,
-      maxInFlight: o.maxInFlight, index: p,
-    }, 'ready', START_TIMEOUT_MS)))
+    // Listening for 'ready' right after fork: the child cannot have sent it before this turn ends.
+    await Promise.all(children.map((c, p) => ask(c, p, null, 'ready', START_TIMEOUT_MS)))
   } catch (e) {
     await close()
     throw e
   }
+  const setup = (): LoadGeneratorSetup => {
+    if (o === null) throw new Error('load generators: init() first')
+    return o
+  }
   return {
     pids: children.map(c => c.pid),
+    async init(s) {
+      await Promise.all(children.map((c, p) => ask(c, p, {
+        type: 'init', configFile: s.configFile, clientIds: s.clientIds.filter((_, m) => m % k === p), timeoutMs: s.timeoutMs,
+        maxInFlight: s.maxInFlight, index: p,
+      }, 'initialized', START_TIMEOUT_MS)))
+      o = s
+    },
     async connect(count) {
+      const o = setup()
       if (!Number.isInteger(count) || count < 1 || count > o.clientIds.length) {
         throw new RangeError(`client nodes: expected 1 to ${o.clientIds.length} (the identities of the cluster), got ${count}`)
       }

@@ -3,7 +3,7 @@
  * interrupted or failing run ends exactly those processes and removes exactly those folders, and nothing else.
  *
  * Replicas are started detached (their own process group, as `consensus cluster up` does), so a Ctrl-C in the terminal
- * reaches only this process: it ends its children here, then exits with the signal's conventional status. On any exit
+ * reaches only this process: it ends its children here, then lets the signal end this process as it would have. On any exit
  * of this process (an uncaught error included) the PIDs still registered get SIGKILL.
  */
 import { rmSync } from 'node:fs'
@@ -19,7 +19,8 @@ function killAll(signal: NodeJS.Signals): void {
 }
 
 function removeDirs(): void {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  // Retries: a process killed a moment ago may still be closing a file in the folder.
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
 }
 
 function install(): void {
@@ -27,11 +28,13 @@ function install(): void {
   installed = true
   // 'exit' handlers run synchronously: SIGKILL needs no waiting, and the folders go once the processes are gone.
   process.on('exit', () => { killAll('SIGKILL'); removeDirs() })
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      process.stderr.write(`bench: ${signal}: stopping ${pids.size} child process(es) by PID\n`)
+      if (pids.size > 0) process.stderr.write(`bench: ${signal}: stopping ${pids.size} child process(es) by PID\n`)
       killAll('SIGKILL')
-      process.exit(code)
+      removeDirs()
+      // Then end as the signal would have without this handler (the shell sees 128 + its number).
+      process.kill(process.pid, signal)
     })
   }
 }

@@ -3,7 +3,6 @@
  * /proc/<pid>/stat, in clock ticks) and `VmRSS` / `VmHWM` of /proc/<pid>/status. A benchmark takes one reading at each
  * edge of its measured window and reports the difference, so start-up and warm-up are not charged to the window.
  */
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
 export interface ProcessReading {
@@ -16,19 +15,11 @@ export interface ProcessReading {
   readonly peakRssBytes: number
 }
 
-let clockTicks: number | null = null
-
-/** Clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every common Linux, asked once in case this one differs. */
-function ticksPerSecond(): number {
-  if (clockTicks !== null) return clockTicks
-  try {
-    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 2000 }).trim())
-    clockTicks = Number.isInteger(v) && v > 0 ? v : 100
-  } catch {
-    clockTicks = 100
-  }
-  return clockTicks
-}
+/**
+ * Clock ticks per second of /proc's CPU times: USER_HZ, which Linux fixes at 100 for user space on every architecture
+ * it runs Node on (sysconf(_SC_CLK_TCK) reports it; the kernel's own HZ may differ, /proc converts).
+ */
+const TICKS_PER_SECOND = 100
 
 /** Whether this machine has /proc readings (Linux); elsewhere the per-process figures are left out. */
 export function procAvailable(): boolean {
@@ -58,7 +49,7 @@ export function readProcess(pid: number): ProcessReading | null {
   // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state), so field k is fields[k - 3].
-  const tick = 1000 / ticksPerSecond()
+  const tick = 1000 / TICKS_PER_SECOND
   return {
     pid,
     userMs: Number(fields[14 - 3]) * tick,

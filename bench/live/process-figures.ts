@@ -1,29 +1,14 @@
 /**
- * Per-process figures of a live measurement: for each replica (and each load generator) the CPU time it spent in the
- * measured window, its resident memory at the window's end and, for replicas, the replica-to-replica messages it sent
- * per completed operation. Multi-process runs have every figure; in-process runs share one process, so replicas get
- * only their messages and one 'whole-process' row carries the CPU and memory of everything together.
+ * Per-process figures of a live measurement (bench/figures.ts LiveProcessFigures says what each means), derived from
+ * /proc readings and message counters taken at the edges of the measured window.
  */
 import type { TypeCount } from '../../core/message-stats.ts'
+import type { LiveProcessFigures } from '../figures.ts'
 import { round3 } from '../latency.ts'
 import { cpuMsBetween, type ProcessReading } from './proc-stat.ts'
 
-export interface ProcessFigures {
-  /** 'whole-process': the in-process form's single process (replicas and clients together). */
-  readonly role: 'replica' | 'load-generator' | 'whole-process'
-  /** Replica id, or load generator index (0 for the whole process). */
-  readonly id: number
-  readonly pid: number
-  /** User + system CPU ms in the measured window (from /proc/<pid>/stat); null when not separable or not on Linux. */
-  readonly cpuMs: number | null
-  /** cpuMs over the window's wall time, in percent of one core. */
-  readonly cpuPercent: number | null
-  readonly cpuUsPerOp: number | null
-  /** Resident set size at the window's end (VmRSS). */
-  readonly rssBytes: number | null
-  /** Replica-to-replica messages this replica sent in the window per completed operation (replicas only). */
-  readonly messagesPerOp: number | null
-}
+/** The results' type (bench/figures.ts), named for this folder. */
+export type ProcessFigures = LiveProcessFigures
 
 /** Messages in `after` beyond `before`, every type together. */
 export function messagesBetween(before: ReadonlyMap<string, TypeCount>, after: ReadonlyMap<string, TypeCount>): number {
