@@ -6,7 +6,7 @@ import { ConfigError } from '../../core/errors.ts'
 import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storage.ts'
 import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
-import type { LiveForm } from './live-target.ts'
+import { LIVE_FORMS, type LiveForm } from './live-target.ts'
 
 export interface LiveBenchConfig {
   /** Registry names, the unreplicated baseline included if wanted. */
@@ -35,8 +35,11 @@ export interface LiveBenchConfig {
   readonly timeoutMs: number
   /** Seeds the workload's choice of keys (timing is the machine's). */
   readonly seed: number
-  /** 'multi-process': each replica its own OS process, load from separate processes; 'in-process': all in this one. */
-  readonly form: LiveForm
+  /**
+   * 'multi-process': each replica its own OS process, load from separate processes; 'in-process': all in this one (for
+   * debugging). Both: each protocol measured in both forms one after the other, side by side in one report.
+   */
+  readonly forms: readonly LiveForm[]
   /** Load-generator processes sharing the client nodes (multi-process form). */
   readonly loadProcesses: number
 }
@@ -56,7 +59,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   keys: 1000,
   timeoutMs: 5000,
   seed: 1,
-  form: 'multi-process',
+  forms: ['multi-process'],
   loadProcesses: 1,
 }
 
@@ -85,6 +88,7 @@ export interface LiveBenchFlags {
   seed?: string
   /** Commander gives a boolean for a flag without a value. */
   inProcess?: boolean
+  forms?: string
   loadProcesses?: string
 }
 
@@ -158,10 +162,15 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     keys: scalar(flags.keys, int('--keys', 1, 10_000_000), d.keys),
     timeoutMs: scalar(flags.timeoutMs, int('--timeout-ms', 1, 600_000), d.timeoutMs),
     seed: scalar(flags.seed, int('--seed', 0, 2 ** 32 - 1), d.seed),
-    form: flags.inProcess === true ? 'in-process' : d.form,
+    forms: flags.inProcess === true ? ['in-process'] : list('--forms', flags.forms, (f, i) => {
+      if ((LIVE_FORMS as readonly string[]).includes(f)) return f as LiveForm
+      problems.push(`--forms[${i}]: expected one of ${LIVE_FORMS.join(', ')}, got "${f}"`)
+      return undefined
+    }, d.forms),
     loadProcesses: scalar(flags.loadProcesses, int('--load-processes', 1, MAX_LOAD_PROCESSES), d.loadProcesses),
   }
-  if (config.form === 'in-process' && config.loadProcesses > 1) {
+  if (flags.inProcess === true && flags.forms !== undefined) problems.push('--in-process: means --forms in-process; give one of the two')
+  if (!config.forms.includes('multi-process') && config.loadProcesses > 1) {
     problems.push('--load-processes: load processes need the multi-process form (drop --in-process)')
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)

@@ -45,8 +45,10 @@ export interface LiveMedians {
 }
 
 export interface LiveRun {
-  /** protocol/n/fsync/clients: stable across result files. */
+  /** protocol/n/fsync/clients (and /in-process for that form): stable across result files. */
   readonly id: string
+  /** How this cluster ran: replicas and load in separate processes, or all in this one. */
+  readonly form: LiveForm
   readonly protocol: string
   readonly n: number
   readonly fsync: FsyncPolicy
@@ -68,8 +70,8 @@ export interface LiveRun {
 export interface LiveResults {
   readonly schema: typeof LIVE_RESULTS_SCHEMA
   readonly startedAt: string
-  /** How the clusters ran: replicas and load in separate processes, or all in this one. */
-  readonly form: LiveForm
+  /** The forms measured (each run says its own). */
+  readonly forms: readonly LiveForm[]
   readonly environment: Environment
   readonly config: LiveBenchConfig
   /** os.loadavg() (1, 5, 15 minutes) at the start and the end: how busy the machine was. */
@@ -148,7 +150,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const startedAt = new Date().toISOString()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat
+  const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat
   let done = 0
   hooks.onProgress?.({ done, total, label: 'libp2p echo' })
   const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
@@ -169,11 +171,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
     const n = liveClusterSize(protocol)
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
-    for (const fsync of config.fsync) {
-      hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync}: starting ${config.form === 'in-process' ? 'replicas in this process'
+    for (const fsync of config.fsync) for (const form of config.forms) {
+      const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '')
+      hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
         : `${n} replica processes and ${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`}` })
       const cluster = await startLiveTarget(protocol, {
-        form: config.form, loadProcesses: config.loadProcesses,
+        form, loadProcesses: config.loadProcesses,
         protocol: name, n, clients: nodesFor(maxClients), fsync, signer: config.signer,
         tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
         ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
@@ -183,12 +186,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
       try {
         // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
         for (const clients of clientCounts) {
-          hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}: connecting` })
+          hooks.onProgress?.({ done, total, label: `${label} clients=${clients}: connecting` })
           const nodes = nodesFor(clients)
           const connectMs = await cluster.connect(nodes)
           const samples: LiveMeasurement[] = []
           for (let i = 0; i < config.repeat; i++) {
-            hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}` +
+            hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
               (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
             samples.push(await cluster.measure(clients, nodes, {
               readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
@@ -198,7 +201,8 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
             done++
           }
           runs.push({
-            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : ''), protocol: name, n, fsync, clients,
+            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') + (form === 'in-process' ? '/in-process' : ''),
+            form, protocol: name, n, fsync, clients,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
@@ -211,7 +215,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     }
   }
   return {
-    schema: LIVE_RESULTS_SCHEMA, startedAt, form: config.form, environment: captureEnvironment(), config,
+    schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment: captureEnvironment(), config,
     loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
   }
 }

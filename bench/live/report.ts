@@ -38,12 +38,18 @@ function repeatNote(r: LiveResults): string {
   return r.config.repeat > 1 ? `medians of ${r.config.repeat} measurements each` : 'one measurement each'
 }
 
+/** With both forms in one run, tables get a 'form' column after the fsync policy (else the form is said once). */
+function formColumn(r: LiveResults): { header: string[]; cell: (x: LiveRun) => string[] } {
+  return r.forms.length > 1 ? { header: ['form'], cell: x => [x.form] } : { header: [], cell: () => [] }
+}
+
 /** Single-client commit latency next to the echo floor. */
 export function latencyRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const single = r.runs.filter(x => x.clients === 1)
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
-    rows: single.map(x => [x.protocol, x.fsync, String(x.n), lat(x, x.median.latencyMs.p50, 3), lat(x, x.median.latencyMs.p99, 3),
+    header: ['protocol', 'fsync', ...f.header, 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
+    rows: single.map(x => [x.protocol, x.fsync, ...f.cell(x), String(x.n), lat(x, x.median.latencyMs.p50, 3), lat(x, x.median.latencyMs.p99, 3),
       r.echo.p50Ms > 0 && x.median.latencySamples > 0 ? `${fmt(x.median.latencyMs.p50 / r.echo.p50Ms, 1)}x` : '-', x.agreement]),
   }
 }
@@ -51,23 +57,25 @@ export function latencyRows(r: LiveResults): { header: string[]; rows: string[][
 /** Throughput: one row per protocol and fsync policy, one column per client count. */
 export function throughputRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const counts = [...new Set(r.runs.map(x => x.clients))].sort((a, b) => a - b)
-  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}`))]
+  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}`))]
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
+    header: ['protocol', 'fsync', ...f.header, 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
     rows: keys.map(k => {
-      const [protocol, fsync] = k.split('\u0000') as [string, string]
-      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync)
-      return [protocol, fsync, String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
+      const [protocol, fsync, form] = k.split('\u0000') as [string, string, string]
+      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form)
+      return [protocol, fsync, ...f.cell(of[0]!), String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
     }),
   }
 }
 
 /** Every measurement. */
 export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+    header: ['protocol', 'fsync', ...f.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
       'timeouts', 'cpu us/op', 'connect ms', 'agreement'],
-    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
       fmt(x.connectMs, 0), x.agreement]),
@@ -76,10 +84,11 @@ export function detailRows(r: LiveResults): { header: string[]; rows: string[][]
 
 /** Which form was measured, in words. */
 export function formNote(r: LiveResults): string {
-  return r.form === 'in-process'
-    ? 'In-process form (--in-process): replicas and clients share this one Node process and its event loop.'
-    : `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
-      `${r.config.loadProcesses} separate load-generator process${r.config.loadProcesses === 1 ? '' : 'es'}.`
+  const multi = `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
+    `${r.config.loadProcesses} separate load-generator process${r.config.loadProcesses === 1 ? '' : 'es'}.`
+  const single = 'In-process form (--in-process): replicas and clients share this one Node process and its event loop.'
+  return r.forms.map(f => f === 'in-process' ? single : multi).join(' ') +
+    (r.forms.length > 1 ? ' Both forms were measured in this run, each protocol in one form and then the other (column form).' : '')
 }
 
 const MB = 1024 * 1024
@@ -88,8 +97,8 @@ const MB = 1024 * 1024
 export function processRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const num = (v: number | null, digits: number) => v === null ? '-' : fmt(v, digits)
   return {
-    header: ['protocol', 'fsync', 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'rss MB', 'msgs/op'],
-    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, String(x.clients),
+    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'rss MB', 'msgs/op'],
+    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients),
       p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
       num(p.cpuUsPerOp, 0), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
   }
@@ -128,7 +137,8 @@ export function liveMarkdown(r: LiveResults): string {
     `commit ${r.environment.commit ?? 'unknown'}${r.environment.dirty === true ? ' (with uncommitted changes)' : ''}.`, '')
   out.push(machineNote(r), '')
   out.push(`Each combination: a fresh cluster per protocol and fsync policy (` +
-    (r.form === 'in-process' ? 'replicas in this process, one libp2p node each' : 'each replica a `consensus node` process, load from separate processes') +
+    r.forms.map(f => f === 'in-process' ? 'replicas in this process, one libp2p node each'
+      : 'each replica a `consensus node` process, load from separate processes').join('; or ') +
     `, file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
     `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
     `${repeatNote(r)}. ` + (c.clientNodes === null ? 'Every client is its own libp2p node and client id with one request outstanding.'
@@ -167,7 +177,7 @@ export function liveCsv(r: LiveResults): string {
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, r.form])
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, x.form])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

@@ -83,8 +83,11 @@ describe('bench live on separate processes: the pieces', () => {
     }
     expect(problems({ loadProcesses: '0' })).toEqual(['--load-processes: expected an integer from 1 to 16, got "0"'])
     expect(problems({ loadProcesses: '2', inProcess: true })).toEqual(['--load-processes: load processes need the multi-process form (drop --in-process)'])
-    expect(buildLiveBenchConfig({}, protocols)).toMatchObject({ form: 'multi-process', loadProcesses: 1 })
-    expect(buildLiveBenchConfig({ inProcess: true }, protocols)).toMatchObject({ form: 'in-process' })
+    expect(problems({ forms: 'in-process,threads' })).toEqual(['--forms[1]: expected one of multi-process, in-process, got "threads"'])
+    expect(problems({ forms: 'in-process', inProcess: true })).toEqual(['--in-process: means --forms in-process; give one of the two'])
+    expect(buildLiveBenchConfig({}, protocols)).toMatchObject({ forms: ['multi-process'], loadProcesses: 1 })
+    expect(buildLiveBenchConfig({ inProcess: true }, protocols)).toMatchObject({ forms: ['in-process'] })
+    expect(buildLiveBenchConfig({ forms: 'multi-process,in-process' }, protocols)).toMatchObject({ forms: ['multi-process', 'in-process'] })
   })
 })
 
@@ -100,7 +103,8 @@ describe('bench live on separate processes: real clusters', () => {
         loadProcesses: String(loadProcesses), warmupMs: '200', durationMs: '1000', echoPings: '50', transportMessages: '0' }, protocols)
       const results = await runLiveBench(config, protocols)
       const n = liveClusterSize(protocols.get(name)!)
-      expect(results.form).toBe('multi-process')
+      expect(results.forms).toEqual(['multi-process'])
+      expect(results.runs.map(r => r.form)).toEqual(['multi-process', 'multi-process'])
       expect(results.runs.map(r => r.clients)).toEqual([1, 8])
       const pids = new Set<number>()
       for (const r of results.runs) {

@@ -57,7 +57,7 @@ describe('bench live', () => {
     const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1,2', clientNodes: '1', fsync: 'none', warmupMs: '200',
       durationMs: '400', echoPings: '200', transportMessages: '2000', inProcess: true }, protocols)
     const results: LiveResults = await runLiveBench(config, protocols)
-    expect(results.form).toBe('in-process')
+    expect(results.forms).toEqual(['in-process'])
     expect(results.runs.map(r => r.clientNodes)).toEqual([1, 1])
     expect(results.transport?.transportMsgsPerSec).toBeGreaterThan(0)
     expect(results.transport?.bareMsgsPerSec).toBeGreaterThan(0)
@@ -94,7 +94,7 @@ describe('bench live', () => {
       expect(writeLiveResults(results, dir)).toEqual([...LIVE_OUTPUT_FILES])
       const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as LiveResults
       expect(json.runs[0]!.median.throughput).toBe(results.runs[0]!.median.throughput)
-      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1,raft,3,none,1,1,/)
+      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process$/)
       expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Single-client commit latency')
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true })
@@ -138,7 +138,7 @@ describe('bench live', () => {
       expect(json.runs.map(x => x.id)).toEqual(['unreplicated/n1/fsync-always/c1'])
       expect(json.transport?.messages).toBe(1000)
       expect(json.runs[0]!.median.ops).toBeGreaterThan(0)
-      expect(json.form).toBe('multi-process')
+      expect(json.forms).toEqual(['multi-process'])
       const dir = /results in (.+)/.exec(r.stderr)?.[1]
       expect(dir !== undefined && existsSync(join(dir, 'report.md'))).toBe(true)
     } finally {
