@@ -39,11 +39,14 @@ function totals(counters: readonly ReplicaCounters[]): Map<string, TypeCount> {
 
 export async function measureProcessCluster(cluster: ProcessCluster, load: LoadGenerators, protocol: AnyProtocol,
   clients: number, nodes: number, w: LiveWorkload): Promise<LiveMeasurement> {
-  const readEdge = async (): Promise<Edge> => {
+  const readEdge = (): Promise<Edge> => {
     const at = performance.now()
     const replicas = new Map([...cluster.pids].map(([id, pid]) => [id, readProcess(pid)] as const))
     const loaders = load.pids.map(readProcess)
-    return { at, replicas, loaders, counters: await cluster.counters() }
+    const edge = cluster.counters().then(counters => ({ at, replicas, loaders, counters }))
+    // Awaited below, unless the load failed first: then its error is the one to report, not this one.
+    edge.catch(() => {})
+    return edge
   }
   let startEdge: Promise<Edge> | null = null
   let endEdge: Promise<Edge> | null = null

@@ -145,6 +145,26 @@ describe('bench live on separate processes: real clusters', () => {
       expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
     }, 60_000)
 
+  it('a load generator that dies mid-measurement fails the run, naming it, and every process and folder is cleaned up', async () => {
+    const dirsBefore = new Set(procDirs())
+    const config = buildLiveBenchConfig({ protocols: 'unreplicated', clients: '1', fsync: 'none', warmupMs: '200', durationMs: '20000',
+      echoPings: '50', transportMessages: '0' }, protocols)
+    let started: number[] = []
+    const run = runLiveBench(config, protocols, {
+      onProgress: p => {
+        if (!p.label.endsWith('clients=1')) return
+        // The processes this run started: the load generator (forked first, while the replica starts) and the replica.
+        started = [...ownedPids()]
+        setTimeout(() => process.kill(started[0]!, 'SIGKILL'), 300)
+      },
+    })
+    await expect(run).rejects.toThrow(/load generator 0 \(pid \d+\) exited \(SIGKILL\)/)
+    expect(started).toHaveLength(2)
+    expect(started.filter(pid => !gone(pid)), 'processes left running').toEqual([])
+    expect(ownedPids()).toEqual([])
+    expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
+  }, 60_000)
+
   it('Ctrl-C (SIGINT) during a measurement stops every replica and load process by PID and removes the cluster folder', async () => {
     const dirsBefore = new Set(procDirs())
     const child = spawn(process.execPath, ['bin/bench.ts', 'live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'none',
