@@ -103,7 +103,7 @@ describe('bench live', () => {
     expect(text).toContain('p50 / echo p50')
     expect(text).toContain('2 clients ops/s')
     expect(text).toContain('In-process form (--in-process)')
-  }, 20_000)
+  }, 60_000)
 
   it('the sweep runs libp2p beside the simulator, labelled wall-clock vs virtual, and skips crash faults over it', async () => {
     const config = validateSweepConfig({ protocols: ['raft'], n: [3], f: [0, 1], faults: ['none', 'crash-leader'],
@@ -125,7 +125,7 @@ describe('bench live', () => {
     const time = table.header.indexOf('time')
     expect(table.rows.map(r => r[time])).toEqual(['virtual', 'wall-clock', 'virtual'])
     expect(toMarkdown(results, [])).toMatch(/\*\*Except\*\* the 1 run on network `libp2p`.*wall-clock/)
-  }, 20_000)
+  }, 60_000)
 
   it('the command exits by itself after a run (every node stopped, nothing left open)', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-live-cli-'))
