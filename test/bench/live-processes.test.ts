@@ -6,8 +6,10 @@
  * in-process form, /proc readings, and the flags.
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { protocols } from '../../protocols/index.ts'
 import { LatencyRecorder } from '../../bench/latency.ts'
@@ -17,6 +19,11 @@ import { callersPerLocalNode, mergeLoadResults, nodesInProcess, type EncodedLoad
 import { ownedPids } from '../../bench/live/owned-processes.ts'
 import { readProcess } from '../../bench/live/proc-stat.ts'
 import { liveMarkdown, liveTerminalSummary } from '../../bench/live/report.ts'
+import { freeLoopbackPorts } from '../../bench/live/loopback-cluster.ts'
+import { adminRequest } from '../../live/admin.ts'
+import { createClient } from '../../live/client.ts'
+import { initCluster } from '../../live/init.ts'
+import { adminSocketPath, createNode, type StateDigest } from '../../live/node.ts'
 
 /** A process is gone when it no longer exists or is a zombie waiting for a reaper that is not its starter. */
 function gone(pid: number): boolean {
@@ -74,6 +81,29 @@ describe('bench live on separate processes: the pieces', () => {
     expect(me!.rssBytes).toBeGreaterThan(10 * 1024 * 1024)
     expect(me!.peakRssBytes).toBeGreaterThanOrEqual(me!.rssBytes)
     expect(readProcess(2 ** 22 + 12345)).toBeNull()
+  })
+
+  it("the admin socket's digest is the SHA-256 of the replicated state at the applied index, and moves with it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-live-digest-'))
+    try {
+      const config = initCluster({ protocol: 'unreplicated', n: 1, dir, ports: await freeLoopbackPorts(1), clients: 1, fsync: 'none' })
+      const node = await createNode({ config, id: 0 })
+      const client = await createClient({ config })
+      try {
+        const digest = () => adminRequest(adminSocketPath(config, 0), { cmd: 'digest' }) as Promise<StateDigest>
+        const before = await digest()
+        await client.put('k', 'v')
+        const after = await digest()
+        expect(after.appliedIndex).toBeGreaterThan(before.appliedIndex)
+        expect(after.sha256).not.toBe(before.sha256)
+        expect(after.sha256).toBe(createHash('sha256').update(node.host.stateMachine.snapshot()).digest('hex'))
+      } finally {
+        await client.close()
+        await node.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('names bad --load-processes and its conflict with --in-process', () => {
