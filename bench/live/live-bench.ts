@@ -148,6 +148,9 @@ const loadNow = () => loadavg().map(x => Math.round(x * 100) / 100)
 export async function runLiveBench(config: LiveBenchConfig, registry: Registry, hooks: LiveBenchHooks = {}): Promise<LiveResults> {
   const started = performance.now()
   const startedAt = new Date().toISOString()
+  // At the start: replica and load processes load the working tree's code when they start, so the commit that counts
+  // is the one checked out when the run began (a checkout during the run would mix code; do not edit while measuring).
+  const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
   const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat
@@ -215,7 +218,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     }
   }
   return {
-    schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment: captureEnvironment(), config,
+    schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment, config,
     loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
   }
 }
