@@ -239,7 +239,8 @@ program.command('failover')
 
 const dl = DEFAULT_LIVE_BENCH
 program.command('live')
-  .description('Real clusters over libp2p on 127.0.0.1 (TCP + Noise + Yamux, file storage), wall-clock: single-client ' +
+  .description('Real clusters over libp2p on 127.0.0.1 (TCP + Noise + Yamux, file storage; each replica its own OS process, ' +
+    'load from separate processes), wall-clock: single-client ' +
     'commit latency next to a bare libp2p echo, and throughput per client count and fsync policy (see bench/README.md).')
   .option('--protocols <list>', `protocols (default: every registered one: ${[...protocols.keys()].join(', ')})`)
   .option('--clients <list>', 'outstanding operations; without --client-nodes each is its own libp2p node with one request outstanding', dl.clients.join(','))
@@ -256,6 +257,10 @@ program.command('live')
   .option('--keys <k>', 'distinct keys written', String(dl.keys))
   .option('--timeout-ms <ms>', 'per-request deadline (a request past it counts as a timeout)', String(dl.timeoutMs))
   .option('--seed <s>', 'seed of the workload (keys); timing is the machine\'s', String(dl.seed))
+  .option('--load-processes <k>', 'load-generator processes sharing the client nodes', String(dl.loadProcesses))
+  .option('--in-process', 'run replicas and clients in this one process (for debugging; the default runs each replica ' +
+    'as its own OS process and the load from separate processes); the same as --forms in-process')
+  .option('--forms <list>', 'multi-process, in-process, or both (each protocol measured in each form, side by side)', dl.forms.join(','))
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
