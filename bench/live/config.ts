@@ -34,7 +34,12 @@ export interface LiveBenchConfig {
   readonly timeoutMs: number
   /** Seeds the workload's choice of keys (timing is the machine's). */
   readonly seed: number
+  /** A production system measured in the same run with the same workload (etcd-baseline.ts); null: none. */
+  readonly baseline: LiveBaseline | null
 }
+
+export const LIVE_BASELINES = ['etcd'] as const
+export type LiveBaseline = typeof LIVE_BASELINES[number]
 
 export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   clients: [1, 16, 64, 256],
@@ -51,6 +56,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   keys: 1000,
   timeoutMs: 5000,
   seed: 1,
+  baseline: null,
 }
 
 /** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
@@ -73,6 +79,7 @@ export interface LiveBenchFlags {
   keys?: string
   timeoutMs?: string
   seed?: string
+  baseline?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -145,6 +152,12 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     keys: scalar(flags.keys, int('--keys', 1, 10_000_000), d.keys),
     timeoutMs: scalar(flags.timeoutMs, int('--timeout-ms', 1, 600_000), d.timeoutMs),
     seed: scalar(flags.seed, int('--seed', 0, 2 ** 32 - 1), d.seed),
+    baseline: scalar<LiveBaseline | null>(flags.baseline, s => {
+      if (s === 'none') return null
+      if ((LIVE_BASELINES as readonly string[]).includes(s)) return s as LiveBaseline
+      problems.push(`--baseline: expected ${LIVE_BASELINES.join(', ')} or none, got "${s}"`)
+      return undefined
+    }, d.baseline),
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)
   return config

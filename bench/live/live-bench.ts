@@ -12,6 +12,7 @@ import type { LatencySummary } from '../latency.ts'
 import type { Registry } from '../matrix.ts'
 import { snapshotIntervalFor } from '../snapshot-interval.ts'
 import type { LiveBenchConfig } from './config.ts'
+import { compareWithEtcd, etcdMeasurementsPlanned, runEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { startLoopbackCluster, type Agreement } from './loopback-cluster.ts'
 import { measureLive, type LiveMeasurement } from './measure.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
@@ -70,6 +71,8 @@ export interface LiveResults {
   /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
   readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
+  /** `--baseline etcd`: etcd measured in this run with the same workload, beside every protocol run; null: not asked. */
+  readonly baseline: EtcdBaselineResults | null
   readonly wallMs: number
 }
 
@@ -126,7 +129,10 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const startedAt = new Date().toISOString()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat
+  // etcd clusters of every size among the protocols, so each protocol run has an etcd run of its own n beside it.
+  const etcdSizes = [...new Set(config.protocols.map(name => registry.get(name)).filter(p => p !== undefined).map(liveClusterSize))]
+  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat +
+    etcdMeasurementsPlanned(config, etcdSizes)
   let done = 0
   hooks.onProgress?.({ done, total, label: 'libp2p echo' })
   const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
@@ -139,6 +145,9 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
     transport = await measureTransportRate({ messages: config.transportMessages })
   }
+  const etcd = config.baseline !== 'etcd' ? null : await runEtcdBaseline(config, etcdSizes, {
+    onProgress: label => hooks.onProgress?.({ done, total, label }), onMeasured: () => { done++ },
+  })
   const runs: LiveRun[] = []
   const maxClients = clientCounts[clientCounts.length - 1]!
   const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
@@ -186,6 +195,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   }
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
+    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs,
+    baseline: etcd === null ? null : compareWithEtcd(etcd, runs), wallMs: Math.round(performance.now() - started),
   }
 }
