@@ -1,19 +1,25 @@
 /**
  * `bench live --baseline etcd`: a production system measured in the same run as the protocols, on the same machine,
- * disk and workload. For every cluster size among the protocols measured, one local etcd cluster of that size
- * (etcd-cluster.ts) is driven with each client count in turn, `repeat` times (etcd-load.ts); every protocol
- * measurement is then set beside the etcd measurement of the same n and client count, with the ratios.
+ * disk and workload. Each protocol measurement is paired with an etcd measurement taken right before it, at the same
+ * cluster size n and the same number of outstanding operations, with the same seed: on a shared machine whose load
+ * moves from minute to minute, back-to-back measurements see the same machine, so their ratio means something even
+ * when the absolute figures are noisy. One local etcd cluster per size (etcd-cluster.ts) is started when first needed
+ * and kept (idle between its measurements, as the protocol's cluster is during etcd's) until the run ends; the load
+ * is driven through one gRPC connection (etcd-load.ts).
  *
- * Without an etcd binary on the PATH the baseline is recorded as absent (with how to install it) and the rest runs.
+ * Without an etcd binary on the PATH the baseline is recorded as absent (with how to install it) and the rest runs;
+ * an etcd that fails is recorded as failed, and the rest runs.
  */
 import { createEtcdKvClient, measureEtcd, type EtcdKvClient, type EtcdMeasurement } from './etcd-load.ts'
-import { ETCD_MISSING, etcdVersion, findEtcd, startEtcdCluster } from './etcd-cluster.ts'
+import { ETCD_MISSING, etcdVersion, findEtcd, startEtcdCluster, type EtcdCluster } from './etcd-cluster.ts'
 import type { LiveBenchConfig } from './config.ts'
 import type { LatencySummary } from '../latency.ts'
 
 /** What etcd's figures are, in words for the reports. */
 export const ETCD_DURABILITY = 'etcd defaults: every write is in the WAL and fsynced (fdatasync) before it is acknowledged, no --unsafe-no-fsync'
 export const ETCD_TARGET = 'one etcd3 (gRPC) client in the bench process, one HTTP/2 connection to the leader carrying all outstanding operations'
+export const ETCD_PAIRING = 'each protocol measurement is paired with an etcd measurement taken right before it (same n, ' +
+  'outstanding operations and seed); ratios are against the paired etcd measurements'
 
 /** Medians over the repetitions (each figure its own median); members' peak RSS is the largest seen. */
 export interface EtcdMedians {
@@ -39,11 +45,17 @@ export interface EtcdRun {
   readonly median: EtcdMedians
 }
 
-/** One protocol measurement beside etcd's at the same n and client count. */
+/** One protocol run beside the etcd measurements paired with its samples (medians of those). */
 export interface EtcdComparison {
   readonly protocolRun: string
   readonly etcdRun: string
-  /** Protocol ops/s over etcd's; null when etcd completed nothing. */
+  /** etcd measurements paired with the protocol's samples (one before each). */
+  readonly etcdSamples: number
+  readonly etcdThroughput: number
+  readonly etcdP50Ms: number | null
+  readonly etcdP99Ms: number | null
+  readonly etcdTimeouts: number
+  /** Protocol ops/s over the paired etcd ops/s; null when etcd completed nothing. */
   readonly throughputRatio: number | null
   /** Protocol p50 over etcd's; null when either has no latency samples. */
   readonly p50Ratio: number | null
@@ -59,6 +71,8 @@ export interface EtcdBaselineResults {
   readonly version: string | null
   readonly durability: string
   readonly target: string
+  readonly pairing: string
+  /** Every etcd measurement at each n and client count, whichever protocol run it was paired with. */
   readonly runs: readonly EtcdRun[]
   readonly comparisons: readonly EtcdComparison[]
 }
@@ -104,17 +118,18 @@ function medians(samples: readonly EtcdMeasurement[]): EtcdMedians {
   }
 }
 
-/** Measurements the baseline will make (0 without etcd): one per size, client count and repetition. */
-export function etcdMeasurementsPlanned(config: LiveBenchConfig, sizes: readonly number[], binary = findEtcd()): number {
-  return config.baseline === 'etcd' && binary !== null ? sizes.length * config.clients.length * config.repeat : 0
+/** Measurements the baseline will make (0 without etcd): one beside each protocol measurement. */
+export function etcdMeasurementsPlanned(config: LiveBenchConfig, binary = findEtcd()): number {
+  return config.baseline === 'etcd' && binary !== null
+    ? config.protocols.length * config.fsync.length * config.clients.length * config.repeat : 0
 }
 
 /** The first write through a fresh client: the leader is known and the connection is up (bounded attempts). */
-async function firstWrite(run: (timeoutMs: number) => Promise<void>, attempts = 5): Promise<number> {
+async function firstWrite(client: EtcdKvClient, attempts = 5): Promise<number> {
   const t0 = performance.now()
   for (let attempt = 1; ; attempt++) {
     try {
-      await run(5000)
+      await client.run({ type: 'put', key: 'connect-etcd', value: 'x' }, { timeoutMs: 5000 })
       return performance.now() - t0
     } catch (e) {
       if (attempt >= attempts) throw new Error(`the etcd client could not complete a write after ${attempt} attempts: ${(e as Error).message}`)
@@ -122,61 +137,102 @@ async function firstWrite(run: (timeoutMs: number) => Promise<void>, attempts = 
   }
 }
 
-export async function runEtcdBaseline(config: LiveBenchConfig, sizes: readonly number[], hooks: EtcdBaselineHooks = {},
-  binary = findEtcd()): Promise<EtcdBaselineResults> {
-  const base = { name: 'etcd' as const, binary, durability: ETCD_DURABILITY, target: ETCD_TARGET, comparisons: [] }
-  if (binary === null) return { ...base, status: 'absent', message: ETCD_MISSING, version: null, runs: [] }
-  const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const runs: EtcdRun[] = []
-  let version: string | null = null
-  try {
-    for (const n of [...sizes].sort((a, b) => a - b)) {
-      hooks.onProgress?.(`etcd n=${n}: starting`)
-      const cluster = await startEtcdCluster({ binary, n })
-      let client: EtcdKvClient | null = null
-      try {
-        version = cluster.version ?? etcdVersion(binary)
-        hooks.onProgress?.(`etcd n=${n}: healthy in ${Math.round(cluster.startMs)} ms ` +
-          `(pids ${cluster.members.map(m => m.pid).join(', ')}; data in ${cluster.dir})`)
-        const c = client = createEtcdKvClient(await cluster.leaderClientUrl(), config.timeoutMs)
-        const connectMs = await firstWrite(timeoutMs => c.run({ type: 'put', key: 'connect-etcd', value: 'x' }, { timeoutMs }))
-        for (const clients of clientCounts) {
-          const samples: EtcdMeasurement[] = []
-          for (let i = 0; i < config.repeat; i++) {
-            hooks.onProgress?.(`etcd n=${n} clients=${clients}` + (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : ''))
-            samples.push(await measureEtcd(cluster, c, clients, {
-              readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
-              warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
-              timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
-            }))
-            hooks.onMeasured?.()
-          }
-          runs.push({ id: `etcd/n${n}/c${clients}`, n, clients, connectMs: Math.round(connectMs), samples, median: medians(samples) })
-        }
-      } finally {
-        client?.close()
-        await cluster.close()
-      }
-    }
-  } catch (e) {
-    // etcd failing (a port race lost twice, a broken install) is reported; the protocols' figures still come.
-    return { ...base, status: 'failed', message: `etcd baseline failed: ${(e as Error).message}`, version, runs }
-  }
-  return { ...base, status: 'measured', message: null, version, runs }
+export interface EtcdBaselineSession extends AsyncDisposable {
+  /**
+   * One etcd measurement at cluster size n with `clients` outstanding operations and repetition i's seed, to be paired
+   * with the protocol measurement that follows. Starts the cluster of that size when first needed. Never throws for
+   * etcd's sake: a failure marks the baseline failed and later calls do nothing.
+   */
+  measureBeside(n: number, clients: number, repetition: number): Promise<void>
+  /** Pairs the etcd measurements taken since the last call with this protocol run. */
+  pairWith(run: ComparableRun): void
+  results(): EtcdBaselineResults
+  /** Stops every etcd process (by PID) and removes the data; also what `await using` calls. */
+  close(): Promise<void>
 }
 
-/** Every protocol measurement that has an etcd measurement of the same n and client count, with the ratios. */
-export function compareWithEtcd(baseline: EtcdBaselineResults, runs: readonly ComparableRun[]): EtcdBaselineResults {
+const pairedMedian = (samples: readonly EtcdMeasurement[], get: (s: EtcdMeasurement) => number) => r3(median(samples.map(get)))
+
+export function openEtcdBaseline(config: LiveBenchConfig, hooks: EtcdBaselineHooks = {}, binary = findEtcd()): EtcdBaselineSession {
+  const base = { name: 'etcd' as const, binary, durability: ETCD_DURABILITY, target: ETCD_TARGET, pairing: ETCD_PAIRING }
+  const clusters = new Map<number, { cluster: EtcdCluster; client: EtcdKvClient | null; connectMs: number }>()
+  /** All samples per `${n}/${clients}`, in the order taken. */
+  const byCount = new Map<string, { n: number; clients: number; samples: EtcdMeasurement[] }>()
   const comparisons: EtcdComparison[] = []
-  for (const r of runs) {
-    const e = baseline.runs.find(x => x.n === r.n && x.clients === r.clients)
-    if (e === undefined) continue
-    comparisons.push({
-      protocolRun: r.id, etcdRun: e.id,
-      throughputRatio: e.median.throughput > 0 ? r3(r.median.throughput / e.median.throughput) : null,
-      p50Ratio: r.median.latencySamples > 0 && e.median.latencySamples > 0 && e.median.latencyMs.p50 > 0
-        ? r3(r.median.latencyMs.p50 / e.median.latencyMs.p50) : null,
-    })
+  let pending: EtcdMeasurement[] = []
+  let failure: string | null = binary === null ? ETCD_MISSING : null
+  let version: string | null = null
+  const idOf = (n: number, clients: number) => `etcd/n${n}/c${clients}`
+
+  const clusterOf = async (n: number) => {
+    const known = clusters.get(n)
+    if (known !== undefined) return known
+    hooks.onProgress?.(`etcd n=${n}: starting`)
+    const cluster = await startEtcdCluster({ binary: binary!, n })
+    const entry = { cluster, client: null as EtcdKvClient | null, connectMs: 0 }
+    clusters.set(n, entry)
+    version = cluster.version ?? etcdVersion(binary!)
+    hooks.onProgress?.(`etcd n=${n}: healthy in ${Math.round(cluster.startMs)} ms ` +
+      `(pids ${cluster.members.map(m => m.pid).join(', ')}; data in ${cluster.dir})`)
+    entry.client = createEtcdKvClient(await cluster.leaderClientUrl(), config.timeoutMs)
+    entry.connectMs = Math.round(await firstWrite(entry.client))
+    return entry
   }
-  return { ...baseline, comparisons }
+
+  const close = async () => {
+    for (const { cluster, client } of clusters.values()) {
+      client?.close()
+      await cluster.close()
+    }
+    clusters.clear()
+  }
+  return {
+    async measureBeside(n, clients, repetition) {
+      if (failure !== null) return
+      try {
+        const { cluster, client } = await clusterOf(n)
+        hooks.onProgress?.(`etcd n=${n} clients=${clients}` + (config.repeat > 1 ? ` (${repetition + 1}/${config.repeat})` : ''))
+        const m = await measureEtcd(cluster, client!, clients, {
+          readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
+          warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
+          timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + repetition,
+        })
+        const key = `${n}/${clients}`
+        if (!byCount.has(key)) byCount.set(key, { n, clients, samples: [] })
+        byCount.get(key)!.samples.push(m)
+        pending.push(m)
+      } catch (e) {
+        // etcd failing (a port race lost twice, a broken install) is reported; the protocols' figures still come.
+        failure = `etcd baseline failed: ${(e as Error).message}`
+        hooks.onProgress?.(failure)
+      } finally {
+        hooks.onMeasured?.()
+      }
+    },
+    pairWith(run) {
+      const paired = pending
+      pending = []
+      if (paired.length === 0) return
+      const etcdThroughput = pairedMedian(paired, s => s.throughput)
+      const withLatency = paired.filter(s => s.latencyMs.count > 0)
+      const etcdP50Ms = withLatency.length > 0 ? pairedMedian(withLatency, s => s.latencyMs.p50) : null
+      comparisons.push({
+        protocolRun: run.id, etcdRun: idOf(run.n, run.clients), etcdSamples: paired.length, etcdThroughput,
+        etcdP50Ms, etcdP99Ms: withLatency.length > 0 ? pairedMedian(withLatency, s => s.latencyMs.p99) : null,
+        etcdTimeouts: pairedMedian(paired, s => s.timeouts),
+        throughputRatio: etcdThroughput > 0 ? r3(run.median.throughput / etcdThroughput) : null,
+        p50Ratio: run.median.latencySamples > 0 && etcdP50Ms !== null && etcdP50Ms > 0 ? r3(run.median.latencyMs.p50 / etcdP50Ms) : null,
+      })
+    },
+    results() {
+      const runs: EtcdRun[] = [...byCount.values()].sort((a, b) => a.n - b.n || a.clients - b.clients).map(x => ({
+        id: idOf(x.n, x.clients), n: x.n, clients: x.clients, connectMs: clusters.get(x.n)?.connectMs ?? 0,
+        samples: x.samples, median: medians(x.samples),
+      }))
+      const status = binary === null ? 'absent' : failure !== null ? 'failed' : 'measured'
+      return { ...base, status, message: failure, version, runs, comparisons }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  }
 }

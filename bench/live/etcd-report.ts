@@ -22,7 +22,7 @@ export function etcdLine(r: LiveResults): string | null {
   if (b.status !== 'measured') return b.message ?? `etcd baseline ${b.status}`
   return `etcd ${b.version ?? '(version unknown)'} (${b.binary}) as the baseline, a local cluster of each protocol's n on ` +
     `127.0.0.1, data on the same disk as the protocols' WALs; ${b.durability}; ${b.target}; the same closed-loop workload ` +
-    '(keys, values, seed, outstanding operations, warm-up, window, timeout) as the protocols' +
+    `(keys, values, seed, outstanding operations, warm-up, window, timeout) as the protocols; ${b.pairing}` +
     (b.runs.length === 0 ? '; nothing measured' : '')
 }
 
@@ -44,19 +44,18 @@ export function etcdSideBySideRows(r: LiveResults): Table | null {
   }
 }
 
-/** Every protocol measurement beside etcd's at the same n and client count. */
+/** Every protocol run beside the etcd measurements paired with it (taken right before each of its samples). */
 export function etcdComparisonRows(r: LiveResults): Table | null {
   const b = r.baseline
   if (b === null || b.comparisons.length === 0) return null
   return {
-    header: ['protocol', 'fsync', 'n', 'clients', 'ops/s', 'etcd ops/s', 'ops/s / etcd', 'p50 ms', 'etcd p50 ms', 'p50 / etcd',
+    header: ['protocol', 'fsync', 'n', 'clients', 'ops/s', 'paired etcd ops/s', 'ops/s / etcd', 'p50 ms', 'etcd p50 ms', 'p50 / etcd',
       'p99 ms', 'etcd p99 ms', 'timeouts', 'etcd timeouts'],
     rows: b.comparisons.map(c => {
       const x = r.runs.find(x => x.id === c.protocolRun)!
-      const e = b.runs.find(e => e.id === c.etcdRun)!
-      return [x.protocol, x.fsync, String(x.n), String(x.clients), fmt(x.median.throughput, 0), fmt(e.median.throughput, 0),
-        ratio(c.throughputRatio), runLat(x, x.median.latencyMs.p50, 2), etcdLat(e, e.median.latencyMs.p50, 2), ratio(c.p50Ratio),
-        runLat(x, x.median.latencyMs.p99, 2), etcdLat(e, e.median.latencyMs.p99, 2), fmt(x.median.timeouts, 0), fmt(e.median.timeouts, 0)]
+      return [x.protocol, x.fsync, String(x.n), String(x.clients), fmt(x.median.throughput, 0), fmt(c.etcdThroughput, 0),
+        ratio(c.throughputRatio), runLat(x, x.median.latencyMs.p50, 2), fmt(c.etcdP50Ms, 2), ratio(c.p50Ratio),
+        runLat(x, x.median.latencyMs.p99, 2), fmt(c.etcdP99Ms, 2), fmt(x.median.timeouts, 0), fmt(c.etcdTimeouts, 0)]
     }),
   }
 }
@@ -76,8 +75,10 @@ export function etcdDetailRows(r: LiveResults): Table | null {
   }
 }
 
-export const ETCD_COLUMNS_NOTE = '`ops/s / etcd`: the protocol\'s throughput over etcd\'s at the same n and outstanding operations ' +
-  '(above 1: the protocol is ahead); `p50 / etcd`: its median latency over etcd\'s (below 1: the protocol is ahead). ' +
+export const ETCD_COLUMNS_NOTE = '`ops/s / etcd`: the protocol\'s throughput over that of the etcd measurements paired with it ' +
+  '(taken right before each of its samples, same n, outstanding operations and seed; above 1: the protocol is ahead); ' +
+  '`p50 / etcd`: its median latency over theirs (below 1: the protocol is ahead). In the first table the etcd column is ' +
+  'the median of every etcd measurement at that n and count, so a ratio there may differ from dividing the two columns. ' +
   '`etcd cpu us/op`: CPU time of all etcd member processes over the measured window (/proc/<pid>/stat) per operation; ' +
   '`client cpu us/op`: the bench process driving etcd; `peak RSS`: each member\'s VmHWM (/proc/<pid>/status).'
 
@@ -92,7 +93,7 @@ export function etcdSection(r: LiveResults, table: (header: string[], rows: stri
   const out = [...heading('Side by side with etcd', true), line + '.', '']
   const parts: [string, Table | null][] = [
     ['Throughput (p50) at each number of outstanding operations, and protocol / etcd throughput', etcdSideBySideRows(r)],
-    ['Every protocol measurement beside etcd\'s', etcdComparisonRows(r)],
+    ['Every protocol run beside the etcd measurements paired with it', etcdComparisonRows(r)],
     ['etcd measurements', etcdDetailRows(r)],
   ]
   for (const [title, t] of parts) if (t !== null) out.push(...heading(title, false), table(t.header, t.rows), '')

@@ -12,7 +12,7 @@ import type { LatencySummary } from '../latency.ts'
 import type { Registry } from '../matrix.ts'
 import { snapshotIntervalFor } from '../snapshot-interval.ts'
 import type { LiveBenchConfig } from './config.ts'
-import { compareWithEtcd, etcdMeasurementsPlanned, runEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
+import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { startLoopbackCluster, type Agreement } from './loopback-cluster.ts'
 import { measureLive, type LiveMeasurement } from './measure.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
@@ -129,10 +129,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const startedAt = new Date().toISOString()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  // etcd clusters of every size among the protocols, so each protocol run has an etcd run of its own n beside it.
-  const etcdSizes = [...new Set(config.protocols.map(name => registry.get(name)).filter(p => p !== undefined).map(liveClusterSize))]
-  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat +
-    etcdMeasurementsPlanned(config, etcdSizes)
+  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat + etcdMeasurementsPlanned(config)
   let done = 0
   hooks.onProgress?.({ done, total, label: 'libp2p echo' })
   const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
@@ -145,7 +142,9 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
     transport = await measureTransportRate({ messages: config.transportMessages })
   }
-  const etcd = config.baseline !== 'etcd' ? null : await runEtcdBaseline(config, etcdSizes, {
+  // --baseline etcd: an etcd measurement of the same n and count right before each protocol measurement. Its etcd
+  // processes are stopped when this function leaves, however it leaves (`await using`).
+  await using etcd = config.baseline !== 'etcd' ? null : openEtcdBaseline(config, {
     onProgress: label => hooks.onProgress?.({ done, total, label }), onMeasured: () => { done++ },
   })
   const runs: LiveRun[] = []
@@ -172,6 +171,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
           const connectMs = await cluster.connectClients(nodes)
           const samples: LiveMeasurement[] = []
           for (let i = 0; i < config.repeat; i++) {
+            await etcd?.measureBeside(n, clients, i)
             hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}` +
               (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
             samples.push(await measureLive(cluster, protocol, clients, {
@@ -181,12 +181,14 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
             }, nodes))
             done++
           }
-          runs.push({
+          const run: LiveRun = {
             id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : ''), protocol: name, n, fsync, clients,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
-          })
+          }
+          runs.push(run)
+          etcd?.pairWith(run)
         }
       } finally {
         await cluster.close()
@@ -196,6 +198,6 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), config,
     loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs,
-    baseline: etcd === null ? null : compareWithEtcd(etcd, runs), wallMs: Math.round(performance.now() - started),
+    baseline: etcd?.results() ?? null, wallMs: Math.round(performance.now() - started),
   }
 }

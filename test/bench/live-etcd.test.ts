@@ -1,10 +1,10 @@
 /**
  * `bench live --baseline etcd`: with an etcd binary on the PATH (Debian: etcd-server) a tiny run measures a real
- * 3-member etcd cluster beside Raft, the ratios come from the figures, and every etcd process is gone afterwards, also
+ * 3-member etcd cluster beside Raft (one etcd measurement paired with each Raft one), the ratios come from the figures, and every etcd process is gone afterwards, also
  * when the run is interrupted with SIGINT; without one the command says how to install it and measures the protocols.
  * Under CI=true a missing etcd fails the tests that need it; elsewhere they say plainly that they did not run.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -44,6 +44,18 @@ function pathWithoutEtcd(): string {
   }).join(delimiter)
 }
 
+/** The bench command run to its end (killed after 30 s), without blocking this process's event loop. */
+function benchCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  const child = spawn(process.execPath, ['bin/bench.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (t: string) => { stdout += t })
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t })
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, 30_000)
+  return new Promise(resolve => child.on('close', status => { clearTimeout(timer); resolve({ status, stdout, stderr, timedOut }) }))
+}
+
 describe('bench live --baseline etcd', () => {
   it('names a bad --baseline and defaults to none', () => {
     expect(buildLiveBenchConfig({}, protocols).baseline).toBeNull()
@@ -53,30 +65,13 @@ describe('bench live --baseline etcd', () => {
     expect(() => buildLiveBenchConfig({ baseline: 'zookeeper' }, protocols)).toThrow('--baseline: expected etcd or none, got "zookeeper"')
   })
 
-  it('without etcd on the PATH says how to install it in one line, and still measures the protocols', () => {
-    const path = pathWithoutEtcd()
-    const r = spawnSync(process.execPath, ['bin/bench.ts', 'live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'none',
-      '--warmup-ms', '100', '--duration-ms', '300', '--echo-pings', '100', '--transport-messages', '0', '--baseline', 'etcd',
-      '--no-save', '--json', '--quiet'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: path } })
-    expect(r.error, 'the process did not exit within 30 s').toBeUndefined()
-    expect(r.status, r.stderr).toBe(0)
-    expect(r.stderr.split('\n').filter(l => l.includes('etcd'))).toEqual([`bench live: ${ETCD_MISSING}`])
-    expect(ETCD_MISSING).toContain('apt-get install -y etcd-server')
-    const json = JSON.parse(r.stdout) as LiveResults
-    expect(json.baseline).toMatchObject({ name: 'etcd', status: 'absent', message: ETCD_MISSING, runs: [], comparisons: [] })
-    expect(json.runs.map(x => x.id)).toEqual(['unreplicated/n1/fsync-none/c1'])
-    expect(json.runs[0]!.median.ops).toBeGreaterThan(0)
-    expect(json.runs[0]!.median.throughput).toBeGreaterThan(0)
-    expect(liveMarkdown(json)).toContain(ETCD_MISSING)
-  })
-
   if (etcd === null && inCi) {
     it('needs etcd under CI', () => { throw new Error(ETCD_TESTS_NOT_RUN) })
   }
 
   it.skipIf(etcd === null)(`measures etcd n = 3 beside Raft at 1 and 8 outstanding operations, with the ratios${notRun}`, async () => {
     const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1,8', clientNodes: '1', fsync: 'batch', warmupMs: '200',
-      durationMs: '1000', echoPings: '100', transportMessages: '0', valueSize: '100', keys: '10000', baseline: 'etcd' }, protocols)
+      durationMs: '1000', echoPings: '10', transportMessages: '0', valueSize: '100', keys: '10000', baseline: 'etcd' }, protocols)
     const results = await runLiveBench(config, protocols)
     const b = results.baseline!
     expect(b.status, b.message ?? '').toBe('measured')
@@ -101,13 +96,16 @@ describe('bench live --baseline etcd', () => {
     }
     expect(pids.size).toBe(3)
     for (const pid of pids) expect(alive(pid), `etcd member ${pid} still running after the run`).toBe(false)
-    // Every Raft measurement is compared with etcd's at the same n and count, the ratios computed from the figures.
-    expect(b.comparisons.map(c => `${c.protocolRun} ${c.etcdRun}`)).toEqual([
-      'raft/n3/fsync-batch/c1 etcd/n3/c1', 'raft/n3/fsync-batch/c8-on1 etcd/n3/c8',
+    // Every Raft run is paired with the etcd measurement taken right before it, the ratios computed from the figures.
+    expect(b.comparisons.map(c => `${c.protocolRun} ${c.etcdRun} ${c.etcdSamples}`)).toEqual([
+      'raft/n3/fsync-batch/c1 etcd/n3/c1 1', 'raft/n3/fsync-batch/c8-on1 etcd/n3/c8 1',
     ])
     for (const c of b.comparisons) {
       const x = results.runs.find(r => r.id === c.protocolRun)!
       const e = b.runs.find(r => r.id === c.etcdRun)!
+      expect(e.samples).toHaveLength(1)
+      expect(c.etcdThroughput).toBe(e.median.throughput)
+      expect(c.etcdP50Ms).toBe(e.median.latencyMs.p50)
       expect(x.median.ops, x.id).toBeGreaterThan(0)
       expect(c.throughputRatio).toBeCloseTo(x.median.throughput / e.median.throughput, 2)
       expect(c.p50Ratio).toBeCloseTo(x.median.latencyMs.p50 / e.median.latencyMs.p50, 2)
@@ -121,9 +119,26 @@ describe('bench live --baseline etcd', () => {
     expect(md).toContain(ratio)
   }, 60_000)
 
-  it.skipIf(etcd === null)(`stops every etcd process it started and removes their data when interrupted (SIGINT)${notRun}`, async () => {
+  // The two command-line runs below overlap (it.concurrent): they assert what the command did, not how fast.
+  it.concurrent('without etcd on the PATH says how to install it in one line, and still measures the protocols', async ({ expect }) => {
+    const r = await benchCli(['live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'none', '--warmup-ms', '100',
+      '--duration-ms', '300', '--echo-pings', '10', '--transport-messages', '0', '--baseline', 'etcd', '--no-save', '--json', '--quiet'],
+    { ...process.env, PATH: pathWithoutEtcd() })
+    expect(r.timedOut, 'the process did not exit within 30 s').toBe(false)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr.split('\n').filter(l => l.includes('etcd'))).toEqual([`bench live: ${ETCD_MISSING}`])
+    expect(ETCD_MISSING).toContain('apt-get install -y etcd-server')
+    const json = JSON.parse(r.stdout) as LiveResults
+    expect(json.baseline).toMatchObject({ name: 'etcd', status: 'absent', message: ETCD_MISSING, runs: [], comparisons: [] })
+    expect(json.runs.map(x => x.id)).toEqual(['unreplicated/n1/fsync-none/c1'])
+    expect(json.runs[0]!.median.ops).toBeGreaterThan(0)
+    expect(json.runs[0]!.median.throughput).toBeGreaterThan(0)
+    expect(liveMarkdown(json)).toContain(ETCD_MISSING)
+  })
+
+  it.skipIf(etcd === null).concurrent(`stops every etcd process it started and removes their data when interrupted (SIGINT)${notRun}`, async ({ expect }) => {
     const child = spawn(process.execPath, ['bin/bench.ts', 'live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'none',
-      '--warmup-ms', '5000', '--duration-ms', '20000', '--echo-pings', '100', '--transport-messages', '0', '--baseline', 'etcd', '--no-save'],
+      '--warmup-ms', '5000', '--duration-ms', '20000', '--echo-pings', '10', '--transport-messages', '0', '--baseline', 'etcd', '--no-save'],
     { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => resolve({ code, signal })))
