@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { protocols } from '../../protocols/index.ts'
 import { buildLiveBenchConfig, LiveBenchConfigError } from '../../bench/live/config.ts'
+import { openEtcdBaseline } from '../../bench/live/etcd-baseline.ts'
 import { ETCD_MISSING, findEtcd } from '../../bench/live/etcd-cluster.ts'
 import { runLiveBench, type LiveResults } from '../../bench/live/live-bench.ts'
 import { liveMarkdown, liveTerminalSummary } from '../../bench/live/report.ts'
@@ -63,6 +64,27 @@ describe('bench live --baseline etcd', () => {
     expect(buildLiveBenchConfig({ baseline: 'etcd' }, protocols).baseline).toBe('etcd')
     expect(() => buildLiveBenchConfig({ baseline: 'zookeeper' }, protocols)).toThrow(LiveBenchConfigError)
     expect(() => buildLiveBenchConfig({ baseline: 'zookeeper' }, protocols)).toThrow('--baseline: expected etcd or none, got "zookeeper"')
+  })
+
+  it('an etcd that cannot start is reported as failed, naming why, and later measurements do nothing', async () => {
+    // A binary that exits at once in etcd's place: the member dies while the cluster waits for it to be healthy.
+    const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1', baseline: 'etcd', warmupMs: '0', durationMs: '1' }, protocols)
+    const labels: string[] = []
+    let measured = 0
+    const session = openEtcdBaseline(config, { onProgress: l => labels.push(l), onMeasured: () => { measured++ } }, '/bin/false')
+    await session.measureBeside(3, 1, 0)
+    await session.measureBeside(3, 1, 0)
+    session.pairWith({ id: 'raft/n3/fsync-none/c1', n: 3, clients: 1, median: { throughput: 1, latencySamples: 1, latencyMs: { p50: 1 } } })
+    const r = session.results()
+    // One attempt to start, one failure said; both calls still count as done for the progress total.
+    expect(labels.filter(l => l.endsWith('starting'))).toEqual(['etcd n=3: starting'])
+    expect(labels.filter(l => l.startsWith('etcd baseline failed'))).toHaveLength(1)
+    expect(measured).toBe(2)
+    expect(r.status).toBe('failed')
+    expect(r.message).toMatch(/^etcd baseline failed: etcd member m\d exited while starting \(code 1\)/)
+    expect(r.runs).toEqual([])
+    expect(r.comparisons).toEqual([])
+    await session.close()
   })
 
   if (etcd === null && inCi) {
