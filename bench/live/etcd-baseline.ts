@@ -188,7 +188,9 @@ export function openEtcdBaseline(config: LiveBenchConfig, hooks: EtcdBaselineHoo
   }
   return {
     async measureBeside(n, clients, repetition) {
-      if (failure !== null) return
+      if (binary === null) return
+      // Planned measurements count as done after a failure too, so the progress reaches its total.
+      if (failure !== null) { hooks.onMeasured?.(); return }
       try {
         const { cluster, client } = await clusterOf(n)
         hooks.onProgress?.(`etcd n=${n} clients=${clients}` + (config.repeat > 1 ? ` (${repetition + 1}/${config.repeat})` : ''))
