@@ -93,6 +93,7 @@ export interface ComparableRun {
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000
 
+/** As live-bench.ts's median (which imports this module, so it is not imported from there). */
 function median(values: readonly number[]): number {
   if (values.length === 0) return 0
   const s = [...values].sort((a, b) => a - b)
