@@ -29,6 +29,7 @@ import { positiveInt } from './cli-args.ts'
 import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '../bench/live/config.ts'
 import { runLiveBench } from '../bench/live/live-bench.ts'
 import { liveResultsDir, liveTerminalSummary, writeLiveResults } from '../bench/live/report.ts'
+import { ETCD_MISSING, findEtcd } from '../bench/live/etcd-cluster.ts'
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`)
@@ -261,6 +262,7 @@ program.command('live')
   .option('--in-process', 'run replicas and clients in this one process (for debugging; the default runs each replica ' +
     'as its own OS process and the load from separate processes); the same as --forms in-process')
   .option('--forms <list>', 'multi-process, in-process, or both (each protocol measured in each form, side by side)', dl.forms.join(','))
+  .option('--baseline <name>', "etcd: also measure a local etcd cluster of each protocol's size (the etcd binary on the PATH) with the same workload, side by side with ratios; none: no baseline", 'none')
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
@@ -278,6 +280,8 @@ program.command('live')
     }
     const json = opts.json === true
     const progress = !json && opts.quiet !== true
+    // Said up front, whatever --quiet or --json: the run goes on without the baseline.
+    if (config.baseline === 'etcd' && findEtcd() === null) process.stderr.write(`bench live: ${ETCD_MISSING}\n`)
     const results = await runLiveBench(config, protocols, {
       onProgress: p => { if (progress) process.stderr.write(`bench live [${p.done}/${p.total}] ${p.label}\n`) },
     })
@@ -286,6 +290,7 @@ program.command('live')
       dir = liveResultsDir(opts.out as string, results.startedAt)
       writeLiveResults(results, dir)
     }
+    if (results.baseline?.status === 'failed') process.stderr.write(`bench live: ${results.baseline.message}\n`)
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
     else process.stdout.write(liveTerminalSummary(results, dir))
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)

@@ -42,7 +42,12 @@ export interface LiveBenchConfig {
   readonly forms: readonly LiveForm[]
   /** Load-generator processes sharing the client nodes (multi-process form). */
   readonly loadProcesses: number
+  /** A production system measured in the same run with the same workload (etcd-baseline.ts); null: none. */
+  readonly baseline: LiveBaseline | null
 }
+
+export const LIVE_BASELINES = ['etcd'] as const
+export type LiveBaseline = typeof LIVE_BASELINES[number]
 
 export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   clients: [1, 16, 64, 256],
@@ -61,6 +66,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   seed: 1,
   forms: ['multi-process'],
   loadProcesses: 1,
+  baseline: null,
 }
 
 /** Load-generator processes one run may start (each a Node process of its own). */
@@ -90,6 +96,7 @@ export interface LiveBenchFlags {
   inProcess?: boolean
   forms?: string
   loadProcesses?: string
+  baseline?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -168,6 +175,12 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       return undefined
     }, d.forms),
     loadProcesses: scalar(flags.loadProcesses, int('--load-processes', 1, MAX_LOAD_PROCESSES), d.loadProcesses),
+    baseline: scalar<LiveBaseline | null>(flags.baseline, s => {
+      if (s === 'none') return null
+      if ((LIVE_BASELINES as readonly string[]).includes(s)) return s as LiveBaseline
+      problems.push(`--baseline: expected ${LIVE_BASELINES.join(', ')} or none, got "${s}"`)
+      return undefined
+    }, d.baseline),
   }
   if (flags.inProcess === true && flags.forms !== undefined) problems.push('--in-process: means --forms in-process; give one of the two')
   if (!config.forms.includes('multi-process') && config.loadProcesses > 1) {

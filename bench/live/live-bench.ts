@@ -18,6 +18,7 @@ import type { Agreement } from './loopback-cluster.ts'
 import { startLiveTarget, type LiveForm } from './live-target.ts'
 import type { LiveMeasurement } from './measure.ts'
 import type { ProcessFigures } from './process-figures.ts'
+import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
@@ -80,6 +81,8 @@ export interface LiveResults {
   /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
   readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
+  /** `--baseline etcd`: etcd measured in this run with the same workload, beside every protocol run; null: not asked. */
+  readonly baseline: EtcdBaselineResults | null
   readonly wallMs: number
 }
 
@@ -153,7 +156,8 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat
+  const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat +
+    etcdMeasurementsPlanned(config)
   let done = 0
   hooks.onProgress?.({ done, total, label: 'libp2p echo' })
   const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
@@ -166,6 +170,11 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
     transport = await measureTransportRate({ messages: config.transportMessages })
   }
+  // --baseline etcd: an etcd measurement of the same n and count right before each protocol measurement. Its etcd
+  // processes are stopped when this function leaves, however it leaves (`await using`).
+  await using etcd = config.baseline !== 'etcd' ? null : openEtcdBaseline(config, {
+    onProgress: label => hooks.onProgress?.({ done, total, label }), onMeasured: () => { done++ },
+  })
   const runs: LiveRun[] = []
   const maxClients = clientCounts[clientCounts.length - 1]!
   const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
@@ -194,6 +203,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
           const connectMs = await cluster.connect(nodes)
           const samples: LiveMeasurement[] = []
           for (let i = 0; i < config.repeat; i++) {
+            await etcd?.measureBeside(n, clients, i)
             hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
               (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
             samples.push(await cluster.measure(clients, nodes, {
@@ -203,14 +213,16 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
             }))
             done++
           }
-          runs.push({
+          const run: LiveRun = {
             id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') + (form === 'in-process' ? '/in-process' : ''),
             form, protocol: name, n, fsync, clients,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
             processes: processMedians(samples),
-          })
+          }
+          runs.push(run)
+          etcd?.pairWith(run)
         }
       } finally {
         await cluster.close()
@@ -219,6 +231,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   }
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment, config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
+    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs,
+    baseline: etcd?.results() ?? null, wallMs: Math.round(performance.now() - started),
   }
 }

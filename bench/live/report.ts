@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fmt, formatTable, markdownTable } from '../output/table.ts'
 import type { LiveResults, LiveRun } from './live-bench.ts'
+import { etcdSection } from './etcd-report.ts'
 
 export const LIVE_OUTPUT_FILES = ['results.json', 'results.csv', 'report.md'] as const
 
@@ -121,6 +122,7 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   lines.push('')
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
   lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
+  lines.push(...etcdSection(r, formatTable, (title, top) => (top ? [] : [`${title}:`])))
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
   const p = processRows(r)
   if (p.rows.length > 0) lines.push('Per process (CPU in the measured window, RSS at its end):', formatTable(p.header, p.rows), '')
@@ -150,6 +152,7 @@ export function liveMarkdown(r: LiveResults): string {
   if (l.rows.length > 0) out.push('## Single-client commit latency', '', markdownTable(l.header, l.rows), '')
   const t = throughputRows(r)
   out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
+  out.push(...etcdSection(r, markdownTable, (title, top) => (top ? [`## ${title}`, ''] : [`${title}:`, ''])))
   const d = detailRows(r)
   out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
   const p = processRows(r)
