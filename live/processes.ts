@@ -21,7 +21,8 @@ export function logFile(config: ClusterConfig, id: NodeId): string {
   return join(configPath(config, config.runDir), `replica-${id}.log`)
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 probes without delivering anything). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

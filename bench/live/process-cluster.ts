@@ -12,28 +12,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TypeCount } from '../../core/message-stats.ts'
-import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
-import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { NodeId } from '../../core/types.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/node.ts'
-import { logFile, startReplicaProcess } from '../../live/processes.ts'
-import { freeLoopbackPorts, type Agreement } from './loopback-cluster.ts'
+import { alive, logFile, startReplicaProcess } from '../../live/processes.ts'
+import { freeLoopbackPorts, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
 import { ownDir, ownProcess, releaseDir, releaseProcess } from './owned-processes.ts'
 
-export interface ProcessClusterOptions {
-  readonly protocol: string
-  readonly n: number
-  /** Client identities to allow-list (the load generators' client nodes). */
-  readonly clients: number
-  readonly fsync: FsyncPolicy
-  readonly signer?: Ed25519SignerName
-  readonly protocolOptions?: Record<string, unknown>
-  readonly tickMs?: number
-  /** Written into cluster.json; omitted: the protocol's need, else 1000 (as `consensus node`). */
-  readonly snapshotInterval?: number
+/** The cluster's shape, as for the in-process form; here the client identities are the load generators' nodes. */
+export interface ProcessClusterOptions extends Omit<LoopbackClusterOptions, 'requestTimeoutMs' | 'maxInFlight'> {
   /** Per replica, how long start-up may take until its admin socket answers. */
   readonly startTimeoutMs?: number
 }
@@ -67,14 +56,6 @@ const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, m
 
 const STOP_GRACE_MS = 3000
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** SIGTERM, then SIGKILL once `graceMs` passed; resolves when the process is gone. */
 async function stopPid(pid: number, graceMs: number): Promise<void> {

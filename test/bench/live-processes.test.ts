@@ -37,6 +37,24 @@ function gone(pid: number): boolean {
 
 const procDirs = () => readdirSync(tmpdir()).filter(d => d.startsWith('bench-live-proc-'))
 
+/**
+ * Run `fn` with a temporary folder of its own as TMPDIR (os.tmpdir() reads it on every call, and child processes
+ * inherit it), so "no cluster folder left behind" is checked where only this run writes: other test files and other
+ * programs on the machine make folders of the same name in the shared /tmp meanwhile.
+ */
+async function inOwnTmpdir<T>(fn: () => Promise<T>): Promise<T> {
+  const previous = process.env.TMPDIR
+  const own = mkdtempSync(join(tmpdir(), 'live-processes-test-'))
+  process.env.TMPDIR = own
+  try {
+    return await fn()
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = previous
+    rmSync(own, { recursive: true, force: true })
+  }
+}
+
 function encoded(valuesMs: readonly number[], ops: number): EncodedLoadResult {
   const r = new LatencyRecorder()
   for (const v of valuesMs) r.recordMs(v)
@@ -125,7 +143,7 @@ describe('bench live on separate processes: real clusters', () => {
   // Raft also runs two load processes (client nodes 2): at 1 outstanding operation one of them is idle, at 8 both carry
   // load and their histograms are merged.
   it.each(['raft', 'multipaxos', 'pbft', 'hotstuff', 'unreplicated'])(
-    '%s: replicas as processes, load from another, figures per process, agreement, nothing left behind', async name => {
+    '%s: replicas as processes, load from another, figures per process, agreement, nothing left behind', name => inOwnTmpdir(async () => {
       const dirsBefore = new Set(procDirs())
       const loadProcesses = name === 'raft' ? 2 : 1
       // 1 and 8 outstanding operations pipelined on the client nodes; fsync to disk in batches, as the live default.
@@ -173,9 +191,9 @@ describe('bench live on separate processes: real clusters', () => {
       expect([...pids].filter(pid => !gone(pid)), 'processes left running').toEqual([])
       expect(ownedPids()).toEqual([])
       expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
-    }, 60_000)
+    }), 60_000)
 
-  it('a load generator that dies mid-measurement fails the run, naming it, and every process and folder is cleaned up', async () => {
+  it('a load generator that dies mid-measurement fails the run, naming it, and every process and folder is cleaned up', () => inOwnTmpdir(async () => {
     const dirsBefore = new Set(procDirs())
     const config = buildLiveBenchConfig({ protocols: 'unreplicated', clients: '1', fsync: 'none', warmupMs: '200', durationMs: '20000',
       echoPings: '50', transportMessages: '0' }, protocols)
@@ -193,9 +211,9 @@ describe('bench live on separate processes: real clusters', () => {
     expect(started.filter(pid => !gone(pid)), 'processes left running').toEqual([])
     expect(ownedPids()).toEqual([])
     expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
-  }, 60_000)
+  }), 60_000)
 
-  it('Ctrl-C (SIGINT) during a measurement stops every replica and load process by PID and removes the cluster folder', async () => {
+  it('Ctrl-C (SIGINT) during a measurement stops every replica and load process by PID and removes the cluster folder', () => inOwnTmpdir(async () => {
     const dirsBefore = new Set(procDirs())
     const child = spawn(process.execPath, ['bin/bench.ts', 'live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'none',
       '--warmup-ms', '200', '--duration-ms', '20000', '--echo-pings', '50', '--transport-messages', '0', '--no-save'],
@@ -225,5 +243,5 @@ describe('bench live on separate processes: real clusters', () => {
     expect(stderr).toContain('SIGINT: stopping 2 child process(es) by PID')
     expect(children.filter(pid => !gone(pid)), 'processes left running').toEqual([])
     expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
-  }, 60_000)
+  }), 60_000)
 })
