@@ -131,8 +131,10 @@ function formatReport(r: SimulationReport, replay: string): string {
     lines.push('SAFETY VIOLATIONS:')
     for (const v of r.safetyViolations) lines.push(`  ${v}`)
   }
-  lines.push(`checker: ${r.check.verdict} (${r.check.opsChecked} operations on ${r.check.keysChecked} keys)`)
+  lines.push(`checker: ${r.check.verdict} (${r.check.opsChecked} operations on ${r.check.keysChecked} keys)` +
+    (r.consistency === 'eventual' ? ` (${r.protocol} is eventually consistent: reported, not required)` : ''))
   if (!r.check.ok) lines.push(r.check.explanation)
+  if (r.convergence !== null) lines.push(`convergence: ${r.convergence.ok ? 'replicas agree after the final heal' : `FAILED: ${r.convergence.reason}`}`)
   lines.push(formatLiveness(r.liveness))
   for (const p of r.liveness.problems) lines.push(`  ${p}`)
   if (!runPassed(r)) lines.push(`replay: ${replay}`)

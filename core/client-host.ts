@@ -47,6 +47,11 @@ export interface ClientHostOptions {
   readonly lastSeq?: number
   /** Requests in flight at once, one per session (default 1); more wait in the client's queue. */
   readonly sessions?: number
+  /**
+   * The replica its sessions ask first (ClientContext.preferredReplica): the nearest one where the caller knows it.
+   * Default: sessions spread over the replicas, starting at the client's id modulo their number.
+   */
+  readonly preferredReplica?: NodeId
 }
 
 interface Pending {
@@ -156,6 +161,7 @@ export class ClientHost {
     const id = sessionId(this.o.id, k)
     const protocol = this.o.descriptor.createClient({
       id, replicas: this.o.replicas, options: this.o.protocolOptions,
+      preferredReplica: this.o.preferredReplica ?? this.o.replicas[(this.o.id + k) % this.o.replicas.length]!,
       rng: k === 0 ? this.o.rng : this.o.rng.fork(`session-${k}`), signer: this.o.signer,
     })
     const session: Session = { id, protocol, seq: this.o.lastSeq ?? 0, pending: null }

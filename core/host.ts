@@ -7,6 +7,7 @@
  * results go to the client from the replica it asked (or from every replica, for Byzantine protocols).
  */
 import { decodeRequest, encodeReply } from './codec/client-messages.ts'
+import { conflictKeysFunction } from './conflicts.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
 import type { AdminCommand, AnyProtocol, Membership, ParsedOptions, Ready, Replica, ReplicaContext } from './protocol.ts'
@@ -24,6 +25,8 @@ export interface HostObserver {
   applied?(host: NodeId, entry: CommittedEntry): void
   /** A frame that could not be decoded or was refused. */
   rejected?(host: NodeId, from: NodeId, reason: string): void
+  /** The replica replaced its state by a snapshot from a peer (partial-order checks resynchronise). */
+  installedSnapshot?(host: NodeId, index: number): void
   /** A frame decoded: its message type name and size (metrics count what arrives by type, as the transport counts sends). */
   received?(host: NodeId, from: NodeId, type: string, bytes: number): void
 }
@@ -56,6 +59,8 @@ export interface HostStatus extends ReplicaStatus {
   readonly id: NodeId
   readonly appliedIndex: number
   readonly commandsApplied: number
+  /** Client requests this replica received (leaderless protocols: a fault aimed at `leader` picks the busiest). */
+  readonly requestsReceived: number
   /** The configuration the replica uses, for protocols with membership changes; null otherwise. */
   readonly membership: Membership | null
 }
@@ -73,6 +78,7 @@ export class ReplicaHost {
   private readonly log: Logger
   private appliedIndex = 0
   private commandsApplied = 0
+  private requestsReceived = 0
   private stopped = false
   private cancelTick: (() => void) | null = null
   /** Readies waiting for their sync, released in order. */
@@ -119,6 +125,7 @@ export class ReplicaHost {
       verifier: this.o.verifier,
       publicKeyOf: id => this.publicKeyOf(id),
       recovered: durable,
+      conflictKeys: conflictKeysFunction(this.stateMachine.inner),
       log: createLogger(`consensus:${this.o.descriptor.name}:${this.o.id}`),
     }
     this.replicaImpl = (this.o.replicaFactory ?? this.o.descriptor.createReplica)(ctx)
@@ -161,7 +168,7 @@ export class ReplicaHost {
   status(): HostStatus {
     return {
       ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied,
-      membership: this.replica.membership?.() ?? null,
+      requestsReceived: this.requestsReceived, membership: this.replica.membership?.() ?? null,
     }
   }
 
@@ -217,6 +224,7 @@ export class ReplicaHost {
       return
     }
     this.pendingClients.set(request.clientId, request.seq)
+    this.requestsReceived++
     const replica = this.replica
     if (request.readOnly && replica.read !== undefined) replica.read(request, from)
     else replica.propose(request, from)
@@ -280,6 +288,7 @@ export class ReplicaHost {
     if (ready.installSnapshot !== null && ready.installSnapshot.index > this.appliedIndex) {
       this.stateMachine.restore(ready.installSnapshot.data)
       this.appliedIndex = ready.installSnapshot.index
+      this.o.observer?.installedSnapshot?.(this.id, this.appliedIndex)
     }
     for (const { to, reply } of ready.replies) {
       if (this.pendingClients.get(reply.clientId) === reply.seq) this.pendingClients.delete(reply.clientId)

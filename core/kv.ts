@@ -101,6 +101,15 @@ export class KvStore implements StateMachine {
     return encodeKvResult(this.execute(command, false))
   }
 
+  /** Every command touches exactly its one key. */
+  keysOf(command: Uint8Array): readonly string[] {
+    try {
+      return [decodeKvCommand(command).key]
+    } catch {
+      return []
+    }
+  }
+
   /** Direct access for tests and tools. */
   get(key: string): string | undefined {
     return this.data.get(key)

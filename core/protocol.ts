@@ -50,6 +50,12 @@ export interface Replica<M> {
   admin?(command: AdminCommand): string | null
   /** The configuration this replica currently uses (protocols with membership changes). */
   membership?(): Membership
+  /**
+   * A canonical digest of what the replica stores, for protocols whose state lives in the replica rather than in the
+   * host's state machine (quorum-kv): after the last heal the simulator compares the digests of eventually consistent
+   * protocols' replicas to check that they converged.
+   */
+  stateDigest?(): string
 }
 
 /** Administrative inputs a protocol may support (Replica.admin). */
@@ -86,6 +92,11 @@ export interface ReplicaContext<O = unknown> {
   readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
   /** What survived the last crash; empty on first start. */
   readonly recovered: DurableState
+  /**
+   * The request's conflict keys (core/conflicts.ts): its state-machine keys and its session. Two commands interfere
+   * iff their keys intersect; partial-order protocols order exactly those.
+   */
+  readonly conflictKeys: (request: ClientRequest) => readonly string[]
   readonly log: Logger
 }
 
@@ -107,6 +118,11 @@ export interface ClientReady {
 export interface ClientContext<O = unknown> {
   readonly id: NodeId
   readonly replicas: readonly NodeId[]
+  /**
+   * The replica to try first: the nearest one where the deployment knows (the simulator's region placement), else one
+   * spread over the replicas by client. Leaderless protocols keep sending there; leader-based ones are redirected.
+   */
+  readonly preferredReplica: NodeId
   /** The same parsed options the replicas get. */
   readonly options: O
   readonly rng: Rng
@@ -145,6 +161,26 @@ export interface ProtocolDescriptor<M = unknown, O = unknown> {
   createClient(ctx: ClientContext<O>): ClientProtocol
   /** Which replicas send the command's result to the client: the one it was proposed at, or all (PBFT). */
   readonly replyFrom: 'proposer' | 'all'
+  /**
+   * How committed entries relate across replicas (default 'total').
+   * - 'total': a log; every replica commits the same batch at the same index.
+   * - 'partial' (EPaxos): only interfering commands (sharing a conflict key, ReplicaContext.conflictKeys) are ordered,
+   *   the same way on every replica, and `CommittedEntry.index` is the replica's own execution counter. The simulator
+   *   checks the order per conflict key. A replica keeps its executed frontier in its snapshots' `meta`, and installs
+   *   a peer's state under its own next index.
+   */
+  readonly order?: 'total' | 'partial'
+  /**
+   * No replica leads (EPaxos, quorum-kv): `status().leader` is null and replies carry no leader hint; clients stay with
+   * their preferred replica; a fault aimed at `leader` hits the busiest replica (most client requests received).
+   */
+  readonly leaderless?: boolean
+  /**
+   * What its histories promise (default 'linearizable'). 'eventual' (a Dynamo-style store): the checker still judges
+   * every history, but a run reports the verdict instead of failing on it, and passes if it stayed available and its
+   * replicas converged (Replica.stateDigest) after the last heal.
+   */
+  readonly consistency?: 'linearizable' | 'eventual'
   /**
    * Replica-to-replica messages per committed command in steady state at batch size 1, by message type; the bench
    * compares the transport's counters with it.

@@ -11,6 +11,11 @@ export interface StateMachine {
   snapshot(): Uint8Array
   /** Replace the state with a snapshot's; throws CodecError on malformed bytes. */
   restore(snapshot: Uint8Array): void
+  /**
+   * The keys a command reads or writes ([] for a malformed command, which changes nothing), so partial-order protocols
+   * (EPaxos) order only commands that share a key (core/conflicts.ts). Without it every command interferes.
+   */
+  keysOf?(command: Uint8Array): readonly string[]
 }
 
 export type StateMachineFactory = () => StateMachine

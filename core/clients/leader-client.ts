@@ -12,9 +12,14 @@ export interface LeaderClientOptions {
   readonly retryTicks: number
   /** Ticks to wait after a replica said it does not know the leader. */
   readonly redirectBackoffTicks: number
+  /**
+   * Where the first request goes: 'random' (a seeded guess, corrected by the first redirect: leader-based protocols) or
+   * 'preferred' (ClientContext.preferredReplica, the nearest: leaderless protocols, where any replica serves).
+   */
+  readonly firstReplica: 'random' | 'preferred'
 }
 
-export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 15, redirectBackoffTicks: 3 }
+export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 15, redirectBackoffTicks: 3, firstReplica: 'random' }
 
 export class LeaderClient implements ClientProtocol {
   private readonly replicas: readonly NodeId[]
@@ -44,7 +49,8 @@ export class LeaderClient implements ClientProtocol {
     this.replicas = ctx.replicas
     this.options = { ...DEFAULT_LEADER_CLIENT_OPTIONS, ...options }
     // Spread first guesses over replicas deterministically; the first redirect corrects it.
-    this.leaderGuess = ctx.rng.int(ctx.replicas.length)
+    const preferred = ctx.replicas.indexOf(ctx.preferredReplica)
+    this.leaderGuess = this.options.firstReplica === 'preferred' && preferred >= 0 ? preferred : ctx.rng.int(ctx.replicas.length)
   }
 
   submit(request: ClientRequest): void {

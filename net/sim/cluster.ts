@@ -19,6 +19,8 @@ import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } fr
 import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
 import { validateCpuModel, type CpuModel } from './cpu.ts'
 import { SimNetwork } from './network.ts'
+import { ConflictOrderCheck } from './conflict-order.ts'
+import { conflictKeysFunction } from '../../core/conflicts.ts'
 import { NodeRuntime } from './node-runtime.ts'
 import { Simulator } from './simulator.ts'
 import { StorageCorruptionError } from '../../core/storage/record-framing.ts'
@@ -41,9 +43,11 @@ export interface SimClusterOptions {
   readonly network?: {
     readonly latency?: LatencyDistribution
     readonly regions?: RegionTopology
-    /** Region of each replica (index = replica id); clients use `clientRegion`. */
+    /** Region of each replica (index = replica id); clients use `clientRegions`, else `clientRegion`. */
     readonly replicaRegions?: readonly number[]
     readonly clientRegion?: number
+    /** Region of each client (index = client number), e.g. clients in every region for leaderless protocols. */
+    readonly clientRegions?: readonly number[]
   }
   /** Milliseconds of virtual time per protocol tick (default 10). */
   readonly tickMs?: number
@@ -122,6 +126,10 @@ export class SimCluster {
   /** First committed batch seen at each index, to compare every replica's against. */
   private readonly decided = new Map<number, readonly ClientRequest[]>()
   private readonly untrusted: ReadonlySet<NodeId>
+  /** Partial-order protocols: interfering commands in the same order on every replica (instead of `decided`). */
+  private readonly conflictOrder: ConflictOrderCheck | null
+  /** Region of every replica and client. */
+  private readonly placement: ReadonlyMap<NodeId, number>
   private readonly observer: HostObserver
   private readonly scheme
 
@@ -167,10 +175,23 @@ export class SimCluster {
       if (!(r >= 0 && r < regionCount)) throw new ConfigError('network.replicaRegions', `region ${r} of replica ${id} does not exist`)
       placement.set(id, r)
     }
-    for (let i = 0; i < clientCount; i++) placement.set(FIRST_CLIENT_ID + i, options.network?.clientRegion ?? 0)
+    const clientRegions = options.network?.clientRegions
+    if (clientRegions !== undefined && clientRegions.length !== clientCount) {
+      throw new ConfigError('network.clientRegions', `expected ${clientCount} region indexes (one per client), got ${clientRegions.length}`)
+    }
+    for (let i = 0; i < clientCount; i++) {
+      const r = clientRegions?.[i] ?? options.network?.clientRegion ?? 0
+      if (!(Number.isInteger(r) && r >= 0 && r < regionCount)) throw new ConfigError('network.clientRegions', `region ${r} of client ${i} does not exist`)
+      placement.set(FIRST_CLIENT_ID + i, r)
+    }
+    this.placement = placement
+    this.conflictOrder = options.protocol.order === 'partial'
+      ? new ConflictOrderCheck(conflictKeysFunction((options.stateMachine ?? createKvStore)()))
+      : null
 
     this.observer = {
       applied: (host, entry) => this.checkApplied(host, entry),
+      installedSnapshot: host => this.conflictOrder?.installedSnapshot(host),
       rejected: (host, from, reason) => {
         this.rejectedFrameCount++
         if (this.rejectedFrames.length < 1000) this.rejectedFrames.push({ host, from, reason })
@@ -256,6 +277,7 @@ export class SimCluster {
     })
     host.setClockRate(this.clockRates.get(id) ?? 1)
     this.network.setDown(id, false)
+    this.conflictOrder?.restarted(id)
     try {
       host.start()
     } catch (e) {
@@ -282,6 +304,7 @@ export class SimCluster {
       descriptor: this.protocol,
       id,
       replicas: this.replicaIds,
+      preferredReplica: this.nearestReplica(id),
       protocolOptions: this.protocolOptions,
       transport: this.network.endpoint(id),
       runtime: this.sim,
@@ -290,6 +313,22 @@ export class SimCluster {
       tickMs: this.tickMs,
       ...(this.o.clientSessions !== undefined ? { sessions: this.o.clientSessions } : {}),
     })
+  }
+
+  /**
+   * The replica a client should ask first: one in its own region (spread over them by client), else one in the region
+   * with the shortest round trip. Without regions, clients are spread over all replicas.
+   */
+  private nearestReplica(client: NodeId): NodeId {
+    const rtt = this.o.network?.regions?.rttMs
+    const home = this.placement.get(client) ?? 0
+    const distance = (id: NodeId) => rtt === undefined ? 0 : rtt[home]![this.placement.get(id) ?? 0]!
+    const best = Math.min(...this.replicaIds.map(distance))
+    const nearest = this.replicaIds.filter(id => distance(id) === best)
+    // The clients of one region take its replicas in turn.
+    let rank = 0
+    for (let c = FIRST_CLIENT_ID; c < client; c++) if ((this.placement.get(c) ?? 0) === home) rank++
+    return nearest[rank % nearest.length]!
   }
 
   /** The running host of replica `id`; throws if it is down. */
@@ -316,13 +355,39 @@ export class SimCluster {
     return [...this.hosts.keys()].filter(id => this.isUp(id))
   }
 
-  /** The live replica that claims leadership with the highest epoch, or null. */
+  /**
+   * The live replica that claims leadership with the highest epoch, or null. Leaderless protocols have no leader: the
+   * busiest live replica (most client requests received, lowest id on ties) stands in for it.
+   */
   leader(): NodeId | null {
+    if (this.protocol.leaderless === true) return this.busiestReplica()
     let best: NodeId | null = null
     let bestEpoch = -1
     for (const id of this.upReplicas) {
       const s = this.hosts.get(id)!.status()
       if (s.leader === id && s.epoch > bestEpoch) { best = id; bestEpoch = s.epoch }
+    }
+    return best
+  }
+
+  /** stateDigest() of every up honest replica that has one (eventual consistency: did they converge?). */
+  stateDigests(): Record<NodeId, string> {
+    const out: Record<NodeId, string> = {}
+    for (const id of this.upReplicas.sort((a, b) => a - b)) {
+      if (this.untrusted.has(id)) continue
+      const digest = this.hosts.get(id)!.replica.stateDigest?.()
+      if (digest !== undefined) out[id] = digest
+    }
+    return out
+  }
+
+  private busiestReplica(): NodeId | null {
+    let best: NodeId | null = null
+    let most = -1
+    for (const id of this.upReplicas.sort((a, b) => a - b)) {
+      if (this.untrusted.has(id)) continue
+      const received = this.hosts.get(id)!.status().requestsReceived
+      if (received > most) { best = id; most = received }
     }
     return best
   }
@@ -614,6 +679,12 @@ export class SimCluster {
 
   private checkApplied(host: NodeId, entry: CommittedEntry): void {
     if (this.untrusted.has(host)) return
+    if (this.conflictOrder !== null) {
+      if (this.firstCommitWatched === null && this.sim.now() >= this.commitWatchFrom) this.firstCommitWatched = this.sim.now()
+      const violation = this.conflictOrder.executed(host, entry.requests)
+      if (violation !== null && this.safetyViolations.length < 20) this.safetyViolations.push(violation)
+      return
+    }
     const first = this.decided.get(entry.index)
     if (first === undefined) {
       if (this.firstCommitWatched === null && this.sim.now() >= this.commitWatchFrom) this.firstCommitWatched = this.sim.now()

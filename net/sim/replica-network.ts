@@ -28,6 +28,8 @@ import { silentLogger, type Logger } from '../../core/logger.ts'
 import type { AnyProtocol, ClientProtocol, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { createRng, type Rng } from '../../core/random.ts'
 import { SessionStateMachine } from '../../core/sessions.ts'
+import { conflictKeysFunction } from '../../core/conflicts.ts'
+import { ConflictOrderCheck } from './conflict-order.ts'
 import type { SignatureScheme, SignerName } from '../../core/signer.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
 import type { StateMachineFactory } from '../../core/state-machine.ts'
@@ -243,6 +245,9 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
   private readonly keys = new Map<NodeId, { privateKey: Uint8Array; publicKey: Uint8Array }>()
   private readonly entryKey: (requests: readonly ClientRequest[]) => string
   private readonly makeStateMachine: StateMachineFactory
+  private readonly conflictKeys: (request: ClientRequest) => readonly string[]
+  /** Partial-order protocols: interfering commands in the same order everywhere (instead of `committed` by index). */
+  private readonly conflictOrder: ConflictOrderCheck | null
   private readonly direct: boolean
   private readonly observers: Array<NetworkObserver<this>> = []
   private readonly interceptors: Array<Interceptor<M>> = []
@@ -271,6 +276,8 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     this.faults = o.faults ?? {}
     this.entryKey = o.entryKey ?? defaultEntryKey
     this.makeStateMachine = o.stateMachine ?? createKvStore
+    this.conflictKeys = conflictKeysFunction(this.makeStateMachine())
+    this.conflictOrder = o.protocol.order === 'partial' ? new ConflictOrderCheck(this.conflictKeys) : null
     this.direct = o.wire === 'direct'
     this.checks = o.checks ?? true
     this.workloadOn = o.workload !== false
@@ -301,9 +308,10 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
 
   /** A client running the descriptor's client protocol (PBFT's signs and waits for f+1 matching replies). */
   addClient(id: NodeId = FIRST_CLIENT_ID + this.clients.length): NetworkClient {
+    const replicas = this.ids.filter(x => this.nodes.has(x))
     const proto = this.protocol.createClient({
-      id, replicas: this.ids.filter(x => this.nodes.has(x)), options: this.options, rng: this.rng.fork(`client-${id}`),
-      signer: this.signerOf(id),
+      id, replicas, options: this.options, rng: this.rng.fork(`client-${id}`), signer: this.signerOf(id),
+      preferredReplica: replicas[(id - FIRST_CLIENT_ID) % replicas.length]!,
     })
     const c: NetworkClient = { id, proto, seq: 0, outstanding: null, submittedAt: 0, completedAt: [], results: new Map() }
     this.clients.push(c)
@@ -335,7 +343,7 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
       id, members: node?.members ?? [...this.ids], options: this.options,
       rng: (node?.rng ?? this.rng).fork(`start-${node?.starts ?? 0}-${this.now}`),
       signer: scheme.signer(this.keyOf(id).privateKey), verifier: scheme.verifier,
-      publicKeyOf: peer => this.keys.get(peer)?.publicKey, recovered,
+      publicKeyOf: peer => this.keys.get(peer)?.publicKey, recovered, conflictKeys: this.conflictKeys,
       log: this.o.trace === true ? this.traceLogger(id) : silentLogger,
     }
   }
@@ -516,6 +524,7 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     node.sm = new SessionStateMachine(this.makeStateMachine())
     node.appliedIndex = 0
     node.history = []
+    this.conflictOrder?.restarted(node.id)
     if (recovered.snapshot !== null) {
       node.sm.restore(recovered.snapshot.data)
       node.appliedIndex = recovered.snapshot.index
@@ -574,7 +583,9 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
   }
 
   private install(node: NetworkNode<R>, index: number, data: Uint8Array): void {
-    if (this.checks && !node.byzantine) {
+    // A partial-order replica's state at a local index is its own: only the per-key order is compared.
+    this.conflictOrder?.installedSnapshot(node.id)
+    if (this.checks && !node.byzantine && this.conflictOrder === null) {
       const known = this.stateAt.get(index)
       if (known !== undefined && !bytesEqual(known, data)) {
         this.fail(`node ${node.id} installed a snapshot at ${index} that differs from the state honest replicas had there`)
@@ -600,7 +611,13 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     }
     const honest = !node.byzantine
     const key = this.checks || this.observers.length > 0 ? this.entryKey(entry.requests) : ''
-    if (this.checks) {
+    if (this.checks && this.conflictOrder !== null) {
+      if (honest) {
+        const violation = this.conflictOrder.executed(node.id, entry.requests)
+        if (violation !== null) this.fail(`state machine safety: ${violation}`)
+      }
+      node.history.push(key)
+    } else if (this.checks) {
       if (honest) {
         const first = this.committed.get(entry.index)
         if (first === undefined) this.committed.set(entry.index, key)
@@ -624,7 +641,7 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     for (const ob of this.observers) ob.committed?.(this, node.id, entry, key)
     if (this.snapshotInterval > 0 && entry.index % this.snapshotInterval === 0 && node.replica !== null) {
       const data = node.sm.snapshot()
-      if (this.checks && honest && !this.stateAt.has(entry.index)) this.stateAt.set(entry.index, data)
+      if (this.checks && honest && this.conflictOrder === null && !this.stateAt.has(entry.index)) this.stateAt.set(entry.index, data)
       node.replica.snapshotTaken(entry.index, data)
     }
   }

@@ -107,7 +107,12 @@ export interface SimulationReport {
   readonly refused: readonly { readonly replica: number; readonly reason: string }[]
   /** Replicas that restarted having silently lost acknowledged writes (undetected lying fsync): beyond the model. */
   readonly amnesiac: readonly { readonly replica: number; readonly reason: string }[]
+  /** The checker's verdict on the history: required for linearizable protocols, reported for eventual ones. */
   readonly check: CheckResult
+  /** What the protocol promises (its descriptor's `consistency`); decides what `runPassed` requires. */
+  readonly consistency: 'linearizable' | 'eventual'
+  /** Eventually consistent protocols: whether the up replicas' stored state agreed once healed and settled; else null. */
+  readonly convergence: ConvergenceVerdict | null
   readonly history: readonly HistoryEvent[]
   readonly traceHash: string
   readonly traceEvents: number
@@ -115,6 +120,14 @@ export interface SimulationReport {
   readonly deliveries: number
   /** Present when `timeline` was asked for. */
   readonly timeline?: SimTimeline
+}
+
+export interface ConvergenceVerdict {
+  readonly ok: boolean
+  /** Replica -> its stateDigest() after the settle period. */
+  readonly digests: Readonly<Record<number, string>>
+  /** Why not, in words (empty when ok). */
+  readonly reason: string
 }
 
 export function resolveFaults(spec: string | undefined, n: number, windowMs: number, seed: number,
@@ -242,6 +255,8 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     refused: [...cluster.refused].map(([replica, reason]) => ({ replica, reason })),
     amnesiac: [...cluster.amnesiac].map(([replica, reason]) => ({ replica, reason })),
     check,
+    consistency: protocol.consistency ?? 'linearizable',
+    convergence: protocol.consistency === 'eventual' ? judgeConvergence(cluster) : null,
     history,
     traceHash: trace.hex,
     traceEvents: trace.events,
@@ -274,9 +289,24 @@ export function replayCommand(o: SimulationOptions): string {
   return cmd
 }
 
-/** Safe (linearizable, replicas agree) and live (see LivenessVerdict). */
+/**
+ * Safe and live (see LivenessVerdict). Safe means linearizable with replicas in agreement; for an eventually
+ * consistent protocol (quorum-kv), whose histories may well fail the checker, it means its replicas converged.
+ */
 export function runPassed(r: SimulationReport): boolean {
-  return r.check.ok && r.safetyViolations.length === 0 && r.liveness.ok
+  const consistent = r.consistency === 'eventual' ? r.convergence?.ok === true : r.check.ok
+  return consistent && r.safetyViolations.length === 0 && r.liveness.ok
+}
+
+/** Eventual consistency's promise: once healed and settled, every up honest replica stores the same state. */
+function judgeConvergence(cluster: SimCluster): ConvergenceVerdict {
+  const digests = cluster.stateDigests()
+  const ids = Object.keys(digests)
+  if (ids.length === 0) return { ok: false, digests, reason: `${cluster.protocol.name} replicas report no stateDigest()` }
+  const distinct = new Set(Object.values(digests))
+  return distinct.size === 1
+    ? { ok: true, digests, reason: '' }
+    : { ok: false, digests, reason: `${distinct.size} different states among replicas ${ids.join(', ')} after the final heal` }
 }
 
 

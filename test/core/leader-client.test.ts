@@ -12,7 +12,7 @@ const reply = (status: ClientReply['status'], leaderHint: NodeId): ClientReply =
   ({ clientId: 1000, seq: 1, status, result: new Uint8Array([7]), leaderHint, epoch: 1, error: '' })
 
 function client() {
-  const c = new LeaderClient({ id: 1000, replicas: [0, 1, 2], options: {}, rng: createRng(1), signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) } },
+  const c = new LeaderClient({ id: 1000, replicas: [0, 1, 2], preferredReplica: 0, options: {}, rng: createRng(1), signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) } },
     { retryTicks: 10, redirectBackoffTicks: 2 })
   const sentTo = (): NodeId[] => c.ready().messages.map(m => m.to)
   const tick = (k: number): NodeId[] => { const out: NodeId[] = []; for (let i = 0; i < k; i++) { c.tick(); out.push(...sentTo()) } return out }

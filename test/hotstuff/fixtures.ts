@@ -3,7 +3,8 @@
  * from a ReplicaContext, and blocks, QCs and proposals signed with the right keys (or deliberately wrong ones).
  */
 import { requestSigningBytes } from '../../core/codec/client-messages.ts'
-import { encodeKvCommand } from '../../core/kv.ts'
+import { conflictKeysFunction } from '../../core/conflicts.ts'
+import { createKvStore, encodeKvCommand } from '../../core/kv.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { createRng } from '../../core/random.ts'
 import { generatePrivateKey, signatureScheme } from '../../core/signers/index.ts'
@@ -40,7 +41,7 @@ export class Fixture {
     return {
       id, members: this.members, options: this.options, rng: createRng(`r${id}`), signer: this.signer(id),
       verifier: scheme.verifier, publicKeyOf: x => this.keys.has(x) ? scheme.publicKeyOf(this.keys.get(x)!) : undefined,
-      recovered, log: silentLogger,
+      recovered, conflictKeys: conflictKeysFunction(createKvStore()), log: silentLogger,
     }
   }
 

@@ -18,7 +18,7 @@ const RETRY = 5
 
 function client(): ClientProtocol {
   return pbft.createClient({
-    id: 1000, replicas, options: parsePbftOptions({ clientRetryTicks: RETRY }), rng: createRng('c'), signer: scheme.signer(key),
+    id: 1000, replicas, preferredReplica: 0, options: parsePbftOptions({ clientRetryTicks: RETRY }), rng: createRng('c'), signer: scheme.signer(key),
   })
 }
 const request = (seq: number): ClientRequest => ({ clientId: 1000, seq, readOnly: false, op: new Uint8Array([seq]), signature: new Uint8Array(0) })
