@@ -147,8 +147,10 @@ export class QuorumTally<V> {
  * variant): the smallest F such that (a) two fast quorums intersect, (b) a fast quorum and a majority intersect, and
  * (c) recovery can tell a possibly fast-committed command: a recoverer's majority that misses the command leader still
  * holds `epaxosRecoveryThreshold(n)` = majority + F - n replicas that pre-accepted it unchanged, and those plus the
- * leader intersect every fast quorum and every majority. For n = 2f+1 this is 2f; n = 4 needs 3 (2f = 2 would let two
- * fast quorums miss each other); 1 and 2 replicas need everyone.
+ * leader intersect every fast quorum, every majority and every other such set (two commands recovered that way on the
+ * two sides of a partition must see each other). For n = 2f+1 this is 2f; for even n it is n - 1 (with 2f, two
+ * recoveries on the sides of an even split each took their command as possibly fast-committed without either seeing
+ * the other: test/regressions/epaxos-even-n-recovery-sets.test.ts); 1 and 2 replicas need everyone.
  */
 export function epaxosFastQuorum(n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`)
@@ -156,7 +158,7 @@ export function epaxosFastQuorum(n: number): number {
   for (let fast = 1; fast < n; fast++) {
     const seen = m + fast - n // the leader's unchanged pre-accepts any majority without the leader must hold
     if (seen < 1) continue
-    if (2 * fast > n && fast + m > n && seen + 1 + fast > n && seen + 1 + m > n) return fast
+    if (2 * fast > n && fast + m > n && seen + 1 + fast > n && seen + 1 + m > n && 2 * (seen + 1) > n) return fast
   }
   return n
 }

@@ -402,6 +402,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   }
 
   private commitAsLeader(inst: Instance, requests: Batch, seq: number, deps: readonly number[]): void {
+    if (this.ctx.log.enabled) this.ctx.log('t%d commit %s as leader at ballot %d seq %d deps %s', this.ticks, name(inst), inst.ballot, seq, deps.join(','))
     this.markCommitted(inst, requests, seq, deps)
     const message: Commit = { type: 'Commit', replica: inst.replica, num: inst.num, requests, seq, deps: deps.slice() }
     this.out.broadcast(this.ctx.members, this.ctx.id, message)
@@ -410,7 +411,13 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private onCommit(m: Commit): void {
     const inst = this.holdInstance(m.replica, m.num)
-    if (inst.status === 'committed') return
+    if (inst.status === 'committed') {
+      if (this.ctx.log.enabled && (inst.seq !== m.seq || !sameVector(inst.deps, m.deps) || inst.requests.length !== m.requests.length)) {
+        this.ctx.log('t%d STABILITY %s committed seq %d deps %s, got seq %d deps %s', this.ticks, name(inst), inst.seq, inst.deps.join(','), m.seq, m.deps.join(','))
+      }
+      return
+    }
+    if (this.ctx.log.enabled) this.ctx.log('t%d learn commit %s seq %d deps %s reqs %s', this.ticks, name(inst), m.seq, m.deps.join(','), m.requests.map(r => `${r.clientId}:${r.seq}`).join(','))
     this.markCommitted(inst, m.requests, m.seq, m.deps)
     this.afterCommit(inst)
   }
@@ -563,6 +570,10 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     const phase = this.phases.get(key)
     if (phase?.kind !== 'prepare' || phase.replies.size < this.majority) return
     const decision = decideRecovery([...phase.replies.values()], inst.replica, this.recoveryThreshold, this.n)
+    if (this.ctx.log.enabled) {
+      this.ctx.log('t%d recovery of %s at ballot %d: %s %s from %j', this.ticks, name(inst), phase.ballot, decision.kind,
+        decision.kind === 'accept' ? decision.rule : '', [...phase.replies.values()].map(r => `${r.from}:${r.status}@${r.vballot}${r.unchanged ? '=' : ''} s${r.seq} d${r.deps.join(',')}`))
+    }
     this.phases.delete(key)
     if (decision.kind === 'commit') {
       this.commitAsLeader(inst, decision.requests, decision.seq, decision.deps)
@@ -606,6 +617,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   }
 
   private executeOne(inst: Instance): void {
+    if (this.ctx.log.enabled) this.ctx.log('t%d execute %s seq %d deps %s reqs %s', this.ticks, name(inst), inst.seq, inst.deps.join(','), inst.requests.map(r => `${r.clientId}:${r.seq}`).join(','))
     inst.executed = true
     if (inst.requests.length > 0) {
       this.localIndex++
@@ -695,6 +707,10 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   instance(position: number, num: number): Instance | undefined {
     return this.instances[position]?.get(num)
   }
+}
+
+function name(inst: Instance): string {
+  return `${inst.replica}.${inst.num}`
 }
 
 function sameVector(a: readonly number[], b: readonly number[]): boolean {

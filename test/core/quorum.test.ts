@@ -149,8 +149,10 @@ describe('EPaxos fast quorum (simplified recovery)', () => {
     if (smallestIntersection(n, fast, fast) < 1 || smallestIntersection(n, fast, m) < 1) return false
     const t = bruteThreshold(n, fast)
     if (t === null) return true // every majority holds the leader: it knows whether it committed
-    // The leader plus t replicas that pre-accepted unchanged must meet every fast quorum and every majority.
-    return smallestIntersection(n, t + 1, fast) >= 1 && smallestIntersection(n, t + 1, m) >= 1
+    // The leader plus t replicas that pre-accepted unchanged must meet every fast quorum, every majority and every
+    // other such set (each stands for a possibly fast-committed command).
+    return smallestIntersection(n, t + 1, fast) >= 1 && smallestIntersection(n, t + 1, m) >= 1 &&
+      smallestIntersection(n, t + 1, t + 1) >= 1
   }
 
   test('is the smallest safe size for n <= 9, 2f for odd n, and the threshold is what a majority must see', () => {
