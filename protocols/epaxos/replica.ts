@@ -703,9 +703,14 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     this.out.persist({ kind: 'entry', index: recordIndex(inst.replica, inst.num, this.n), value: encodeInstanceRecord(inst) })
   }
 
-  /** For tests: the instance as this replica holds it. */
+  /** For tests and tools: the instance as this replica holds it. */
   instance(position: number, num: number): Instance | undefined {
     return this.instances[position]?.get(num)
+  }
+
+  /** For tests and tools: every instance this replica holds (compacted ones are gone). */
+  *heldInstances(): IterableIterator<Instance> {
+    for (const byNum of this.instances) yield* byNum.values()
   }
 }
 
