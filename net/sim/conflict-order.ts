@@ -8,6 +8,10 @@
  * each key may lie further along that key's sequence, but never earlier than where it was, and from there on it must
  * follow the sequence again. A replica that restarted from its own snapshot executes again what followed that
  * snapshot: its next command on each key is looked up from the start of the remembered sequence.
+ *
+ * One request may be executed several times on a key (a client's retry at another replica of a leaderless protocol
+ * is a second command with the same id, which the session table then skips as a duplicate), so a lookup can find
+ * several places: the check keeps every place that fits and narrows them down with the commands that follow.
  */
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 
@@ -27,6 +31,8 @@ export class ConflictOrderCheck {
   private readonly positions = new Map<NodeId, Map<string, number>>()
   /** Replicas whose next command on each key is looked up once (after a snapshot install or a restart). */
   private readonly resync = new Map<NodeId, { readonly from: 'here' | 'start'; readonly done: Set<string> }>()
+  /** Replica -> key -> the places it may be at after a lookup that found its command more than once. */
+  private readonly ambiguous = new Map<NodeId, Map<string, number[]>>()
 
   constructor(conflictKeys: (request: ClientRequest) => readonly string[]) {
     this.conflictKeys = conflictKeys
@@ -43,11 +49,29 @@ export class ConflictOrderCheck {
         if (order === undefined) this.keys.set(key, order = { sequence: new Map(), length: 0 })
         let p = at.get(key) ?? 0
         const resync = this.resync.get(replica)
+        let places = this.ambiguous.get(replica)?.get(key)
         if (resync !== undefined && !resync.done.has(key)) {
           resync.done.add(key)
+          const found: number[] = []
           for (let q = resync.from === 'here' ? p : Math.max(0, order.length - WINDOW); q < order.length; q++) {
-            if (order.sequence.get(q) === id) { p = q; break }
+            if (order.sequence.get(q) === id) found.push(q)
           }
+          if (found.length > 0) p = found[0]!
+          places = found.length > 1 ? found : undefined
+          this.setAmbiguous(replica, key, places)
+          if (places !== undefined) { at.set(key, p + 1); continue }
+        } else if (places !== undefined) {
+          // Each remaining place moves on by one; only those where this command fits (or that run past the end) stay.
+          const next = places.map(q => q + 1).filter(q => q >= order.length || order.sequence.get(q) === id)
+          if (next.length === 0) {
+            this.setAmbiguous(replica, key, undefined)
+            return `replica ${replica} executed ${id} on conflict key ${key} where no replica executed it at any of the ` +
+              `places it may have been at: interfering commands in different orders`
+          }
+          p = next[0]!
+          places = next.length > 1 ? next : undefined
+          this.setAmbiguous(replica, key, places)
+          if (places !== undefined) { at.set(key, p + 1); continue }
         }
         if (p >= order.length) {
           order.sequence.set(p, id)
@@ -64,6 +88,13 @@ export class ConflictOrderCheck {
       }
     }
     return null
+  }
+
+  private setAmbiguous(replica: NodeId, key: string, places: number[] | undefined): void {
+    let byKey = this.ambiguous.get(replica)
+    if (places === undefined) { byKey?.delete(key); return }
+    if (byKey === undefined) this.ambiguous.set(replica, byKey = new Map())
+    byKey.set(key, places)
   }
 
   /** `replica` replaced its state with a peer's snapshot: it may skip ahead on every key. */
