@@ -7,11 +7,10 @@
  * A replica that installed a peer's snapshot skipped a stretch of commands it never executes: its next command on
  * each key may lie further along that key's sequence, but never earlier than where it was, and from there on it must
  * follow the sequence again. A replica that restarted from its own snapshot executes again what followed that
- * snapshot: its next command on each key is looked up from the start of the remembered sequence.
- *
- * One request may be executed several times on a key (a client's retry at another replica of a leaderless protocol
- * is a second command with the same id, which the session table then skips as a duplicate), so a lookup can find
- * several places: the check keeps every place that fits and narrows them down with the commands that follow.
+ * snapshot: given the local index of what it executes, the check knows from the replica's own past where on each key
+ * that snapshot left it (a lookup by command id is ambiguous when one request was executed twice on a key, as a
+ * leaderless client's retry at another replica is); without the index its next command on each key is looked up from
+ * the start of the remembered sequence.
  */
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 
@@ -31,17 +30,31 @@ export class ConflictOrderCheck {
   private readonly positions = new Map<NodeId, Map<string, number>>()
   /** Replicas whose next command on each key is looked up once (after a snapshot install or a restart). */
   private readonly resync = new Map<NodeId, { readonly from: 'here' | 'start'; readonly done: Set<string> }>()
-  /** Replica -> key -> the places it may be at after a lookup that found its command more than once. */
-  private readonly ambiguous = new Map<NodeId, Map<string, number[]>>()
+  /** Replica -> key -> [local index, position after it] of its recent commands on the key (restarts resume from it). */
+  private readonly past = new Map<NodeId, Map<string, Array<readonly [number, number]>>>()
 
   constructor(conflictKeys: (request: ClientRequest) => readonly string[]) {
     this.conflictKeys = conflictKeys
   }
 
-  /** `replica` executed `requests` in this order; returns a violation, or null. */
-  executed(replica: NodeId, requests: readonly ClientRequest[]): string | null {
+  /**
+   * `replica` executed `requests` in this order, as its local entry `index` when given; returns a violation, or null.
+   */
+  executed(replica: NodeId, requests: readonly ClientRequest[], index?: number): string | null {
     let at = this.positions.get(replica)
     if (at === undefined) this.positions.set(replica, at = new Map())
+    let past = this.past.get(replica)
+    if (past === undefined) this.past.set(replica, past = new Map())
+    if (index !== undefined && this.resync.get(replica)?.from === 'start') {
+      // Restarted from its own snapshot after index - 1: on each key it is where it was after that entry.
+      this.resync.delete(replica)
+      for (const [key, entries] of past) {
+        const kept = entries.filter(([i]) => i < index)
+        if (kept.length > 0) at.set(key, kept[kept.length - 1]![1])
+        else if (entries.length > 0) at.set(key, entries[0]![1] - 1)
+        past.set(key, kept)
+      }
+    }
     for (const request of requests) {
       const id = `${request.clientId}:${request.seq}`
       for (const key of this.conflictKeys(request)) {
@@ -49,29 +62,11 @@ export class ConflictOrderCheck {
         if (order === undefined) this.keys.set(key, order = { sequence: new Map(), length: 0 })
         let p = at.get(key) ?? 0
         const resync = this.resync.get(replica)
-        let places = this.ambiguous.get(replica)?.get(key)
         if (resync !== undefined && !resync.done.has(key)) {
           resync.done.add(key)
-          const found: number[] = []
           for (let q = resync.from === 'here' ? p : Math.max(0, order.length - WINDOW); q < order.length; q++) {
-            if (order.sequence.get(q) === id) found.push(q)
+            if (order.sequence.get(q) === id) { p = q; break }
           }
-          if (found.length > 0) p = found[0]!
-          places = found.length > 1 ? found : undefined
-          this.setAmbiguous(replica, key, places)
-          if (places !== undefined) { at.set(key, p + 1); continue }
-        } else if (places !== undefined) {
-          // Each remaining place moves on by one; only those where this command fits (or that run past the end) stay.
-          const next = places.map(q => q + 1).filter(q => q >= order.length || order.sequence.get(q) === id)
-          if (next.length === 0) {
-            this.setAmbiguous(replica, key, undefined)
-            return `replica ${replica} executed ${id} on conflict key ${key} where no replica executed it at any of the ` +
-              `places it may have been at: interfering commands in different orders`
-          }
-          p = next[0]!
-          places = next.length > 1 ? next : undefined
-          this.setAmbiguous(replica, key, places)
-          if (places !== undefined) { at.set(key, p + 1); continue }
         }
         if (p >= order.length) {
           order.sequence.set(p, id)
@@ -85,16 +80,15 @@ export class ConflictOrderCheck {
           }
         }
         at.set(key, p + 1)
+        if (index !== undefined) {
+          let entries = past.get(key)
+          if (entries === undefined) past.set(key, entries = [])
+          entries.push([index, p + 1])
+          if (entries.length > 2 * WINDOW) entries.splice(0, WINDOW)
+        }
       }
     }
     return null
-  }
-
-  private setAmbiguous(replica: NodeId, key: string, places: number[] | undefined): void {
-    let byKey = this.ambiguous.get(replica)
-    if (places === undefined) { byKey?.delete(key); return }
-    if (byKey === undefined) this.ambiguous.set(replica, byKey = new Map())
-    byKey.set(key, places)
   }
 
   /** `replica` replaced its state with a peer's snapshot: it may skip ahead on every key. */

@@ -61,7 +61,7 @@ export function runRandomized(r: RandomRun): RandomRunResult {
     const proposals = new Map<string, PreAccept>()
     net.intercept(m => {
       if (m.kind !== 'protocol') return undefined
-      const msg = m.message
+      const msg = m.message as EpaxosMessage
       if (msg.type === 'PreAccept') proposals.set(`${msg.replica}.${msg.num}.${msg.ballot}`, msg)
       if (msg.type === 'PreAcceptOK' && m.from === r.liar) {
         const p = proposals.get(`${msg.replica}.${msg.num}.${msg.ballot}`)
