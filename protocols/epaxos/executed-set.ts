@@ -12,10 +12,17 @@ export interface ExecutedSet {
   readonly frontier: readonly number[]
   /** Executed instances above their replica's frontier, as [position, num]. */
   readonly above: ReadonlyArray<readonly [number, number]>
+  /**
+   * The rest of a strongly connected component the snapshot cut in two (the host snapshots at a local index, which
+   * may fall inside a component), in its execution order: a restarted replica runs these first, in this order. Left
+   * to the execution algorithm, the remainder would form other components (the executed part of the cycle is gone
+   * from the graph) and could run in another order than it did everywhere else.
+   */
+  readonly pending: ReadonlyArray<readonly [number, number]>
 }
 
 export function emptyExecutedSet(n: number): ExecutedSet {
-  return { frontier: new Array<number>(n).fill(0), above: [] }
+  return { frontier: new Array<number>(n).fill(0), above: [], pending: [] }
 }
 
 export function contains(set: ExecutedSet, position: number, num: number, aboveKeys: ReadonlySet<string>): boolean {
@@ -34,6 +41,8 @@ export function encodeExecutedSet(set: ExecutedSet): Uint8Array {
   writeNumbers(w, set.frontier)
   w.uvarint(set.above.length)
   for (const [p, num] of set.above) w.uvarint(p).uvarint(num)
+  w.uvarint(set.pending.length)
+  for (const [p, num] of set.pending) w.uvarint(p).uvarint(num)
   return w.finish()
 }
 
@@ -45,6 +54,9 @@ export function decodeExecutedSet(bytes: Uint8Array): ExecutedSet {
   const count = r.count()
   const above: Array<[number, number]> = []
   for (let i = 0; i < count; i++) above.push([r.uvarint(), r.uvarint()])
+  const pendingCount = r.count()
+  const pending: Array<[number, number]> = []
+  for (let i = 0; i < pendingCount; i++) pending.push([r.uvarint(), r.uvarint()])
   r.end()
-  return { frontier, above }
+  return { frontier, above, pending }
 }

@@ -81,6 +81,8 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   /** This replica's undecided instances with the batch each proposed (a no-op commit sends it out again). */
   private readonly ownInflight = new Map<number, Batch>()
   private readonly graph: ExecutionGraph
+  /** The last components executed, in order: a snapshot taken inside one records the rest of it (executed-set.ts). */
+  private readonly recentComponents: Instance[][] = []
 
   constructor(ctx: ReplicaContext<EpaxosOptions>) {
     this.ctx = ctx
@@ -146,6 +148,13 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
         if (inst.status === 'committed') { if (!inst.executed) committed.push(inst) } else this.watch(inst)
       }
     }
+    // First the rest of the component the snapshot cut, in its order; then everything else.
+    const rest: Instance[] = []
+    for (const [p, num] of executed.pending) {
+      const inst = this.instances[p]?.get(num)
+      if (inst !== undefined && inst.status === 'committed' && !inst.executed) { this.executeOne(inst); rest.push(inst) }
+    }
+    if (rest.length > 0) this.recentComponents.push(rest)
     committed.sort((a, b) => a.replica - b.replica || a.num - b.num)
     for (const inst of committed) if (!inst.executed) this.execute(inst)
   }
@@ -600,7 +609,11 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private execute(root: Instance): void {
     const plan = planExecution(root, this.graph)
-    for (const component of plan.components) for (const inst of component) this.executeOne(inst)
+    for (const component of plan.components) {
+      for (const inst of component) this.executeOne(inst)
+      this.recentComponents.push(component)
+      if (this.recentComponents.length > 64) this.recentComponents.shift()
+    }
     if (plan.blockedOn !== null && !root.executed) {
       const key = instanceKey(plan.blockedOn.position, plan.blockedOn.num)
       let waiting = this.blockedOn.get(key)
@@ -658,7 +671,12 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       for (const inst of byNum.values()) if (inst.num > f && inst.executed && inst.execIndex <= index) above.push([q, inst.num])
     }
     above.sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    return { frontier, above }
+    const pending: Array<[number, number]> = []
+    for (const component of this.recentComponents) {
+      const cut = component.some(i => i.execIndex <= index) && component.some(i => i.execIndex > index)
+      if (cut) for (const i of component) if (i.execIndex > index) pending.push([i.replica, i.num])
+    }
+    return { frontier, above, pending }
   }
 
   private onFrontier(from: number, m: Frontier): void {
