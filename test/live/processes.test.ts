@@ -17,7 +17,7 @@ import type { NodeId } from '../../core/types.ts'
 import { encodeRequest } from '../../core/codec/client-messages.ts'
 import { encodeKvCommand } from '../../core/kv.ts'
 import { createLibp2pTransport } from '../../net/libp2p/index.ts'
-import { protocols } from '../../protocols/index.ts'
+import { getProtocol, protocols } from '../../protocols/index.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { runAdminCommand } from '../../live/cluster-admin.ts'
 import { runChaos } from '../../live/chaos.ts'
@@ -43,6 +43,19 @@ async function status(config: ClusterConfig, id: NodeId): Promise<NodeStatus> {
 
 async function leaderOf(config: ClusterConfig, among: readonly NodeId[]): Promise<NodeId> {
   let leader: NodeId = -1
+  if (getProtocol(config.protocol).leaderless === true) {
+    // Leaderless protocols (EPaxos) have no leader: the busiest replica (most client requests) stands in for it, as
+    // in the simulator's and the bench's 'leader' faults.
+    await waitFor(async () => {
+      let most = -1
+      for (const id of among) {
+        const s = await status(config, id).catch(() => null)
+        if (s !== null && s.requestsReceived > most) { most = s.requestsReceived; leader = id }
+      }
+      return leader >= 0
+    }, 'a replica among ' + among.join(','), 15_000)
+    return leader
+  }
   await waitFor(async () => {
     for (const id of among) {
       const s = await status(config, id).catch(() => null)
@@ -110,9 +123,10 @@ for (const protocol of protocols.values()) {
         const majorityApplied = (await status(config, majority[0]!)).appliedIndex
         for (const id of ids) await adminRequest(adminSocketPath(config, id), { cmd: 'heal' })
         // Healed: the formerly isolated replica rejoins, follows a leader and catches up with what the majority did.
+        const leaderless = protocol.leaderless === true
         await waitFor(async () => {
           const s = await status(config, isolated)
-          return s.leader !== null && s.leader >= 0 && s.appliedIndex >= majorityApplied
+          return (leaderless || (s.leader !== null && s.leader >= 0)) && s.appliedIndex >= majorityApplied
         }, 'the formerly isolated replica to rejoin and catch up after healing', 20_000)
         await putEventually(client, 'after-heal', 'z')
         await minorityClient.close()
