@@ -299,8 +299,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       return
     }
     if (inst.status === 'accepted' && inst.vballot === m.ballot) return // that ballot's leader has moved on to Accept
-    inst.requests = m.requests
-    inst.keys = batchKeys(m.requests, this.ctx.conflictKeys)
+    this.setBatch(inst, m.requests)
     // Figure 2, Phase 1 step 2: merge in every interfering instance this replica has seen.
     const local = this.conflicts.attributes(inst.keys)
     const deps = m.deps.slice()
@@ -360,8 +359,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private startAccept(inst: Instance, ballot: number, requests: Batch, seq: number, deps: readonly number[], preferred: number[]): void {
     inst.status = 'accepted'
-    inst.requests = requests
-    inst.keys = batchKeys(requests, this.ctx.conflictKeys)
+    this.setBatch(inst, requests)
     inst.seq = seq
     inst.deps = deps.slice()
     inst.vballot = ballot
@@ -389,8 +387,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     if (inst.status === 'committed') { this.sendCommit(from, inst); return }
     if (m.ballot < inst.ballot) { this.nack(from, m.ballot, inst); return }
     inst.status = 'accepted'
-    inst.requests = m.requests
-    inst.keys = batchKeys(m.requests, this.ctx.conflictKeys)
+    this.setBatch(inst, m.requests)
     inst.seq = m.seq
     inst.deps = m.deps.slice()
     inst.ballot = m.ballot
@@ -439,8 +436,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private markCommitted(inst: Instance, requests: Batch, seq: number, deps: readonly number[]): void {
     inst.status = 'committed'
-    inst.requests = requests
-    inst.keys = batchKeys(requests, this.ctx.conflictKeys)
+    this.setBatch(inst, requests)
     inst.seq = seq
     inst.deps = deps.slice()
     inst.unchanged = false
@@ -590,8 +586,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       this.startAccept(inst, phase.ballot, decision.requests, decision.seq, decision.deps, [])
     } else {
       // Rule 4: phase 1 again at this ballot, attributes computed afresh (this replica's view, merged by a majority).
-      inst.requests = decision.requests
-      inst.keys = batchKeys(decision.requests, this.ctx.conflictKeys)
+      this.setBatch(inst, decision.requests)
       const attrs = this.conflicts.attributes(inst.keys)
       inst.status = 'preaccepted'
       inst.seq = attrs.seq
@@ -715,6 +710,15 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       byNum.set(num, inst)
     }
     return inst
+  }
+
+  /**
+   * An instance only ever carries its leader's one batch or a no-op, so its conflict keys are worked out again only
+   * when it changes between the two.
+   */
+  private setBatch(inst: Instance, requests: Batch): void {
+    if (requests.length === 0 || inst.requests.length === 0 || inst.keys.length === 0) inst.keys = batchKeys(requests, this.ctx.conflictKeys)
+    inst.requests = requests
   }
 
   private persistInstance(inst: Instance): void {
