@@ -4,12 +4,14 @@
  * through `validateSweepConfig`, which names every bad field at once.
  */
 import { ConfigError } from '../core/errors.ts'
+import { isKeyDistribution, type KeyDistribution } from '../core/kv-workload.ts'
 import { parseCpuModel } from '../net/sim/cpu.ts'
 import type { SignerName } from '../core/signer.ts'
 
-export type NetworkName = 'lan' | 'wan' | 'libp2p'
-export const NETWORK_NAMES: readonly NetworkName[] = ['lan', 'wan', 'libp2p']
-export type KeyDistribution = 'uniform' | 'zipfian'
+/** 'wan': clients in the first region (where leaders sit); 'wan-spread': clients spread over every region in turn. */
+export type NetworkName = 'lan' | 'wan' | 'wan-spread' | 'libp2p'
+export const NETWORK_NAMES: readonly NetworkName[] = ['lan', 'wan', 'wan-spread', 'libp2p']
+export type { KeyDistribution } from '../core/kv-workload.ts'
 export type LoadMode = 'closed' | 'open'
 /**
  * 'none', 'crash-leader', 'transfer-leader' (leader transfer through the admin input, protocols that have it),
@@ -117,9 +119,14 @@ export const PRESETS: Readonly<Record<string, Partial<SweepConfig>>> = {
   quick: { n: 'auto', f: [0, 1], warmupMs: 500, durationMs: 2000, maxOps: 2000, faults: ['none', 'crash-leader'] },
   /**
    * The latency tax of geography: replicas spread over three regions (5 replicas: 2 + 2 + 1), n = 3, 5, 7, fault
-   * free. The report sets measured commit latency next to the value predicted from the RTT matrix.
+   * free. 'wan': clients in the leader's region, measured next to the value predicted from the RTT matrix;
+   * 'wan-spread': clients in every region, at 0%, 2% and 100% conflicting commands (the EPaxos evaluation's workload),
+   * so the report shows each region's commit latency for leader-based and leaderless protocols side by side.
    */
-  wan: { n: [3, 5, 7], f: [0], faults: ['none'], networks: ['wan'], clients: [8], warmupMs: 2000, durationMs: 6000 },
+  wan: {
+    n: [3, 5, 7], f: [0], faults: ['none'], networks: ['wan', 'wan-spread'], clients: [9],
+    keyDistribution: ['hot:0', 'hot:0.02', 'hot:1'], warmupMs: 2000, durationMs: 6000,
+  },
   /**
    * How throughput, latency and messages per operation grow with n: every protocol from 4 to 100 replicas, fault
    * free, short windows, so the whole sweep takes minutes (modelled signatures keep PBFT's n^2 affordable).
@@ -236,7 +243,11 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
   const networks = list('networks', oneOf('networks', NETWORK_NAMES))
   const readRatio = list('readRatio', num('readRatio', 0, 1))
   const valueSize = list('valueSize', int('valueSize', 0, 1 << 20))
-  const keyDistribution = list('keyDistribution', oneOf('keyDistribution', ['uniform', 'zipfian'] as const))
+  const keyDistribution = list('keyDistribution', (v: unknown, i?: number) => {
+    if (isKeyDistribution(v)) return v
+    bad('keyDistribution', `expected uniform, zipfian or hot:<share of commands on the hot key, 0..1>, got ${JSON.stringify(v)}`, i)
+    return undefined
+  })
   const keys = scalar('keys', int('keys', 1, 10_000_000))
   const clients = list('clients', int('clients', 1, 100_000))
   const batch = list('batch', (v, i) => v === 'default' ? 'default' as const : int('batch', 1, 1_000_000)(v, i))

@@ -33,6 +33,14 @@ export interface FailoverFigures {
   readonly firstCommitMs: number | null
 }
 
+export interface WanRegionFigures {
+  readonly region: string
+  readonly clients: number
+  readonly p50: number | null
+  readonly p99: number | null
+  readonly predictedMs: number | null
+}
+
 export interface RunFigures {
   readonly ops: number
   readonly timeouts: number
@@ -48,7 +56,14 @@ export interface RunFigures {
   /** Longest stretch of the window with no completed operation (virtual ms). */
   readonly maxGapMs: number
   readonly timeline: { readonly bucketMs: number; readonly windowStartMs: number; readonly ops: readonly number[] }
-  readonly wan: { readonly leader: NodeId; readonly predictedMs: number; readonly model: string } | null
+  /** WAN networks: the leader (null for leaderless protocols), the prediction for the first client region, and per region. */
+  readonly wan: {
+    readonly leader: NodeId | null
+    readonly predictedMs: number | null
+    readonly model: string
+    /** Per client region: clients there, measured p50/p99 of their operations (null: none completed) and the prediction. */
+    readonly regions: readonly WanRegionFigures[]
+  } | null
   readonly byzantine: readonly { readonly replica: NodeId; readonly strategy: string }[]
   readonly safetyViolations: number
   readonly backlog: number

@@ -9,8 +9,9 @@
 import type { ClientHost, ClientOutcome } from '../core/client-host.ts'
 import { encodeKvCommand, type KvCommand } from '../core/kv.ts'
 import type { Rng } from '../core/random.ts'
+import type { NodeId } from '../core/types.ts'
 import type { SimCluster } from '../net/sim/cluster.ts'
-import { recordInvoke, recordOutcome, zipfSampler } from '../core/kv-workload.ts'
+import { keyChooser, recordInvoke, recordOutcome } from '../core/kv-workload.ts'
 import type { HistoryRecorder } from '../core/history.ts'
 import { LatencyRecorder } from './latency.ts'
 import type { Workload } from './workload.ts'
@@ -26,11 +27,15 @@ export interface LoadOptions extends Workload {
   readonly onMeasureStart?: () => void
   /** Called for every operation completed ok, with its intended start and completion times. */
   readonly onCompleted?: (intendedAt: number, now: number) => void
+  /** Latency is also recorded per group of clients (the WAN figures group them by region). */
+  readonly latencyGroupOf?: (client: NodeId) => string
   /** Record every operation as a history (bench --html-runs draws it); off by default. */
   readonly history?: HistoryRecorder
 }
 
 export interface LoadResult {
+  /** With `latencyGroupOf`: the same latency, per group of clients. */
+  readonly latencyByGroup: ReadonlyMap<string, LatencyRecorder>
   /** Operations intended at or after the window start; open loop adds those unfinished at its end (at their age). */
   readonly latency: LatencyRecorder
   /** Operations completed ok inside the window (throughput counts these). */
@@ -52,7 +57,7 @@ export interface LoadResult {
 export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
   const sim = cluster.sim
   const rng = o.rng
-  const pickKey = o.keyDistribution === 'zipfian' ? zipfSampler(o.keys) : (r: Rng) => r.int(o.keys)
+  const pickKey = keyChooser(o.keyDistribution, o.keys)
   const value = 'v'.repeat(o.valueSize)
   const latency = new LatencyRecorder()
   const startMs = sim.now()
@@ -66,12 +71,13 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
   let maxGapMs = 0
   let stopped = false
 
-  const nextCommand = (): KvCommand => {
-    const key = `k${pickKey(rng)}`
+  const nextCommand = (client: NodeId): KvCommand => {
+    const key = pickKey(rng, client)
     return rng.chance(o.readRatio) ? { type: 'get', key } : { type: 'put', key, value }
   }
 
-  const completed = (intendedAt: number, outcome: ClientOutcome): void => {
+  const latencyByGroup = new Map<string, LatencyRecorder>()
+  const completed = (client: NodeId, intendedAt: number, outcome: ClientOutcome): void => {
     const now = sim.now()
     if (outcome.status === 'timeout') {
       if (intendedAt >= windowStartMs && now <= windowLimitMs) timeouts++
@@ -84,17 +90,24 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
     measuredOps++
     maxGapMs = Math.max(maxGapMs, now - lastCompletion)
     lastCompletion = now
-    if (intendedAt >= windowStartMs) latency.recordMs(now - intendedAt)
+    if (intendedAt < windowStartMs) return
+    latency.recordMs(now - intendedAt)
+    if (o.latencyGroupOf !== undefined) {
+      const group = o.latencyGroupOf(client)
+      let recorder = latencyByGroup.get(group)
+      if (recorder === undefined) latencyByGroup.set(group, recorder = new LatencyRecorder())
+      recorder.recordMs(now - intendedAt)
+    }
   }
 
   const submit = (client: ClientHost, intendedAt: number, then: () => void): void => {
-    const c = nextCommand()
+    const c = nextCommand(client.id)
     inFlight.set(client, intendedAt)
     const op = o.history === undefined ? null : recordInvoke(o.history, client.id, c, sim.now())
     client.submit(encodeKvCommand(c), c.type === 'get', o.timeoutMs, outcome => {
       inFlight.delete(client)
       if (op !== null) recordOutcome(op, outcome, sim.now())
-      completed(intendedAt, outcome)
+      completed(client.id, intendedAt, outcome)
       // Next step from a fresh event, not from inside the completion callback.
       sim.setTimer(0, then)
     })
@@ -149,7 +162,7 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
   }
   const usedBuckets = Math.ceil((windowEndMs - startMs) / o.timelineBucketMs)
   return {
-    latency, measuredOps, unfinished, timeouts, windowStartMs, windowEndMs, timeline: timeline.slice(0, usedBuckets),
+    latency, latencyByGroup, measuredOps, unfinished, timeouts, windowStartMs, windowEndMs, timeline: timeline.slice(0, usedBuckets),
     timelineStartMs: startMs, maxGapMs, backlog: queue.length,
   }
 }

@@ -14,7 +14,7 @@ export const WAN_JITTER = { kind: 'uniform', minMs: 0, maxMs: 0.5 } as const
 
 export const WAN_TOPOLOGY: RegionTopology = THREE_REGION_WAN
 
-/** Replica i sits in region i mod k (5 replicas over 3 regions: 2 + 2 + 1); clients sit in region 0. */
+/** Replica i sits in region i mod k (5 replicas over 3 regions: 2 + 2 + 1); clients sit in region 0 ('wan'). */
 export function wanPlacement(n: number, topology: RegionTopology = WAN_TOPOLOGY): number[] {
   return Array.from({ length: n }, (_, i) => i % topology.names.length)
 }
@@ -41,10 +41,18 @@ export function liveRunSupport(network: NetworkName, fault: FaultKind, mode: Loa
   return null
 }
 
-export function simNetworkOptions(network: NetworkName, n: number): NonNullable<SimClusterOptions['network']> {
+/** 'wan-spread': client i sits in region i mod k, so every region has clients (leaderless protocols serve them locally). */
+export function spreadClientPlacement(clients: number, topology: RegionTopology = WAN_TOPOLOGY): number[] {
+  return Array.from({ length: clients }, (_, i) => i % topology.names.length)
+}
+
+export function simNetworkOptions(network: NetworkName, n: number, clients: number): NonNullable<SimClusterOptions['network']> {
   switch (network) {
     case 'lan': return { latency: LAN_LATENCY }
     case 'wan': return { latency: WAN_JITTER, regions: WAN_TOPOLOGY, replicaRegions: wanPlacement(n), clientRegion: 0 }
+    case 'wan-spread': return {
+      latency: WAN_JITTER, regions: WAN_TOPOLOGY, replicaRegions: wanPlacement(n), clientRegions: spreadClientPlacement(clients),
+    }
     case 'libp2p': throw new Error('network libp2p is not simulated: its runs go through bench/live/run-live.ts')
   }
 }

@@ -18,7 +18,7 @@ import { parseCpuModel } from '../net/sim/cpu.ts'
 import { HostMeter } from './host-meter.ts'
 import { snapshotIntervalFor } from './snapshot-interval.ts'
 import type { TypeCount } from '../core/message-stats.ts'
-import { round3 } from './latency.ts'
+import { round3, type LatencyRecorder } from './latency.ts'
 import { runLoad } from './load.ts'
 import { workloadOf } from './workload.ts'
 import type { RunSpec } from './matrix.ts'
@@ -72,7 +72,8 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
     checkByzantinePlacements(protocol, spec.n, byzantine)
   }
   const untrusted = new Set(byzantine.map(b => b.replica))
-  const network = simNetworkOptions(spec.network, spec.n)
+  const network = simNetworkOptions(spec.network, spec.n, spec.clients)
+  const wanRun = network.regions !== undefined
   const cluster = createSimCluster({
     protocol, n: spec.n, seed: spec.seed, clients: spec.clients, protocolOptions: spec.protocolOptions,
     signer: spec.signer, tickMs: spec.tickMs, snapshotInterval: snapshotIntervalFor(protocol, spec.snapshotInterval, spec.protocolOptions, spec.n),
@@ -92,6 +93,7 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
   let failover: { -readonly [K in keyof FailoverFigures]: FailoverFigures[K] } | null = null
   const currentFailover = () => failover
   let wan: RunFigures['wan'] = null
+  let wanLeader: NodeId | null = null
   const loadStart = sim.now()
   // A leader crash and a leader transfer both take the leader away a quarter into the window; the window lasts long
   // enough after it to show the recovery.
@@ -141,20 +143,13 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
     },
     rng: createRng(spec.seed).fork('bench-load'),
     ...(recording.history !== undefined ? { history: recording.history } : {}),
+    ...(wanRun ? { latencyGroupOf: (client: NodeId) => WAN_TOPOLOGY.names[cluster.regionOf(client)]! } : {}),
     onMeasureStart: () => {
       before = cluster.replicaStats().byType('protocol')
-      if (spec.network === 'wan') {
-        const leader = cluster.leader()
-        if (leader !== null) {
-          const p = predictCommitLatency({
-            faultModel: protocol.faultModel, n: spec.n, f: protocol.faultsTolerated(spec.n), leader,
-            placement: network.replicaRegions ?? [], clientRegion: network.clientRegion ?? 0, topology: WAN_TOPOLOGY,
-          })
-          wan = { leader, predictedMs: round3(p.predictedMs), model: p.model }
-        }
-      }
+      if (wanRun) wanLeader = protocol.leaderless === true ? null : cluster.leader()
     },
   })
+  if (wanRun) wan = wanFigures(protocol, spec, network, wanLeader, load.latencyByGroup)
   const after = cluster.replicaStats().byType('protocol')
   const figures: RunFigures = {
     ...windowFigures(load, before, after, protocol.theoreticalMessages(spec.n)),
@@ -171,6 +166,32 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
   }
   const host: HostFigures = meter.finish(cluster.network.delivered, load.measuredOps)
   return { id: spec.id, spec, timebase: 'virtual', figures, host }
+}
+
+/**
+ * Commit latency per client region next to what the RTT matrix predicts for a client there: with a leader, the
+ * client's round trip to it plus its quorum round trip; leaderless protocols get no prediction here (their fast path
+ * depends on the protocol's own quorums), only the measurement.
+ */
+function wanFigures(protocol: AnyProtocol, spec: RunSpec, network: ReturnType<typeof simNetworkOptions>, leader: NodeId | null,
+  byRegion: ReadonlyMap<string, LatencyRecorder>): NonNullable<RunFigures['wan']> {
+  const clientRegions = network.clientRegions ?? Array.from({ length: spec.clients }, () => network.clientRegion ?? 0)
+  const predict = (clientRegion: number) => leader === null ? null : predictCommitLatency({
+    faultModel: protocol.faultModel, n: spec.n, f: protocol.faultsTolerated(spec.n), leader,
+    placement: network.replicaRegions ?? [], clientRegion, topology: WAN_TOPOLOGY,
+  })
+  const regions = WAN_TOPOLOGY.names.flatMap((name, r) => {
+    const clients = clientRegions.filter(x => x === r).length
+    if (clients === 0) return []
+    const latency = byRegion.get(name)?.summary()
+    const p = predict(r)
+    return [{ region: name, clients, p50: latency?.p50 ?? null, p99: latency?.p99 ?? null, predictedMs: p === null ? null : round3(p.predictedMs) }]
+  })
+  const first = predict(network.clientRegion ?? clientRegions[0] ?? 0)
+  return {
+    leader, predictedMs: first === null ? null : round3(first.predictedMs),
+    model: first?.model ?? 'leaderless: no prediction (measured only)', regions,
+  }
 }
 
 function signatureShare(charged: { readonly messages: number; readonly signatures: number }): number | null {

@@ -68,6 +68,8 @@ export interface HostStatus extends ReplicaStatus {
 interface PendingReady {
   readonly ready: Ready<unknown>
   synced: boolean
+  /** Its `beforeSync` messages went out when it was produced (it had to wait for a sync). */
+  earlySent: boolean
 }
 
 export class ReplicaHost {
@@ -246,8 +248,12 @@ export class ReplicaHost {
     const ready = this.replica.ready()
     if (ready.persist.length === 0 && ready.messages.length === 0 && ready.committed.length === 0 &&
       ready.replies.length === 0 && ready.reads.length === 0 && ready.installSnapshot === null) return
-    const pending: PendingReady = { ready, synced: ready.persist.length === 0 }
+    const pending: PendingReady = { ready, synced: ready.persist.length === 0, earlySent: false }
     this.queue.push(pending)
+    if (!pending.synced || this.queue.length > 1) {
+      // Messages that depend on nothing unsynced need not wait for this Ready's sync nor for earlier ones.
+      pending.earlySent = this.sendMessages(ready, 'beforeSync')
+    }
     if (!pending.synced) {
       this.o.storage.write(ready.persist)
       this.o.storage.sync(() => {
@@ -263,7 +269,14 @@ export class ReplicaHost {
     if (this.releasing || this.stopped) return
     this.releasing = true
     try {
-      while (this.queue.length > 0 && this.queue[0]!.synced) this.release(this.queue.shift()!.ready)
+      while (this.queue.length > 0 && this.queue[0]!.synced) {
+        const pending = this.queue.shift()!
+        this.release(pending.ready, pending.earlySent)
+        if (pending.ready.persist.length > 0 && this.replica.synced !== undefined) {
+          this.replica.synced()
+          this.flushRequested = true
+        }
+      }
     } finally {
       this.releasing = false
     }
@@ -273,18 +286,31 @@ export class ReplicaHost {
     }
   }
 
-  private release(ready: Ready<unknown>): void {
+  /**
+   * Send a Ready's messages: 'all' of them, 'beforeSync' ones only (returns whether there were any), or the rest
+   * ('afterSync', when the beforeSync ones left earlier).
+   */
+  private sendMessages(ready: Ready<unknown>, which: 'all' | 'beforeSync' | 'afterSync'): boolean {
     const codec = this.o.descriptor.codec
     let lastMessage: unknown = undefined
     let lastFrame: OutboundFrame | null = null
-    for (const { to, message } of ready.messages) {
+    let sent = false
+    for (const out of ready.messages) {
+      if (which !== 'all' && (out.beforeSync === true) !== (which === 'beforeSync')) continue
+      const message = out.message
       // Broadcasts push one message object to many peers: encode it once.
       if (message !== lastMessage || lastFrame === null) {
         lastFrame = { channel: 'protocol', type: codec.typeName(message), bytes: codec.encode(message), message }
         lastMessage = message
       }
-      this.o.transport.send(to, lastFrame)
+      this.o.transport.send(out.to, lastFrame)
+      sent = true
     }
+    return sent
+  }
+
+  private release(ready: Ready<unknown>, earlySent: boolean): void {
+    this.sendMessages(ready, earlySent ? 'afterSync' : 'all')
     if (ready.installSnapshot !== null && ready.installSnapshot.index > this.appliedIndex) {
       this.stateMachine.restore(ready.installSnapshot.data)
       this.appliedIndex = ready.installSnapshot.index

@@ -38,6 +38,39 @@ export function validateKvMix(o: KvMix): void {
   if (o.valueSize !== undefined && (!Number.isInteger(o.valueSize) || o.valueSize < 0)) throw new ConfigError('valueSize', `must be an integer >= 0, got ${o.valueSize}`)
 }
 
+/**
+ * How a benchmark picks the key of each command: 'uniform' or 'zipfian' over `keys` shared keys, or 'hot:<p>', the
+ * conflict workload of the EPaxos evaluation (Moraru et al., SOSP 2013, §7): with probability p a command touches the
+ * one hot key every client shares, otherwise a key of its own client, so only the hot share of commands interferes.
+ */
+export type KeyDistribution = 'uniform' | 'zipfian' | `hot:${number}`
+
+/** The share of commands on the hot key of a 'hot:<p>' distribution, else null. */
+export function hotShare(distribution: string): number | null {
+  const m = /^hot:(\d*\.?\d+)$/.exec(distribution)
+  if (m === null) return null
+  const p = Number(m[1])
+  return p >= 0 && p <= 1 ? p : null
+}
+
+/** Whether a distribution name is known (a hot share must lie in [0, 1]). */
+export function isKeyDistribution(v: unknown): v is KeyDistribution {
+  return v === 'uniform' || v === 'zipfian' || (typeof v === 'string' && hotShare(v) !== null)
+}
+
+export const HOT_KEY = 'hot'
+
+/** The key chooser of a distribution: called with the run's seeded stream and the client issuing the command. */
+export function keyChooser(distribution: KeyDistribution, keys: number): (rng: Rng, client: NodeId) => string {
+  const hot = hotShare(distribution)
+  if (hot !== null) return (rng, client) => rng.chance(hot) ? HOT_KEY : `c${client}-k${rng.int(keys)}`
+  if (distribution === 'zipfian') {
+    const zipf = zipfSampler(keys)
+    return rng => `k${zipf(rng)}`
+  }
+  return rng => `k${rng.int(keys)}`
+}
+
 /** Zipf(s) over n items, by inverse CDF. */
 export function zipfSampler(n: number, s = 0.99): (rng: Rng) => number {
   const cdf: number[] = []

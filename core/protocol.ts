@@ -42,6 +42,11 @@ export interface Replica<M> {
    */
   snapshotTaken(index: number, data: Uint8Array): void
   ready(): Ready<M>
+  /**
+   * The persist of the oldest Ready (with writes) not yet reported is durable: hosts call it once per such Ready, in
+   * order. Protocols that send `beforeSync` messages count their own writes only from here.
+   */
+  synced?(): void
   status(): ReplicaStatus
   /**
    * Administrative inputs (etcd's ProposeConfChange, leader transfer), for protocols that support them: returns null

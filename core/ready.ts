@@ -16,6 +16,8 @@ export class ReadyBuffer<M> {
 
   persist(op: PersistOp): void { this.r.persist.push(op) }
   send(to: NodeId, message: M): void { this.r.messages.push({ to, message }) }
+  /** A message that may leave before this Ready's writes are durable (Outbound.beforeSync says when that is safe). */
+  sendBeforeSync(to: NodeId, message: M): void { this.r.messages.push({ to, message, beforeSync: true }) }
   /** Send to every id in `to` except `self`. */
   broadcast(to: readonly NodeId[], self: NodeId, message: M): void {
     for (const id of to) if (id !== self) this.r.messages.push({ to: id, message })

@@ -55,6 +55,13 @@ export interface ReadyRead {
 export interface Outbound<M> {
   readonly to: NodeId
   readonly message: M
+  /**
+   * The message depends on nothing the replica has not already made durable, so the host may send it at once, before
+   * the persist of its Ready (and of earlier ones) is synced: a Raft leader's AppendEntries, whose entries the leader
+   * writes to its own disk in parallel (Raft dissertation §10.2.1). The replica must then learn through
+   * `Replica.synced` when its own writes are durable before it counts itself in a quorum for them.
+   */
+  readonly beforeSync?: true
 }
 
 /** What a replica reports about itself for tools, tests and the bench (never used for decisions). */

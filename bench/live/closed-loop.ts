@@ -7,7 +7,7 @@
  * window closes early once `maxOps` operations were measured.
  */
 import { encodeKvCommand, type KvCommand } from '../../core/kv.ts'
-import { zipfSampler } from '../../core/kv-workload.ts'
+import { keyChooser } from '../../core/kv-workload.ts'
 import type { Rng } from '../../core/random.ts'
 import type { ConsensusClient } from '../../live/client.ts'
 import { LatencyRecorder } from '../latency.ts'
@@ -35,7 +35,7 @@ export interface LiveLoadResult {
 }
 
 export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: LiveLoadOptions): Promise<LiveLoadResult> {
-  const pickKey = o.keyDistribution === 'zipfian' ? zipfSampler(o.keys) : (r: Rng) => r.int(o.keys)
+  const pickKey = keyChooser(o.keyDistribution, o.keys)
   const value = 'v'.repeat(o.valueSize)
   const latency = new LatencyRecorder()
   const start = performance.now()
@@ -66,19 +66,20 @@ export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: 
   const startTimer = setTimeout(startWindow, o.warmupMs)
   const endTimer = setTimeout(() => closeWindow(windowStart + o.durationMs), o.warmupMs + o.durationMs)
 
-  const nextCommand = (): KvCommand => {
-    const key = `k${pickKey(o.rng)}`
+  // Callers number from 0: a hot-key workload gives each its own keys.
+  const nextCommand = (caller: number): KvCommand => {
+    const key = pickKey(o.rng, caller)
     return o.rng.chance(o.readRatio) ? { type: 'get', key } : { type: 'put', key, value }
   }
   // encodeKvCommand is checked once here so a bad workload fails before any load.
-  encodeKvCommand(nextCommand())
+  encodeKvCommand(nextCommand(0))
 
-  const loop = async (client: ConsensusClient): Promise<void> => {
+  const loop = async (client: ConsensusClient, caller: number): Promise<void> => {
     while (!closed && failure === null) {
       const issuedAt = performance.now()
       if (issuedAt >= windowEnd) return
       try {
-        await client.run(nextCommand(), { timeoutMs: o.timeoutMs })
+        await client.run(nextCommand(caller), { timeoutMs: o.timeoutMs })
       } catch (e) {
         if (!(e instanceof RequestTimeoutError)) { failure ??= e as Error; return }
         if (issuedAt >= windowStart && !closed) timeouts++
@@ -97,7 +98,7 @@ export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: 
     }
   }
   try {
-    await Promise.all(clients.map(loop))
+    await Promise.all(clients.map((client, caller) => loop(client, caller)))
   } finally {
     clearTimeout(startTimer)
     clearTimeout(endTimer)

@@ -184,7 +184,7 @@ export function buildCharts(results: SweepResults): Chart[] {
     })
   }
 
-  const wan = results.runs.filter(r => r.spec.network === 'wan' && r.spec.fault === 'none' && r.figures.wan !== null && !r.spec.baseline)
+  const wan = results.runs.filter(r => r.spec.network === 'wan' && r.spec.fault === 'none' && r.figures.wan?.predictedMs != null && !r.spec.baseline)
   if (wan.length > 0) {
     const values = wan.map(r => ({
       protocol: r.spec.protocol, n: r.spec.n, measured: r.figures.latencyMs.p50, predicted: r.figures.wan!.predictedMs,
@@ -202,6 +202,29 @@ export function buildCharts(results: SweepResults): Chart[] {
             encoding: { x, xOffset: { field: 'protocol' }, y: { field: 'measured', type: 'quantitative' },
               color: { field: 'protocol', type: 'nominal' } } },
         ],
+      } as TopLevelSpec,
+    })
+  }
+
+  const spread = results.runs.filter(r => r.spec.network === 'wan-spread' && r.spec.fault === 'none' && r.figures.wan !== null && !r.spec.baseline)
+  if (spread.length > 0) {
+    const values = spread.flatMap(r => r.figures.wan!.regions.filter(g => g.p50 !== null).map(g => ({
+      protocol: r.spec.protocol, n: r.spec.n, keys: r.spec.keyDistribution, region: g.region, p50: g.p50,
+    })))
+    charts.push({
+      name: 'wan-regions', title: 'Commit latency p50 by client region (clients in every region; keys hot:p = share of conflicting commands)',
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json', data: { values },
+        facet: { column: { field: 'keys', type: 'nominal', title: 'conflicts' }, row: { field: 'n', type: 'ordinal', title: 'n' } },
+        spec: {
+          width: 220, height: 160, mark: 'bar',
+          encoding: {
+            x: { field: 'region', type: 'nominal', title: 'client region', axis: { labelAngle: 0 } },
+            xOffset: { field: 'protocol' },
+            y: { field: 'p50', type: 'quantitative', title: 'commit latency p50 (ms)' },
+            color: { field: 'protocol', type: 'nominal' },
+          },
+        },
       } as TopLevelSpec,
     })
   }

@@ -2,6 +2,7 @@
  * report.html: the Markdown report's content as a self-contained page with the charts inlined as SVG.
  */
 import type { SweepResults } from '../sweep.ts'
+import { wanRegionsTable } from './wan-regions.ts'
 import { messagesTable } from './markdown.ts'
 import { fmt, summaryRows } from './table.ts'
 
@@ -40,11 +41,13 @@ export function toHtml(results: SweepResults, charts: readonly { title: string; 
     const m = messagesTable(results)
     parts.push('<h2>Messages per command at batch size 1 vs theory</h2>', table(m.header, m.rows))
   }
-  const wan = results.runs.filter(r => r.figures.wan !== null && !r.spec.baseline)
+  const wan = results.runs.filter(r => r.spec.network === 'wan' && r.figures.wan !== null && !r.spec.baseline)
   if (wan.length > 0) {
     parts.push('<h2>WAN latency tax</h2>', table(['protocol', 'n', 'leader', 'predicted ms', 'measured p50 ms'],
-      wan.map(r => [r.spec.protocol, String(r.spec.n), String(r.figures.wan!.leader), fmt(r.figures.wan!.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1)])))
+      wan.map(r => [r.spec.protocol, String(r.spec.n), String(r.figures.wan!.leader ?? 'none'), fmt(r.figures.wan!.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1)])))
   }
+  const regions = wanRegionsTable(results)
+  if (regions !== null) parts.push('<h2>Commit latency by client region</h2>', table(regions.header, regions.rows))
   if (results.skipped.length > 0) {
     parts.push('<h2>Skipped</h2><ul>' + results.skipped.map(x => `<li>${esc(x.what)}: ${esc(x.reason)}</li>`).join('') + '</ul>')
   }

@@ -5,6 +5,7 @@
 import type { SweepResults } from '../sweep.ts'
 import type { Chart } from './charts.ts'
 import { fmt, markdownTable, summaryRows } from './table.ts'
+import { wanRegionsTable } from './wan-regions.ts'
 
 export function messagesTable(results: SweepResults): { header: string[]; rows: string[][] } {
   const header = ['protocol', 'n', 'measured msgs/op (batch 1)', 'theory', 'by type (measured / theory)']
@@ -72,7 +73,7 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
     })), '')
   }
 
-  const wan = results.runs.filter(r => r.figures.wan !== null && !r.spec.baseline)
+  const wan = results.runs.filter(r => r.spec.network === 'wan' && r.figures.wan?.predictedMs != null && !r.spec.baseline)
   if (wan.length > 0) {
     out.push('## WAN latency tax', '')
     out.push('Replica i sits in region i mod 3 (us-east, us-west, eu-west); clients in us-east. Predicted: the client\'s ' +
@@ -81,8 +82,19 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
     out.push(markdownTable(['protocol', 'n', 'f', 'leader', 'predicted ms', 'measured p50 ms', 'difference ms', 'model'], wan.map(r => {
       const w = r.figures.wan!
       return [r.spec.protocol, String(r.spec.n), String(r.spec.f), String(w.leader), fmt(w.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1),
-        fmt(r.figures.latencyMs.p50 - w.predictedMs, 1), w.model]
+        fmt(r.figures.latencyMs.p50 - w.predictedMs!, 1), w.model]
     })), '')
+  }
+
+  const regions = wanRegionsTable(results)
+  if (regions !== null) {
+    out.push('## Commit latency by client region', '')
+    out.push('Replica i sits in region i mod 3, client i in region i mod 3 (`--network wan-spread`). Leader-based protocols ' +
+      'send every command to the leader, so clients outside its region pay the round trip to it; a leaderless protocol ' +
+      'commits at the nearest replica (EPaxos\' claim: no extra round trip to a distant leader) as long as commands do not ' +
+      'conflict. `keys hot:p`: a share p of the commands touch one key every client shares (the EPaxos evaluation\'s ' +
+      'conflict rate), the rest keys of their own client. Predicted: from the RTT matrix alone, for protocols with a leader.', '')
+    out.push(markdownTable(regions.header, regions.rows), '')
   }
 
   out.push('## Host measurements', '')

@@ -331,6 +331,11 @@ export class SimCluster {
     return nearest[rank % nearest.length]!
   }
 
+  /** The region index of a replica or client (0 without regions). */
+  regionOf(id: NodeId): number {
+    return this.placement.get(id) ?? 0
+  }
+
   /** The running host of replica `id`; throws if it is down. */
   host(id: NodeId): ReplicaHost {
     const h = this.hosts.get(id)

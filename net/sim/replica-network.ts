@@ -553,6 +553,9 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
         ready.replies.length === 0 && ready.reads.length === 0 && ready.installSnapshot === null) return
       this.release(node, ready)
       for (const ob of this.observers) ob.drained?.(this, node.id)
+      // Storage here syncs at once, so `beforeSync` messages need no head start; the replica hears of it after the
+      // Ready, as from a host (its reaction goes into the next Ready).
+      if (ready.persist.length > 0) node.replica?.synced?.()
     }
   }
 

@@ -55,6 +55,11 @@ export class Proposer {
   private readonly lastHeartbeatTo = new Map<NodeId, number>()
   /** Per follower, the send stamp of the latest Heartbeat it acknowledged in this leadership (lease reads). */
   private readonly ackedStamps = new Map<NodeId, number>()
+  /**
+   * Slots this leader accepted locally since the last Ready, whose writes are not durable yet (parallelLeaderAccept):
+   * the leader's own acceptance counts only once the host reports them synced.
+   */
+  private acceptedSinceReady: Array<{ readonly ballot: Ballot; readonly slot: number }> = []
 
   constructor(env: ReplicaEnv) {
     this.env = env
@@ -228,15 +233,40 @@ export class Proposer {
     const outcome = env.acceptor.accept(this.ballot, slot, value)
     // 'chosen': already learned; 'rejected' cannot happen while leading (a higher promise makes the replica step down).
     if (outcome !== 'accepted') return
-    const rec: InFlightSlot = { value, acks: new Set([env.id]), sentAt: env.now(), retryAfter: 2 * env.options.heartbeatTicks }
+    // In parallel with replication (as Raft's §10.2.1), the leader's own acceptance counts once its write is durable.
+    const parallel = env.options.parallelLeaderAccept
+    const rec: InFlightSlot = { value, acks: new Set(parallel ? [] : [env.id]), sentAt: env.now(), retryAfter: 2 * env.options.heartbeatTicks }
     this.inFlight.set(slot, rec)
+    if (parallel) this.acceptedSinceReady.push({ ballot: this.ballot, slot })
     const msg: MultiPaxosMessage = { type: 'Accept', ballot: this.ballot, slot, value, commitIndex: env.log.commitIndex }
     const now = env.now()
     for (const p of this.others) {
-      env.out.send(p, msg)
+      // Depends on nothing unsynced: the ballot's promise was synced before Phase 1 ended, and the commit index counts
+      // only durable acceptances.
+      if (parallel) env.out.sendBeforeSync(p, msg)
+      else env.out.send(p, msg)
       this.lastSentTo.set(p, now)
     }
     this.checkChosen(slot, rec)
+  }
+
+  /** The slots accepted locally since the last Ready (they are written by it); the replica hands them back once synced. */
+  takeLocalAccepts(): Array<{ readonly ballot: Ballot; readonly slot: number }> {
+    const out = this.acceptedSinceReady
+    if (out.length > 0) this.acceptedSinceReady = []
+    return out
+  }
+
+  /** This leader's own acceptance of `slot` in `ballot` is durable: it counts now, if the slot is still in flight. */
+  localAcceptDurable(ballot: Ballot, slot: number): void {
+    if (this.phase !== 'leading' || !ballotEquals(ballot, this.ballot)) return
+    const rec = this.inFlight.get(slot)
+    if (rec === undefined) return
+    rec.acks.add(this.env.id)
+    if (this.checkChosen(slot, rec)) {
+      this.env.advanceCommit()
+      this.fillWindow()
+    }
   }
 
   private checkChosen(slot: number, rec: InFlightSlot): boolean {

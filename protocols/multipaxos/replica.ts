@@ -39,6 +39,8 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
   private lastProgressAt = 0
   private lastCatchUpRequestAt = -Infinity
   private readonly lastSnapshotSentAt = new Map<NodeId, number>()
+  /** Per Ready with writes not yet reported synced, the slots the leader accepted locally in it (oldest first). */
+  private readonly unsynced: Array<ReadonlyArray<{ readonly ballot: Ballot; readonly slot: number }>> = []
   /** Lease reads: until this tick, Prepares from anyone but `leaseHolder` are refused (see Proposer.hasLease). */
   private leaseGuardUntil = 0
   private leaseHolder: NodeId = NO_LEADER
@@ -301,7 +303,16 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
   }
 
   ready(): Ready<MultiPaxosMessage> {
-    return this.out.take()
+    const ready = this.out.take()
+    const accepts = this.proposer.takeLocalAccepts()
+    if (ready.persist.length > 0) this.unsynced.push(accepts)
+    return ready
+  }
+
+  synced(): void {
+    const accepts = this.unsynced.shift()
+    if (accepts === undefined) throw new Error('multipaxos: a sync was reported for writes that were never handed out')
+    for (const { ballot, slot } of accepts) this.proposer.localAcceptDurable(ballot, slot)
   }
 
   status(): ReplicaStatus {

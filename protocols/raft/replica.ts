@@ -14,6 +14,7 @@ import { ReadyBuffer } from '../../core/ready.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import { NO_LEADER } from '../../core/types.ts'
 import { encodeHardState, encodeSnapshotMeta, HARD_STATE_KEY, recoverRaftState } from './durable.ts'
+import { LocalDurability } from './local-durability.ts'
 import { RaftLog } from './log.ts'
 import {
   applyChange, ConfigurationHistory, configurationOf, isMember, isVoter, peersOf, quorumSize,
@@ -79,6 +80,8 @@ export class RaftReplica implements Replica<RaftMessage> {
    */
   private timeoutNowSent = false
   private readonly reads: ReadOnly
+  /** How far this server's own log is durable (the leader counts itself for no more than that). */
+  private readonly durability: LocalDurability
 
   constructor(ctx: ReplicaContext<RaftOptions>) {
     this.id = ctx.id
@@ -107,6 +110,7 @@ export class RaftReplica implements Replica<RaftMessage> {
       const index = this.log.append(e)
       if (e.type === 'config') this.configs.appended(index, e.config)
     }
+    this.durability = new LocalDurability(this.log.lastIndex)
     this.resetElectionTimer()
   }
 
@@ -319,7 +323,14 @@ export class RaftReplica implements Replica<RaftMessage> {
       this.out.commit({ index: i, requests: e.type === 'command' ? [e.request] : [] })
     }
     this.handedOut = Math.max(this.handedOut, this.commit)
-    return this.out.take()
+    const ready = this.out.take()
+    if (ready.persist.length > 0) this.durability.wrote(this.log.lastIndex)
+    return ready
+  }
+
+  synced(): void {
+    this.durability.synced(this.log.lastIndex)
+    if (this.currentRole === 'leader') this.maybeCommit()
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -549,6 +560,7 @@ export class RaftReplica implements Replica<RaftMessage> {
         if (index <= this.commit) throw new Error(`raft: leader ${from} conflicts with committed entry ${index}`)
         this.log.truncateFrom(index)
         this.configs.truncateFrom(index)
+        this.durability.truncated(index - 1)
         this.out.persist({ kind: 'truncate', from: index })
       }
       this.appendEntry(e)
@@ -576,6 +588,8 @@ export class RaftReplica implements Replica<RaftMessage> {
     } else {
       this.logger('%d: term %d: installing snapshot at %d from %d', this.id, this.currentTerm, index, from)
       this.log.resetTo(index, m.lastIncludedTerm)
+      // Nothing of the new log is durable until the snapshot's write is: it replaces every entry at or below `index`.
+      this.durability.truncated(0)
       this.configs.reset(m.config)
       this.snapshot = { index, term: m.lastIncludedTerm, config: m.config, data: m.data }
       this.commit = index
@@ -625,7 +639,8 @@ export class RaftReplica implements Replica<RaftMessage> {
   /** §5.3-5.4.2: commit the highest index a majority of voters holds, but only by counting an entry of this term. */
   private maybeCommit(): void {
     const config = this.configs.current
-    const matches = config.voters.map(v => v === this.id ? this.log.lastIndex : (this.progress.get(v)?.match ?? 0))
+    // Its own entries count once durable (§10.2.1: they may still be on their way to its disk).
+    const matches = config.voters.map(v => v === this.id ? this.durability.durable : (this.progress.get(v)?.match ?? 0))
     const n = highestReachedByQuorum(matches, quorumSize(config)) ?? 0
     if (n > this.commit && this.log.term(n) === this.currentTerm) this.commitTo(n)
   }
@@ -664,10 +679,20 @@ export class RaftReplica implements Replica<RaftMessage> {
     const entries = p.next <= this.log.lastIndex
       ? this.log.slice(p.next, this.options.maxBatchCount, this.options.maxBatchBytes) : []
     if (entries.length === 0 && !allowEmpty) return
-    this.out.send(peer, {
+    this.sendFromLeader(peer, {
       type: 'AppendEntries', term: this.currentTerm, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commit,
     })
     p.sent(prevLogIndex + entries.length)
+  }
+
+  /**
+   * AppendEntries and heartbeats depend on nothing the leader has not made durable: its term and vote were synced
+   * before it could win, and the commit index they carry counts only durable entries. So they may leave while the
+   * leader's own append is still being written (§10.2.1), unless `parallelLeaderAppend` is off.
+   */
+  private sendFromLeader(peer: NodeId, message: RaftMessage): void {
+    if (this.options.parallelLeaderAppend) this.out.sendBeforeSync(peer, message)
+    else this.out.send(peer, message)
   }
 
   private sendSnapshot(peer: NodeId, p: Progress): void {
@@ -748,7 +773,7 @@ export class RaftReplica implements Replica<RaftMessage> {
   private broadcastHeartbeat(): void {
     const round = this.reads.startRound(this.now)
     for (const [peer, p] of this.progress) {
-      this.out.send(peer, { type: 'Heartbeat', term: this.currentTerm, commit: Math.min(p.match, this.commit), round })
+      this.sendFromLeader(peer, { type: 'Heartbeat', term: this.currentTerm, commit: Math.min(p.match, this.commit), round })
     }
   }
 

@@ -15,7 +15,7 @@ describe('bench command line', () => {
     expect(r.status).toBe(2)
     expect(r.stderr).toContain('--n[0]: expected an integer from 1')
     expect(r.stderr).toContain('--read-ratio[0]: expected a number >= 0 and <= 1, got 7')
-    expect(r.stderr).toContain('--network[0]: expected one of lan, wan, libp2p, got "moon"')
+    expect(r.stderr).toContain('--network[0]: expected one of lan, wan, wan-spread, libp2p, got "moon"')
   })
 
   it('refuses a single impossible combination with the reason', () => {

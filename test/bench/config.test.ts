@@ -55,7 +55,7 @@ describe('sweep config validation', () => {
       'maxOps', 'seed', 'tickMs',
     ]))
     expect(problems.find(p => p.startsWith('protocols[0]'))).toContain('raft-typo')
-    expect(problems.find(p => p.startsWith('networks[0]'))).toContain('lan, wan, libp2p')
+    expect(problems.find(p => p.startsWith('networks[0]'))).toContain('lan, wan, wan-spread, libp2p')
   })
 
   it('names flags, not fields, for command-line input', () => {

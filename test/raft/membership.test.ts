@@ -82,7 +82,8 @@ describe('§4 membership changes', () => {
     expect(c.replica(0).proposeMembershipChange({ kind: 'removeVoter', id: 9 })).toMatch(/not a voter/)
     const fresh = new Cluster([0], { seed: 6 })
     const solo = fresh.replica(0)
-    for (let t = 0; t < 30 && solo.role !== 'leader'; t++) solo.tick()
+    // Drained as a host would: the leader's no-op commits once the host reports it durable (Replica.synced).
+    for (let t = 0; t < 30 && (solo.role !== 'leader' || solo.commitIndex === 0); t++) { solo.tick(); fresh.drain(0) }
     expect(solo.proposeMembershipChange({ kind: 'removeVoter', id: 0 })).toMatch(/last voter/)
   })
 })
