@@ -45,11 +45,12 @@ const clusterFile = (dir: string) => join(dir, 'cluster.json')
 const cluster = program.command('cluster').description('create, start, stop and inspect a local cluster')
 
 cluster.command('init')
-  .description('write keys (mode 0600) and cluster.json for a cluster on 127.0.0.1')
+  .description('write keys (mode 0600) and cluster.json for a cluster on 127.0.0.1 (or on --hosts)')
   .requiredOption('--protocol <name>', `protocol: ${[...protocols.keys()].join(', ')}`)
   .requiredOption('--n <n>', 'number of replicas', positiveInt('--n'))
   .requiredOption('--dir <dir>', 'a new, empty folder for the cluster')
   .option('--base-port <port>', 'replica i listens on base-port + i', positiveInt('--base-port', 1024), 7000)
+  .option('--hosts <list>', 'IPv4 address of each replica, comma-separated (default 127.0.0.1 for all): a cluster over several hosts', (v: string) => v.split(','))
   .option('--clients <c>', 'allow-listed client identities to create', positiveInt('--clients'), 16)
   .addOption(new Option('--fsync <policy>', 'when the write-ahead log is fsynced').choices(FSYNC_POLICIES).default('batch'))
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(['node', 'tweetnacl']).default('node'))
@@ -57,7 +58,7 @@ cluster.command('init')
   .action(a => {
     const config = initCluster({
       protocol: a.protocol, n: a.n, dir: a.dir, basePort: a.basePort, clients: a.clients, fsync: a.fsync, signer: a.signer,
-      protocolOptions: a.option,
+      protocolOptions: a.option, ...(a.hosts !== undefined ? { hosts: a.hosts } : {}),
     })
     process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol}, ${config.replicas.length} replicas on ` +
       `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients\n` +

@@ -1,6 +1,8 @@
 /**
- * `cluster init`: keys and a cluster config for a local cluster on 127.0.0.1.
+ * `cluster init`: keys and a cluster config for a cluster on 127.0.0.1, or on the hosts given (one address per
+ * replica: copy the folder to every host and run `consensus node --config cluster.json --id <i>` on host i).
  */
+import { isIPv4 } from 'node:net'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
@@ -16,6 +18,8 @@ export interface InitOptions {
   readonly basePort?: number
   /** Or: replica i listens on ports[i]. */
   readonly ports?: readonly number[]
+  /** IPv4 address replica i listens on (default 127.0.0.1 for all): a cluster spread over hosts. */
+  readonly hosts?: readonly string[]
   readonly clients?: number
   readonly fsync?: 'always' | 'batch' | 'none'
   readonly signer?: 'tweetnacl' | 'node'
@@ -30,6 +34,12 @@ export function initCluster(o: InitOptions): ClusterConfig {
   const basePort = o.basePort ?? 7000
   if (o.ports !== undefined && o.ports.length !== o.n) throw new ConfigError('ports', `expected ${o.n} ports, got ${o.ports.length}`)
   const portOf = (id: number) => o.ports?.[id] ?? basePort + id
+  if (o.hosts !== undefined) {
+    if (o.hosts.length !== o.n) throw new ConfigError('hosts', `expected ${o.n} addresses (one per replica), got ${o.hosts.length}`)
+    const bad = o.hosts.find(h => !isIPv4(h))
+    if (bad !== undefined) throw new ConfigError('hosts', `"${bad}" is not an IPv4 address such as 10.0.0.1`)
+  }
+  const hostOf = (id: number) => o.hosts?.[id] ?? '127.0.0.1'
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort + o.n > 65535) throw new ConfigError('basePort', `must leave room for ${o.n} ports between 1024 and 65535, got ${basePort}`)
   if (existsSync(o.dir) && readdirSync(o.dir).length > 0) throw new ConfigError('dir', `${o.dir} exists and is not empty; choose a new folder`)
   mkdirSync(join(o.dir, 'keys'), { recursive: true, mode: 0o700 })
@@ -38,7 +48,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
     const key = newKeyPair()
     const keyFile = join('keys', `replica-${id}.key`)
     writeKeyFile(join(o.dir, keyFile), key)
-    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/127.0.0.1/tcp/${portOf(id)}`, keyFile, dataDir: join('data', `replica-${id}`) })
+    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/${hostOf(id)}/tcp/${portOf(id)}`, keyFile, dataDir: join('data', `replica-${id}`) })
   }
   const clients = []
   for (let i = 0; i < (o.clients ?? 16); i++) {

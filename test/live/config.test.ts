@@ -18,6 +18,13 @@ describe('cluster config validation', () => {
     expect(loadClusterConfig(join(dir, 'c', 'cluster.json')).replicas.length).toBe(3)
   })
 
+  it('init --hosts puts each replica on its own address, and rejects a wrong count or a non-address', () => {
+    const spread = initCluster({ protocol: 'raft', n: 3, dir: join(dir, 'hosts'), basePort: 7000, hosts: ['10.0.0.1', '10.0.0.2', '10.0.0.3'] })
+    expect(spread.replicas.map(r => r.address)).toEqual(['/ip4/10.0.0.1/tcp/7000', '/ip4/10.0.0.2/tcp/7001', '/ip4/10.0.0.3/tcp/7002'])
+    expect(() => initCluster({ protocol: 'raft', n: 3, dir: join(dir, 'h2'), hosts: ['10.0.0.1'] })).toThrow(/hosts: expected 3 addresses/)
+    expect(() => initCluster({ protocol: 'raft', n: 1, dir: join(dir, 'h3'), hosts: ['my-host'] })).toThrow(/"my-host" is not an IPv4 address/)
+  })
+
   it('names every bad field and what was expected', () => {
     const bad = { ...raw, version: 2, protocol: 'zab', tickMs: -1, fsync: 'sometimes', replicas: [{ ...raw.replicas[0], address: 'localhost:7000' }], extra: 1 }
     let message = ''

@@ -22,13 +22,14 @@ import { adminRequest } from '../../live/admin.ts'
 import { runAdminCommand } from '../../live/cluster-admin.ts'
 import { runChaos } from '../../live/chaos.ts'
 import { chaosView } from '../../viz/chaos.ts'
-import { createClient, type ConsensusClient } from '../../live/client.ts'
+import { createClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { readKeyFile } from '../../live/keys.ts'
 import { addressBookOf, adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { clusterDown, clusterUp, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
 import { freePorts, waitFor } from '../libp2p/helpers.ts'
+import { putEventually } from '../support/live.ts'
 
 const dirs: string[] = []
 const clusters: ClusterConfig[] = []
@@ -64,19 +65,6 @@ async function leaderOf(config: ClusterConfig, among: readonly NodeId[]): Promis
     return false
   }, 'a leader among ' + among.join(','), 15_000)
   return leader
-}
-
-/** Retry a write until it is acknowledged (bounded), as an application would across a failover. */
-async function putEventually(client: ConsensusClient, key: string, value: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      await client.put(key, value)
-      return
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-    }
-  }
 }
 
 for (const protocol of protocols.values()) {
