@@ -419,7 +419,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     const inst = this.holdInstance(m.replica, m.num)
     if (inst.status === 'committed') {
       if (this.ctx.log.enabled && (inst.seq !== m.seq || !sameVector(inst.deps, m.deps) || inst.requests.length !== m.requests.length)) {
-        this.ctx.log('t%d STABILITY %s committed seq %d deps %s, got seq %d deps %s', this.ticks, name(inst), inst.seq, inst.deps.join(','), m.seq, m.deps.join(','))
+        this.ctx.log('t%d a Commit for %s disagrees with what is committed here (seq %d deps %s): seq %d deps %s', this.ticks, name(inst), inst.seq, inst.deps.join(','), m.seq, m.deps.join(','))
       }
       return
     }

@@ -4,7 +4,7 @@
  * every step, and a write after the final heal must commit.
  *
  * `npm test` runs 16 seeds; EPAXOS_SEEDS=200 runs more (or `npm run soak -- --protocol epaxos`), and a failing run
- * prints EPAXOS_REPLAY='{...}' to run exactly that one.
+ * prints EPAXOS_REPLAY='{...}' to run exactly that one (add EPAXOS_TRACE=1 for the replicas' debug log and the faults).
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { RECOVERY_BOUND_TICKS, runRandomized, type RandomRun } from './randomized.ts'
