@@ -37,7 +37,7 @@ export const epaxos: ProtocolDescriptor<EpaxosMessage, EpaxosOptions> = {
   codec: epaxosCodec,
   createReplica: createEpaxosReplica,
   // Leaderless: start at the nearest replica, stay there while it answers, move on after a silent retry period.
-  createClient: ctx => new LeaderClient(ctx, { firstReplica: 'preferred' }),
+  createClient: ctx => new LeaderClient(ctx, { firstReplica: 'preferred', retryTicks: ctx.options.clientRetryTicks }),
   replyFrom: 'proposer',
   order: 'partial',
   leaderless: true,

@@ -30,10 +30,16 @@ export type EpaxosOptions = {
   readonly recoveryTicks: number
   /** Ticks between broadcasts of the durable executed frontier (compaction, §4.7 checkpoints). */
   readonly frontierTicks: number
+  /**
+   * Ticks a client waits for an answer before resending to the next replica. Longer than a leader-based protocol's:
+   * a slow-path commit takes two round trips to a majority, and a retry elsewhere is a second instance of the same
+   * command, which conflicts with the first (its session) and sends both down the slow path.
+   */
+  readonly clientRetryTicks: number
 }
 
 export const EPAXOS_OPTION_NAMES = [
-  'maxBatchCount', 'maxInflight', 'thrifty', 'phaseTimeoutTicks', 'recoveryTicks', 'frontierTicks',
+  'maxBatchCount', 'maxInflight', 'thrifty', 'phaseTimeoutTicks', 'recoveryTicks', 'frontierTicks', 'clientRetryTicks',
 ] as const
 
 export const DEFAULT_EPAXOS_OPTIONS: EpaxosOptions = {
@@ -43,6 +49,7 @@ export const DEFAULT_EPAXOS_OPTIONS: EpaxosOptions = {
   phaseTimeoutTicks: 5,
   recoveryTicks: 10,
   frontierTicks: 20,
+  clientRetryTicks: 40,
 }
 
 export function parseEpaxosOptions(raw: Readonly<Record<string, unknown>>, n: number): EpaxosOptions {
@@ -56,6 +63,7 @@ export function parseEpaxosOptions(raw: Readonly<Record<string, unknown>>, n: nu
     phaseTimeoutTicks: intOption(raw, 'phaseTimeoutTicks', d.phaseTimeoutTicks, 1, 1_000_000),
     recoveryTicks: intOption(raw, 'recoveryTicks', d.recoveryTicks, 1, 1_000_000),
     frontierTicks: intOption(raw, 'frontierTicks', d.frontierTicks, 1, 1_000_000),
+    clientRetryTicks: intOption(raw, 'clientRetryTicks', d.clientRetryTicks, 1, 1_000_000),
   }
   if (options.recoveryTicks <= options.phaseTimeoutTicks) {
     throw new ConfigError('recoveryTicks', `must exceed phaseTimeoutTicks (${options.phaseTimeoutTicks}), got ` +

@@ -41,10 +41,10 @@ const COMPACTED_KEY = 'epaxos.compacted'
 
 /** A phase this replica runs for one instance, as its command leader or as a recoverer. */
 type Phase =
-  | { kind: 'preaccept'; ballot: number; startedAt: number; timedOut: boolean; fastAllowed: boolean;
+  | { kind: 'preaccept'; ballot: number; startedAt: number; sentAt: number; timeout: number; timedOut: boolean; fastAllowed: boolean;
     replied: Set<number>; seq: number; deps: number[]; originalSeq: number; originalDeps: number[]; allUnchanged: boolean }
-  | { kind: 'accept'; ballot: number; startedAt: number; acked: Set<number>; targets: number[] }
-  | { kind: 'prepare'; ballot: number; startedAt: number; replies: Map<number, PrepareReply> }
+  | { kind: 'accept'; ballot: number; startedAt: number; sentAt: number; timeout: number; acked: Set<number>; targets: number[] }
+  | { kind: 'prepare'; ballot: number; startedAt: number; sentAt: number; timeout: number; replies: Map<number, PrepareReply> }
 
 export class EpaxosReplica implements Replica<EpaxosMessage> {
   private readonly ctx: ReplicaContext<EpaxosOptions>
@@ -75,6 +75,14 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   private ticks = 0
   private lastFrontierAt = 0
   private readonly lastHeard: number[]
+  /**
+   * Smoothed round trip to each peer in ticks (0: not measured yet), from this replica's phases: the thrifty quorums
+   * are the nearest peers, and waits before re-sending or recovering stretch with distance (a WAN round trip can be
+   * many default timeouts long).
+   */
+  private readonly rtt: number[]
+  /** When this replica first sent the phase of a recently decided instance, by key: replies that come late still measure. */
+  private readonly recentSends = new Map<number, { readonly ballot: number; readonly sentAt: number }>()
   /** Requests waiting for an instance of this replica, and those already in one (not executed): not proposed twice. */
   private queue: ClientRequest[] = []
   private readonly proposedHere = new Map<number, number>()
@@ -100,6 +108,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     this.durableFrontier = new Array<number>(this.n).fill(0)
     this.peerFrontier = Array.from({ length: this.n }, () => new Array<number>(this.n).fill(0))
     this.lastHeard = new Array<number>(this.n).fill(0)
+    this.rtt = new Array<number>(this.n).fill(0)
     this.nextNum = 1
     this.localIndex = 0
     this.graph = {
@@ -193,7 +202,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   tick(): void {
     this.ticks++
     for (const [key, phase] of this.phases) {
-      if (this.ticks - phase.startedAt < this.o.phaseTimeoutTicks) continue
+      if (this.ticks - phase.startedAt < phase.timeout) continue
       const inst = this.instances[keyPosition(key)]!.get(keyNum(key))
       if (inst === undefined || inst.status === 'committed') { this.phases.delete(key); continue }
       this.phaseTimedOut(inst, phase)
@@ -262,23 +271,61 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     this.conflicts.record(inst)
     this.persistInstance(inst)
     this.ownInflight.set(num, batch)
+    if (this.ctx.log.enabled) this.ctx.log('t%d start %s with %d requests, seq %d deps %s', this.ticks, name(inst), batch.length, inst.seq, inst.deps.join(','))
     this.startPreAccept(inst, 0, this.quorumTargets(this.fastQuorum - 1))
   }
 
-  /** Peers for a phase: thrifty picks `count` of them, preferring ones heard from lately, else every peer. */
+  /**
+   * Peers for a phase: thrifty picks `count` of them, preferring ones heard from lately, then the nearest (measured
+   * round trip; ties by place in the ring after this replica, which spreads the load), else every peer.
+   */
   private quorumTargets(count: number): number[] {
     const others: number[] = []
     for (let k = 1; k < this.n; k++) others.push((this.me + k) % this.n)
     if (!this.o.thrifty) return others
-    const recent = (p: number) => this.ticks - this.lastHeard[p]! <= 2 * this.o.frontierTicks
-    const ordered = [...others.filter(recent), ...others.filter(p => !recent(p))]
-    return ordered.slice(0, count)
+    const silent = (p: number) => this.ticks - this.lastHeard[p]! > 2 * this.o.frontierTicks ? 1 : 0
+    const ring = (p: number) => (p - this.me + this.n) % this.n
+    others.sort((a, b) => silent(a) - silent(b) || this.rtt[a]! - this.rtt[b]! || ring(a) - ring(b))
+    return others.slice(0, count)
+  }
+
+  /** Ticks to wait for `targets` before re-sending: the configured timeout, or twice the slowest round trip. */
+  private phaseTimeout(targets: readonly number[]): number {
+    let slowest = 0
+    for (const p of targets) if (this.rtt[p]! > slowest) slowest = this.rtt[p]!
+    return Math.max(this.o.phaseTimeoutTicks, Math.ceil(2 * slowest) + 1)
+  }
+
+  /** Ticks before an undecided instance is recovered: the configured wait plus three of the slowest round trips. */
+  private recoveryDelay(): number {
+    let slowest = 0
+    for (const r of this.rtt) if (r > slowest) slowest = r
+    const base = this.o.recoveryTicks + Math.ceil(3 * slowest)
+    return base + this.ctx.rng.int(base)
+  }
+
+  /**
+   * A reply to a phase this replica first sent at `sentAt`: one round-trip sample, measured from the first send even
+   * when it was re-sent since (a peer farther than the timeout would otherwise never be measured; a lost first send
+   * only makes the estimate err long).
+   */
+  /** A reply after its instance was decided (the quorum answered first): still a round trip to measure, once. */
+  private sampleLate(from: number, key: number, ballot: number): void {
+    const sent = this.recentSends.get(key)
+    if (sent !== undefined && sent.ballot === ballot) this.sampleRtt(from, sent.sentAt)
+  }
+
+  private sampleRtt(from: number, sentAt: number): void {
+    const sample = Math.max(0.5, this.ticks - sentAt)
+    const known = this.rtt[from]!
+    this.rtt[from] = known === 0 ? sample : (3 * known + sample) / 4
   }
 
   private startPreAccept(inst: Instance, ballot: number, targets: number[]): void {
     const key = instanceKey(inst.replica, inst.num)
     this.phases.set(key, {
-      kind: 'preaccept', ballot, startedAt: this.ticks, timedOut: false, fastAllowed: ballot === 0,
+      kind: 'preaccept', ballot, startedAt: this.ticks, sentAt: this.ticks, timeout: this.phaseTimeout(targets), timedOut: false,
+      fastAllowed: ballot === 0,
       replied: new Set(), seq: inst.seq, deps: inst.deps.slice(), originalSeq: inst.seq, originalDeps: inst.deps.slice(),
       allUnchanged: true,
     })
@@ -332,8 +379,10 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     const key = instanceKey(m.replica, m.num)
     const phase = this.phases.get(key)
     const inst = this.instances[m.replica]!.get(m.num)
-    if (phase?.kind !== 'preaccept' || phase.ballot !== m.ballot || inst === undefined || phase.replied.has(from)) return
+    if (phase === undefined) { this.sampleLate(from, key, m.ballot); return }
+    if (phase.kind !== 'preaccept' || phase.ballot !== m.ballot || inst === undefined || phase.replied.has(from)) return
     phase.replied.add(from)
+    this.sampleRtt(from, phase.sentAt)
     if (!m.unchanged || m.seq !== phase.originalSeq || !sameVector(m.deps, phase.originalDeps)) phase.allUnchanged = false
     // Slow path attributes: the union over the replies (Figure 2, Phase 1 step 3, "update deps, seq").
     if (m.seq > phase.seq) phase.seq = m.seq
@@ -367,7 +416,9 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     this.conflicts.record(inst)
     this.persistInstance(inst)
     const targets = this.acceptTargets(preferred)
-    const phase: Phase = { kind: 'accept', ballot, startedAt: this.ticks, acked: new Set(), targets }
+    const phase: Phase = {
+      kind: 'accept', ballot, startedAt: this.ticks, sentAt: this.ticks, timeout: this.phaseTimeout(targets), acked: new Set(), targets,
+    }
     this.phases.set(instanceKey(inst.replica, inst.num), phase)
     const message: Accept = { type: 'Accept', ballot, replica: inst.replica, num: inst.num, requests, seq, deps: deps.slice() }
     for (const p of targets) this.out.send(this.ctx.members[p]!, message)
@@ -402,7 +453,9 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   private onAcceptOK(from: number, m: AcceptOK): void {
     const phase = this.phases.get(instanceKey(m.replica, m.num))
     const inst = this.instances[m.replica]!.get(m.num)
-    if (phase?.kind !== 'accept' || phase.ballot !== m.ballot || inst === undefined) return
+    if (phase === undefined) { this.sampleLate(from, instanceKey(m.replica, m.num), m.ballot); return }
+    if (phase.kind !== 'accept' || phase.ballot !== m.ballot || inst === undefined) return
+    if (!phase.acked.has(from)) this.sampleRtt(from, phase.sentAt)
     phase.acked.add(from)
     if (phase.acked.size >= this.majority - 1) this.commitAsLeader(inst, inst.requests, inst.seq, inst.deps)
   }
@@ -446,6 +499,11 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private afterCommit(inst: Instance): void {
     const key = instanceKey(inst.replica, inst.num)
+    const phase = this.phases.get(key)
+    if (phase !== undefined) {
+      this.recentSends.set(key, { ballot: phase.ballot, sentAt: phase.sentAt })
+      if (this.recentSends.size > 256) this.recentSends.delete(this.recentSends.keys().next().value!)
+    }
     this.phases.delete(key)
     this.undecided.delete(key)
     this.missing.delete(key)
@@ -514,7 +572,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     if (inst.status === 'committed') return
     const key = instanceKey(inst.replica, inst.num)
     this.undecided.add(key)
-    inst.recoverAt = this.ticks + this.o.recoveryTicks + this.ctx.rng.int(this.o.recoveryTicks)
+    inst.recoverAt = this.ticks + this.recoveryDelay()
   }
 
   private startRecovery(inst: Instance): void {
@@ -528,7 +586,8 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     this.watch(inst)
     const replies = new Map<number, PrepareReply>()
     replies.set(this.me, this.replyOf(this.me, inst))
-    this.phases.set(key, { kind: 'prepare', ballot, startedAt: this.ticks, replies })
+    const everyone = this.quorumTargets(this.n - 1)
+    this.phases.set(key, { kind: 'prepare', ballot, startedAt: this.ticks, sentAt: this.ticks, timeout: this.phaseTimeout(everyone), replies })
     this.out.broadcast(this.ctx.members, this.ctx.id, { type: 'Prepare', ballot, replica: inst.replica, num: inst.num })
     this.checkPrepare(inst)
   }
@@ -617,7 +676,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       const dep = this.instances[plan.blockedOn.position]!.get(plan.blockedOn.num)
       if (dep === undefined) {
         // §4.5: a replica that waits on an instance it never heard of recovers it if it stays unknown.
-        if (!this.missing.has(key)) this.missing.set(key, this.ticks + this.o.recoveryTicks + this.ctx.rng.int(this.o.recoveryTicks))
+        if (!this.missing.has(key)) this.missing.set(key, this.ticks + this.recoveryDelay())
       } else if (!this.undecided.has(key)) {
         this.watch(dep)
       }
