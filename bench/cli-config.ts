@@ -43,6 +43,7 @@ export interface SweepFlags {
   baseline?: string
   option?: string[]
   messageComplexity?: boolean
+  linearizabilityCost?: boolean
 }
 
 const LIST_FLAGS: Record<string, keyof SweepConfig> = {
@@ -66,6 +67,7 @@ export function flagsToRaw(flags: SweepFlags): Record<string, unknown> {
     if (typeof v === 'string') raw[field] = /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v
   }
   if (flags.messageComplexity === false) raw.messageComplexity = false
+  if (flags.linearizabilityCost === true) raw.linearizabilityCost = true
   if (flags.option !== undefined && flags.option.length > 0) {
     const po: Record<string, Record<string, unknown>> = {}
     for (const text of flags.option) {

@@ -83,6 +83,11 @@ export interface SweepConfig {
   readonly protocolOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   /** Also measure messages per command at batch size 1 for every (protocol, n) next to the theory. */
   readonly messageComplexity: boolean
+  /**
+   * Also run the "what linearizability costs" experiment (bench/cap.ts): Raft (and EPaxos, when registered) against
+   * quorum-kv with strict and weak quorums, under one partition, same workload and seeds.
+   */
+  readonly linearizabilityCost: boolean
 }
 
 export const DEFAULT_SWEEP: SweepConfig = {
@@ -111,6 +116,7 @@ export const DEFAULT_SWEEP: SweepConfig = {
   baseline: 'unreplicated',
   protocolOptions: {},
   messageComplexity: true,
+  linearizabilityCost: false,
 }
 
 /** Presets adjust the defaults; explicit flags or config fields still win. */
@@ -132,6 +138,15 @@ export const PRESETS: Readonly<Record<string, Partial<SweepConfig>>> = {
    * free, short windows, so the whole sweep takes minutes (modelled signatures keep PBFT's n^2 affordable).
    */
   scale: { n: [4, 16, 31, 64, 100], f: [0], faults: ['none'], clients: [16], warmupMs: 500, durationMs: 1000, maxOps: 1000 },
+  /**
+   * What linearizability costs: Raft against quorum-kv (Dynamo-style, no consensus) at n = 5, fault free and with the
+   * leader (for quorum-kv: the busiest replica) crashed, plus the partition experiment of bench/cap.ts, whose section
+   * also covers EPaxos when it is registered.
+   */
+  cap: {
+    protocols: ['raft', 'quorum-kv'], n: [5], f: [0, 1], faults: ['none', 'crash-leader'], clients: [16], keys: 100,
+    readRatio: [0.5], warmupMs: 500, durationMs: 2000, maxOps: 2000, baseline: null, linearizabilityCost: true,
+  },
 }
 
 /** How a config field is spelled as a flag, so errors name what the user typed. */
@@ -141,6 +156,7 @@ export const FLAG_OF: Readonly<Record<keyof SweepConfig, string>> = {
   signers: '--signer', mode: '--mode', rates: '--rate', warmupMs: '--warmup-ms', durationMs: '--duration-ms',
   maxOps: '--max-ops', seed: '--seed', tickMs: '--tick-ms', snapshotInterval: '--snapshot-interval', cpu: '--cpu', timelineBucketMs: '--timeline-bucket-ms',
   baseline: '--baseline', protocolOptions: '--option', messageComplexity: '--no-message-complexity',
+  linearizabilityCost: '--linearizability-cost',
 }
 
 /** What the validator needs to know about the registry (kept abstract so validation is testable alone). */
@@ -296,6 +312,11 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
     bad('messageComplexity', `expected true or false, got ${JSON.stringify(v)}`)
     return undefined
   })
+  const linearizabilityCost = scalar('linearizabilityCost', v => {
+    if (typeof v === 'boolean') return v
+    bad('linearizabilityCost', `expected true or false, got ${JSON.stringify(v)}`)
+    return undefined
+  })
 
   if (faults !== undefined) {
     faults.forEach((kind, i) => {
@@ -334,6 +355,7 @@ export function validateSweepConfig(raw: unknown, registry: RegistryView, source
     baseline: baseline !== undefined ? baseline : base.baseline,
     protocolOptions: protocolOptions ?? base.protocolOptions,
     messageComplexity: messageComplexity ?? base.messageComplexity,
+    linearizabilityCost: linearizabilityCost ?? base.linearizabilityCost,
   }
 }
 

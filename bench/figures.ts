@@ -188,4 +188,31 @@ export interface LiveRunInfo {
   readonly echo: EchoFloor | null
   /** os.loadavg() when the run started: how busy the machine was. */
   readonly loadAverage: readonly number[]
+  /** Replicas and load in separate OS processes, or all in one (absent in results written before the choice existed). */
+  readonly form?: 'multi-process' | 'in-process'
+  /** Per process: CPU in the window, RSS at its end, messages per op (bench/live/process-figures.ts). */
+  readonly processes?: readonly LiveProcessFigures[]
+}
+
+/**
+ * One process of a live run: CPU time it spent in the measured window, its resident memory at the window's end and,
+ * for replicas, the replica-to-replica messages it sent per completed operation. Multi-process runs have every figure;
+ * in-process runs share one process, so replicas get only their messages and one 'whole-process' row carries the CPU
+ * and memory of everything together.
+ */
+export interface LiveProcessFigures {
+  /** 'whole-process': the in-process form's single process (replicas and clients together). */
+  readonly role: 'replica' | 'load-generator' | 'whole-process'
+  /** Replica id, or load generator index (0 for the whole process). */
+  readonly id: number
+  readonly pid: number
+  /** User + system CPU ms in the measured window (from /proc/<pid>/stat); null when not separable or not on Linux. */
+  readonly cpuMs: number | null
+  /** cpuMs over the window's wall time, in percent of one core. */
+  readonly cpuPercent: number | null
+  readonly cpuUsPerOp: number | null
+  /** Resident set size at the window's end (VmRSS). */
+  readonly rssBytes: number | null
+  /** Replica-to-replica messages this replica sent in the window per completed operation (replicas only). */
+  readonly messagesPerOp: number | null
 }

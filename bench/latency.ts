@@ -26,6 +26,19 @@ export class LatencyRecorder {
     this.h.recordValue(Math.max(1, Math.round(ms * 1000)))
   }
 
+  /** The histogram in HdrHistogram's compressed base64 form, to carry it to another process. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.h)
+  }
+
+  /**
+   * Add the samples of an encoded histogram (another load generator's): percentiles of the merged histogram are the
+   * percentiles of all samples together, which averaging each process's percentiles would not give.
+   */
+  addEncoded(encoded: string): void {
+    this.h.add(hdr.decodeFromCompressedBase64(encoded, 64, false))
+  }
+
   summary(): LatencySummary {
     const h = this.h
     // HdrHistogram answers a percentile with its bucket's highest equivalent value, which can exceed the largest

@@ -1,7 +1,7 @@
 /**
  * The `network` dimension of a sweep. 'lan' and 'wan' are simulated (deterministic, virtual time); 'libp2p' runs a
- * real cluster on loopback in this process (bench/live/: TCP + Noise + Yamux on 127.0.0.1, file storage), measured in
- * wall-clock time. Real runs cover what a real cluster can do without injected faults: fault-free, closed loop.
+ * real cluster on loopback, each replica its own OS process and the load from a separate process (bench/live/: TCP +
+ * Noise + Yamux on 127.0.0.1, file storage), measured in wall-clock time. Real runs cover what a real cluster can do without injected faults: fault-free, closed loop.
  */
 import type { SimClusterOptions } from '../net/sim/cluster.ts'
 import { THREE_REGION_WAN, type RegionTopology } from '../net/sim/latency.ts'

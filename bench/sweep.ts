@@ -16,6 +16,7 @@ import { runOne } from './run-one.ts'
 import { isLiveNetwork } from './networks.ts'
 import { measureLibp2pEcho } from './libp2p-echo.ts'
 import { runLiveOne } from './live/run-live.ts'
+import { measureLinearizabilityCost, type CapReport } from './cap.ts'
 
 export const RESULTS_SCHEMA = 'consensus-bench/results/v1'
 
@@ -29,6 +30,8 @@ export interface SweepResults {
   readonly skipped: readonly SkippedRun[]
   readonly messageComplexity: readonly MessageComplexity[]
   readonly runs: readonly RunResult[]
+  /** The "what linearizability costs" experiment, when the config asked for it (bench/cap.ts). */
+  readonly linearizabilityCost?: CapReport
   /** Wall-clock duration of the whole sweep (merged shards: their durations summed). */
   readonly wallMs: number
   /** Present on one shard's results only (`bench --shard i/k`); `bench merge` combines all k into a whole sweep. */
@@ -152,10 +155,17 @@ export async function runSweep(config: SweepConfig, registry: Registry, hooks: S
     runs.push(await runLiveOne(spec, protocol, echo))
     finished(runLabel(spec))
   }
+  // The partition experiment is one step, run by the first shard only (merge keeps it from there).
+  let linearizabilityCost: CapReport | undefined
+  if (config.linearizabilityCost && (shard === undefined || shard.index === 1)) {
+    hooks.onProgress?.({ done, total, label: 'what linearizability costs: partition runs' })
+    linearizabilityCost = measureLinearizabilityCost(registry, { firstSeed: config.seed })
+  }
   hooks.onProgress?.({ done, total, label: 'writing results' })
   return {
     schema: RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), preset, config, skipped: plan.skipped,
-    messageComplexity: complexity, runs, wallMs: Math.round(performance.now() - started),
+    messageComplexity: complexity, runs, ...(linearizabilityCost !== undefined ? { linearizabilityCost } : {}),
+    wallMs: Math.round(performance.now() - started),
     ...(shard !== undefined ? { shard } : {}),
   }
 }
@@ -203,6 +213,10 @@ export function mergeShards(parts: readonly SweepResults[], registry: Registry):
     skipped: plan.skipped,
     messageComplexity: plan.complexity.map(c => pick(complexity.get(`${c.protocol}/${c.n}`), `the batch-size-1 measurement of ${c.protocol} n=${c.n}`)),
     runs: plan.runs.map(spec => pick(runs.get(spec.id), `run ${spec.id}`)),
+    ...(() => {
+      const cap = parts.find(p => p.linearizabilityCost !== undefined)?.linearizabilityCost
+      return cap !== undefined ? { linearizabilityCost: cap } : {}
+    })(),
     wallMs: parts.reduce((sum, p) => sum + p.wallMs, 0),
   }
 }

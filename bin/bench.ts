@@ -22,12 +22,14 @@ import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
 import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
-import { terminalSummary } from '../bench/output/table.ts'
+import { formatTable, terminalSummary } from '../bench/output/table.ts'
+import { CAP_TITLE, capTable } from '../bench/output/cap-section.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
 import { positiveInt } from './cli-args.ts'
 import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '../bench/live/config.ts'
 import { runLiveBench } from '../bench/live/live-bench.ts'
 import { liveResultsDir, liveTerminalSummary, writeLiveResults } from '../bench/live/report.ts'
+import { ETCD_MISSING, findEtcd } from '../bench/live/etcd-cluster.ts'
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`)
@@ -67,6 +69,7 @@ const program = new Command('bench')
   .option('--baseline <name>', "protocol run in every sweep as the baseline ('none' for no baseline)", String(d.baseline))
   .option('--option <protocol.key=value>', 'protocol option, e.g. raft.maxInflight=8 (repeatable)', collect)
   .option('--no-message-complexity', 'skip the batch-size-1 message count against theory')
+  .option('--linearizability-cost', "also run the partition experiment 'What linearizability costs' (raft, epaxos, quorum-kv; on in --preset cap)")
   .option('--config <file>', 'sweep configuration as JSON (fields as in bench/config.ts; flags override it)')
   .option('--preset <name>', `preset: ${Object.keys(PRESETS).join(', ')}`)
   .option('--quick', 'the quick preset: about a minute')
@@ -127,7 +130,14 @@ const program = new Command('bench')
       await writeResults(results, dir, opts.htmlRuns === true ? { runViews: { registry: protocols, onRun: say } } : {})
     }
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
-    else process.stdout.write(terminalSummary(results, dir))
+    else {
+      if (results.linearizabilityCost !== undefined) {
+        const t = capTable(results.linearizabilityCost)
+        process.stdout.write(`${CAP_TITLE} (partition experiment; see report.md for what each column measures)\n` +
+          `${formatTable(t.header, t.rows)}\n\n`)
+      }
+      process.stdout.write(terminalSummary(results, dir))
+    }
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
     // A run that broke safety or stopped making progress makes the sweep's figures untrustworthy: say so in the exit code.
     process.exitCode = results.runs.some(r => r.figures.safetyViolations > 0 || r.figures.liveness?.ok === false) ? 1 : 0
@@ -230,7 +240,8 @@ program.command('failover')
 
 const dl = DEFAULT_LIVE_BENCH
 program.command('live')
-  .description('Real clusters over libp2p on 127.0.0.1 (TCP + Noise + Yamux, file storage), wall-clock: single-client ' +
+  .description('Real clusters over libp2p on 127.0.0.1 (TCP + Noise + Yamux, file storage; each replica its own OS process, ' +
+    'load from separate processes), wall-clock: single-client ' +
     'commit latency next to a bare libp2p echo, and throughput per client count and fsync policy (see bench/README.md).')
   .option('--protocols <list>', `protocols (default: every registered one: ${[...protocols.keys()].join(', ')})`)
   .option('--clients <list>', 'outstanding operations; without --client-nodes each is its own libp2p node with one request outstanding', dl.clients.join(','))
@@ -247,6 +258,11 @@ program.command('live')
   .option('--keys <k>', 'distinct keys written', String(dl.keys))
   .option('--timeout-ms <ms>', 'per-request deadline (a request past it counts as a timeout)', String(dl.timeoutMs))
   .option('--seed <s>', 'seed of the workload (keys); timing is the machine\'s', String(dl.seed))
+  .option('--load-processes <k>', 'load-generator processes sharing the client nodes', String(dl.loadProcesses))
+  .option('--in-process', 'run replicas and clients in this one process (for debugging; the default runs each replica ' +
+    'as its own OS process and the load from separate processes); the same as --forms in-process')
+  .option('--forms <list>', 'multi-process, in-process, or both (each protocol measured in each form, side by side)', dl.forms.join(','))
+  .option('--baseline <name>', "etcd: also measure a local etcd cluster of each protocol's size (the etcd binary on the PATH) with the same workload, side by side with ratios; none: no baseline", 'none')
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
@@ -264,6 +280,8 @@ program.command('live')
     }
     const json = opts.json === true
     const progress = !json && opts.quiet !== true
+    // Said up front, whatever --quiet or --json: the run goes on without the baseline.
+    if (config.baseline === 'etcd' && findEtcd() === null) process.stderr.write(`bench live: ${ETCD_MISSING}\n`)
     const results = await runLiveBench(config, protocols, {
       onProgress: p => { if (progress) process.stderr.write(`bench live [${p.done}/${p.total}] ${p.label}\n`) },
     })
@@ -272,6 +290,7 @@ program.command('live')
       dir = liveResultsDir(opts.out as string, results.startedAt)
       writeLiveResults(results, dir)
     }
+    if (results.baseline?.status === 'failed') process.stderr.write(`bench live: ${results.baseline.message}\n`)
     if (json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
     else process.stdout.write(liveTerminalSummary(results, dir))
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)

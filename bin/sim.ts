@@ -41,6 +41,7 @@ const program = new Command('sim')
   .option('--fsync-ms <ms>', 'virtual time an fsync takes', nonNegativeNumber('--fsync-ms'), 0)
   .option('--cpu <model>', "model processing time: 'reference' or key=value over it (receiveUs, sendUs, perByteNs, signUs, verifyUs)")
   .option('--keys <k>', 'distinct keys in the workload', positiveInt('--keys'), 8)
+  .addOption(new Option('--writers-per-key <w>', "'single': key i is written only by client i mod clients (no racing writes); 'any'").choices(['any', 'single']).default('any'))
   .option('--clock-drift <d>', 'each replica\'s clock runs at a rate drawn in [1-d, 1+d] (e.g. 0.2)', nonNegativeNumber('--clock-drift'))
   .option('--liveness-bound <ms>', 'operations invoked after the final heal must complete within this much virtual time', positiveInt('--liveness-bound'))
   .option('--max-timed-out <share>', 'at most this share of operations may time out (0..1)', nonNegativeNumber('--max-timed-out'))
@@ -73,7 +74,7 @@ function main(): void {
     ...(a.byzantineCount !== undefined ? { byzantineCount: a.byzantineCount as number } : {}),
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
     tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
-    workload: { keys: a.keys as number },
+    workload: { keys: a.keys as number, ...(a.writersPerKey === 'single' ? { writersPerKey: 'single' as const } : {}) },
     ...(cpu !== undefined ? { cpu } : {}),
     ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
     ...(a.livenessBound !== undefined ? { livenessBoundMs: a.livenessBound as number } : {}),

@@ -22,6 +22,12 @@ export interface KvMix {
   readonly keyPrefix?: string
   /** Prepended to every written value, so a second workload on the same keys writes values the first never did. */
   readonly valuePrefix?: string
+  /**
+   * 'any' (default): every client writes every key. 'single': key i is written (put, cas, delete) only by client
+   * i mod clients, and read by all, so no two writes of a key are concurrent: without faults even a store with no
+   * consensus (quorum-kv with R + W > N) gives linearizable histories, which shows what concurrent writers break.
+   */
+  readonly writersPerKey?: 'any' | 'single'
 }
 
 export function validateKvMix(o: KvMix): void {
@@ -36,6 +42,9 @@ export function validateKvMix(o: KvMix): void {
     throw new ConfigError('readRatio', 'read, cas and delete ratios add up to more than 1')
   }
   if (o.valueSize !== undefined && (!Number.isInteger(o.valueSize) || o.valueSize < 0)) throw new ConfigError('valueSize', `must be an integer >= 0, got ${o.valueSize}`)
+  if (o.writersPerKey !== undefined && o.writersPerKey !== 'any' && o.writersPerKey !== 'single') {
+    throw new ConfigError('writersPerKey', `expected any or single, got ${JSON.stringify(o.writersPerKey)}`)
+  }
 }
 
 /**
@@ -104,15 +113,28 @@ export function createKvOpGenerator(mix: KvMix, clientIds: readonly NodeId[], rn
   const written = new Map<NodeId, number>()
   const prefix = mix.keyPrefix ?? ''
   const valuePrefix = mix.valuePrefix ?? ''
+  const singleWriter = mix.writersPerKey === 'single'
+  /** With a single writer per key: the key indexes each client writes. */
+  const owned = (client: NodeId): number[] => {
+    const at = clientIds.indexOf(client)
+    const out: number[] = []
+    for (let k = at; at >= 0 && k < keys; k += clientIds.length) out.push(k)
+    return out
+  }
   return client => {
-    const key = `${prefix}k${pickKey(rng)}`
+    let key = `${prefix}k${pickKey(rng)}`
     const roll = rng.next()
     const n = (written.get(client) ?? 0) + 1
     written.set(client, n)
     const value = `${valuePrefix}${client}-${n}${pad}`
     if (roll < readRatio) return { type: 'get', key }
+    if (singleWriter) {
+      const mine = owned(client)
+      if (mine.length === 0) return { type: 'get', key } // more clients than keys: this one only reads
+      key = `${prefix}k${mine[rng.int(mine.length)]!}`
+    }
     if (roll < readRatio + casRatio) {
-      const other = clientIds[rng.int(clientIds.length)]!
+      const other = singleWriter ? client : clientIds[rng.int(clientIds.length)]!
       const expected = rng.chance(0.2) ? null : `${valuePrefix}${other}-${Math.max(1, n - 1 - rng.int(3))}${pad}`
       return { type: 'cas', key, expected, value }
     }

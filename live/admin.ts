@@ -3,6 +3,7 @@
  * by the folder's permissions), speaking one JSON object per line. `status` reports role, epoch, commit and applied
  * index, membership, peers and counters; `block` / `heal` inject and lift a partition at the node's transport, and
  * `clock` makes the replica's clock run fast or slow (clock drift; rate 1 is true time), both used by chaos runs;
+ * `digest` hashes the replicated state, so a benchmark can check that replicas in other processes agree;
  * `admin` hands the replica one of the contract's administrative inputs (membership change, leader transfer).
  */
 import { existsSync, unlinkSync } from 'node:fs'
@@ -11,6 +12,8 @@ import type { AdminCommand } from '../core/protocol.ts'
 
 export type AdminRequest =
   | { readonly cmd: 'status' }
+  /** The applied index and a SHA-256 of the replicated state (store and sessions) at it: replicas agree when both match. */
+  | { readonly cmd: 'digest' }
   | { readonly cmd: 'block'; readonly peers: readonly number[] }
   | { readonly cmd: 'heal' }
   | { readonly cmd: 'clock'; readonly rate: number }
@@ -38,14 +41,14 @@ export function parseAdminCommand(v: unknown): AdminCommand | null {
 
 function parseRequest(line: string): AdminRequest {
   const v = JSON.parse(line) as { cmd?: unknown; peers?: unknown; rate?: unknown; command?: unknown }
-  if (v.cmd === 'status' || v.cmd === 'heal') return { cmd: v.cmd }
+  if (v.cmd === 'status' || v.cmd === 'heal' || v.cmd === 'digest') return { cmd: v.cmd }
   if (v.cmd === 'block' && Array.isArray(v.peers) && v.peers.every(p => Number.isInteger(p))) return { cmd: 'block', peers: v.peers as number[] }
   if (v.cmd === 'clock' && typeof v.rate === 'number' && v.rate > 0 && v.rate <= 100) return { cmd: 'clock', rate: v.rate }
   if (v.cmd === 'admin') {
     const command = parseAdminCommand(v.command)
     if (command !== null) return { cmd: 'admin', command }
   }
-  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"block"|"heal"|"clock"|"admin"}; ` +
+  throw new Error(`unknown admin request ${line.slice(0, 100)} (expected {"cmd":"status"|"digest"|"block"|"heal"|"clock"|"admin"}; ` +
     'clock takes a rate above 0; admin a command {"kind":"add-learner"|"promote"|"remove","id":<replica>} or ' +
     '{"kind":"transfer-leadership","to":<replica>})')
 }

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Server } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import type { Libp2p } from '@libp2p/interface'
@@ -47,6 +47,17 @@ export interface NodeStatus extends HostStatus {
   readonly framesRejected: Readonly<Record<string, number>>
   /** Requests refused because their session belongs to another client identity than the sender's. */
   readonly foreignSessionRequests: number
+  /** Replica.stateDigest() for protocols whose state lives in the replica (quorum-kv): equal digests, same store. */
+  readonly stateDigest: string | null
+  /** Frames this replica's transport received and decoded (replicas' and clients'). */
+  readonly framesReceived: number
+}
+
+/** The admin socket's `digest`: what two replicas must both show to hold the same replicated state. */
+export interface StateDigest {
+  readonly appliedIndex: number
+  /** SHA-256 (hex) of the state machine's snapshot: the key-value store and the session table. */
+  readonly sha256: string
 }
 
 export interface ConsensusNode {
@@ -153,6 +164,14 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     messagesSent: transport.stats.snapshot(),
     framesRejected: { ...transport.rejected },
     foreignSessionRequests: host.foreignSessionRequests,
+    stateDigest: host.replica.stateDigest?.() ?? null,
+    framesReceived: transport.received.frames,
+  })
+  // Index and hash in one turn, so they describe the same state. A protocol that keeps its state in the replica
+  // (quorum-kv) hashes that instead: the host's state machine stays empty there.
+  const digest = (): StateDigest => ({
+    appliedIndex: host.status().appliedIndex,
+    sha256: createHash('sha256').update(host.replica.stateDigest?.() ?? host.stateMachine.snapshot()).digest('hex'),
   })
   let admin: Server | null = null
   if (options.admin !== false) {
@@ -160,6 +179,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     admin = await startAdminServer(adminSocketPath(config, me.id), (request: AdminRequest) => {
       switch (request.cmd) {
         case 'status': return status()
+        case 'digest': return digest()
         case 'block': blocked = [...request.peers]; transport.setBlocked(new Set(blocked)); return { blocked }
         case 'heal': blocked = []; transport.setBlocked(new Set()); return { blocked }
         case 'clock': host.setClockRate(request.rate); return { clockRate: request.rate }

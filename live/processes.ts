@@ -38,8 +38,12 @@ export function runningPid(config: ClusterConfig, id: NodeId): number | null {
   return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null
 }
 
-/** Start replica `id` as a detached process; resolves once its admin socket answers. */
-export async function startReplicaProcess(config: ClusterConfig, configFile: string, id: NodeId, timeoutMs = 20_000): Promise<number> {
+/**
+ * Start replica `id` as a detached process; resolves once its admin socket answers. `onSpawn` learns the pid at once
+ * (before the replica answers), so a caller can stop it even if start-up is interrupted.
+ */
+export async function startReplicaProcess(config: ClusterConfig, configFile: string, id: NodeId, timeoutMs = 20_000,
+  onSpawn?: (pid: number) => void): Promise<number> {
   const existing = runningPid(config, id)
   if (existing !== null) return existing
   mkdirSync(configPath(config, config.runDir), { recursive: true, mode: 0o700 })
@@ -51,6 +55,7 @@ export async function startReplicaProcess(config: ClusterConfig, configFile: str
   const pid = child.pid
   if (pid === undefined) throw new Error(`could not start replica ${id}`)
   child.unref()
+  onSpawn?.(pid)
   writeFileSync(pidFile(config, id), `${pid}\n`)
   const deadline = Date.now() + timeoutMs
   for (;;) {

@@ -9,6 +9,7 @@ import { raft } from './raft/descriptor.ts'
 import { pbft } from './pbft/descriptor.ts'
 import { hotstuff } from './hotstuff/descriptor.ts'
 import { epaxos } from './epaxos/descriptor.ts'
+import { quorumKv } from './quorum-kv/descriptor.ts'
 
 export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyProtocol>([
   [unreplicated.name, unreplicated],
@@ -17,6 +18,7 @@ export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyPr
   [pbft.name, pbft],
   [hotstuff.name, hotstuff],
   [epaxos.name, epaxos],
+  [quorumKv.name, quorumKv],
 ])
 
 export function getProtocol(name: string): AnyProtocol {

@@ -9,7 +9,6 @@
 import { encodeKvCommand, type KvCommand } from '../../core/kv.ts'
 import { keyChooser } from '../../core/kv-workload.ts'
 import type { Rng } from '../../core/random.ts'
-import type { ConsensusClient } from '../../live/client.ts'
 import { LatencyRecorder } from '../latency.ts'
 import { RequestTimeoutError } from '../../core/client-host.ts'
 import type { Workload } from '../workload.ts'
@@ -34,7 +33,12 @@ export interface LiveLoadResult {
   readonly maxGapMs: number
 }
 
-export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: LiveLoadOptions): Promise<LiveLoadResult> {
+/** Anything that runs a command within a deadline: the project's ConsensusClient, or the etcd baseline's (etcd-load.ts). */
+export interface LoadClient {
+  run(command: KvCommand, options: { timeoutMs: number }): Promise<unknown>
+}
+
+export async function runLiveClosedLoop(clients: readonly LoadClient[], o: LiveLoadOptions): Promise<LiveLoadResult> {
   const pickKey = keyChooser(o.keyDistribution, o.keys)
   const value = 'v'.repeat(o.valueSize)
   const latency = new LatencyRecorder()
@@ -74,7 +78,7 @@ export async function runLiveClosedLoop(clients: readonly ConsensusClient[], o: 
   // encodeKvCommand is checked once here so a bad workload fails before any load.
   encodeKvCommand(nextCommand(0))
 
-  const loop = async (client: ConsensusClient, caller: number): Promise<void> => {
+  const loop = async (client: LoadClient, caller: number): Promise<void> => {
     while (!closed && failure === null) {
       const issuedAt = performance.now()
       if (issuedAt >= windowEnd) return

@@ -6,6 +6,7 @@ import { ConfigError } from '../../core/errors.ts'
 import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storage.ts'
 import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
+import { LIVE_FORMS, type LiveForm } from './live-target.ts'
 
 export interface LiveBenchConfig {
   /** Registry names, the unreplicated baseline included if wanted. */
@@ -34,7 +35,19 @@ export interface LiveBenchConfig {
   readonly timeoutMs: number
   /** Seeds the workload's choice of keys (timing is the machine's). */
   readonly seed: number
+  /**
+   * 'multi-process': each replica its own OS process, load from separate processes; 'in-process': all in this one (for
+   * debugging). Both: each protocol measured in both forms one after the other, side by side in one report.
+   */
+  readonly forms: readonly LiveForm[]
+  /** Load-generator processes sharing the client nodes (multi-process form). */
+  readonly loadProcesses: number
+  /** A production system measured in the same run with the same workload (etcd-baseline.ts); null: none. */
+  readonly baseline: LiveBaseline | null
 }
+
+export const LIVE_BASELINES = ['etcd'] as const
+export type LiveBaseline = typeof LIVE_BASELINES[number]
 
 export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   clients: [1, 16, 64, 256],
@@ -51,7 +64,13 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   keys: 1000,
   timeoutMs: 5000,
   seed: 1,
+  forms: ['multi-process'],
+  loadProcesses: 1,
+  baseline: null,
 }
+
+/** Load-generator processes one run may start (each a Node process of its own). */
+export const MAX_LOAD_PROCESSES = 16
 
 /** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
 export const MAX_LIVE_CLIENTS = 1024
@@ -73,6 +92,11 @@ export interface LiveBenchFlags {
   keys?: string
   timeoutMs?: string
   seed?: string
+  /** Commander gives a boolean for a flag without a value. */
+  inProcess?: boolean
+  forms?: string
+  loadProcesses?: string
+  baseline?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -145,6 +169,22 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     keys: scalar(flags.keys, int('--keys', 1, 10_000_000), d.keys),
     timeoutMs: scalar(flags.timeoutMs, int('--timeout-ms', 1, 600_000), d.timeoutMs),
     seed: scalar(flags.seed, int('--seed', 0, 2 ** 32 - 1), d.seed),
+    forms: flags.inProcess === true ? ['in-process'] : list('--forms', flags.forms, (f, i) => {
+      if ((LIVE_FORMS as readonly string[]).includes(f)) return f as LiveForm
+      problems.push(`--forms[${i}]: expected one of ${LIVE_FORMS.join(', ')}, got "${f}"`)
+      return undefined
+    }, d.forms),
+    loadProcesses: scalar(flags.loadProcesses, int('--load-processes', 1, MAX_LOAD_PROCESSES), d.loadProcesses),
+    baseline: scalar<LiveBaseline | null>(flags.baseline, s => {
+      if (s === 'none') return null
+      if ((LIVE_BASELINES as readonly string[]).includes(s)) return s as LiveBaseline
+      problems.push(`--baseline: expected ${LIVE_BASELINES.join(', ')} or none, got "${s}"`)
+      return undefined
+    }, d.baseline),
+  }
+  if (flags.inProcess === true && flags.forms !== undefined) problems.push('--in-process: means --forms in-process; give one of the two')
+  if (!config.forms.includes('multi-process') && config.loadProcesses > 1) {
+    problems.push('--load-processes: load processes need the multi-process form (drop --in-process)')
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)
   return config

@@ -2,6 +2,8 @@
  * `bench live`: real-network figures on loopback. First the bare libp2p echo round trip (the floor under any commit),
  * then for every protocol and fsync policy one loopback cluster, measured with each client count in turn (each
  * measurement with its own warm-up), `repeat` times; the figures reported are the medians of the repetitions.
+ * By default each replica is its own OS process and the load comes from separate load-generator processes
+ * (live-target.ts); `--in-process` runs everything in this process, for debugging.
  */
 import { loadavg } from 'node:os'
 import type { AnyProtocol } from '../../core/protocol.ts'
@@ -12,8 +14,11 @@ import type { LatencySummary } from '../latency.ts'
 import type { Registry } from '../matrix.ts'
 import { snapshotIntervalFor } from '../snapshot-interval.ts'
 import type { LiveBenchConfig } from './config.ts'
-import { startLoopbackCluster, type Agreement } from './loopback-cluster.ts'
-import { measureLive, type LiveMeasurement } from './measure.ts'
+import type { Agreement } from './loopback-cluster.ts'
+import { startLiveTarget, type LiveForm } from './live-target.ts'
+import type { LiveMeasurement } from './measure.ts'
+import type { ProcessFigures } from './process-figures.ts'
+import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
@@ -41,8 +46,10 @@ export interface LiveMedians {
 }
 
 export interface LiveRun {
-  /** protocol/n/fsync/clients: stable across result files. */
+  /** protocol/n/fsync/clients (and /in-process for that form): stable across result files. */
   readonly id: string
+  /** How this cluster ran: replicas and load in separate processes, or all in this one. */
+  readonly form: LiveForm
   readonly protocol: string
   readonly n: number
   readonly fsync: FsyncPolicy
@@ -57,11 +64,15 @@ export interface LiveRun {
   /** The worst end-state check over the samples. */
   readonly agreement: Agreement['verdict']
   readonly theoreticalMessagesPerOp: number
+  /** Per process (replicas, load generators, or the one shared process): each figure's median over the samples. */
+  readonly processes: readonly ProcessFigures[]
 }
 
 export interface LiveResults {
   readonly schema: typeof LIVE_RESULTS_SCHEMA
   readonly startedAt: string
+  /** The forms measured (each run says its own). */
+  readonly forms: readonly LiveForm[]
   readonly environment: Environment
   readonly config: LiveBenchConfig
   /** os.loadavg() (1, 5, 15 minutes) at the start and the end: how busy the machine was. */
@@ -70,6 +81,8 @@ export interface LiveResults {
   /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
   readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
+  /** `--baseline etcd`: etcd measured in this run with the same workload, beside every protocol run; null: not asked. */
+  readonly baseline: EtcdBaselineResults | null
   readonly wallMs: number
 }
 
@@ -113,6 +126,20 @@ function medians(samples: readonly LiveMeasurement[]): LiveMedians {
   }
 }
 
+/** Each process's figures: the median of every figure over the samples (null when no sample has it). */
+function processMedians(samples: readonly LiveMeasurement[]): ProcessFigures[] {
+  const first = samples[0]?.processes ?? []
+  return first.map(p => {
+    const same = samples.map(s => s.processes.find(q => q.role === p.role && q.id === p.id)).filter(q => q !== undefined)
+    const m = (get: (q: ProcessFigures) => number | null): number | null => {
+      const values = same.map(get).filter((v): v is number => v !== null)
+      return values.length === 0 ? null : r3(median(values))
+    }
+    return { role: p.role, id: p.id, pid: p.pid, cpuMs: m(q => q.cpuMs), cpuPercent: m(q => q.cpuPercent), cpuUsPerOp: m(q => q.cpuUsPerOp),
+      rssBytes: m(q => q.rssBytes), messagesPerOp: m(q => q.messagesPerOp) }
+  })
+}
+
 function worst(verdicts: readonly Agreement['verdict'][]): Agreement['verdict'] {
   if (verdicts.includes('diverged')) return 'diverged'
   if (verdicts.includes('unchecked')) return 'unchecked'
@@ -124,9 +151,13 @@ const loadNow = () => loadavg().map(x => Math.round(x * 100) / 100)
 export async function runLiveBench(config: LiveBenchConfig, registry: Registry, hooks: LiveBenchHooks = {}): Promise<LiveResults> {
   const started = performance.now()
   const startedAt = new Date().toISOString()
+  // At the start: replica and load processes load the working tree's code when they start, so the commit that counts
+  // is the one checked out when the run began (a checkout during the run would mix code; do not edit while measuring).
+  const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * clientCounts.length * config.repeat
+  const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat +
+    etcdMeasurementsPlanned(config)
   let done = 0
   hooks.onProgress?.({ done, total, label: 'libp2p echo' })
   const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
@@ -139,6 +170,11 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
     transport = await measureTransportRate({ messages: config.transportMessages })
   }
+  // --baseline etcd: an etcd measurement of the same n and count right before each protocol measurement. Its etcd
+  // processes are stopped when this function leaves, however it leaves (`await using`).
+  await using etcd = config.baseline !== 'etcd' ? null : openEtcdBaseline(config, {
+    onProgress: label => hooks.onProgress?.({ done, total, label }), onMeasured: () => { done++ },
+  })
   const runs: LiveRun[] = []
   const maxClients = clientCounts[clientCounts.length - 1]!
   const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
@@ -147,8 +183,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
     const n = liveClusterSize(protocol)
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
-    for (const fsync of config.fsync) {
-      const cluster = await startLoopbackCluster({
+    for (const fsync of config.fsync) for (const form of config.forms) {
+      const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '')
+      hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
+        : `${n} replica processes and ${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`}` })
+      const cluster = await startLiveTarget(protocol, {
+        form, loadProcesses: config.loadProcesses,
         protocol: name, n, clients: nodesFor(maxClients), fsync, signer: config.signer,
         tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
         ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
@@ -158,26 +198,31 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
       try {
         // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
         for (const clients of clientCounts) {
-          hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}: connecting` })
+          hooks.onProgress?.({ done, total, label: `${label} clients=${clients}: connecting` })
           const nodes = nodesFor(clients)
-          const connectMs = await cluster.connectClients(nodes)
+          const connectMs = await cluster.connect(nodes)
           const samples: LiveMeasurement[] = []
           for (let i = 0; i < config.repeat; i++) {
-            hooks.onProgress?.({ done, total, label: `${name} n=${n} fsync=${fsync} clients=${clients}` +
+            await etcd?.measureBeside(n, clients, i)
+            hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
               (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
-            samples.push(await measureLive(cluster, protocol, clients, {
+            samples.push(await cluster.measure(clients, nodes, {
               readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
               warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
               timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
-            }, nodes))
+            }))
             done++
           }
-          runs.push({
-            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : ''), protocol: name, n, fsync, clients,
+          const run: LiveRun = {
+            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') + (form === 'in-process' ? '/in-process' : ''),
+            form, protocol: name, n, fsync, clients,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
-          })
+            processes: processMedians(samples),
+          }
+          runs.push(run)
+          etcd?.pairWith(run)
         }
       } finally {
         await cluster.close()
@@ -185,7 +230,8 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     }
   }
   return {
-    schema: LIVE_RESULTS_SCHEMA, startedAt, environment: captureEnvironment(), config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs, wallMs: Math.round(performance.now() - started),
+    schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment, config,
+    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs,
+    baseline: etcd?.results() ?? null, wallMs: Math.round(performance.now() - started),
   }
 }

@@ -17,6 +17,7 @@ import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { createNode, type ConsensusNode } from '../../live/node.ts'
+import { completeFirstWrites, connectDeadlineMs } from './connect-clients.ts'
 
 export interface LoopbackClusterOptions {
   readonly protocol: string
@@ -78,9 +79,6 @@ export async function freeLoopbackPorts(count: number): Promise<number[]> {
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
-/** Clients connecting at once: enough to overlap handshakes, few enough not to time out on a loaded machine. */
-const CONNECT_WAVE = 32
-const CONNECT_ATTEMPTS = 5
 
 export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<LoopbackCluster> {
   const started = performance.now()
@@ -108,7 +106,7 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
     for (const r of config.replicas) replicas.push(await createNode({ config, id: r.id, admin: false }))
     const startMs = performance.now() - started
 
-    const connectClients = async (count: number, deadlineMs = 60_000 + 200 * count): Promise<number> => {
+    const connectClients = async (count: number, deadlineMs = connectDeadlineMs(count)): Promise<number> => {
       if (!Number.isInteger(count) || count < 1 || count > config.clients.length) {
         throw new RangeError(`clients: expected 1 to ${config.clients.length} (the identities this cluster was made with), got ${count}`)
       }
@@ -121,24 +119,7 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
         clients.push(client)
         fresh.push(client)
       }
-      const firstWrite = async (client: ConsensusClient): Promise<void> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await client.put(`connect-${client.id}`, 'x')
-            return
-          } catch (e) {
-            if (attempt >= CONNECT_ATTEMPTS || performance.now() > deadline) {
-              throw new Error(`client ${client.id} could not complete a write after ${attempt} attempts ` +
-                `(${Math.round(performance.now() - t0)} ms): ${(e as Error).message}`)
-            }
-          }
-        }
-      }
-      // One client first: it waits out the leader election alone.
-      if (fresh.length > 0) await firstWrite(fresh[0]!)
-      for (let i = 1; i < fresh.length; i += CONNECT_WAVE) {
-        await Promise.all(fresh.slice(i, i + CONNECT_WAVE).map(firstWrite))
-      }
+      await completeFirstWrites(fresh, deadline)
       return performance.now() - t0
     }
 

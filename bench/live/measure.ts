@@ -13,6 +13,8 @@ import type { Workload } from '../workload.ts'
 import { windowFigures, type HostFigures, type RunFigures } from '../figures.ts'
 import { runLiveClosedLoop } from './closed-loop.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
+import { readProcess, type ProcessReading } from './proc-stat.ts'
+import { cpuFigures, messagesBetween, perOpOf, type ProcessFigures } from './process-figures.ts'
 
 export interface LiveWorkload extends Workload {
   /** Seeds the choice of keys and operations only; timing is the machine's. */
@@ -23,6 +25,8 @@ export interface LiveMeasurement {
   readonly figures: RunFigures
   readonly host: HostFigures
   readonly agreement: Agreement
+  /** Per replica (and load generator, or the one shared process): CPU, memory, messages per op in the window. */
+  readonly processes: readonly ProcessFigures[]
 }
 
 function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {
@@ -56,12 +60,15 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
   const deliveredStart = received(cluster)
   let before = new Map<string, TypeCount>()
   let after = new Map<string, TypeCount>()
+  const edges: { at: number; reading: ProcessReading | null; sent: Map<string, TypeCount>[] }[] = []
+  const edge = () => edges.push({ at: performance.now(), reading: readProcess(process.pid),
+    sent: cluster.replicas.map(r => r.transport.stats.byType('protocol')) })
   let load
   try {
     load = await runLiveClosedLoop(Array.from({ length: clients }, (_, i) => cluster.clients[i % nodes]!), {
       ...w, rng: createRng(w.seed).fork('bench-live-load'),
-      onWindowStart: () => { before = replicaCounts(cluster) },
-      onWindowEnd: () => { after = replicaCounts(cluster) },
+      onWindowStart: () => { before = replicaCounts(cluster); edge() },
+      onWindowEnd: () => { after = replicaCounts(cluster); edge() },
     })
   } finally {
     clearInterval(sampler)
@@ -82,5 +89,13 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     liveness: null,
   }
   const host: HostFigures = meter.finish(figures.deliveries, load.measuredOps)
-  return { figures, host, agreement }
+  const [start, end] = [edges[0]!, edges[edges.length - 1]!]
+  const ops = load.measuredOps
+  // One process holds everything: replicas get their own messages; CPU and memory are the whole process's.
+  const processes: ProcessFigures[] = cluster.replicas.map((r, i) => ({
+    role: 'replica', id: r.id, pid: process.pid, cpuMs: null, cpuPercent: null, cpuUsPerOp: null, rssBytes: null,
+    messagesPerOp: perOpOf(messagesBetween(start.sent[i]!, end.sent[i]!), ops),
+  }))
+  processes.push({ role: 'whole-process', id: 0, pid: process.pid, ...cpuFigures(start.reading, end.reading, end.at - start.at, ops), messagesPerOp: null })
+  return { figures, host, agreement, processes }
 }

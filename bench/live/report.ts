@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fmt, formatTable, markdownTable } from '../output/table.ts'
 import type { LiveResults, LiveRun } from './live-bench.ts'
+import { etcdSection } from './etcd-report.ts'
 
 export const LIVE_OUTPUT_FILES = ['results.json', 'results.csv', 'report.md'] as const
 
@@ -38,12 +39,18 @@ function repeatNote(r: LiveResults): string {
   return r.config.repeat > 1 ? `medians of ${r.config.repeat} measurements each` : 'one measurement each'
 }
 
+/** With both forms in one run, tables get a 'form' column after the fsync policy (else the form is said once). */
+function formColumn(r: LiveResults): { header: string[]; cell: (x: LiveRun) => string[] } {
+  return r.forms.length > 1 ? { header: ['form'], cell: x => [x.form] } : { header: [], cell: () => [] }
+}
+
 /** Single-client commit latency next to the echo floor. */
 export function latencyRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const single = r.runs.filter(x => x.clients === 1)
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
-    rows: single.map(x => [x.protocol, x.fsync, String(x.n), lat(x, x.median.latencyMs.p50, 3), lat(x, x.median.latencyMs.p99, 3),
+    header: ['protocol', 'fsync', ...f.header, 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
+    rows: single.map(x => [x.protocol, x.fsync, ...f.cell(x), String(x.n), lat(x, x.median.latencyMs.p50, 3), lat(x, x.median.latencyMs.p99, 3),
       r.echo.p50Ms > 0 && x.median.latencySamples > 0 ? `${fmt(x.median.latencyMs.p50 / r.echo.p50Ms, 1)}x` : '-', x.agreement]),
   }
 }
@@ -51,32 +58,56 @@ export function latencyRows(r: LiveResults): { header: string[]; rows: string[][
 /** Throughput: one row per protocol and fsync policy, one column per client count. */
 export function throughputRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const counts = [...new Set(r.runs.map(x => x.clients))].sort((a, b) => a - b)
-  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}`))]
+  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}`))]
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
+    header: ['protocol', 'fsync', ...f.header, 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
     rows: keys.map(k => {
-      const [protocol, fsync] = k.split('\u0000') as [string, string]
-      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync)
-      return [protocol, fsync, String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
+      const [protocol, fsync, form] = k.split('\u0000') as [string, string, string]
+      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form)
+      return [protocol, fsync, ...f.cell(of[0]!), String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
     }),
   }
 }
 
 /** Every measurement. */
 export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const f = formColumn(r)
   return {
-    header: ['protocol', 'fsync', 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+    header: ['protocol', 'fsync', ...f.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
       'timeouts', 'cpu us/op', 'connect ms', 'agreement'],
-    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
       fmt(x.connectMs, 0), x.agreement]),
   }
 }
 
+/** Which form was measured, in words. */
+export function formNote(r: LiveResults): string {
+  const multi = `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
+    `${r.config.loadProcesses} separate load-generator process${r.config.loadProcesses === 1 ? '' : 'es'}.`
+  const single = 'In-process form (--in-process): replicas and clients share this one Node process and its event loop.'
+  return r.forms.map(f => f === 'in-process' ? single : multi).join(' ') +
+    (r.forms.length > 1 ? ' Both forms were measured in this run, each protocol in one form and then the other (column form).' : '')
+}
+
+const MB = 1024 * 1024
+
+/** Per-process figures of every measurement: CPU in the window, memory at its end, messages per operation. */
+export function processRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const num = (v: number | null, digits: number) => v === null ? '-' : fmt(v, digits)
+  return {
+    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'rss MB', 'msgs/op'],
+    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients),
+      p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
+      num(p.cpuUsPerOp, 0), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
+  }
+}
+
 function machineNote(r: LiveResults): string {
   const e = r.environment
-  return `Wall-clock time on ${e.cpuCount} x ${e.cpuModel}; replicas and clients share this one Node process. ` +
+  return `Wall-clock time on ${e.cpuCount} x ${e.cpuModel}. ${formNote(r)} ` +
     `Load average at start ${r.loadAverage.start.join(' / ')}, at end ${r.loadAverage.end.join(' / ')} (1 / 5 / 15 min): ` +
     `above ${e.cpuCount} the machine was busy with other work and the figures are correspondingly noisy.`
 }
@@ -91,7 +122,10 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   lines.push('')
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
   lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
+  lines.push(...etcdSection(r, formatTable, (title, top) => (top ? [] : [`${title}:`])))
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
+  const p = processRows(r)
+  if (p.rows.length > 0) lines.push('Per process (CPU in the measured window, RSS at its end):', formatTable(p.header, p.rows), '')
   for (const x of r.runs.filter(x => x.agreement === 'diverged')) lines.push(`REPLICAS DIVERGED in ${x.id}`)
   lines.push(machineNote(r))
   lines.push(`${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s wall` + (outDir !== null ? `; results in ${outDir}` : ''))
@@ -104,8 +138,10 @@ export function liveMarkdown(r: LiveResults): string {
   out.push(`Started ${r.startedAt}; ${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s. Node ${r.environment.node}; ` +
     `commit ${r.environment.commit ?? 'unknown'}${r.environment.dirty === true ? ' (with uncommitted changes)' : ''}.`, '')
   out.push(machineNote(r), '')
-  out.push(`Each combination: a fresh cluster per protocol and fsync policy (replicas in this process, one libp2p node each, ` +
-    `file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
+  out.push(`Each combination: a fresh cluster per protocol and fsync policy (` +
+    r.forms.map(f => f === 'in-process' ? 'replicas in this process, one libp2p node each'
+      : 'each replica a `consensus node` process, load from separate processes').join('; or ') +
+    `, file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
     `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
     `${repeatNote(r)}. ` + (c.clientNodes === null ? 'Every client is its own libp2p node and client id with one request outstanding.'
       : `"clients" are outstanding operations, carried by at most ${c.clientNodes} client node(s), each pipelining its share over one connection per replica.`), '')
@@ -116,10 +152,15 @@ export function liveMarkdown(r: LiveResults): string {
   if (l.rows.length > 0) out.push('## Single-client commit latency', '', markdownTable(l.header, l.rows), '')
   const t = throughputRows(r)
   out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
+  out.push(...etcdSection(r, markdownTable, (title, top) => (top ? [`## ${title}`, ''] : [`${title}:`, ''])))
   const d = detailRows(r)
   out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
-  out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas; ' +
-    '`cpu us/op`: CPU time of the whole process (replicas and clients) per operation; `connect ms`: time for the client ' +
+  const p = processRows(r)
+  if (p.rows.length > 0) out.push('## Per process', '', markdownTable(p.header, p.rows), '')
+  out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas ' +
+    '(per process: the messages that replica sent); ' +
+    '`cpu us/op`: CPU time of every process of the run (replicas and load generators, or the one shared process) per operation, ' +
+    'read from /proc/<pid>/stat at the edges of the measured window; `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
     'nodes added at this count to complete their first write (excluded from the figures); `agreement`: after each ' +
     'measurement every replica applied the same index and holds byte-identical state (`unchecked`: they did not reach ' +
     'the same index within 3 s).', '')
@@ -135,11 +176,11 @@ function cell(v: string | number): string {
 export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
-    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms']
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'form']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms])
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, x.form])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

@@ -2,6 +2,7 @@
  * report.html: the Markdown report's content as a self-contained page with the charts inlined as SVG.
  */
 import type { SweepResults } from '../sweep.ts'
+import { CAP_TITLE, capExplanation, capTable } from './cap-section.ts'
 import { wanRegionsTable } from './wan-regions.ts'
 import { messagesTable } from './markdown.ts'
 import { fmt, summaryRows } from './table.ts'
@@ -45,6 +46,10 @@ export function toHtml(results: SweepResults, charts: readonly { title: string; 
   if (wan.length > 0) {
     parts.push('<h2>WAN latency tax</h2>', table(['protocol', 'n', 'leader', 'predicted ms', 'measured p50 ms'],
       wan.map(r => [r.spec.protocol, String(r.spec.n), String(r.figures.wan!.leader ?? 'none'), fmt(r.figures.wan!.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1)])))
+  }
+  if (results.linearizabilityCost !== undefined) {
+    const t = capTable(results.linearizabilityCost)
+    parts.push(`<h2>${esc(CAP_TITLE)}</h2>`, `<p>${esc(capExplanation(results.linearizabilityCost))}</p>`, table(t.header, t.rows))
   }
   const regions = wanRegionsTable(results)
   if (regions !== null) parts.push('<h2>Commit latency by client region</h2>', table(regions.header, regions.rows))

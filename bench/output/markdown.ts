@@ -4,6 +4,7 @@
  */
 import type { SweepResults } from '../sweep.ts'
 import type { Chart } from './charts.ts'
+import { CAP_TITLE, capExplanation, capTable } from './cap-section.ts'
 import { fmt, markdownTable, summaryRows } from './table.ts'
 import { wanRegionsTable } from './wan-regions.ts'
 
@@ -38,10 +39,10 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
   if (live.length > 0) {
     const echo = live.find(r => r.live?.echo != null)?.live?.echo
     out.push(`**Except** the ${live.length} run${live.length === 1 ? '' : 's'} on network \`libp2p\` (column \`time\` = wall-clock): ` +
-      'real clusters on 127.0.0.1 in this process (TCP + Noise + Yamux, file storage with fsync `batch`), measured in ' +
+      'real clusters on 127.0.0.1, each replica its own OS process and the load from a separate process (TCP + Noise + Yamux, file storage with fsync `batch`), measured in ' +
       'wall-clock time on this machine. They are not reproducible and vary with whatever else the machine runs; set them ' +
       'beside the simulated figures as an order of magnitude, not a match.' +
-      (echo != null ? ` Bare libp2p echo round trip in the same process: p50 ${fmt(echo.p50Ms, 3)} ms, p99 ${fmt(echo.p99Ms, 3)} ms.` : ''), '')
+      (echo != null ? ` Bare libp2p echo round trip (one process): p50 ${fmt(echo.p50Ms, 3)} ms, p99 ${fmt(echo.p99Ms, 3)} ms.` : ''), '')
   }
   out.push('## Summary', '')
   const s = summaryRows(results)
@@ -84,6 +85,13 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
       return [r.spec.protocol, String(r.spec.n), String(r.spec.f), String(w.leader), fmt(w.predictedMs, 1), fmt(r.figures.latencyMs.p50, 1),
         fmt(r.figures.latencyMs.p50 - w.predictedMs!, 1), w.model]
     })), '')
+  }
+
+  if (results.linearizabilityCost !== undefined) {
+    const cap = results.linearizabilityCost
+    out.push(`## ${CAP_TITLE}`, '', capExplanation(cap), '')
+    const t = capTable(cap)
+    out.push(markdownTable(t.header, t.rows), '')
   }
 
   const regions = wanRegionsTable(results)

@@ -17,7 +17,14 @@ export interface LeaderClientOptions {
    * 'preferred' (ClientContext.preferredReplica, the nearest: leaderless protocols, where any replica serves).
    */
   readonly firstReplica: 'random' | 'preferred'
+  /** The silent wait before a first round-trip sample exists (default 3 x retryTicks). */
+  readonly initialRetryTicks?: number
 }
+
+/** The longest silent wait, in multiples of retryTicks (backoff and the round-trip estimate both stop there). */
+const MAX_BACKOFF = 32
+/** The first silent wait of a client that has no round-trip sample yet, in multiples of retryTicks. */
+const INITIAL_RTO_FACTOR = 3
 
 export const DEFAULT_LEADER_CLIENT_OPTIONS: LeaderClientOptions = { retryTicks: 15, redirectBackoffTicks: 3, firstReplica: 'random' }
 
@@ -44,6 +51,22 @@ export class LeaderClient implements ClientProtocol {
   private answered = false
   private messages: Outbound<ClientRequest>[] = []
   private completed: { seq: number; result: Uint8Array } | null = null
+  /**
+   * Smoothed round trip and its variation, in ticks, from requests answered at the first try (Karn's rule), as TCP
+   * keeps them (RFC 6298). A silent wait lasts at least the retransmission timeout they give, so a cluster that is
+   * merely slow (overloaded, or far away) is not sent every request again each retryTicks; null until a first sample.
+   */
+  private srtt: number | null = null
+  private rttvar = 0
+  /**
+   * Karn's rule, the other half: a wait that ran out doubles the timeout for the following requests too, until one is
+   * answered at its first try (or a replica redirects: it is alive, so the silence was not the cluster being slow).
+   * Otherwise a round trip longer than the timeout would never be measured.
+   */
+  private backoff = 1
+  /** Tick the outstanding request was first sent, and how many times it has been sent. */
+  private firstSentAt = 0
+  private sends = 0
 
   constructor(ctx: ClientContext, options: Partial<LeaderClientOptions> = {}) {
     this.replicas = ctx.replicas
@@ -55,13 +78,38 @@ export class LeaderClient implements ClientProtocol {
 
   submit(request: ClientRequest): void {
     this.outstanding = request
-    this.retryWait = this.options.retryTicks
+    this.retryWait = this.retransmissionTimeout()
     this.silent.clear()
+    this.sends = 0
     this.send()
+  }
+
+  /**
+   * RFC 6298: srtt + 4 rttvar, never below retryTicks. Before any sample, a conservative wait (TCP starts at 1 s): a
+   * whole population of clients starting at once against a cluster slower than retryTicks would otherwise send every
+   * first request again and again, and the duplicates alone keep the cluster overloaded.
+   */
+  private retransmissionTimeout(): number {
+    const base = this.srtt === null
+      ? this.options.initialRetryTicks ?? this.options.retryTicks * INITIAL_RTO_FACTOR
+      : Math.max(this.options.retryTicks, Math.ceil(this.srtt + 4 * this.rttvar))
+    return Math.min(base * this.backoff, this.options.retryTicks * MAX_BACKOFF)
+  }
+
+  private sampleRoundTrip(ticks: number): void {
+    this.backoff = 1
+    if (this.srtt === null) {
+      this.srtt = ticks
+      this.rttvar = ticks / 2
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - ticks)
+      this.srtt = 0.875 * this.srtt + 0.125 * ticks
+    }
   }
 
   private send(): void {
     if (this.outstanding === null) return
+    if (this.sends++ === 0) this.firstSentAt = this.ticks
     this.messages.push({ to: this.replicas[this.leaderGuess]!, message: this.outstanding })
     this.ticksUntilRetry = this.retryWait
     this.answered = false
@@ -71,6 +119,7 @@ export class LeaderClient implements ClientProtocol {
     const req = this.outstanding
     if (req === null || reply.seq !== req.seq || reply.clientId !== req.clientId) return
     if (reply.status === 'ok') {
+      if (this.sends === 1) this.sampleRoundTrip(this.ticks - this.firstSentAt)
       this.completed = { seq: req.seq, result: reply.result }
       this.outstanding = null
       const at = this.replicas.indexOf(from)
@@ -78,7 +127,8 @@ export class LeaderClient implements ClientProtocol {
       return
     }
     // A replica answered, so the cluster is not silently overloaded: the next silent wait starts short again.
-    this.retryWait = this.options.retryTicks
+    this.backoff = 1
+    this.retryWait = this.retransmissionTimeout()
     const at = this.replicas.indexOf(from)
     if (at >= 0) this.silent.delete(at)
     this.answered = true
@@ -104,7 +154,8 @@ export class LeaderClient implements ClientProtocol {
     if (--this.ticksUntilRetry <= 0) {
       if (!this.answered) this.silent.set(this.leaderGuess, this.ticks)
       this.leaderGuess = this.nextCandidate(this.leaderGuess)
-      this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * 8)
+      this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * MAX_BACKOFF)
+      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF)
       this.send()
     }
   }

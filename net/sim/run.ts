@@ -278,12 +278,13 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.snapshotInterval !== undefined) cmd += ` --snapshot-interval ${o.snapshotInterval}`
   if (o.fsyncMs !== undefined) cmd += ` --fsync-ms ${o.fsyncMs}`
   if (o.workload?.keys !== undefined) cmd += ` --keys ${o.workload.keys}`
+  if (o.workload?.writersPerKey === 'single') cmd += ' --writers-per-key single'
   if (o.cpu !== undefined) cmd += ` --cpu ${formatCpuModel(o.cpu, o.signer)}`
   if (o.clockDrift !== undefined && o.clockDrift > 0) cmd += ` --clock-drift ${o.clockDrift}`
   if (o.livenessBoundMs !== undefined) cmd += ` --liveness-bound ${o.livenessBoundMs}`
   if (o.maxTimedOutShare !== undefined) cmd += ` --max-timed-out ${o.maxTimedOutShare}`
   for (const [k, v] of Object.entries(o.protocolOptions ?? {})) cmd += ` --option ${k}=${String(v)}`
-  const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys') ? 'workload' : '']
+  const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys' && k !== 'writersPerKey') ? 'workload' : '']
     .filter(x => x !== '')
   if (other.length > 0) cmd += ` # plus the test's ${other.join(' and ')} settings`
   return cmd

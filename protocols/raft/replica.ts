@@ -71,6 +71,8 @@ export class RaftReplica implements Replica<RaftMessage> {
 
   // Leader state.
   private readonly progress = new Map<NodeId, Progress>()
+  /** Per client session, its latest command appended in this leadership (retries of it are not appended again). */
+  private readonly uncommitted = new Map<NodeId, { readonly seq: number; readonly index: number }>()
   /** Index of the latest configuration entry; a new change waits until it is committed. */
   private pendingConfigIndex = 0
   private transferTarget: NodeId = NO_LEADER
@@ -265,7 +267,12 @@ export class RaftReplica implements Replica<RaftMessage> {
       this.out.redirect(from, request, this.transferTarget, this.currentTerm)
       return
     }
+    // A client's retry of a command still uncommitted in this leader's log need not go in twice: the host answers
+    // it when the first copy commits. Under overload this keeps retries from filling the log with duplicates.
+    const pending = this.uncommitted.get(request.clientId)
+    if (pending !== undefined && pending.seq === request.seq && pending.index > this.commit) return
     this.appendAsLeader({ term: this.currentTerm, type: 'command', request })
+    this.uncommitted.set(request.clientId, { seq: request.seq, index: this.log.lastIndex })
   }
 
   /**
@@ -467,6 +474,7 @@ export class RaftReplica implements Replica<RaftMessage> {
     this.electionElapsed = 0
     this.heartbeatElapsed = 0
     this.progress.clear()
+    this.uncommitted.clear()
     this.timeoutNowSent = false
     for (const peer of peersOf(this.configs.current, this.id)) this.progress.set(peer, new Progress(this.log.lastIndex + 1))
     // A configuration entry from an earlier term may still be uncommitted: wait for it before allowing another.

@@ -1,7 +1,7 @@
 /**
- * Live benchmarks over libp2p on loopback: a short real run gives every figure with sane values, a sweep puts real and
- * simulated runs side by side labelled by timebase, the command exits by itself (no leaked handles), and bad flags
- * are named.
+ * Live benchmarks over libp2p on loopback: a short real run (in-process form) gives every figure with sane values, a
+ * sweep puts real (multi-process) and simulated runs side by side labelled by timebase, the command exits by itself
+ * (no leaked handles or processes), and bad flags are named. The multi-process form per protocol: live-processes.test.ts.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -18,7 +18,7 @@ import { toMarkdown } from '../../bench/output/markdown.ts'
 import { summaryRows } from '../../bench/output/table.ts'
 import { runSweep } from '../../bench/sweep.ts'
 
-const bench = (...args: string[]) => spawnSync(process.execPath, ['bin/bench.ts', ...args], { encoding: 'utf8', timeout: 30_000 })
+const bench = (...args: string[]) => spawnSync(process.execPath, ['bin/bench.ts', ...args], { encoding: 'utf8', timeout: 60_000 })
 
 function problemsOf(flags: Record<string, string>): readonly string[] {
   try {
@@ -52,11 +52,12 @@ describe('bench live', () => {
     expect(r.stderr).toContain('--warmup-ms: expected an integer from 0 to 600000, got "-1"')
   })
 
-  it('measures a real Raft cluster: echo floor, latency, throughput, messages, agreement, and writes the results', async () => {
+  it('measures a real Raft cluster in this process (--in-process): echo floor, latency, throughput, messages, agreement, and writes the results', async () => {
     // Two outstanding operations pipelined on one client node, and the transport's message rate beside bare libp2p.
     const config = buildLiveBenchConfig({ protocols: 'raft', clients: '1,2', clientNodes: '1', fsync: 'none', warmupMs: '200',
-      durationMs: '400', echoPings: '200', transportMessages: '2000' }, protocols)
+      durationMs: '400', echoPings: '200', transportMessages: '2000', inProcess: true }, protocols)
     const results: LiveResults = await runLiveBench(config, protocols)
+    expect(results.forms).toEqual(['in-process'])
     expect(results.runs.map(r => r.clientNodes)).toEqual([1, 1])
     expect(results.transport?.transportMsgsPerSec).toBeGreaterThan(0)
     expect(results.transport?.bareMsgsPerSec).toBeGreaterThan(0)
@@ -78,6 +79,14 @@ describe('bench live', () => {
       expect(r.theoreticalMessagesPerOp).toBe(4)
       expect(m.timeouts, r.id).toBe(0)
       expect(r.agreement, r.id).toBe('agreed')
+      // One process holds everything: each replica's messages, and the CPU and memory of the whole process.
+      expect(r.processes.map(p => `${p.role}/${p.pid}`)).toEqual([...['replica', 'replica', 'replica', 'whole-process'].map(role => `${role}/${process.pid}`)])
+      for (const p of r.processes.filter(p => p.role === 'replica')) {
+        expect(p.messagesPerOp, `${r.id} replica ${p.id}`).toBeGreaterThan(0)
+        expect(p.cpuMs).toBeNull()
+      }
+      expect(r.processes[3]!.cpuMs, r.id).toBeGreaterThan(0)
+      expect(r.processes[3]!.rssBytes, r.id).toBeGreaterThan(0)
     }
     const dir = liveResultsDir(mkdtempSync(join(tmpdir(), 'bench-live-')), results.startedAt)
     try {
@@ -85,7 +94,7 @@ describe('bench live', () => {
       expect(writeLiveResults(results, dir)).toEqual([...LIVE_OUTPUT_FILES])
       const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as LiveResults
       expect(json.runs[0]!.median.throughput).toBe(results.runs[0]!.median.throughput)
-      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1,raft,3,none,1,1,/)
+      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process$/)
       expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Single-client commit latency')
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true })
@@ -93,7 +102,8 @@ describe('bench live', () => {
     const text = liveTerminalSummary(results, null)
     expect(text).toContain('p50 / echo p50')
     expect(text).toContain('2 clients ops/s')
-  }, 20_000)
+    expect(text).toContain('In-process form (--in-process)')
+  }, 60_000)
 
   it('the sweep runs libp2p beside the simulator, labelled wall-clock vs virtual, and skips crash faults over it', async () => {
     const config = validateSweepConfig({ protocols: ['raft'], n: [3], f: [0, 1], faults: ['none', 'crash-leader'],
@@ -109,23 +119,26 @@ describe('bench live', () => {
     expect(live.figures.latencyMs.p50).toBeGreaterThan(0)
     expect(live.live?.agreement).toBe('agreed')
     expect(live.live?.echo?.p50Ms).toBeGreaterThan(0)
+    expect(live.live?.form).toBe('multi-process')
+    expect(live.live?.processes?.filter(p => p.role === 'replica' && p.cpuMs !== null && p.cpuMs > 0)).toHaveLength(3)
     const table = summaryRows(results)
     const time = table.header.indexOf('time')
     expect(table.rows.map(r => r[time])).toEqual(['virtual', 'wall-clock', 'virtual'])
     expect(toMarkdown(results, [])).toMatch(/\*\*Except\*\* the 1 run on network `libp2p`.*wall-clock/)
-  }, 20_000)
+  }, 60_000)
 
   it('the command exits by itself after a run (every node stopped, nothing left open)', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-live-cli-'))
     try {
       const r = bench('live', '--protocols', 'unreplicated', '--clients', '1', '--fsync', 'always', '--warmup-ms', '100',
         '--duration-ms', '300', '--echo-pings', '100', '--transport-messages', '1000', '--out', out, '--json', '--quiet')
-      expect(r.error, 'the process did not exit within 30 s').toBeUndefined()
+      expect(r.error, 'the process did not exit within 60 s').toBeUndefined()
       expect(r.status, r.stderr).toBe(0)
       const json = JSON.parse(r.stdout) as LiveResults
       expect(json.runs.map(x => x.id)).toEqual(['unreplicated/n1/fsync-always/c1'])
       expect(json.transport?.messages).toBe(1000)
       expect(json.runs[0]!.median.ops).toBeGreaterThan(0)
+      expect(json.forms).toEqual(['multi-process'])
       const dir = /results in (.+)/.exec(r.stderr)?.[1]
       expect(dir !== undefined && existsSync(join(dir, 'report.md'))).toBe(true)
     } finally {

@@ -3,7 +3,7 @@
  * off exponentially only while nobody answers.
  */
 import { describe, expect, it } from 'vitest'
-import { LeaderClient } from '../../core/clients/leader-client.ts'
+import { LeaderClient, type LeaderClientOptions } from '../../core/clients/leader-client.ts'
 import { createRng } from '../../core/random.ts'
 import type { ClientReply, ClientRequest, NodeId } from '../../core/types.ts'
 
@@ -11,9 +11,9 @@ const request: ClientRequest = { clientId: 1000, seq: 1, readOnly: false, op: ne
 const reply = (status: ClientReply['status'], leaderHint: NodeId): ClientReply =>
   ({ clientId: 1000, seq: 1, status, result: new Uint8Array([7]), leaderHint, epoch: 1, error: '' })
 
-function client() {
+function client(options: Partial<LeaderClientOptions> = { initialRetryTicks: 10 }) {
   const c = new LeaderClient({ id: 1000, replicas: [0, 1, 2], preferredReplica: 0, options: {}, rng: createRng(1), signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) } },
-    { retryTicks: 10, redirectBackoffTicks: 2 })
+    { retryTicks: 10, redirectBackoffTicks: 2, ...options })
   const sentTo = (): NodeId[] => c.ready().messages.map(m => m.to)
   const tick = (k: number): NodeId[] => { const out: NodeId[] = []; for (let i = 0; i < k; i++) { c.tick(); out.push(...sentTo()) } return out }
   return { c, sentTo, tick }
@@ -59,5 +59,35 @@ describe('leader-following client', () => {
     expect(gaps).toEqual([10, 20, 40, 80])
     c.receive(0, reply('redirect', -1)) // someone answered: back to short waits
     expect(tick(2).length).toBe(1)
+  })
+
+  /** Ticks until the client sends its outstanding request again (none within `limit`: Infinity). */
+  function waitBeforeRetry(c: LeaderClient, limit = 1000): number {
+    for (let t = 1; t <= limit; t++) { c.tick(); if (c.ready().messages.length > 0) return t }
+    return Infinity
+  }
+
+  it('waits conservatively before a first round trip is known, then as long as the round trips it measured need (RFC 6298)', () => {
+    const { c } = client({})
+    let seq = 0
+    const next = () => { seq++; c.submit({ ...request, seq }); c.ready() }
+    const answerAfter = (ticks: number) => {
+      for (let t = 0; t < ticks; t++) c.tick()
+      c.receive(0, { ...reply('ok', 0), seq })
+      c.ready()
+    }
+    next()
+    expect(waitBeforeRetry(c)).toBe(30) // 3 x retryTicks without a sample
+    c.receive(0, { ...reply('ok', 0), seq })
+    // A slow cluster (answers after 30 ticks, above retryTicks = 10): the wait grows past the round trip, no retry storm.
+    for (let i = 0; i < 8; i++) { next(); answerAfter(30) }
+    next()
+    const slow = waitBeforeRetry(c)
+    expect(slow).toBeGreaterThan(30)
+    c.receive(0, { ...reply('ok', 0), seq })
+    // Fast answers again: the wait comes back down to retryTicks, so a crashed leader is still noticed quickly.
+    for (let i = 0; i < 40; i++) { next(); answerAfter(1) }
+    next()
+    expect(waitBeforeRetry(c)).toBe(10)
   })
 })

@@ -2,6 +2,10 @@
  * A client that pipelines: several requests in flight on one client identity, each on its own session, answered
  * exactly once each and judged linearizable, for every protocol, also when the leader crashes with requests in flight.
  * Simulated, so the run is exact and fast; test/live/pipelined.test.ts does the same over real processes.
+ *
+ * An eventually consistent protocol (quorum-kv) commits nothing, so the host's session table stays empty and its
+ * concurrent writers need not be linearizable: for it, every request is still answered exactly once, and the checker's
+ * verdict is printed instead of required.
  */
 import { describe, expect, it } from 'vitest'
 import { checkHistory } from '../../core/checker/index.ts'
@@ -19,6 +23,7 @@ const OPS_PER_SLOT = 12
 
 for (const protocol of protocols.values()) {
   const n = protocol.name === 'unreplicated' ? 1 : protocol.replicasFor(1)
+  const eventual = protocol.consistency === 'eventual'
   describe(`${protocol.name}: a pipelining client`, () => {
     it(`keeps ${SESSIONS} requests in flight on one identity, each answered once, linearizable across a leader crash`, () => {
       const cluster = createSimCluster({ protocol, n, seed: `pipelined-${protocol.name}`, clients: 2, clientSessions: SESSIONS, fsyncMs: 1 })
@@ -73,11 +78,12 @@ for (const protocol of protocols.values()) {
           if (replica.stateMachine.lastApplied(id) > 0) owners.add(identityOfSession(id))
         }
       }
-      expect([...owners].sort()).toEqual(cluster.clients.map(c => c.id))
+      expect([...owners].sort()).toEqual(eventual ? [] : cluster.clients.map(c => c.id))
       expect(cluster.rejectedFrameCount).toBe(0)
 
       const verdict = checkHistory(recorder.events)
-      expect(verdict.verdict).toBe('linearizable')
+      if (eventual) process.stdout.write(`${protocol.name} pipelined: checker verdict ${verdict.verdict} (recorded, not required)\n`)
+      else expect(verdict.verdict).toBe('linearizable')
       const ok = recorder.events.filter(e => e.type === 'ok').length
       expect(ok).toBeGreaterThan(total / 2)
     })

@@ -17,3 +17,18 @@ export function expectLinearizable(options: SimulationOptions): SimulationReport
   expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nreplay: ${replay}`).toBe(true)
   return report
 }
+
+/**
+ * What an eventually consistent protocol (quorum-kv) promises under faults: no safety violation of the host's own
+ * checks, every operation finished and the run live after the final heal, and every up replica holding the same state
+ * once settled. The checker's verdict is in the report, for the caller to record.
+ */
+export function expectConverged(options: SimulationOptions): SimulationReport {
+  const report = runSimulation(options)
+  const replay = replayCommand(options)
+  expect(report.safetyViolations, `replay: ${replay}`).toEqual([])
+  expect(report.finished, `not all operations completed; replay: ${replay}`).toBe(true)
+  expect(report.liveness.ok, `${report.liveness.problems.join('; ')}\nreplay: ${replay}`).toBe(true)
+  expect(report.convergence?.ok, `${report.convergence?.reason ?? 'no convergence verdict'}\nreplay: ${replay}`).toBe(true)
+  return report
+}

@@ -1,0 +1,81 @@
+/**
+ * What `bench live` (and the sweep's libp2p network) measures, in one of two forms behind one interface:
+ *
+ * - 'multi-process' (the default): every replica its own OS process (`consensus node` from a temporary cluster
+ *   folder) and the load from separate load-generator processes: the figures are a cluster's.
+ * - 'in-process' (for debugging): replicas and clients in this process, one event loop for all.
+ */
+import type { AnyProtocol } from '../../core/protocol.ts'
+import { startLoadGenerators } from './load-generator.ts'
+import { startLoopbackCluster, type LoopbackClusterOptions } from './loopback-cluster.ts'
+import { measureLive, type LiveMeasurement, type LiveWorkload } from './measure.ts'
+import { startProcessCluster } from './process-cluster.ts'
+import { measureProcessCluster } from './process-measure.ts'
+
+export const LIVE_FORMS = ['multi-process', 'in-process'] as const
+export type LiveForm = typeof LIVE_FORMS[number]
+
+export interface LiveTargetOptions extends LoopbackClusterOptions {
+  readonly form: LiveForm
+  /** Load-generator processes (multi-process form). */
+  readonly loadProcesses: number
+}
+
+export interface LiveTarget {
+  readonly form: LiveForm
+  readonly n: number
+  /** Wall-clock ms to start the replicas. */
+  readonly startMs: number
+  /** Client nodes until there are `nodes`, each through a first write; returns the wall-clock ms it took. */
+  connect(nodes: number): Promise<number>
+  /** `clients` closed-loop callers on the first `nodes` client nodes. */
+  measure(clients: number, nodes: number, w: LiveWorkload): Promise<LiveMeasurement>
+  close(): Promise<void>
+}
+
+export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOptions): Promise<LiveTarget> {
+  if (o.form === 'in-process') {
+    const cluster = await startLoopbackCluster(o)
+    return {
+      form: o.form, n: o.n, startMs: cluster.startMs,
+      connect: nodes => cluster.connectClients(nodes),
+      measure: (clients, nodes, w) => measureLive(cluster, protocol, clients, w, nodes),
+      close: () => cluster.close(),
+    }
+  }
+  // Replicas and load generators start together: most of each process's start-up is loading modules.
+  const [started, spawned] = await Promise.allSettled([startProcessCluster({
+    protocol: o.protocol, n: o.n, clients: o.clients, fsync: o.fsync,
+    ...(o.signer !== undefined ? { signer: o.signer } : {}),
+    ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
+    ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+  }), startLoadGenerators(o.loadProcesses)])
+  if (started.status === 'rejected' || spawned.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.close()
+    if (spawned.status === 'fulfilled') await spawned.value.close()
+    throw started.status === 'rejected' ? started.reason : (spawned as PromiseRejectedResult).reason
+  }
+  const cluster = started.value
+  const load = spawned.value
+  try {
+    await load.init({
+      configFile: cluster.configFile, clientIds: cluster.config.clients.map(c => c.id),
+      timeoutMs: o.requestTimeoutMs ?? 5000, maxInFlight: o.maxInFlight ?? null,
+    })
+  } catch (e) {
+    await load.close()
+    await cluster.close()
+    throw e
+  }
+  const generators = load
+  return {
+    form: o.form, n: o.n, startMs: cluster.startMs,
+    connect: nodes => generators.connect(nodes),
+    measure: (clients, nodes, w) => measureProcessCluster(cluster, generators, protocol, clients, nodes, w),
+    async close() {
+      // Load first (its outstanding requests end), then the replicas; one failing must not leave the other running.
+      try { await generators.close() } finally { await cluster.close() }
+    },
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * A live cluster on 127.0.0.1 whose replicas are separate OS processes, for benchmarks: a temporary cluster folder
+ * (cluster.json, keys, WAL folders; `initCluster`, as `consensus cluster init`) on the same disk as any other run, and
+ * one `consensus node` process per replica (`startReplicaProcess`, as `consensus cluster up`). The benchmark reads
+ * each replica through its admin socket (message counters, applied index, a digest of its state) and its /proc
+ * entry (CPU time, RSS); it never shares an event loop with one.
+ *
+ * Processes are stopped by the PIDs this run started, also when start-up fails or the run is interrupted
+ * (owned-processes.ts), and the folder is removed by `close()`.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TypeCount } from '../../core/message-stats.ts'
+import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
+import type { Ed25519SignerName } from '../../core/signer.ts'
+import type { NodeId } from '../../core/types.ts'
+import { adminRequest } from '../../live/admin.ts'
+import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
+import { initCluster } from '../../live/init.ts'
+import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/node.ts'
+import { logFile, startReplicaProcess } from '../../live/processes.ts'
+import { freeLoopbackPorts, type Agreement } from './loopback-cluster.ts'
+import { ownDir, ownProcess, releaseDir, releaseProcess } from './owned-processes.ts'
+
+export interface ProcessClusterOptions {
+  readonly protocol: string
+  readonly n: number
+  /** Client identities to allow-list (the load generators' client nodes). */
+  readonly clients: number
+  readonly fsync: FsyncPolicy
+  readonly signer?: Ed25519SignerName
+  readonly protocolOptions?: Record<string, unknown>
+  readonly tickMs?: number
+  /** Written into cluster.json; omitted: the protocol's need, else 1000 (as `consensus node`). */
+  readonly snapshotInterval?: number
+  /** Per replica, how long start-up may take until its admin socket answers. */
+  readonly startTimeoutMs?: number
+}
+
+/** What the benchmark reads from one replica at an edge of the measured window. */
+export interface ReplicaCounters {
+  readonly id: NodeId
+  /** Replica-to-replica messages sent, by type (the transport's 'protocol' channel). */
+  readonly protocolSent: Map<string, TypeCount>
+  readonly framesReceived: number
+}
+
+export interface ProcessCluster {
+  readonly config: ClusterConfig
+  /** cluster.json: what load generators are given. */
+  readonly configFile: string
+  /** Replica id to the PID of its process. */
+  readonly pids: ReadonlyMap<NodeId, number>
+  /** Wall-clock ms from the first spawn until every replica answered on its admin socket. */
+  readonly startMs: number
+  counters(): Promise<ReplicaCounters[]>
+  /**
+   * Wait (bounded) until every replica reports the same applied index, then compare the SHA-256 of their states
+   * (store and sessions). 'unchecked' when they did not reach the same index in time.
+   */
+  checkAgreement(waitMs?: number): Promise<Agreement>
+  close(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+const STOP_GRACE_MS = 3000
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** SIGTERM, then SIGKILL once `graceMs` passed; resolves when the process is gone. */
+async function stopPid(pid: number, graceMs: number): Promise<void> {
+  try { process.kill(pid, 'SIGTERM') } catch { releaseProcess(pid); return }
+  const deadline = performance.now() + graceMs
+  let killed = false
+  while (alive(pid)) {
+    if (!killed && performance.now() > deadline) {
+      try { process.kill(pid, 'SIGKILL') } catch { /* gone meanwhile */ }
+      killed = true
+    }
+    await sleep(25)
+  }
+  releaseProcess(pid)
+}
+
+function logTail(config: ClusterConfig, id: NodeId): string {
+  try {
+    return readFileSync(logFile(config, id), 'utf8').split('\n').slice(-15).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-live-proc-${o.protocol}-`))
+  ownDir(dir)
+  const configFile = join(dir, 'cluster', 'cluster.json')
+  const pids = new Map<NodeId, number>()
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    // By the PIDs spawn returned: SIGTERM lets a replica close its WAL and sockets; SIGKILL after the grace.
+    await Promise.all([...pids.values()].map(pid => stopPid(pid, STOP_GRACE_MS)))
+    rmSync(dir, { recursive: true, force: true })
+    releaseDir(dir)
+  }
+  try {
+    initCluster({
+      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n), clients: o.clients,
+      fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+    })
+    if (o.snapshotInterval !== undefined) {
+      const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
+      writeFileSync(configFile, JSON.stringify({ ...raw, snapshotInterval: o.snapshotInterval }, null, 2) + '\n')
+    }
+    const c = loadClusterConfig(configFile)
+    const started = performance.now()
+    // In parallel: each process spends most of its start-up loading modules, which the two cores can overlap.
+    await Promise.all(c.replicas.map(async r => {
+      try {
+        await startReplicaProcess(c, configFile, r.id, o.startTimeoutMs ?? 30_000, pid => { pids.set(r.id, pid); ownProcess(pid) })
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n--- replica ${r.id} log ---\n${logTail(c, r.id)}`)
+      }
+    }))
+    const startMs = performance.now() - started
+
+    const counters = async (): Promise<ReplicaCounters[]> => Promise.all(c.replicas.map(async r => {
+      const s = await adminRequest(adminSocketPath(c, r.id), { cmd: 'status' }) as NodeStatus
+      const protocolSent = new Map<string, TypeCount>()
+      for (const [key, count] of Object.entries(s.messagesSent)) {
+        if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
+      }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived }
+    }))
+
+    const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
+      const deadline = performance.now() + waitMs
+      const digests = () => Promise.all(c.replicas.map(r => adminRequest(adminSocketPath(c, r.id), { cmd: 'digest' }) as Promise<StateDigest>))
+      let d = await digests()
+      while (new Set(d.map(x => x.appliedIndex)).size > 1 && performance.now() < deadline) {
+        await sleep(20)
+        d = await digests()
+      }
+      const appliedIndex = d.map(x => x.appliedIndex)
+      if (new Set(appliedIndex).size > 1) return { verdict: 'unchecked', appliedIndex }
+      return { verdict: new Set(d.map(x => x.sha256)).size === 1 ? 'agreed' : 'diverged', appliedIndex }
+    }
+
+    return { config: c, configFile, pids, startMs, counters, checkAgreement, close }
+  } catch (e) {
+    await close()
+    throw e
+  }
+}
