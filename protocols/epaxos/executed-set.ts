@@ -35,7 +35,8 @@ export function aboveKeysOf(set: ExecutedSet): Set<string> {
 
 const META_VERSION = 1
 
-export function encodeExecutedSet(set: ExecutedSet): Uint8Array {
+/** The executed set, then (optionally) whatever `extra` writes: the replica's conflict table. */
+export function encodeExecutedSet(set: ExecutedSet, extra?: (w: BinaryWriter) => void): Uint8Array {
   const w = new BinaryWriter(32 + set.above.length * 4)
   w.u8(META_VERSION)
   writeNumbers(w, set.frontier)
@@ -43,10 +44,12 @@ export function encodeExecutedSet(set: ExecutedSet): Uint8Array {
   for (const [p, num] of set.above) w.uvarint(p).uvarint(num)
   w.uvarint(set.pending.length)
   for (const [p, num] of set.pending) w.uvarint(p).uvarint(num)
+  extra?.(w)
   return w.finish()
 }
 
-export function decodeExecutedSet(bytes: Uint8Array): ExecutedSet {
+/** Decodes what encodeExecutedSet wrote; `extra` reads what its writer added (called only when bytes remain). */
+export function decodeExecutedSet(bytes: Uint8Array, extra?: (r: BinaryReader) => void): ExecutedSet {
   const r = new BinaryReader(bytes, 'epaxos snapshot meta')
   const version = r.u8()
   if (version !== META_VERSION) throw new CodecError(`epaxos snapshot meta version ${version}, expected ${META_VERSION}`)
@@ -57,6 +60,8 @@ export function decodeExecutedSet(bytes: Uint8Array): ExecutedSet {
   const pendingCount = r.count()
   const pending: Array<[number, number]> = []
   for (let i = 0; i < pendingCount; i++) pending.push([r.uvarint(), r.uvarint()])
+  if (extra !== undefined && r.remaining > 0) extra(r)
+  else if (extra === undefined) while (r.remaining > 0) r.u8()
   r.end()
   return { frontier, above, pending }
 }

@@ -147,4 +147,33 @@ export class ConflictTable {
   get size(): number {
     return this.byKey.size
   }
+
+  /**
+   * The whole table, for the snapshot's meta: after a restart the log no longer holds compacted instances, and a
+   * table rebuilt from it alone would let a new command omit them from its deps (harmless for the order, since they
+   * are executed everywhere, but it breaks "of two interfering committed instances one names the other").
+   */
+  encode(w: BinaryWriter): void {
+    w.uvarint(this.byKey.size)
+    for (const [k, e] of this.byKey) {
+      w.string(k).uvarint(e.seq)
+      writeNumbers(w, e.deps)
+    }
+  }
+
+  decode(r: BinaryReader): void {
+    const count = r.count()
+    for (let i = 0; i < count; i++) {
+      const k = r.string()
+      const seq = r.uvarint()
+      const deps = readNumbers(r, 'conflict table deps')
+      if (deps.length !== this.n) continue
+      const e = this.byKey.get(k)
+      if (e === undefined) this.byKey.set(k, { deps, seq })
+      else {
+        for (let q = 0; q < this.n; q++) if (deps[q]! > e.deps[q]!) e.deps[q] = deps[q]!
+        if (seq > e.seq) e.seq = seq
+      }
+    }
+  }
 }

@@ -131,7 +131,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
     let executed: ExecutedSet = emptyExecutedSet(this.n)
     if (recovered.snapshot !== null) {
       this.localIndex = recovered.snapshot.index
-      if (recovered.snapshot.meta.length > 0) executed = decodeExecutedSet(recovered.snapshot.meta)
+      if (recovered.snapshot.meta.length > 0) executed = decodeExecutedSet(recovered.snapshot.meta, r => this.conflicts.decode(r))
     }
     this.durableFrontier = executed.frontier.slice()
     const above = aboveKeysOf(executed)
@@ -229,7 +229,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   /** The host snapshotted right after local index `index`: record which instances that state contains (§4.7). */
   snapshotTaken(index: number, data: Uint8Array): void {
     const executed = this.executedSetAt(index)
-    this.out.persist({ kind: 'snapshot', index, meta: encodeExecutedSet(executed), data })
+    this.out.persist({ kind: 'snapshot', index, meta: encodeExecutedSet(executed, w => this.conflicts.encode(w)), data })
     // Announced from the next Frontier on, which leaves after this Ready's sync: only durable state is announced.
     this.durableFrontier = executed.frontier.slice()
     this.compact()
