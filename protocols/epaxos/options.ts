@@ -31,9 +31,9 @@ export type EpaxosOptions = {
   /** Ticks between broadcasts of the durable executed frontier (compaction, §4.7 checkpoints). */
   readonly frontierTicks: number
   /**
-   * Ticks a client waits for an answer before resending to the next replica. Longer than a leader-based protocol's:
-   * a slow-path commit takes two round trips to a majority, and a retry elsewhere is a second instance of the same
-   * command, which conflicts with the first (its session) and sends both down the slow path.
+   * The least a client waits for an answer before resending to the next replica (it waits longer once it has measured
+   * its round trip): a retry elsewhere is a second instance of the same command, which conflicts with the first (its
+   * session) and sends both down the slow path.
    */
   readonly clientRetryTicks: number
 }
@@ -49,7 +49,7 @@ export const DEFAULT_EPAXOS_OPTIONS: EpaxosOptions = {
   phaseTimeoutTicks: 5,
   recoveryTicks: 10,
   frontierTicks: 20,
-  clientRetryTicks: 40,
+  clientRetryTicks: 15,
 }
 
 export function parseEpaxosOptions(raw: Readonly<Record<string, unknown>>, n: number): EpaxosOptions {

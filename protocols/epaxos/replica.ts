@@ -39,6 +39,9 @@ const NEXT_KEY = 'epaxos.next'
 /** Hard-state record: per replica, instances up to here are executed everywhere and forgotten. */
 const COMPACTED_KEY = 'epaxos.compacted'
 
+/** Round-trip samples are capped at this many configured phase timeouts. */
+const RTT_CAP_TIMEOUTS = 10
+
 /** A phase this replica runs for one instance, as its command leader or as a recoverer. */
 type Phase =
   | { kind: 'preaccept'; ballot: number; startedAt: number; sentAt: number; timeout: number; timedOut: boolean; fastAllowed: boolean;
@@ -83,6 +86,11 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   private readonly rtt: number[]
   /** When this replica first sent the phase of a recently decided instance, by key: replies that come late still measure. */
   private readonly recentSends = new Map<number, { readonly ballot: number; readonly sentAt: number }>()
+  /**
+   * The tick a recovery this replica started found the instance already committed elsewhere: it missed Commits (it was
+   * cut off or paused), so the next unknown dependency is likely committed too and is asked for at once.
+   */
+  private catchingUpAt = -Infinity
   /** Requests waiting for an instance of this replica, and those already in one (not executed): not proposed twice. */
   private queue: ClientRequest[] = []
   private readonly proposedHere = new Map<number, number>()
@@ -316,7 +324,9 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
   }
 
   private sampleRtt(from: number, sentAt: number): void {
-    const sample = Math.max(0.5, this.ticks - sentAt)
+    // Capped: a reply that waited out a partition or a pause says nothing about the distance, and an estimate that
+    // large would stretch every wait (recovery most of all) for a long time.
+    const sample = Math.min(Math.max(0.5, this.ticks - sentAt), RTT_CAP_TIMEOUTS * this.o.phaseTimeoutTicks)
     const known = this.rtt[from]!
     this.rtt[from] = known === 0 ? sample : (3 * known + sample) / 4
   }
@@ -470,6 +480,7 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
 
   private onCommit(m: Commit): void {
     const inst = this.holdInstance(m.replica, m.num)
+    if (this.phases.get(instanceKey(m.replica, m.num))?.kind === 'prepare' && inst.status !== 'committed') this.catchingUpAt = this.ticks
     if (inst.status === 'committed') {
       if (this.ctx.log.enabled && (inst.seq !== m.seq || !sameVector(inst.deps, m.deps) || inst.requests.length !== m.requests.length)) {
         this.ctx.log('t%d a Commit for %s disagrees with what is committed here (seq %d deps %s): seq %d deps %s', this.ticks, name(inst), inst.seq, inst.deps.join(','), m.seq, m.deps.join(','))
@@ -676,7 +687,8 @@ export class EpaxosReplica implements Replica<EpaxosMessage> {
       const dep = this.instances[plan.blockedOn.position]!.get(plan.blockedOn.num)
       if (dep === undefined) {
         // §4.5: a replica that waits on an instance it never heard of recovers it if it stays unknown.
-        if (!this.missing.has(key)) this.missing.set(key, this.ticks + this.recoveryDelay())
+        const catchingUp = this.ticks - this.catchingUpAt <= this.o.recoveryTicks
+        if (!this.missing.has(key)) this.missing.set(key, this.ticks + (catchingUp ? 1 : this.recoveryDelay()))
       } else if (!this.undecided.has(key)) {
         this.watch(dep)
       }
