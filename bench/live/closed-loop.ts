@@ -19,6 +19,8 @@ export interface LiveLoadOptions extends Workload {
   /** At the start and at the close of the measured window (snapshot counters there). */
   readonly onWindowStart?: () => void
   readonly onWindowEnd?: () => void
+  /** Number of this loop's first caller (callers of several load processes must not share a hot-key workload's own keys). */
+  readonly firstCaller?: number
 }
 
 export interface LiveLoadResult {
@@ -83,7 +85,7 @@ export async function runLiveClosedLoop(clients: readonly LoadClient[], o: LiveL
       const issuedAt = performance.now()
       if (issuedAt >= windowEnd) return
       try {
-        await client.run(nextCommand(caller), { timeoutMs: o.timeoutMs })
+        await client.run(nextCommand((o.firstCaller ?? 0) + caller), { timeoutMs: o.timeoutMs })
       } catch (e) {
         if (!(e instanceof RequestTimeoutError)) { failure ??= e as Error; return }
         if (issuedAt >= windowStart && !closed) timeouts++
