@@ -141,3 +141,34 @@ export class QuorumTally<V> {
     this.byValue.clear()
   }
 }
+
+/**
+ * EPaxos fast quorum without the optimized recovery (Moraru et al., SOSP 2013, §4.3 and the tech report's simplified
+ * variant): the smallest F such that (a) two fast quorums intersect, (b) a fast quorum and a majority intersect, and
+ * (c) recovery can tell a possibly fast-committed command: a recoverer's majority that misses the command leader still
+ * holds `epaxosRecoveryThreshold(n)` = majority + F - n replicas that pre-accepted it unchanged, and those plus the
+ * leader intersect every fast quorum, every majority and every other such set (two commands recovered that way on the
+ * two sides of a partition must see each other). For n = 2f+1 this is 2f; for even n it is n - 1 (with 2f, two
+ * recoveries on the sides of an even split each took their command as possibly fast-committed without either seeing
+ * the other: test/regressions/epaxos-even-n-recovery-sets.test.ts); 1 and 2 replicas need everyone.
+ */
+export function epaxosFastQuorum(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`)
+  const m = majority(n)
+  for (let fast = 1; fast < n; fast++) {
+    const seen = m + fast - n // the leader's unchanged pre-accepts any majority without the leader must hold
+    if (seen < 1) continue
+    if (2 * fast > n && fast + m > n && seen + 1 + fast > n && seen + 1 + m > n && 2 * (seen + 1) > n) return fast
+  }
+  return n
+}
+
+/**
+ * How many replicas other than the command leader must report an unchanged default-ballot pre-accept among a
+ * recoverer's majority before it may take the leader's attributes as possibly fast-committed (EPaxos explicit prepare,
+ * "at least floor(N/2) identical pre-accepts" for N = 2f+1): a fast quorum minus the leader meets any majority in at
+ * least this many replicas.
+ */
+export function epaxosRecoveryThreshold(n: number): number {
+  return Math.max(0, majority(n) + epaxosFastQuorum(n) - n)
+}

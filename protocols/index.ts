@@ -8,6 +8,7 @@ import { multipaxos } from './multipaxos/descriptor.ts'
 import { raft } from './raft/descriptor.ts'
 import { pbft } from './pbft/descriptor.ts'
 import { hotstuff } from './hotstuff/descriptor.ts'
+import { epaxos } from './epaxos/descriptor.ts'
 import { quorumKv } from './quorum-kv/descriptor.ts'
 
 export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyProtocol>([
@@ -16,6 +17,7 @@ export const protocols: ReadonlyMap<string, AnyProtocol> = new Map<string, AnyPr
   [raft.name, raft],
   [pbft.name, pbft],
   [hotstuff.name, hotstuff],
+  [epaxos.name, epaxos],
   [quorumKv.name, quorumKv],
 ])
 

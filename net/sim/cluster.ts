@@ -686,7 +686,7 @@ export class SimCluster {
     if (this.untrusted.has(host)) return
     if (this.conflictOrder !== null) {
       if (this.firstCommitWatched === null && this.sim.now() >= this.commitWatchFrom) this.firstCommitWatched = this.sim.now()
-      const violation = this.conflictOrder.executed(host, entry.requests)
+      const violation = this.conflictOrder.executed(host, entry.requests, entry.index)
       if (violation !== null && this.safetyViolations.length < 20) this.safetyViolations.push(violation)
       return
     }

@@ -7,7 +7,10 @@
  * A replica that installed a peer's snapshot skipped a stretch of commands it never executes: its next command on
  * each key may lie further along that key's sequence, but never earlier than where it was, and from there on it must
  * follow the sequence again. A replica that restarted from its own snapshot executes again what followed that
- * snapshot: its next command on each key is looked up from the start of the remembered sequence.
+ * snapshot: given the local index of what it executes, the check knows from the replica's own past where on each key
+ * that snapshot left it (a lookup by command id is ambiguous when one request was executed twice on a key, as a
+ * leaderless client's retry at another replica is); without the index its next command on each key is looked up from
+ * the start of the remembered sequence.
  */
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 
@@ -27,15 +30,31 @@ export class ConflictOrderCheck {
   private readonly positions = new Map<NodeId, Map<string, number>>()
   /** Replicas whose next command on each key is looked up once (after a snapshot install or a restart). */
   private readonly resync = new Map<NodeId, { readonly from: 'here' | 'start'; readonly done: Set<string> }>()
+  /** Replica -> key -> [local index, position after it] of its recent commands on the key (restarts resume from it). */
+  private readonly past = new Map<NodeId, Map<string, Array<readonly [number, number]>>>()
 
   constructor(conflictKeys: (request: ClientRequest) => readonly string[]) {
     this.conflictKeys = conflictKeys
   }
 
-  /** `replica` executed `requests` in this order; returns a violation, or null. */
-  executed(replica: NodeId, requests: readonly ClientRequest[]): string | null {
+  /**
+   * `replica` executed `requests` in this order, as its local entry `index` when given; returns a violation, or null.
+   */
+  executed(replica: NodeId, requests: readonly ClientRequest[], index?: number): string | null {
     let at = this.positions.get(replica)
     if (at === undefined) this.positions.set(replica, at = new Map())
+    let past = this.past.get(replica)
+    if (past === undefined) this.past.set(replica, past = new Map())
+    if (index !== undefined && this.resync.get(replica)?.from === 'start') {
+      // Restarted from its own snapshot after index - 1: on each key it is where it was after that entry.
+      this.resync.delete(replica)
+      for (const [key, entries] of past) {
+        const kept = entries.filter(([i]) => i < index)
+        if (kept.length > 0) at.set(key, kept[kept.length - 1]![1])
+        else if (entries.length > 0) at.set(key, entries[0]![1] - 1)
+        past.set(key, kept)
+      }
+    }
     for (const request of requests) {
       const id = `${request.clientId}:${request.seq}`
       for (const key of this.conflictKeys(request)) {
@@ -61,6 +80,12 @@ export class ConflictOrderCheck {
           }
         }
         at.set(key, p + 1)
+        if (index !== undefined) {
+          let entries = past.get(key)
+          if (entries === undefined) past.set(key, entries = [])
+          entries.push([index, p + 1])
+          if (entries.length > 2 * WINDOW) entries.splice(0, WINDOW)
+        }
       }
     }
     return null

@@ -616,7 +616,7 @@ export class ReplicaNetwork<M = unknown, R extends Replica<M> = Replica<M>> {
     const key = this.checks || this.observers.length > 0 ? this.entryKey(entry.requests) : ''
     if (this.checks && this.conflictOrder !== null) {
       if (honest) {
-        const violation = this.conflictOrder.executed(node.id, entry.requests)
+        const violation = this.conflictOrder.executed(node.id, entry.requests, entry.index)
         if (violation !== null) this.fail(`state machine safety: ${violation}`)
       }
       node.history.push(key)

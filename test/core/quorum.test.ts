@@ -6,7 +6,7 @@ import { describe, expect } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import {
   bftQuorum, bftWeakQuorum, byzantineFaultsTolerated, checkFlexibleQuorums, crashFaultsTolerated,
-  highestReachedByQuorum, majority, QuorumTally, quorumAgrees, voteResult,
+  epaxosFastQuorum, epaxosRecoveryThreshold, highestReachedByQuorum, majority, QuorumTally, quorumAgrees, voteResult,
 } from '../../core/quorum.ts'
 
 /** Every subset of {0..n-1} of size k, as bitmasks (small n only). */
@@ -130,4 +130,39 @@ describe('quorumAgrees and QuorumTally', () => {
         expect(new Set(tally.votersOf(key))).toEqual(distinct)
       }
     })
+})
+
+describe('EPaxos fast quorum (simplified recovery)', () => {
+  /** Of every majority without the leader (replica 0) and every fast quorum with it, the fewest other replicas shared. */
+  function bruteThreshold(n: number, fast: number): number | null {
+    let min: number | null = null
+    for (const q of subsetsOfSize(n, majority(n))) {
+      if ((q & 1) !== 0) continue
+      for (const f of subsetsOfSize(n, fast)) if ((f & 1) !== 0) min = Math.min(min ?? Infinity, popcount(q & f))
+    }
+    return min
+  }
+
+  /** Whether fast quorums of this size are safe: they meet each other and every majority, and recovery can tell. */
+  function bruteSafe(n: number, fast: number): boolean {
+    const m = majority(n)
+    if (smallestIntersection(n, fast, fast) < 1 || smallestIntersection(n, fast, m) < 1) return false
+    const t = bruteThreshold(n, fast)
+    if (t === null) return true // every majority holds the leader: it knows whether it committed
+    // The leader plus t replicas that pre-accepted unchanged must meet every fast quorum, every majority and every
+    // other such set (each stands for a possibly fast-committed command).
+    return smallestIntersection(n, t + 1, fast) >= 1 && smallestIntersection(n, t + 1, m) >= 1 &&
+      smallestIntersection(n, t + 1, t + 1) >= 1
+  }
+
+  test('is the smallest safe size for n <= 9, 2f for odd n, and the threshold is what a majority must see', () => {
+    for (let n = 1; n <= 9; n++) {
+      let smallest = n
+      for (let fast = n; fast >= 1; fast--) if (bruteSafe(n, fast)) smallest = fast
+      expect(epaxosFastQuorum(n), `n=${n}`).toBe(smallest)
+      if (n % 2 === 1 && n > 1) expect(epaxosFastQuorum(n)).toBe(2 * crashFaultsTolerated(n))
+      const t = bruteThreshold(n, epaxosFastQuorum(n))
+      if (t !== null) expect(epaxosRecoveryThreshold(n), `n=${n}`).toBe(t)
+    }
+  })
 })

@@ -57,4 +57,24 @@ describe('conflict order check', () => {
     expect(check.executed(0, [b])).toBeNull()
     expect(check.executed(1, [a, b])).toBeNull()
   })
+
+  it('a command executed twice on a key (a retry elsewhere) does not confuse a restarted replica, and a misorder is still caught', () => {
+    const check = newCheck()
+    const retry = put(1000, 1, 'x') // the same request as `a`, committed again in another instance
+    const d = put(1003, 1, 'x')
+    for (const replica of [0, 1]) {
+      expect(check.executed(replica, [a], 1)).toBeNull()
+      expect(check.executed(replica, [b], 2)).toBeNull()
+      expect(check.executed(replica, [retry], 3)).toBeNull()
+      expect(check.executed(replica, [d], 4)).toBeNull()
+    }
+    // Replica 0 restarts from a snapshot taken after index 2: it executes the retry and `d` again.
+    check.restarted(0)
+    expect(check.executed(0, [retry], 3)).toBeNull()
+    expect(check.executed(0, [d], 4)).toBeNull()
+    // Replica 1 restarts from the same point but then executes something else where `d` was.
+    check.restarted(1)
+    expect(check.executed(1, [retry], 3)).toBeNull()
+    expect(check.executed(1, [put(1004, 1, 'x')], 4)).toMatch(/interfering commands in different orders/)
+  })
 })
