@@ -10,12 +10,11 @@
  *   same order everywhere);
  * - nontriviality: every committed request was submitted by a client.
  */
-import { encodeKvCommand } from '../../core/kv.ts'
 import { epaxos } from '../../protocols/epaxos/descriptor.ts'
 import { interferes, type Instance } from '../../protocols/epaxos/instance.ts'
 import type { EpaxosMessage, PreAccept } from '../../protocols/epaxos/messages.ts'
 import type { EpaxosReplica } from '../../protocols/epaxos/replica.ts'
-import { ReplicaNetwork } from '../support/replica-network.ts'
+import { healAndProbe, ReplicaNetwork } from '../support/replica-network.ts'
 
 export interface RandomRun {
   readonly n: number
@@ -133,18 +132,6 @@ export function runRandomized(r: RandomRun): RandomRunResult {
   }
   const acknowledged = net.completedRequests
   let recoveryTicks: number | null = null
-  if (net.violations.length === 0) {
-    net.heal()
-    for (const id of faulty) if (net.isDown(id)) net.restart(id)
-    net.faults = {}
-    net.workloadOn = false
-    net.stepUntil(() => net.clients.every(c => c.outstanding === null), RECOVERY_BOUND_TICKS)
-    const healedAt = net.now
-    const client = net.clients[0]!
-    if (client.outstanding === null) {
-      const request = net.submit(client.id, encodeKvCommand({ type: 'put', key: 'after-heal', value: String(r.seed) }))
-      if (net.stepUntil(() => client.results.has(request.seq), RECOVERY_BOUND_TICKS)) recoveryTicks = net.now - healedAt
-    }
-  }
+  if (net.violations.length === 0) recoveryTicks = healAndProbe(net, faulty, r.seed, RECOVERY_BOUND_TICKS)
   return { violations: [...net.violations], acknowledged, recoveryTicks, replay: replayLine(r) }
 }

@@ -10,13 +10,12 @@
  * - and, by the network itself: no two honest replicas apply different commands at one index, every result a client
  *   accepts is one an honest replica computed, and an installed snapshot holds the state honest replicas had there.
  */
-import { encodeKvCommand } from '../../core/kv.ts'
 import { hotstuff } from '../../protocols/hotstuff/descriptor.ts'
 import type { HotStuffMessage, Vote } from '../../protocols/hotstuff/messages.ts'
 import type { HotStuffContext } from '../../protocols/hotstuff/options.ts'
 import { createHotStuffReplica, type HotStuffReplica } from '../../protocols/hotstuff/replica.ts'
 import { hashKey } from '../../protocols/hotstuff/signing.ts'
-import { ReplicaNetwork } from '../support/replica-network.ts'
+import { healAndProbe, ReplicaNetwork } from '../support/replica-network.ts'
 
 export interface RandomRun {
   readonly n: number
@@ -134,18 +133,6 @@ export function runRandomized(r: RandomRun): RandomRunResult {
   }
   const acknowledged = net.completedRequests
   let recoveryTicks: number | null = null
-  if (net.violations.length === 0) {
-    net.heal()
-    for (const id of faulty) if (net.isDown(id)) net.restart(id)
-    net.faults = {}
-    net.workloadOn = false
-    net.stepUntil(() => net.clients.every(c => c.outstanding === null), RECOVERY_BOUND_TICKS)
-    const healedAt = net.now
-    const client = net.clients[0]!
-    if (client.outstanding === null) {
-      const request = net.submit(client.id, encodeKvCommand({ type: 'put', key: 'after-heal', value: String(r.seed) }))
-      if (net.stepUntil(() => client.results.has(request.seq), RECOVERY_BOUND_TICKS)) recoveryTicks = net.now - healedAt
-    }
-  }
+  if (net.violations.length === 0) recoveryTicks = healAndProbe(net, faulty, r.seed, RECOVERY_BOUND_TICKS)
   return { violations: [...net.violations], acknowledged, recoveryTicks, replay: replayLine(r) }
 }

@@ -3,7 +3,10 @@
  * protocol tests share. Protocol folders keep only their own invariants and conveniences on top of it
  * (test/raft/harness.ts, test/multipaxos/cluster.ts, test/pbft/harness.ts).
  */
-import type { ClientRequest } from '../../core/types.ts'
+import { encodeKvCommand } from '../../core/kv.ts'
+import type { ClientRequest, NodeId } from '../../core/types.ts'
+import type { Replica } from '../../core/protocol.ts'
+import type { ReplicaNetwork } from '../../net/sim/replica-network.ts'
 
 export {
   FIRST_CLIENT_ID, InvariantViolation, ReplicaNetwork, createReplicaNetwork,
@@ -31,4 +34,22 @@ export function withReplay<T>(replay: string, body: () => T): T {
     if (e instanceof Error && !e.message.includes(replay)) e.message += `\n${replay}`
     throw e
   }
+}
+
+/**
+ * The end of a randomized run: heal everything, restart what is down, stop the faults and the workload, let the
+ * outstanding requests finish, then time one fresh write. Returns the ticks from the heal to its answer (liveness after
+ * the last fault), or null when it was not answered within `boundTicks`.
+ */
+export function healAndProbe<M, R extends Replica<M>>(net: ReplicaNetwork<M, R>, down: Iterable<NodeId>, seed: number | string, boundTicks: number): number | null {
+  net.heal()
+  for (const id of down) if (net.isDown(id)) net.restart(id)
+  net.faults = {}
+  net.workloadOn = false
+  net.stepUntil(() => net.clients.every(c => c.outstanding === null), boundTicks)
+  const healedAt = net.now
+  const client = net.clients[0]!
+  if (client.outstanding !== null) return null
+  const request = net.submit(client.id, encodeKvCommand({ type: 'put', key: 'after-heal', value: String(seed) }))
+  return net.stepUntil(() => client.results.has(request.seq), boundTicks) ? net.now - healedAt : null
 }
