@@ -14,7 +14,7 @@ import { epaxos } from '../../protocols/epaxos/descriptor.ts'
 import { interferes, type Instance } from '../../protocols/epaxos/instance.ts'
 import type { EpaxosMessage, PreAccept } from '../../protocols/epaxos/messages.ts'
 import type { EpaxosReplica } from '../../protocols/epaxos/replica.ts'
-import { healAndProbe, ReplicaNetwork } from '../support/replica-network.ts'
+import { healAndProbe, ReplicaNetwork, type RandomRunResult } from '../support/replica-network.ts'
 
 export interface RandomRun {
   readonly n: number
@@ -29,12 +29,7 @@ export interface RandomRun {
   readonly ticks?: number
 }
 
-export interface RandomRunResult {
-  readonly violations: string[]
-  readonly acknowledged: number
-  readonly recoveryTicks: number | null
-  readonly replay: string
-}
+export type { RandomRunResult }
 
 export const RECOVERY_BOUND_TICKS = 600
 

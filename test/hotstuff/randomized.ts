@@ -15,7 +15,7 @@ import type { HotStuffMessage, Vote } from '../../protocols/hotstuff/messages.ts
 import type { HotStuffContext } from '../../protocols/hotstuff/options.ts'
 import { createHotStuffReplica, type HotStuffReplica } from '../../protocols/hotstuff/replica.ts'
 import { hashKey } from '../../protocols/hotstuff/signing.ts'
-import { healAndProbe, ReplicaNetwork } from '../support/replica-network.ts'
+import { healAndProbe, ReplicaNetwork, type RandomRunResult } from '../support/replica-network.ts'
 
 export interface RandomRun {
   readonly n: number
@@ -31,14 +31,7 @@ export interface RandomRun {
   readonly ticks?: number
 }
 
-export interface RandomRunResult {
-  readonly violations: string[]
-  /** Commands the clients got answers for during the run. */
-  readonly acknowledged: number
-  /** Ticks from the heal to the commit of the final write, or null if it never committed. */
-  readonly recoveryTicks: number | null
-  readonly replay: string
-}
+export type { RandomRunResult }
 
 /** Ticks the final write may take after the heal: capped view timeouts (100 ticks) a few times over. */
 export const RECOVERY_BOUND_TICKS = 800

@@ -36,6 +36,16 @@ export function withReplay<T>(replay: string, body: () => T): T {
   }
 }
 
+/** What a protocol's randomized driver (test/<protocol>/randomized.ts) reports about one seeded run. */
+export interface RandomRunResult {
+  readonly violations: string[]
+  /** Commands the clients got answers for during the run. */
+  readonly acknowledged: number
+  /** Ticks from the heal to the commit of the final write (healAndProbe), or null if it never committed. */
+  readonly recoveryTicks: number | null
+  readonly replay: string
+}
+
 /**
  * The end of a randomized run: heal everything, restart what is down, stop the faults and the workload, let the
  * outstanding requests finish, then time one fresh write. Returns the ticks from the heal to its answer (liveness after
