@@ -21,14 +21,39 @@ export function logFile(config: ClusterConfig, id: NodeId): string {
   return join(configPath(config, config.runDir), `replica-${id}.log`)
 }
 
-/** Whether a process with this pid exists (signal 0 probes without delivering anything). */
+/**
+ * Whether process `pid` is still running: it exists (signal 0 probes without delivering anything) and, where /proc
+ * tells (Linux), is not a zombie. A zombie has exited and only waits for its parent to reap it; a killed child whose
+ * parent is gone may wait for a reaper (a container's init) for a while.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
   }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Field 3 (state) follows the command name, which is in parentheses and may hold spaces.
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z'
+  } catch (e) {
+    // Gone between the two reads; or no /proc here (not Linux), where signal 0 is the answer.
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self')
+  }
+}
+
+/**
+ * Block (polling, at most `timeoutMs`) until none of `pids` runs; returns those still running then. A SIGKILL takes a
+ * moment to finish a process (the kernel tears down its memory and sockets), so "sent" is not yet "gone". Blocking on
+ * purpose: a signal handler that waits this way lets nothing else of the process run (and notice its children dying)
+ * before it ends.
+ */
+export function waitUntilExited(pids: Iterable<number>, timeoutMs = 5000): number[] {
+  const waiting = [...pids]
+  const deadline = Date.now() + timeoutMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  while (waiting.some(alive) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10)
+  return waiting.filter(alive)
 }
 
 /** The pid of a running replica process we started, or null. */

@@ -12,6 +12,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { freeLoopbackPorts } from './loopback-cluster.ts'
+import { waitUntilExited } from '../../live/processes.ts'
 
 /** How to get an etcd binary (printed when it is missing). */
 export const ETCD_INSTALL_HINT = 'sudo apt-get update && sudo apt-get install -y etcd-server'
@@ -98,10 +99,13 @@ export function readProcessStats(pid: number): EtcdProcessStats {
 const running = new Map<number, { child: ChildProcess; dir: string }>()
 
 function stopAllNow(): void {
-  for (const [pid, { dir }] of running) {
+  for (const pid of running.keys()) {
     try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true })
   }
+  // Gone before their data folders are removed (a member still writing would leave files behind) and before this
+  // process ends (whoever pressed Ctrl-C finds nothing left running).
+  waitUntilExited(running.keys())
+  for (const { dir } of running.values()) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   running.clear()
 }
 

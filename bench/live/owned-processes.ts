@@ -7,6 +7,7 @@
  * of this process (an uncaught error included) the PIDs still registered get SIGKILL.
  */
 import { rmSync } from 'node:fs'
+import { waitUntilExited } from '../../live/processes.ts'
 
 const pids = new Set<number>()
 const dirs = new Set<string>()
@@ -32,6 +33,10 @@ function install(): void {
     process.once(signal, () => {
       if (pids.size > 0) process.stderr.write(`bench: ${signal}: stopping ${pids.size} child process(es) by PID\n`)
       killAll('SIGKILL')
+      // Before this process ends: the children must be gone (not merely signalled) and their folders removed, so
+      // whoever pressed Ctrl-C finds nothing left once the shell prompt is back.
+      const stuck = waitUntilExited(pids)
+      if (stuck.length > 0) process.stderr.write(`bench: ${signal}: process(es) ${stuck.join(', ')} still running after SIGKILL\n`)
       removeDirs()
       // Then end as the signal would have without this handler (the shell sees 128 + its number).
       process.kill(process.pid, signal)

@@ -5,7 +5,7 @@
  * Under CI=true a missing etcd fails the tests that need it; elsewhere they say plainly that they did not run.
  */
 import { spawn } from 'node:child_process'
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { protocols } from '../../protocols/index.ts'
@@ -13,6 +13,7 @@ import { buildLiveBenchConfig, LiveBenchConfigError } from '../../bench/live/con
 import { openEtcdBaseline } from '../../bench/live/etcd-baseline.ts'
 import { ETCD_MISSING, findEtcd } from '../../bench/live/etcd-cluster.ts'
 import { runLiveBench, type LiveResults } from '../../bench/live/live-bench.ts'
+import { alive, waitUntilExited } from '../../live/processes.ts'
 import { liveMarkdown, liveTerminalSummary } from '../../bench/live/report.ts'
 
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
@@ -21,22 +22,6 @@ const ETCD_TESTS_NOT_RUN = 'etcd baseline tests NOT RUN: no etcd binary on the P
   '`apt-get update && apt-get install -y etcd-server` to run them; under CI=true they fail instead.'
 if (etcd === null && !inCi) process.stderr.write(`\n*** ${ETCD_TESTS_NOT_RUN} ***\n\n`)
 const notRun = etcd === null ? ` [NOT RUN: ${ETCD_TESTS_NOT_RUN}]` : ''
-
-/** A process that has not exited (a zombie awaiting its reaper has). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
-}
-
-/** The ones of `pids` still running after a bounded wait for a SIGKILL sent to them to take effect. */
-async function survivors(pids: readonly number[]): Promise<number[]> {
-  for (let i = 0; i < 50 && pids.some(alive); i++) await new Promise(resolve => setTimeout(resolve, 100))
-  return pids.filter(alive)
-}
 
 /** This PATH without every folder holding an executable etcd. */
 function pathWithoutEtcd(): string {
@@ -117,7 +102,7 @@ describe('bench live --baseline etcd', () => {
       for (const s of e.samples) for (const member of s.members) pids.add(member.pid)
     }
     expect(pids.size).toBe(3)
-    for (const pid of pids) expect(alive(pid), `etcd member ${pid} still running after the run`).toBe(false)
+    expect(waitUntilExited(pids, 0), 'etcd members still running after the run').toEqual([])
     // Every Raft run is paired with the etcd measurement taken right before it, the ratios computed from the figures.
     expect(b.comparisons.map(c => `${c.protocolRun} ${c.etcdRun} ${c.etcdSamples}`)).toEqual([
       'raft/n3/fsync-batch/c1 etcd/n3/c1 1', 'raft/n3/fsync-batch/c8-on1 etcd/n3/c8 1',
@@ -178,12 +163,12 @@ describe('bench live --baseline etcd', () => {
     const pids = started![1]!.split(', ').map(Number)
     const dir = started![2]!
     expect(pids).toHaveLength(1)
-    expect(pids.every(alive)).toBe(true)
+    expect(pids.every(pid => alive(pid))).toBe(true)
     expect(existsSync(dir)).toBe(true)
     child.kill('SIGINT')
     const end = await exited
     expect(end.signal ?? end.code, stderr).toBe('SIGINT')
-    expect(await survivors(pids), 'etcd members left running').toEqual([])
+    expect(waitUntilExited(pids), 'etcd members left running').toEqual([])
     expect(existsSync(dir), `${dir} left behind`).toBe(false)
   }, 60_000)
 })

@@ -21,19 +21,10 @@ import { readProcess } from '../../bench/live/proc-stat.ts'
 import { liveMarkdown, liveTerminalSummary } from '../../bench/live/report.ts'
 import { freeLoopbackPorts } from '../../bench/live/loopback-cluster.ts'
 import { adminRequest } from '../../live/admin.ts'
+import { waitUntilExited } from '../../live/processes.ts'
 import { createClient } from '../../live/client.ts'
 import { initCluster } from '../../live/init.ts'
 import { adminSocketPath, createNode, type StateDigest } from '../../live/node.ts'
-
-/** A process is gone when it no longer exists or is a zombie waiting for a reaper that is not its starter. */
-function gone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return true
-  }
-}
 
 const procDirs = () => readdirSync(tmpdir()).filter(d => d.startsWith('bench-live-proc-'))
 
@@ -188,7 +179,7 @@ describe('bench live on separate processes: real clusters', () => {
       expect(text).toContain('Multi-process form: each replica is its own OS process')
       expect(text).toContain(`${loadProcesses} separate load-generator process`)
       expect(liveMarkdown(results)).toContain('## Per process')
-      expect([...pids].filter(pid => !gone(pid)), 'processes left running').toEqual([])
+      expect(waitUntilExited(pids, 0), 'processes left running').toEqual([])
       expect(ownedPids()).toEqual([])
       expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
     }), 60_000)
@@ -208,7 +199,7 @@ describe('bench live on separate processes: real clusters', () => {
     })
     await expect(run).rejects.toThrow(/load generator 0 \(pid \d+\) exited \(SIGKILL\)/)
     expect(started).toHaveLength(2)
-    expect(started.filter(pid => !gone(pid)), 'processes left running').toEqual([])
+    expect(waitUntilExited(started, 0), 'processes left running').toEqual([])
     expect(ownedPids()).toEqual([])
     expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
   }), 60_000)
@@ -241,7 +232,7 @@ describe('bench live on separate processes: real clusters', () => {
     // Ended by the signal, as without the handler, after stopping its children.
     expect(await exited).toBe('SIGINT')
     expect(stderr).toContain('SIGINT: stopping 2 child process(es) by PID')
-    expect(children.filter(pid => !gone(pid)), 'processes left running').toEqual([])
+    expect(waitUntilExited(children, 0), 'processes left running').toEqual([])
     expect(procDirs().filter(d => !dirsBefore.has(d)), 'cluster folders left behind').toEqual([])
   }), 60_000)
 })
