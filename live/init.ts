@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
 import { getProtocol } from '../protocols/index.ts'
+import type { Dissemination } from '../net/libp2p/gossip-dissemination.ts'
+import { DEFAULT_STACK, listenAddress, stackParts, type Libp2pStack } from '../net/libp2p/stack.ts'
 import { validateClusterConfig, type ClusterConfig } from './config.ts'
 import { newKeyPair, toHex, writeKeyFile } from './keys.ts'
 
@@ -25,6 +27,9 @@ export interface InitOptions {
   readonly signer?: 'tweetnacl' | 'node'
   readonly protocolOptions?: Record<string, unknown>
   readonly tickMs?: number
+  /** The libp2p stack (default tcp+noise+yamux); a QUIC cluster's ports are UDP ports. */
+  readonly stack?: Libp2pStack
+  readonly dissemination?: Dissemination
 }
 
 export function initCluster(o: InitOptions): ClusterConfig {
@@ -32,6 +37,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
   const sizeError = protocol.checkClusterSize(o.n)
   if (sizeError !== null) throw new ConfigError('n', sizeError)
   const basePort = o.basePort ?? 7000
+  const stack = o.stack ?? DEFAULT_STACK
   if (o.ports !== undefined && o.ports.length !== o.n) throw new ConfigError('ports', `expected ${o.n} ports, got ${o.ports.length}`)
   const portOf = (id: number) => o.ports?.[id] ?? basePort + id
   if (o.hosts !== undefined) {
@@ -48,7 +54,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
     const key = newKeyPair()
     const keyFile = join('keys', `replica-${id}.key`)
     writeKeyFile(join(o.dir, keyFile), key)
-    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/${hostOf(id)}/tcp/${portOf(id)}`, keyFile, dataDir: join('data', `replica-${id}`) })
+    replicas.push({ id, publicKey: toHex(key.publicKey), address: listenAddress(stack, hostOf(id), portOf(id)), keyFile, dataDir: join('data', `replica-${id}`) })
   }
   const clients = []
   for (let i = 0; i < (o.clients ?? 16); i++) {
@@ -66,6 +72,8 @@ export function initCluster(o: InitOptions): ClusterConfig {
     fsync: o.fsync ?? 'batch',
     signer: o.signer ?? 'node',
     maxFrameBytes: 4 * 1024 * 1024,
+    stack: stackParts(stack),
+    dissemination: o.dissemination ?? 'direct',
     clientAllowList: true,
     replicas,
     clients,

@@ -23,7 +23,7 @@ import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '.
 import type { TypeCount } from '../core/message-stats.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
-import { configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
 import { createNodeMetrics, startMetricsServer } from './metrics.ts'
 import { fromHex, readKeyFile } from './keys.ts'
 
@@ -115,6 +115,8 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
       id: me.id,
       peers: addressBookOf(config),
       maxFrameBytes: config.maxFrameBytes,
+      stack: clusterStack(config),
+      dissemination: config.dissemination,
       ...(options.libp2p !== undefined ? { node: options.libp2p } : { privateKey: key.privateKey }),
     })
   } catch (e) {
