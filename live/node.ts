@@ -21,6 +21,7 @@ import { createFileStorage, type FileStorage } from '../core/storage/file-storag
 import type { NodeId } from '../core/types.ts'
 import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../net/libp2p/index.ts'
 import type { TypeCount } from '../core/message-stats.ts'
+import type { GossipCounters } from '../net/libp2p/gossip-dissemination.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
 import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
@@ -51,6 +52,8 @@ export interface NodeStatus extends HostStatus {
   readonly stateDigest: string | null
   /** Frames this replica's transport received and decoded (replicas' and clients'). */
   readonly framesReceived: number
+  /** What gossip dissemination did (published, copies on the wire, delivered, refused); null when broadcasts go direct. */
+  readonly gossip: GossipCounters | null
 }
 
 /** The admin socket's `digest`: what two replicas must both show to hold the same replicated state. */
@@ -168,6 +171,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     foreignSessionRequests: host.foreignSessionRequests,
     stateDigest: host.replica.stateDigest?.() ?? null,
     framesReceived: transport.received.frames,
+    gossip: transport.gossip === null ? null : { ...transport.gossip },
   })
   // Index and hash in one turn, so they describe the same state. A protocol that keeps its state in the replica
   // (quorum-kv) hashes that instead: the host's state machine stays empty there.
