@@ -8,6 +8,8 @@
  * Processes are stopped by the PIDs this run started, also when start-up fails or the run is interrupted
  * (owned-processes.ts), and the folder is removed by `close()`.
  */
+import type { GossipCounters } from '../../net/libp2p/gossip-dissemination.ts'
+import { DEFAULT_STACK, portKind } from '../../net/libp2p/stack.ts'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,6 +35,8 @@ export interface ReplicaCounters {
   /** Replica-to-replica messages sent, by type (the transport's 'protocol' channel). */
   readonly protocolSent: Map<string, TypeCount>
   readonly framesReceived: number
+  /** Gossip dissemination's counters (null: broadcasts go direct). */
+  readonly gossip: GossipCounters | null
 }
 
 export interface ProcessCluster {
@@ -96,8 +100,9 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
   }
   try {
     initCluster({
-      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n), clients: o.clients,
-      fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n, portKind(o.stack ?? DEFAULT_STACK)),
+      clients: o.clients, fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
     })
     if (o.snapshotInterval !== undefined) {
       const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
@@ -121,7 +126,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       for (const [key, count] of Object.entries(s.messagesSent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, gossip: s.gossip }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
