@@ -20,7 +20,7 @@ const replicaSchema = z.object({
   publicKey: hexKey,
   /** The multiaddr the replica listens on, of the stack's transport: /ip4/127.0.0.1/tcp/7001, .../tcp/7001/ws, .../udp/7001/quic-v1. */
   address: z.string().refine(a => Object.values(ADDRESS_PATTERNS).some(p => p.pattern.test(a)),
-    { message: `expected a listen multiaddr such as ${Object.values(ADDRESS_PATTERNS).map(p => p.example).join(', ')}` }),
+    { message: `expected a listen multiaddr: a TCP multiaddr such as ${ADDRESS_PATTERNS.tcp.example}, WebSockets ${ADDRESS_PATTERNS.websockets.example} or QUIC ${ADDRESS_PATTERNS.quic.example}` }),
   /** Private key file, relative to the config file's folder. */
   keyFile: z.string().min(1),
   /** Data folder (write-ahead log, snapshots), relative to the config file's folder. */
