@@ -30,6 +30,11 @@ export interface GroupMuxOptions {
   readonly maxBatchBytes?: number
   /** A frame for a group this node does not host, or a malformed batch: refused and reported. */
   readonly onReject?: (from: NodeId, reason: string) => void
+  /**
+   * Told of every wire frame sent or received with how many group frames it carries (the simulator's CPU model
+   * charges the protocol work of each inner frame beyond the first; the wire frame's own cost it charges as usual).
+   */
+  readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
 }
 
 interface GroupEndpoint {
@@ -131,6 +136,7 @@ export class GroupMux {
 
   private sendWire(to: NodeId, channel: Channel, frames: readonly GroupedFrame[]): void {
     this.wireFramesSent++
+    this.o.onWireFrame?.('send', frames.length)
     this.o.transport.send(to, { channel, type: GROUP_FRAMES_TYPE, bytes: encodeGroupFrames(frames), message: frames })
   }
 
@@ -143,6 +149,7 @@ export class GroupMux {
       this.o.onReject?.(from, e.message)
       return
     }
+    this.o.onWireFrame?.('receive', frames.length)
     for (const f of frames) {
       const endpoint = this.groups.get(f.group)
       if (endpoint?.handler == null) {
