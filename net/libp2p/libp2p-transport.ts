@@ -333,6 +333,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       return true
     }
     if (this.gossipChannel !== null && frame.channel === 'protocol') {
+      // Held to the end of the turn; its queue's state is known only then, so no congestion is signalled for it here.
       this.hold(to, frame)
       return true
     }

@@ -108,7 +108,7 @@ for (const stack of STACKS) {
 
 describe('gossipsub dissemination under chaos', () => {
   for (const protocol of ['pbft', 'raft'] as const) {
-    it(`${protocol}: a history linearizable across a crash and restart of the leader and a partition, broadcasts gossiped`, async () => {
+    it(`${protocol} over gossipsub: a history linearizable across a crash and restart of the leader and a partition`, async () => {
       const n = protocol === 'pbft' ? 4 : 3
       const stack = parseStack('tcp+noise+yamux')
       const { config, nodes, client } = await inProcessCluster(protocol, n, stack, 'gossipsub')
