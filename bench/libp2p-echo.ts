@@ -36,13 +36,13 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * A plain libp2p node on loopback with the stack the consensus transport uses (TCP + Noise + Yamux) and nothing of
- * ours on top: the floor the bench compares the transport with.
+ * A plain libp2p node on loopback with a stack the consensus transport uses (default TCP + Noise + Yamux) and nothing
+ * of ours on top: the floor the bench compares the transport with.
  */
-export function createBareLibp2pNode(stack: Libp2pStack = DEFAULT_STACK): ReturnType<typeof createLibp2p> {
+export async function createBareLibp2pNode(stack: Libp2pStack = DEFAULT_STACK): ReturnType<typeof createLibp2p> {
   return createLibp2p({
     addresses: { listen: [listenAddress(stack, '127.0.0.1', 0)] },
-    ...stackModules(stack),
+    ...await stackModules(stack),
   })
 }
 

@@ -11,7 +11,7 @@
  * Every command has --help. Bad arguments and config mistakes exit with status 2 and a message naming them; so does
  * `consensus node` on a damaged log (refused, naming file and offset) or a data directory another process holds.
  */
-import { DISSEMINATIONS } from '../net/libp2p/gossip-dissemination.ts'
+import { DISSEMINATIONS } from '../net/libp2p/dissemination.ts'
 import { ENCRYPTERS, MUXERS, parseStack, resolveStack, stackName, TRANSPORTS } from '../net/libp2p/stack.ts'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -9,7 +9,7 @@ import { ConfigError } from '../core/errors.ts'
 import { resolveSnapshotInterval } from '../core/host.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
-import { DISSEMINATIONS } from '../net/libp2p/gossip-dissemination.ts'
+import { DISSEMINATIONS } from '../net/libp2p/dissemination.ts'
 import { ADDRESS_PATTERNS, ENCRYPTERS, MUXERS, resolveStack, stackName, TRANSPORTS } from '../net/libp2p/stack.ts'
 import type { Libp2pStack } from '../net/libp2p/stack.ts'
 

@@ -21,7 +21,7 @@ import { createFileStorage, type FileStorage } from '../core/storage/file-storag
 import type { NodeId } from '../core/types.ts'
 import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../net/libp2p/index.ts'
 import type { TypeCount } from '../core/message-stats.ts'
-import type { GossipCounters } from '../net/libp2p/gossip-dissemination.ts'
+import type { GossipCounters } from '../net/libp2p/dissemination.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
 import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'

@@ -7,7 +7,7 @@ import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storag
 import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
 import { LIVE_FORMS, type LiveForm } from './live-target.ts'
-import { DISSEMINATIONS, type Dissemination } from '../../net/libp2p/gossip-dissemination.ts'
+import { DISSEMINATIONS, type Dissemination } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, parseStack, type Libp2pStack } from '../../net/libp2p/stack.ts'
 
 export interface LiveBenchConfig {

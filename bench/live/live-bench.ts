@@ -20,7 +20,7 @@ import type { LiveMeasurement } from './measure.ts'
 import type { ProcessFigures } from './process-figures.ts'
 import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
-import type { Dissemination, GossipCounters } from '../../net/libp2p/gossip-dissemination.ts'
+import type { Dissemination, GossipCounters } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, stackName, type Libp2pStack } from '../../net/libp2p/stack.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'

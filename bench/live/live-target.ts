@@ -11,7 +11,7 @@ import { startLoopbackCluster, type LoopbackClusterOptions } from './loopback-cl
 import { measureLive, type LiveMeasurement, type LiveWorkload } from './measure.ts'
 import { startProcessCluster } from './process-cluster.ts'
 import { measureProcessCluster } from './process-measure.ts'
-import { newGossipCounters, type GossipCounters } from '../../net/libp2p/gossip-dissemination.ts'
+import { newGossipCounters, type GossipCounters } from '../../net/libp2p/dissemination.ts'
 
 /** The replicas' gossip counters added up (null when none gossips). */
 export function sumGossip(all: ReadonlyArray<GossipCounters | null>): GossipCounters | null {

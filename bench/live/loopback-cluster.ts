@@ -18,7 +18,7 @@ import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { createNode, type ConsensusNode } from '../../live/node.ts'
-import type { Dissemination } from '../../net/libp2p/gossip-dissemination.ts'
+import type { Dissemination } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, portKind, type Libp2pStack } from '../../net/libp2p/stack.ts'
 import { completeFirstWrites, connectDeadlineMs } from './connect-clients.ts'
 

@@ -8,7 +8,7 @@
  * Processes are stopped by the PIDs this run started, also when start-up fails or the run is interrupted
  * (owned-processes.ts), and the folder is removed by `close()`.
  */
-import type { GossipCounters } from '../../net/libp2p/gossip-dissemination.ts'
+import type { GossipCounters } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, portKind } from '../../net/libp2p/stack.ts'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

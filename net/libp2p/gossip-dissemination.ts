@@ -19,24 +19,10 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../../core/logger.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { AddressBook } from './address-book.ts'
+import type { GossipCounters } from './dissemination.ts'
 
-export const DISSEMINATIONS = ['direct', 'gossipsub'] as const
-/** How broadcasts leave a replica: one stream write per peer, or one publish on the cluster's gossipsub topic. */
-export type Dissemination = typeof DISSEMINATIONS[number]
-
-/** What gossip did on one node, apart from the protocol's message counts. */
-export interface GossipCounters {
-  /** Broadcasts this node published (each counted n-1 times in the protocol's message stats, as direct ones are). */
-  published: number
-  publishedBytes: number
-  /** Message copies that arrived on the wire (first copies and duplicates), and their payload bytes. */
-  copiesReceived: number
-  copyBytesReceived: number
-  /** Messages handed to the frame handler: the first copy of each. */
-  delivered: number
-  /** Messages the topic validator rejected: from a non-replica, or relayed by a stranger. */
-  refused: number
-}
+export { DISSEMINATIONS, newGossipCounters } from './dissemination.ts'
+export type { Dissemination, GossipCounters } from './dissemination.ts'
 
 /** The cluster's topic: named by its replicas' keys, so two clusters sharing peers never mix their broadcasts. */
 export function clusterTopic(book: AddressBook): string {
@@ -61,10 +47,6 @@ export function gossipService(counters: GossipCounters, maxDataBytes: number): R
       outboundTransform: (_topic, data) => data,
     },
   })
-}
-
-export function newGossipCounters(): GossipCounters {
-  return { published: 0, publishedBytes: 0, copiesReceived: 0, copyBytesReceived: 0, delivered: 0, refused: 0 }
 }
 
 /** One node's side of the cluster topic: publish broadcasts, hand verified members' messages on. */

@@ -29,7 +29,6 @@
  * Counting happens in send(), for every frame a host hands us, before any drop: the same point as the simulator, and
  * the same in both disseminations (a broadcast to n-1 peers counts n-1 messages either way).
  */
-import { identify } from '@libp2p/identify'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -42,8 +41,9 @@ import type { Channel, FrameHandler, OutboundFrame, Transport } from '../../core
 import { AddressBook } from './address-book.ts'
 import type { BookEntry, PeerAddress } from './address-book.ts'
 import { encodedFrameLength, FrameBatch, FrameDecoder, FramingError } from './frame-codec.ts'
-import { GossipChannel, gossipService, newGossipCounters } from './gossip-dissemination.ts'
-import type { Dissemination, GossipCounters } from './gossip-dissemination.ts'
+import { newGossipCounters } from './dissemination.ts'
+import type { Dissemination, GossipCounters } from './dissemination.ts'
+import type { GossipChannel } from './gossip-dissemination.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { libp2pPrivateKey, peerIdOfPrivateKey } from './peer-identity.ts'
 import { DEFAULT_STACK, listenAddress, stackModules, stackName } from './stack.ts'
@@ -194,12 +194,16 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
   // Only replicas gossip: a client sends requests and gets replies, both on direct streams.
   const gossip = options.dissemination === 'gossipsub' && self.role === 'replica' ? newGossipCounters() : null
   const maxFrameBytes = positiveInt(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+  // Loaded only by a node that gossips (gossipsub, identify), as stackModules loads only the chosen stack's modules:
+  // every `consensus node` and client process starts faster for it.
+  const gossipModule = gossip !== null ? await import('./gossip-dissemination.ts') : null
+  const identify = gossip !== null ? (await import('@libp2p/identify')).identify : null
   const node = await createLibp2p({
     privateKey: libp2pPrivateKey(options.privateKey),
     addresses: { listen: [...listen] },
-    ...stackModules(stack),
+    ...await stackModules(stack),
     // gossipsub learns which peers speak it from identify.
-    ...(gossip !== null ? { services: { identify: identify(), pubsub: gossipService(gossip, maxFrameBytes) } } : {}),
+    ...(gossip !== null ? { services: { identify: identify!(), pubsub: gossipModule!.gossipService(gossip, maxFrameBytes) } } : {}),
     // Only the address book's peers can connect, so size the limits to it: libp2p's defaults (5 inbound connections
     // per second per IP) throttle a cluster whose many clients share one host or NAT, e.g. everything on 127.0.0.1.
     connectionManager: {
@@ -216,14 +220,15 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
   })
   const pubsub = gossip !== null ? (node.services as { pubsub: GossipSub }).pubsub : null
   ;(options.logger ?? createLogger('consensus:libp2p'))('node %d on %s, broadcasts %s', options.id, stackName(stack), gossip !== null ? 'over gossipsub' : 'direct')
-  return mountLibp2pTransport(node, options.id, book, options, { node, owned: true, gossip: pubsub === null ? null : { pubsub, counters: gossip! } })
+  return mountLibp2pTransport(node, options.id, book, options, { node, owned: true,
+    gossip: pubsub === null ? null : { pubsub, counters: gossip!, Channel: gossipModule!.GossipChannel } })
 }
 
 /** The node under a transport, whether the transport stops it, and its gossipsub service when broadcasts gossip. */
 interface OwnedNode {
   readonly node: Libp2p | null
   readonly owned: boolean
-  readonly gossip: { readonly pubsub: GossipSub; readonly counters: GossipCounters } | null
+  readonly gossip: { readonly pubsub: GossipSub; readonly counters: GossipCounters; readonly Channel: typeof GossipChannel } | null
 }
 
 const DEFAULT_MAX_FRAME_BYTES = 4 << 20
@@ -294,7 +299,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.otherReplicas = [...book.entries()].filter(e => e.role === 'replica' && e.id !== id).map(e => e.id)
     this.gossip = node.gossip?.counters ?? null
     this.gossipChannel = node.gossip === null ? null
-      : new GossipChannel(node.gossip.pubsub, book, node.gossip.counters, this.log, (from, data) => this.deliver(from, 'protocol', data))
+      : new node.gossip.Channel(node.gossip.pubsub, book, node.gossip.counters, this.log, (from, data) => this.deliver(from, 'protocol', data))
   }
 
   get peerId(): PeerId {

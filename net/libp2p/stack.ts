@@ -6,13 +6,6 @@
  * multiplexing, so a QUIC stack names neither: `quic+noise` or `quic+tls+yamux` is refused rather than silently
  * ignored, because a benchmark row labelled with an encrypter that never ran would be a lie.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { quic } from '@chainsafe/libp2p-quic'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { mplex } from '@libp2p/mplex'
-import { tcp } from '@libp2p/tcp'
-import { tls } from '@libp2p/tls'
-import { webSockets } from '@libp2p/websockets'
 import type { Libp2pInit } from 'libp2p'
 import { ConfigError } from '../../core/errors.ts'
 
@@ -113,17 +106,22 @@ export function portKind(stack: Libp2pStack): 'tcp' | 'udp' {
   return stack.transport === 'quic' ? 'udp' : 'tcp'
 }
 
-/** The libp2p modules for createLibp2p. */
-export function stackModules(stack: Libp2pStack): Required<Pick<Libp2pInit, 'transports' | 'connectionEncrypters' | 'streamMuxers'>> {
+/**
+ * The libp2p modules for createLibp2p. Only the chosen stack's packages are loaded (QUIC's native binding, TLS's X.509
+ * and WebCrypto code are large): a replica process starts as fast as before on the default stack.
+ */
+export async function stackModules(stack: Libp2pStack): Promise<Required<Pick<Libp2pInit, 'transports' | 'connectionEncrypters' | 'streamMuxers'>>> {
   switch (stack.transport) {
-    case 'quic':
+    case 'quic': {
+      const { quic } = await import('@chainsafe/libp2p-quic')
       return { transports: [quic()], connectionEncrypters: [], streamMuxers: [] }
+    }
     case 'tcp':
-    case 'websockets':
-      return {
-        transports: [stack.transport === 'tcp' ? tcp() : webSockets()],
-        connectionEncrypters: [stack.encrypter === 'noise' ? noise() : tls()],
-        streamMuxers: [stack.muxer === 'yamux' ? yamux() : mplex()],
-      }
+    case 'websockets': {
+      const transport = stack.transport === 'tcp' ? (await import('@libp2p/tcp')).tcp() : (await import('@libp2p/websockets')).webSockets()
+      const encrypter = stack.encrypter === 'noise' ? (await import('@chainsafe/libp2p-noise')).noise() : (await import('@libp2p/tls')).tls()
+      const muxer = stack.muxer === 'yamux' ? (await import('@chainsafe/libp2p-yamux')).yamux() : (await import('@libp2p/mplex')).mplex()
+      return { transports: [transport], connectionEncrypters: [encrypter], streamMuxers: [muxer] }
+    }
   }
 }

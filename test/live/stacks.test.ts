@@ -20,7 +20,7 @@ import { DEFAULT_PROTOCOL_ID } from '../../net/libp2p/index.ts'
 import { libp2pPrivateKey } from '../../net/libp2p/peer-identity.ts'
 import { parseStack, portKind, stackModules, stackName } from '../../net/libp2p/stack.ts'
 import type { Libp2pStack } from '../../net/libp2p/stack.ts'
-import type { Dissemination } from '../../net/libp2p/gossip-dissemination.ts'
+import type { Dissemination } from '../../net/libp2p/dissemination.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
@@ -74,7 +74,7 @@ async function strangerIsRefused(stack: Libp2pStack, config: ClusterConfig, node
   const stranger = await createLibp2p({
     privateKey: libp2pPrivateKey(generatePrivateKey(createRng(`stranger-${stackName(stack)}`))),
     addresses: { listen: [] },
-    ...stackModules(stack),
+    ...await stackModules(stack),
   })
   open.push(stranger)
   await expect(stranger.dialProtocol(node.transport.node!.getMultiaddrs(), DEFAULT_PROTOCOL_ID,
