@@ -3,40 +3,45 @@
  * not), kept so a compaction can rewrite the live state and load() can answer without reading the files. Values are
  * views of encoded records (or copies of what recovery read, so the whole-file buffer can be freed).
  *
- * `liveBytes` estimates what the group's live records take in the log, so the grouped log can tell when most of the
- * log is dead (shared-wal.ts, "Compaction"). It is an estimate (the header fields are counted at their largest), which
- * is all a compaction trigger needs.
+ * `liveBytes` is what the group's live records would take in a compacted log, so the grouped log can tell when most
+ * of the log is dead (shared-wal.ts, "Compaction").
  */
 import type { DurableState } from '../storage.ts'
-import { RECORD_OVERHEAD_BYTES } from './record-framing.ts'
+import { walRecordBytes } from './wal-codec.ts'
 import type { SnapshotFileRecord, WalRecord } from './wal-codec.ts'
 
-/** Kind, group prefix and index varints of a record, at their largest. */
-const FIELD_BYTES = 1 + 6 + 8
-const ENTRY_BYTES = RECORD_OVERHEAD_BYTES + FIELD_BYTES
-/** A snapshot marker: its index and generation. */
-const MARKER_BYTES = RECORD_OVERHEAD_BYTES + FIELD_BYTES + 8
-
 export class GroupImage {
+  readonly group: number
   readonly hard = new Map<string, Uint8Array>()
   readonly entries = new Map<number, Uint8Array>()
   snapshot: SnapshotFileRecord | null = null
-  liveBytes = 0
+  /** Bytes of the live hard and log records (the snapshot marker is added by liveBytes). */
+  private recordBytes = 0
+
+  constructor(group: number) {
+    this.group = group
+  }
+
+  get liveBytes(): number {
+    const snap = this.snapshot
+    if (snap === null) return this.recordBytes
+    return this.recordBytes + walRecordBytes({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation }, this.group)
+  }
 
   /** `copy`: the value is a view of a whole file read at recovery; copy it so that buffer can be freed. */
   apply(record: WalRecord, copy = false): void {
     switch (record.kind) {
       case 'put': {
         const old = this.hard.get(record.key)
-        if (old !== undefined) this.liveBytes -= ENTRY_BYTES + record.key.length + old.length
+        if (old !== undefined) this.recordBytes -= walRecordBytes({ kind: 'put', key: record.key, value: old }, this.group)
         this.hard.set(record.key, copy ? record.value.slice() : record.value)
-        this.liveBytes += ENTRY_BYTES + record.key.length + record.value.length
+        this.recordBytes += walRecordBytes(record, this.group)
         break
       }
       case 'entry': {
         this.delete(record.index)
         this.entries.set(record.index, copy ? record.value.slice() : record.value)
-        this.liveBytes += ENTRY_BYTES + record.value.length
+        this.recordBytes += walRecordBytes(record, this.group)
         break
       }
       case 'truncate':
@@ -49,12 +54,6 @@ export class GroupImage {
         for (const index of this.entries.keys()) if (index <= record.index) this.delete(index)
         break
     }
-  }
-
-  /** Replace the snapshot (its marker is rewritten by every compaction, hence counted live). */
-  setSnapshot(snapshot: SnapshotFileRecord): void {
-    if (this.snapshot === null) this.liveBytes += MARKER_BYTES
-    this.snapshot = snapshot
   }
 
   /** The marker and records a compaction rewrites, in replay order. */
@@ -83,6 +82,6 @@ export class GroupImage {
     const old = this.entries.get(index)
     if (old === undefined) return
     this.entries.delete(index)
-    this.liveBytes -= ENTRY_BYTES + old.length
+    this.recordBytes -= walRecordBytes({ kind: 'entry', index, value: old }, this.group)
   }
 }

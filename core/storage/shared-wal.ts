@@ -226,7 +226,7 @@ export class SharedWal {
         const record = encodeSnapshotRecord({ index: op.index, generation, meta: op.meta, data: op.data })
         const snapshot = decodeSnapshotRecord(recordPayload(record), 'new snapshot')
         image.apply({ kind: 'snapshot-marker', index: op.index, generation })
-        image.setSnapshot(snapshot)
+        image.snapshot = snapshot
         this.pending.push({ group, snapshot, record })
       } else {
         const record = encodeWalRecord(op, group)
@@ -504,7 +504,7 @@ export class SharedWal {
       const snapshotPath = this.path(name)
       // The snapshot file is replaced atomically, so any damage in it is corruption, never a torn write.
       const payload = decodeSnapshotFile(asUint8Array(readFileSync(snapshotPath)), snapshotPath)
-      this.imageOf(group).setSnapshot(this.decoded(snapshotPath, 0, () => decodeSnapshotRecord(payload, snapshotPath)))
+      this.imageOf(group).snapshot = this.decoded(snapshotPath, 0, () => decodeSnapshotRecord(payload, snapshotPath))
       firstSnapshot ??= name
     }
 
@@ -618,7 +618,7 @@ export class SharedWal {
 
   private imageOf(group: number): GroupImage {
     let image = this.images.get(group)
-    if (image === undefined) { image = new GroupImage(); this.images.set(group, image) }
+    if (image === undefined) { image = new GroupImage(group); this.images.set(group, image) }
     return image
   }
 

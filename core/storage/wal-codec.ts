@@ -14,7 +14,7 @@
 import { BinaryReader, BinaryWriter } from '../codec/binary.ts'
 import { CodecError } from '../errors.ts'
 import type { DurableSnapshot } from '../storage.ts'
-import { RECORD_HEADER_BYTES } from './record-framing.ts'
+import { RECORD_HEADER_BYTES, RECORD_OVERHEAD_BYTES } from './record-framing.ts'
 
 const PUT = 1
 const ENTRY = 2
@@ -64,6 +64,31 @@ export function encodeWalRecord(record: WalRecord, group = 0): Uint8Array {
       return unsealed(writer(0, group).u8(FORGET).uvarint(record.index))
     case 'snapshot-marker':
       return unsealed(writer(0, group).u8(SNAPSHOT_MARKER).uvarint(record.index).uvarint(record.generation))
+  }
+}
+
+/** Bytes of a uvarint. */
+function uvarintBytes(value: number): number {
+  let n = 1
+  while (value >= 0x80) { value = Math.floor(value / 0x80); n++ }
+  return n
+}
+
+function stringBytes(text: string): number {
+  const n = Buffer.byteLength(text)
+  return uvarintBytes(n) + n
+}
+
+/** The length of encodeWalRecord(record, group) without encoding it (what a compaction would rewrite). */
+export function walRecordBytes(record: WalRecord, group: number): number {
+  const prefix = group === 0 ? 0 : 1 + uvarintBytes(group)
+  const overhead = RECORD_OVERHEAD_BYTES + prefix + 1
+  switch (record.kind) {
+    case 'put': return overhead + stringBytes(record.key) + record.value.length
+    case 'entry': return overhead + uvarintBytes(record.index) + record.value.length
+    case 'truncate': return overhead + uvarintBytes(record.from)
+    case 'forget': return overhead + uvarintBytes(record.index)
+    case 'snapshot-marker': return overhead + uvarintBytes(record.index) + uvarintBytes(record.generation)
   }
 }
 
