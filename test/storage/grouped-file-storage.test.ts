@@ -6,11 +6,10 @@
  *
  * The property test draws interleavings with fast-check from a fixed seed; GROUPED_WAL_SEED=<n> replays another.
  */
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../core/errors.ts'
 import { createFileStorage } from '../../core/storage/file-storage.ts'
 import type { FsyncPolicy } from '../../core/storage/file-storage.ts'
@@ -20,19 +19,11 @@ import { scanSegment, StorageCorruptionError } from '../../core/storage/record-f
 import { decodeWalRecord, encodeWalRecord, walRecordBytes } from '../../core/storage/wal-codec.ts'
 import type { WalRecord } from '../../core/storage/wal-codec.ts'
 import type { PersistOp } from '../../core/storage.ts'
+import { scratch, scratchDirs } from './scratch-dirs.ts'
 import { ModelState, plain, storageConformance, syncOf } from './conformance.ts'
 
-/** The format's logic is under test, not the disk: tmpfs where there is one (its fsync is cheap). */
-const scratch = ((): string => {
-  try { accessSync('/dev/shm', constants.W_OK); return '/dev/shm' } catch { return tmpdir() }
-})()
-const dirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(scratch, 'grouped-wal-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+/** On tmpfs where there is one: the format's logic is under test, not the disk (scratch-dirs.ts). */
+const tempDir = scratchDirs('grouped-wal-')
 
 const value = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill)
 const entry = (index: number, fill = index): PersistOp => ({ kind: 'entry', index, value: value(10, fill) })
