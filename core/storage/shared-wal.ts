@@ -147,6 +147,8 @@ export class SharedWal {
   private readonly images = new Map<number, GroupImage>()
   /** Bytes of the records in the segments from the newest base segment on: what recovery would replay. */
   private logBytes = 0
+  /** The images' liveBytes summed (kept up to date at every write: the compaction rule reads it at every sync). */
+  private liveBytes = 0
 
   private pending: Array<Uint8Array | PendingSnapshot> = []
   private segmentSeq = 0
@@ -219,6 +221,7 @@ export class SharedWal {
     this.checkOpen('write')
     for (const op of ops) {
       const image = this.imageOf(group)
+      const liveBefore = image.liveBytes
       if (op.kind === 'snapshot') {
         // Never replace a newer snapshot with an older one (a late InstallSnapshot), as the memory storage does.
         if (image.snapshot !== null && image.snapshot.index > op.index) continue
@@ -233,6 +236,7 @@ export class SharedWal {
         image.apply(decodeWalRecord(recordPayload(record), 'new record').record)
         this.pending.push(record)
       }
+      this.liveBytes += image.liveBytes - liveBefore
     }
   }
 
@@ -301,8 +305,7 @@ export class SharedWal {
 
   /** The grouped compaction rule (header comment): more dead bytes than live ones, and more than a segment. */
   private mostlyDead(): boolean {
-    let live = 0
-    for (const image of this.images.values()) live += image.liveBytes
+    const live = this.liveBytes
     const dead = this.logBytes - live
     return dead > live && dead > this.segmentBytes
   }
@@ -582,6 +585,7 @@ export class SharedWal {
     for (const [group, image] of this.images) {
       const snap = image.snapshot
       if (snap !== null && !markerSeen.has(group)) image.apply({ kind: 'snapshot-marker', index: snap.index, generation: snap.generation })
+      this.liveBytes += image.liveBytes
     }
   }
 
