@@ -13,7 +13,7 @@
  * Writes are encoded at write() and kept in memory; sync() writes them at the current end of the log (positional
  * writes into the preallocated segment, never append mode) and then makes them durable according to the fsync
  * policy before calling `done`. A sync() of any group writes every group's pending writes, and the fsync it waits for
-covers them all: group commit across groups.
+ * covers them all: group commit across groups.
  *
  * - 'always': one fdatasync per sync() call that wrote something, completions in call order.
  * - 'batch':  group commit. An fdatasync starts as soon as none is running; every sync() call that arrives while one
@@ -39,12 +39,15 @@ covers them all: group commit across groups.
  * - one group (FileStorage): at the end of every sync that wrote a snapshot, as it always has;
  * - many groups: when the log since the base segment holds more dead bytes (overwritten, truncated, forgotten or
  *   covered by a snapshot) than live ones, and more than one segment's worth. Compacting at every group's snapshot
- *   would rewrite all groups' state once per group (quadratic in the number of groups); under this rule a compaction
- *   rewrites L live bytes only after more than max(L, segmentBytes) dead bytes were appended, so the rewriting costs
- *   at most as many bytes as were appended, and the log stays below about twice the live state plus a segment.
+ *   would rewrite all groups' state once per group (quadratic in the number of groups). Under this rule a compaction
+ *   runs only when the log is more than half dead, so the live bytes it rewrites are less than half of the log: all
+ *   compactions together rewrite fewer bytes than were appended (plus the live state at open), and the log stays
+ *   below about twice the live state plus a segment. The live bytes are counted exactly as compaction would write
+ *   them (group-image.ts), the log's bytes from the newest base segment on.
  *
- * Recovery replays the segments from the newest base segment on, every group's records into that group's image, (older ones are leftovers of a compaction that
- * crashed before deleting them). A torn append at the end of the last segment is cut off by zeroing it (the size
+ * Recovery replays the segments from the newest base segment on (older ones are leftovers of a compaction that
+ * crashed before deleting them), each record into its group's image; every group in the log is recovered, whether
+ * or not anyone asks for it. A torn append at the end of the last segment is cut off by zeroing it (the size
  * stays); damage anywhere else refuses to start with a StorageCorruptionError naming the file and byte offset, and
  * leaves every file as it was for inspection.
  */
