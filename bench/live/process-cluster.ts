@@ -33,6 +33,8 @@ export interface ReplicaCounters {
   /** Replica-to-replica messages sent, by type (the transport's 'protocol' channel). */
   readonly protocolSent: Map<string, TypeCount>
   readonly framesReceived: number
+  /** Milliseconds this replica has spent signing and verifying since it started. */
+  readonly signatureMs: number
 }
 
 export interface ProcessCluster {
@@ -121,7 +123,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       for (const [key, count] of Object.entries(s.messagesSent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, signatureMs: s.signatures.ms }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
