@@ -166,7 +166,7 @@ export function liveMarkdown(r: LiveResults): string {
     '(per process: the messages that replica sent); ' +
     '`cpu us/op`: CPU time of every process of the run (replicas and load generators, or the one shared process) per operation, ' +
     'read from /proc/<pid>/stat at the edges of the measured window; `sig % cpu`: the share of the replicas\' CPU time ' +
-    '(per process: of that replica\'s) spent inside Ed25519 sign and verify calls, estimated from the thread CPU time of sampled calls (core/signers/timed.ts; multi-process form only); `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
+    '(per process: of that replica\'s) spent inside Ed25519 sign and verify calls, measured as the thread CPU time inside those calls (core/signers/timed.ts; multi-process form only); `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
     'nodes added at this count to complete their first write (excluded from the figures); `agreement`: after each ' +
     'measurement every replica applied the same index and holds byte-identical state (`unchecked`: they did not reach ' +
     'the same index within 3 s).', '')
