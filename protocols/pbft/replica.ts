@@ -13,6 +13,7 @@ import type { Ready, Replica } from '../../core/protocol.ts'
 import { bftQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
 import type { Signer, Verifier } from '../../core/signer.ts'
+import { identityOfSession } from '../../core/sessions.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import {
   checkCheckpointProof, CheckpointTracker, INITIAL_CHECKPOINT, type StableCheckpoint,
@@ -54,6 +55,14 @@ interface PendingRequest {
   readonly request: ClientRequest
   /** Tick at which we started waiting for it to execute (reset when a new view begins). */
   since: number
+  /**
+   * Whether its client's signature has been checked here. A request that came straight from its client over the
+   * authenticated channel is the client's without one; the signature is checked only once we vouch for the request
+   * to others (ordering it as primary, forwarding it).
+   */
+  checked: boolean
+  /** A backup forwards a request to the primary at most once unasked (see forwardStale). */
+  forwarded: boolean
 }
 
 export class PbftReplica implements Replica<PbftMessage> {
@@ -186,20 +195,56 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   // ---- client requests -------------------------------------------------------------------------------------------
 
-  propose(request: ClientRequest, _from: NodeId): void {
-    if (!this.clientSigned(request)) return this.drop('bad-client-signature', `client ${request.clientId}`)
-    this.onRequest(request, true)
+  /**
+   * A client request. The client sends its first attempt to every replica (the BFT library's separate request
+   * transmission, Castro & Liskov 2002 section 5.1), and the transport authenticates the sender, so a backup takes a
+   * request that comes straight from its client without checking the signature: that check, an Ed25519
+   * verification per request at every replica, was most of PBFT's CPU under load. The signature still protects every
+   * path where a replica speaks for the client (section 4.1): the primary checks it before ordering (so a correct
+   * primary's batch is valid for every backup, whatever a faulty client sent to whom), a backup checks it before
+   * forwarding, and a backup checks each request of a pre-prepare it did not receive from the client itself.
+   */
+  propose(request: ClientRequest, from: NodeId): void {
+    if (!this.isPrimary && this.cameFromItsClient(request, from)) return this.onRequest(request, true, false)
+    if (!this.clientSigned(request, true)) return this.drop('bad-client-signature', `client ${request.clientId}`)
+    this.onRequest(request, true, true)
   }
 
-  private clientSigned(r: ClientRequest): boolean {
+  /** The sender is the client identity that owns the request's session (the host drops any other sender). */
+  private cameFromItsClient(r: ClientRequest, from: NodeId): boolean {
+    return identityOfSession(r.clientId) === from && !this.members.includes(from) && this.publicKeyOf(r.clientId) !== undefined
+  }
+
+  /**
+   * Whether `r` is its client's: its signature verifies, or, unless we are to `vouch` for it to other replicas, we
+   * hold the identical request as it came from the client itself.
+   */
+  private clientSigned(r: ClientRequest, vouch: boolean): boolean {
     const known = this.pending.get(requestKey(r))
-    if (known !== undefined && sameRequest(known.request, r) && bytesEqual(known.request.signature, r.signature)) return true
+    const same = known !== undefined && sameRequest(known.request, r) && bytesEqual(known.request.signature, r.signature)
+    if (same && (known.checked || !vouch)) return true
     const key = this.publicKeyOf(r.clientId)
     if (key === undefined || this.members.includes(r.clientId)) return false
-    return this.verifier.verify(key, requestSigningBytes(r), r.signature)
+    const valid = this.verifier.verify(key, requestSigningBytes(r), r.signature)
+    if (valid && same) known.checked = true
+    return valid
   }
 
-  private onRequest(request: ClientRequest, fromClient: boolean): void {
+  /** Check a pending request's signature before we vouch for it; a request whose signature fails is forgotten. */
+  private vouchFor(key: string, p: PendingRequest): boolean {
+    if (p.checked || this.clientSigned(p.request, true)) return true
+    this.pending.delete(key)
+    this.drop('bad-client-signature', `client ${p.request.clientId}, not forwarded`)
+    return false
+  }
+
+  private forward(key: string, p: PendingRequest): void {
+    if (!this.vouchFor(key, p)) return
+    p.forwarded = true
+    this.out.send(this.primary, { type: 'Forward', request: p.request })
+  }
+
+  private onRequest(request: ClientRequest, fromClient: boolean, checked: boolean): void {
     const executed = this.executedSeq.get(request.clientId) ?? 0
     // A retry of the last executed request is ordered again so that every replica answers it again (the session
     // table applies it once); anything older has been answered to a client that has moved on.
@@ -207,12 +252,35 @@ export class PbftReplica implements Replica<PbftMessage> {
     const key = requestKey(request)
     // The request timer runs only for requests not yet executed here: a retry of an executed one (its client lost
     // replies) is ordered again, but no correct replica suspects the primary over it.
-    if (request.seq > executed && !this.pending.has(key)) this.pending.set(key, { request, since: this.now })
+    let p = this.pending.get(key)
+    const firstReceipt = p === undefined && request.seq > executed
+    if (firstReceipt) {
+      p = { request, since: this.now, checked, forwarded: false }
+      this.pending.set(key, p)
+    }
     if (this.isPrimary) {
       this.enqueue(request)
       this.tryPropose()
-    } else if (fromClient && !this.inViewChange) {
-      this.out.send(this.primary, { type: 'Forward', request })
+    } else if (fromClient && !this.inViewChange && !firstReceipt) {
+      // The primary got the client's first attempt too. A repeat means the client has not heard back, and the primary
+      // may never have received it (paper 4.4: the backup relays it and starts its timer).
+      if (p !== undefined) this.forward(key, p)
+      else if (this.clientSigned(request, true)) this.out.send(this.primary, { type: 'Forward', request })
+      else this.drop('bad-client-signature', `client ${request.clientId}, not forwarded`)
+    }
+  }
+
+  /**
+   * Backup: forward, once, each request that has waited retransmitTicks without a pre-prepare. The client's first
+   * attempt reached the primary as well, so this is for a faulty client that sent its request to backups only (it
+   * would otherwise run out their timers and replace a correct primary) and for a lost first attempt.
+   */
+  private forwardStale(): void {
+    if (this.isPrimary || this.inViewChange) return
+    for (const [key, p] of this.pending) {
+      // Waiting times are set in arrival order (and all reset together in a new view): the rest are younger.
+      if (this.now - p.since < this.o.retransmitTicks) break
+      if (!p.forwarded && !this.orderedKeys.has(key)) this.forward(key, p)
     }
   }
 
@@ -226,9 +294,9 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   private onForward(from: NodeId, m: Forward): void {
     if (!this.members.includes(from)) return this.drop('unknown-sender')
-    if (!this.clientSigned(m.request)) return this.drop('bad-client-signature', `forwarded by ${from}`)
+    if (!this.clientSigned(m.request, true)) return this.drop('bad-client-signature', `forwarded by ${from}`)
     if (!this.isPrimary) return this.drop('not-primary', 'forward')
-    this.onRequest(m.request, false)
+    this.onRequest(m.request, false, true)
   }
 
   // ---- normal case: pre-prepare, prepare, commit --------------------------------------------------------------------
@@ -281,7 +349,7 @@ export class PbftReplica implements Replica<PbftMessage> {
       if (!bytesEqual(current.digest, pp.digest)) return this.drop('conflicting-pre-prepare', `s${pp.seq}`)
       return
     }
-    for (const r of pp.batch) if (!this.clientSigned(r)) return this.drop('bad-client-signature', `in pre-prepare s${pp.seq}`)
+    for (const r of pp.batch) if (!this.clientSigned(r, false)) return this.drop('bad-client-signature', `in pre-prepare s${pp.seq}`)
     this.acceptPrePrepare(slot, pp)
   }
 
@@ -788,10 +856,11 @@ export class PbftReplica implements Replica<PbftMessage> {
     }
     this.nextSeq = Math.max(this.nextSeq, this.lastExecuted)
     // Give the new primary a full timeout for what we are waiting for, and make sure it knows about it.
-    for (const p of this.pending.values()) {
+    for (const [key, p] of this.pending) {
       p.since = this.now
-      if (this.isPrimary) this.enqueue(p.request)
-      else if (!this.orderedKeys.has(requestKey(p.request))) this.out.send(this.primary, { type: 'Forward', request: p.request })
+      if (this.isPrimary) {
+        if (this.vouchFor(key, p)) this.enqueue(p.request)
+      } else if (!this.orderedKeys.has(key)) this.forward(key, p)
     }
     this.execute()
   }
@@ -821,6 +890,7 @@ export class PbftReplica implements Replica<PbftMessage> {
       }
     }
     if (this.now % this.o.retransmitTicks === 0) this.retransmit()
+    this.forwardStale()
     this.checkStuck()
   }
 
