@@ -53,16 +53,21 @@ function requestKey(r: ClientRequest): string {
 
 interface PendingRequest {
   readonly request: ClientRequest
-  /** Tick at which we started waiting for it to execute (reset when a new view begins). */
-  since: number
+  /**
+   * Tick at which the request timer (paper 4.4) started, reset when a new view begins; null while it does not run.
+   * A backup starts it when the client repeats the request (then the client has not heard back, and the backup
+   * forwards it to the primary), not on the client's first attempt: that one went to the primary as well, and a
+   * faulty client that sent it to backups only must not be able to replace a correct primary that never saw it.
+   */
+  since: number | null
+  /** Tick of arrival: a backup forgets a request whose client never repeated it (see forgetUnrepeated). */
+  readonly receivedAt: number
   /**
    * Whether its client's signature has been checked here. A request that came straight from its client over the
    * authenticated channel is the client's without one; the signature is checked only once we vouch for the request
    * to others (ordering it as primary, forwarding it).
    */
   checked: boolean
-  /** A backup forwards a request to the primary at most once unasked (see forwardStale). */
-  forwarded: boolean
 }
 
 export class PbftReplica implements Replica<PbftMessage> {
@@ -240,7 +245,6 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   private forward(key: string, p: PendingRequest): void {
     if (!this.vouchFor(key, p)) return
-    p.forwarded = true
     this.out.send(this.primary, { type: 'Forward', request: p.request })
   }
 
@@ -255,32 +259,36 @@ export class PbftReplica implements Replica<PbftMessage> {
     let p = this.pending.get(key)
     const firstReceipt = p === undefined && request.seq > executed
     if (firstReceipt) {
-      p = { request, since: this.now, checked, forwarded: false }
+      // The client's first attempt reached the primary too: a backup's timer waits for a repeat (PendingRequest.since).
+      p = { request, since: this.isPrimary || !fromClient ? this.now : null, receivedAt: this.now, checked }
       this.pending.set(key, p)
     }
     if (this.isPrimary) {
       this.enqueue(request)
       this.tryPropose()
     } else if (fromClient && !this.inViewChange && !firstReceipt) {
-      // The primary got the client's first attempt too. A repeat means the client has not heard back, and the primary
-      // may never have received it (paper 4.4: the backup relays it and starts its timer).
-      if (p !== undefined) this.forward(key, p)
-      else if (this.clientSigned(request, true)) this.out.send(this.primary, { type: 'Forward', request })
+      // A repeat: the client has not heard back, and the primary may never have received the request. Paper 4.4: the
+      // backup relays it to the primary and starts its timer.
+      if (p !== undefined) {
+        p.since ??= this.now
+        this.forward(key, p)
+      } else if (this.clientSigned(request, true)) this.out.send(this.primary, { type: 'Forward', request })
       else this.drop('bad-client-signature', `client ${request.clientId}, not forwarded`)
     }
   }
 
   /**
-   * Backup: forward, once, each request that has waited retransmitTicks without a pre-prepare. The client's first
-   * attempt reached the primary as well, so this is for a faulty client that sent its request to backups only (it
-   * would otherwise run out their timers and replace a correct primary) and for a lost first attempt.
+   * Backup: forget requests whose timer never started (their client sent them once, did not repeat them, and they were
+   * not executed) once they are old enough that a correct client would have repeated them (twice its retry period, at
+   * least the request timeout), so a faulty client cannot fill memory with requests it sent to backups only.
+   * Forgetting costs nothing but a signature check, should a pre-prepare still carry the request.
    */
-  private forwardStale(): void {
-    if (this.isPrimary || this.inViewChange) return
+  private forgetUnrepeated(): void {
+    const age = Math.max(this.o.requestTimeoutTicks, 2 * this.o.clientRetryTicks)
     for (const [key, p] of this.pending) {
-      // Waiting times are set in arrival order (and all reset together in a new view): the rest are younger.
-      if (this.now - p.since < this.o.retransmitTicks) break
-      if (!p.forwarded && !this.orderedKeys.has(key)) this.forward(key, p)
+      // Arrival order is insertion order: the rest are younger.
+      if (this.now - p.receivedAt < age) break
+      if (p.since === null) this.pending.delete(key)
     }
   }
 
@@ -857,10 +865,13 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.nextSeq = Math.max(this.nextSeq, this.lastExecuted)
     // Give the new primary a full timeout for what we are waiting for, and make sure it knows about it.
     for (const [key, p] of this.pending) {
-      p.since = this.now
       if (this.isPrimary) {
+        p.since = this.now
         if (this.vouchFor(key, p)) this.enqueue(p.request)
-      } else if (!this.orderedKeys.has(key)) this.forward(key, p)
+      } else if (p.since !== null) {
+        p.since = this.now
+        if (!this.orderedKeys.has(key)) this.forward(key, p)
+      }
     }
     this.execute()
   }
@@ -880,7 +891,7 @@ export class PbftReplica implements Replica<PbftMessage> {
     } else {
       const timeout = this.backoff(this.o.requestTimeoutTicks, this.successiveViewChanges)
       for (const p of this.pending.values()) {
-        if (this.now - p.since < timeout) continue
+        if (p.since === null || this.now - p.since < timeout) continue
         // A quorum checkpointed beyond what we executed: the primary is making progress and we are the one behind
         // (lost messages). State transfer (checkStuck) is the cure; a view change only we want would take us out of
         // the quorum until the others need one too.
@@ -890,7 +901,7 @@ export class PbftReplica implements Replica<PbftMessage> {
       }
     }
     if (this.now % this.o.retransmitTicks === 0) this.retransmit()
-    this.forwardStale()
+    this.forgetUnrepeated()
     this.checkStuck()
   }
 

@@ -112,22 +112,34 @@ describe.each(['node', 'sim'] as const)('PBFT drops bad input and counts it by r
     expectDrop('bad-client-signature', () => h.replica(target).propose(asReplica, 2))
   })
 
-  it('bad-client-signature: a forged request straight from its client is held by a backup, never forwarded, then dropped', () => {
+  it('bad-client-signature: a forged request straight from its client is held by a backup until the client repeats it', () => {
     const forged: ClientRequest = { ...clientRequest(1000, 61), signature: new Uint8Array(64).fill(2) }
     const r = h.replica(target)
     const before = r.dropCounts()['bad-client-signature'] ?? 0
     const pending = r.debugState().pending
-    r.propose(forged, 1000)
+    const forwards = h.messageCounts.get('Forward') ?? 0
+    h.propose(target, forged)
     // The authenticated channel vouches for the request to this backup, so no check yet...
     expect(r.dropCounts()['bad-client-signature'] ?? 0).toBe(before)
     expect(r.debugState().pending).toBe(pending + 1)
-    // ...but it must vouch for it to forward it once no pre-prepare came: the check fails, it forgets the request
-    // (its timer cannot replace a correct primary) and the primary never sees it.
-    const forwards = h.messageCounts.get('Forward') ?? 0
-    h.run(h.options.retransmitTicks + 1)
+    // ...but the repeat is to be forwarded, and to forward it the backup must vouch for it: the check fails, the
+    // backup forgets the request (its timer cannot replace a correct primary) and the primary never sees it.
+    h.propose(target, forged)
     expect(r.dropCounts()['bad-client-signature']).toBe(before + 1)
     expect(r.debugState().pending).toBe(pending)
+    h.run(h.options.retransmitTicks)
     expect(h.messageCounts.get('Forward') ?? 0).toBe(forwards)
+  })
+
+  it('a request its client never repeats is forgotten by a backup, without a view change', () => {
+    const forged: ClientRequest = { ...clientRequest(1000, 62), signature: new Uint8Array(64).fill(3) }
+    const r = h.replica(target)
+    const pending = r.debugState().pending
+    h.propose(target, forged)
+    expect(r.debugState().pending).toBe(pending + 1)
+    h.run(Math.max(h.options.requestTimeoutTicks, 2 * h.options.clientRetryTicks) + 1)
+    expect(r.debugState().pending).toBe(pending)
+    expect(r.status().epoch).toBe(0)
   })
 
   it('stale-request: a request older than the last one executed for its client', () => {

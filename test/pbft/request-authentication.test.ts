@@ -2,8 +2,8 @@
  * Client requests reach every replica (the client's first attempt is multicast: separate request transmission,
  * Castro & Liskov 2002 section 5.1), and the transport authenticates their sender, so a backup takes a request that
  * came straight from its client without checking the signature. The signature still guards every path where a
- * replica speaks for a client (paper 4.1): the primary checks what it orders, a backup checks what it forwards and
- * what a pre-prepare carries that it did not receive from the client. These cases play a faulty client that sends to
+ * replica speaks for a client (paper 4.1): the primary checks what it orders, a backup checks what it forwards (a
+ * request its client repeated) and what a pre-prepare carries that it did not receive from the client. These cases play a faulty client that sends to
  * some replicas only, or different requests to different replicas: none may replace a correct primary, and every
  * request its client really signed executes.
  */
@@ -69,14 +69,28 @@ describe.each(['node', 'sim'] as const)('PBFT client request authentication (sig
     expect(h.violations).toEqual([])
   })
 
-  it('a request sent to the backups only is forwarded to the primary (checked first) and executes, without a view change', () => {
+  it('a request sent to the backups only is not forwarded until its client repeats it, then executes without a view change', () => {
     const { client, seq } = quiet()
     const r = signed(client, seq)
+    for (const b of backups) h.propose(b, r)
+    h.run(h.options.clientRetryTicks)
+    expect(h.messageCounts.get('Forward') ?? 0).toBe(0)
+    expect(h.results.has(`${client}:${seq}`)).toBe(false)
+    // The repeat (a client that has not heard back) is forwarded to the primary, checked first, and ordered.
     for (const b of backups) h.propose(b, r)
     expect(h.stepUntil(executedEverywhere, 500)).toBe(true)
     expect(views()).toEqual([0, 0, 0, 0])
     expect(h.results.has(`${client}:${seq}`)).toBe(true)
     expect(h.messageCounts.get('Forward') ?? 0).toBeGreaterThan(0)
+  })
+
+  it('a request sent once to the backups only replaces no primary and is forgotten', () => {
+    const { client, seq } = quiet()
+    for (const b of backups) h.propose(b, signed(client, seq))
+    h.run(3 * h.options.requestTimeoutTicks)
+    expect(views()).toEqual([0, 0, 0, 0])
+    expect(executedEverywhere()).toBe(true)
+    expect(h.results.has(`${client}:${seq}`)).toBe(false)
   })
 
   it('a request sent to the primary only executes: the backups check its signature inside the pre-prepare', () => {
@@ -97,14 +111,17 @@ describe.each(['node', 'sim'] as const)('PBFT client request authentication (sig
     expect(h.violations).toEqual([])
   })
 
-  it('a forged request sent to every replica is ordered by no one and replaces no primary', () => {
+  it('a forged request sent to every replica, and repeated, is ordered by no one and replaces no primary', () => {
     const { client, seq } = quiet()
     const forged = { ...signed(client, seq), signature: new Uint8Array(64).fill(7) }
+    for (const id of h.ids) h.propose(id, forged)
+    h.run(h.options.clientRetryTicks)
     for (const id of h.ids) h.propose(id, forged)
     h.run(3 * h.options.requestTimeoutTicks)
     expect(views()).toEqual([0, 0, 0, 0])
     expect(h.results.has(`${client}:${seq}`)).toBe(false)
     expect(executedEverywhere()).toBe(true)
-    for (const id of h.ids) expect(h.replica(id).dropCounts()['bad-client-signature'], `replica ${id}`).toBe(1)
+    // The primary refuses both attempts; each backup refuses the repeat, which it would have had to forward.
+    expect(h.ids.map(id => h.replica(id).dropCounts()['bad-client-signature'])).toEqual([2, 1, 1, 1])
   })
 })
