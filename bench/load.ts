@@ -6,11 +6,11 @@
  *
  * The measured window starts after the warm-up; operations issued (intended) before it are excluded from every figure.
  */
-import type { ClientHost, ClientOutcome } from '../core/client-host.ts'
+import type { CommandClient, ClientOutcome } from '../core/client-host.ts'
 import { encodeKvCommand, type KvCommand } from '../core/kv.ts'
 import type { Rng } from '../core/random.ts'
 import type { NodeId } from '../core/types.ts'
-import type { SimCluster } from '../net/sim/cluster.ts'
+import type { SimulatedClients } from '../net/sim/workload.ts'
 import { keyChooser, recordInvoke, recordOutcome } from '../core/kv-workload.ts'
 import type { HistoryRecorder } from '../core/history.ts'
 import { LatencyRecorder } from './latency.ts'
@@ -54,7 +54,7 @@ export interface LoadResult {
   readonly backlog: number
 }
 
-export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
+export function runLoad(cluster: SimulatedClients, o: LoadOptions): LoadResult {
   const sim = cluster.sim
   const rng = o.rng
   const pickKey = keyChooser(o.keyDistribution, o.keys)
@@ -65,7 +65,7 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
   const windowLimitMs = windowStartMs + o.durationMs
   const timeline: number[] = new Array(Math.ceil((o.warmupMs + o.durationMs) / o.timelineBucketMs)).fill(0)
   let measuredOps = 0
-  const inFlight = new Map<ClientHost, number>()
+  const inFlight = new Map<CommandClient, number>()
   let timeouts = 0
   let lastCompletion = windowStartMs
   let maxGapMs = 0
@@ -100,7 +100,7 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
     }
   }
 
-  const submit = (client: ClientHost, intendedAt: number, then: () => void): void => {
+  const submit = (client: CommandClient, intendedAt: number, then: () => void): void => {
     const c = nextCommand(client.id)
     inFlight.set(client, intendedAt)
     const op = o.history === undefined ? null : recordInvoke(o.history, client.id, c, sim.now())
@@ -113,10 +113,10 @@ export function runLoad(cluster: SimCluster, o: LoadOptions): LoadResult {
     })
   }
 
-  const idle: ClientHost[] = []
+  const idle: CommandClient[] = []
   const queue: number[] = []
   if (o.mode === 'closed') {
-    const loop = (client: ClientHost) => {
+    const loop = (client: CommandClient) => {
       if (stopped) return
       submit(client, sim.now(), () => loop(client))
     }

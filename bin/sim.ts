@@ -45,6 +45,10 @@ const program = new Command('sim')
   .option('--clock-drift <d>', 'each replica\'s clock runs at a rate drawn in [1-d, 1+d] (e.g. 0.2)', nonNegativeNumber('--clock-drift'))
   .option('--liveness-bound <ms>', 'operations invoked after the final heal must complete within this much virtual time', positiveInt('--liveness-bound'))
   .option('--max-timed-out <share>', 'at most this share of operations may time out (0..1)', nonNegativeNumber('--max-timed-out'))
+  .option('--groups <g>', 'multi-group: the n nodes host g consensus groups, the keys split evenly over them (keys >= g)', positiveInt('--groups'))
+  .option('--replication <r>', 'multi-group: replicas per group (default n)', positiveInt('--replication'))
+  .option('--no-coalesce', "multi-group: send each group's frame alone instead of one wire frame per peer and turn")
+  .option('--no-balance-leaders', 'multi-group: keep elected leaders instead of moving them to their preferred nodes')
   .option('--json', 'print the report as JSON instead of text')
   .exitOverride()
   .configureOutput({ writeErr: text => process.stderr.write(text) })
@@ -79,6 +83,12 @@ function main(): void {
     ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
     ...(a.livenessBound !== undefined ? { livenessBoundMs: a.livenessBound as number } : {}),
     ...(a.maxTimedOut !== undefined ? { maxTimedOutShare: a.maxTimedOut as number } : {}),
+    ...(a.groups !== undefined ? {
+      groups: {
+        count: a.groups as number, ...(a.replication !== undefined ? { replication: a.replication as number } : {}),
+        ...(a.coalesce === false ? { coalesce: false } : {}), ...(a.balanceLeaders === false ? { balanceLeaders: false } : {}),
+      },
+    } : {}),
   }
   let report: SimulationReport
   try {
@@ -102,7 +112,7 @@ function main(): void {
 
 function formatReport(r: SimulationReport, replay: string): string {
   const lines: string[] = []
-  lines.push(`protocol ${r.protocol}, n = ${r.n}, seed ${r.seed}`)
+  lines.push(`protocol ${r.protocol}, n = ${r.n}${r.groups === null ? '' : ` nodes, ${r.groups} groups`}, seed ${r.seed}`)
   lines.push(`operations: ${r.ops.ok} ok, ${r.ops.fail} fail, ${r.ops.info} info of ${r.ops.requested}` +
     (r.finished ? '' : ' (time bound reached before all completed)'))
   lines.push(`virtual duration: ${(r.virtualMs / 1000).toFixed(3)} s`)

@@ -13,6 +13,7 @@ import { protocols } from '../protocols/index.ts'
 import { replayCommand, type SimulationOptions } from '../net/sim/run.ts'
 import { defaultJobs, parseJobs, runTasks } from '../bench/parallel.ts'
 import { createRng } from '../core/random.ts'
+import { DEFAULT_WORKLOAD_KEYS } from '../core/kv-workload.ts'
 import { writeFailingSeedHtml } from '../viz/soak.ts'
 import { keyValue, list, nonNegativeNumber, parseOrExit, positiveInt, protocolOrExit } from './cli-args.ts'
 
@@ -35,6 +36,7 @@ const program = new Command('soak')
     "an adversary): up to f replicas at ids and with strategies drawn from the seed; 'none'", list)
   .addOption(new Option('--signer <name>', 'signatures: sim (modelled, the default), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
   .option('--clock-drift <d>', 'clock drift of every run (rates in [1-d, 1+d])', nonNegativeNumber('--clock-drift'))
+  .option('--groups <g>', 'multi-group: each run\'s n nodes host g groups, the keys split over them (no Byzantine replicas)', positiveInt('--groups'))
   .option('--jobs <n>', 'seeds run at once, each on a worker thread (default: the number of cores); outcomes are the same with any number')
   .option('--html <dir>', 'write an HTML view of each failing seed into <dir> (the seed is rerun with recording on)')
   .exitOverride()
@@ -52,7 +54,13 @@ async function main(): Promise<void> {
     const err = Number.isInteger(n) ? protocol.checkClusterSize(n) : `"${n}" is not a number`
     if (err !== null) { process.stderr.write(`soak: --n ${n}: ${err}\n`); process.exit(2) }
   }
-  const given = (a.byzantine as string[] | undefined) ?? (protocol.adversary !== undefined ? ['random'] : [])
+  const groups = a.groups as number | undefined
+  const named = a.byzantine as string[] | undefined
+  if (groups !== undefined && named !== undefined && !(named.length === 1 && named[0] === 'none')) {
+    process.stderr.write('soak: --groups: multi-group runs have no Byzantine replicas yet (drop --byzantine)\n')
+    process.exit(2)
+  }
+  const given = (a.byzantine as string[] | undefined) ?? (protocol.adversary !== undefined && groups === undefined ? ['random'] : [])
   const randomByzantine = given.length === 1 && given[0] === 'random'
   const strategies = randomByzantine || (given.length === 1 && given[0] === 'none') ? [] : given
   if (randomByzantine && protocol.adversary === undefined) { process.stderr.write(`soak: ${protocol.name} has no Byzantine strategies\n`); process.exit(2) }
@@ -75,7 +83,9 @@ async function main(): Promise<void> {
         ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),
         ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
         ...(a.fsyncMs !== undefined ? { fsyncMs: a.fsyncMs as number } : {}),
-        ...(a.keys !== undefined ? { workload: { keys: a.keys as number } } : {}),
+        ...(a.keys !== undefined || groups !== undefined
+          ? { workload: { keys: (a.keys as number | undefined) ?? Math.max(DEFAULT_WORKLOAD_KEYS, 2 * (groups ?? 0)) } } : {}),
+        ...(groups !== undefined ? { groups: { count: groups } } : {}),
         ...(Object.keys(a.option as object).length > 0 ? { protocolOptions: a.option as Record<string, unknown> } : {}),
         ...(byz.length > 0 && !randomByzantine && a.byzantineCount !== undefined ? { byzantineCount: Math.min(a.byzantineCount as number, f) } : {}),
       }

@@ -33,6 +33,12 @@ export type ClientOutcome =
   /** No accepted answer before the deadline: the command may or may not have been applied. */
   | { readonly status: 'timeout' }
 
+/** What a workload needs of a client: its id and a way to submit commands (a ClientHost, or a sharded store's GroupClient). */
+export interface CommandClient {
+  readonly id: NodeId
+  submit(op: Uint8Array, readOnly: boolean, timeoutMs: number, done: (outcome: ClientOutcome) => void): void
+}
+
 export interface ClientHostOptions {
   readonly descriptor: AnyProtocol
   readonly id: NodeId
@@ -73,7 +79,7 @@ interface Session {
   pending: Pending | null
 }
 
-export class ClientHost {
+export class ClientHost implements CommandClient {
   readonly id: NodeId
   /** Most requests in flight at once (sessions). */
   readonly maxInFlight: number

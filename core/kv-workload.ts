@@ -98,13 +98,21 @@ export function zipfSampler(n: number, s = 0.99): (rng: Rng) => number {
   }
 }
 
+/** Keys a workload draws from unless told otherwise: few, so operations contend. */
+export const DEFAULT_WORKLOAD_KEYS = 8
+
+/** Every key createKvOpGenerator may draw for `mix` (a sharded store pre-splits its ranges over them). */
+export function kvKeySpace(mix: Pick<KvMix, 'keys' | 'keyPrefix'>): string[] {
+  return Array.from({ length: mix.keys ?? DEFAULT_WORKLOAD_KEYS }, (_, i) => `${mix.keyPrefix ?? ''}k${i}`)
+}
+
 /**
  * Draws commands over a small key space so operations contend. Written values are unique (`<client>-<n>`), which is
  * what lets the checker tell writes apart; compare-and-sets expect a value some client may have written, so some succeed.
  */
 export function createKvOpGenerator(mix: KvMix, clientIds: readonly NodeId[], rng: Rng): (client: NodeId) => KvCommand {
   validateKvMix(mix)
-  const keys = mix.keys ?? 8
+  const keys = mix.keys ?? DEFAULT_WORKLOAD_KEYS
   const readRatio = mix.readRatio ?? 0.5
   const casRatio = mix.casRatio ?? 0.15
   const deleteRatio = mix.deleteRatio ?? 0.05

@@ -48,3 +48,19 @@ export interface Storage {
 }
 
 export const EMPTY_DURABLE_STATE: DurableState = { hard: new Map(), log: [], snapshot: null }
+
+/**
+ * One durable log shared by many consensus groups (a multi-group node, as CockroachDB stores and TiKV nodes share one
+ * engine): a Storage per group, one fsync for all of them, so group commit spans groups.
+ */
+export interface GroupedStorage {
+  /**
+   * The storage of group `group` (an integer >= 0): load/write/sync as one replica's Storage. The same view every time
+   * for one group; `load()` gives only that group's durable state.
+   */
+  group(group: number): Storage
+  /** Groups that have durable state (recovered or written), ascending. */
+  groups(): number[]
+  /** Make everything durable (per policy) and release the files. */
+  close(): void
+}

@@ -12,14 +12,15 @@ import type { Signer, SignerName, Verifier } from '../../core/signer.ts'
 import { generatePrivateKey, signatureScheme, SIMULATION_SIGNER } from '../../core/signers/index.ts'
 import type { StateMachineFactory } from '../../core/state-machine.ts'
 import { MemoryStorage } from '../../core/storage/memory-storage.ts'
-import type { ClientRequest, CommittedEntry, NodeId } from '../../core/types.ts'
-import { bytesEqual, sameRequest } from '../../core/codec/client-messages.ts'
+import type { CommittedEntry, NodeId } from '../../core/types.ts'
 import type { MessageStats } from '../../core/message-stats.ts'
 import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } from './faults.ts'
 import { validateLatency, validateTopology, type LatencyDistribution, type RegionTopology } from './latency.ts'
-import { validateCpuModel, type CpuModel } from './cpu.ts'
+import { chargedSigner, chargedVerifier, validateCpuModel, type CpuModel } from './cpu.ts'
 import { SimNetwork } from './network.ts'
+import { injectNetworkFault } from './network-faults.ts'
 import { ConflictOrderCheck } from './conflict-order.ts'
+import { AgreementCheck } from './agreement-check.ts'
 import { conflictKeysFunction } from '../../core/conflicts.ts'
 import { NodeRuntime } from './node-runtime.ts'
 import { Simulator } from './simulator.ts'
@@ -27,9 +28,6 @@ import { StorageCorruptionError } from '../../core/storage/record-framing.ts'
 import type { Transport } from '../../core/transport.ts'
 
 export const FIRST_CLIENT_ID = 1000
-
-/** How many recent indexes the cross-replica safety check remembers. */
-const DECIDED_WINDOW = 100_000
 
 export interface SimClusterOptions {
   readonly protocol: AnyProtocol
@@ -123,8 +121,8 @@ export class SimCluster {
   private nextFreshId = 0
   /** Replicas replaced by fresh ones: never restarted. */
   private readonly retired = new Set<NodeId>()
-  /** First committed batch seen at each index, to compare every replica's against. */
-  private readonly decided = new Map<number, readonly ClientRequest[]>()
+  /** Total-order protocols: the same batch at the same index on every replica. */
+  private readonly agreement = new AgreementCheck()
   private readonly untrusted: ReadonlySet<NodeId>
   /** Partial-order protocols: interfering commands in the same order on every replica (instead of `decided`). */
   private readonly conflictOrder: ConflictOrderCheck | null
@@ -226,19 +224,11 @@ export class SimCluster {
 
   /** The node's signer; with a CPU model every signature costs the node `signUs` of virtual time. */
   private signerOf(id: NodeId): Signer {
-    const signer = this.scheme.signer(this.keys.get(id)!.privateKey)
-    const cpu = this.o.cpu
-    if (cpu === undefined) return signer
-    const network = this.network
-    return { publicKey: signer.publicKey, sign: message => { network.charge(id, cpu.signUs, 'signatures'); return signer.sign(message) } }
+    return chargedSigner(this.network, this.o.cpu, id, this.scheme.signer(this.keys.get(id)!.privateKey))
   }
 
   private verifierOf(id: NodeId): Verifier {
-    const verifier = this.scheme.verifier
-    const cpu = this.o.cpu
-    if (cpu === undefined) return verifier
-    const network = this.network
-    return { verify: (key, message, signature) => { network.charge(id, cpu.verifyUs, 'signatures'); return verifier.verify(key, message, signature) } }
+    return chargedVerifier(this.network, this.o.cpu, id, this.scheme.verifier)
   }
 
   private startHost(id: NodeId): ReplicaHost | null {
@@ -565,30 +555,8 @@ export class SimCluster {
         this.storages.get(id)!.loseNextSync()
         return `the next fsync of ${id} will lie`
       }
-      case 'partition':
-        this.network.heal()
-        this.network.partition(action.groups)
-        return `partitioned ${action.groups.map(g => g.join('.')).join(' | ')}`
-      case 'isolate': {
-        const id = resolve(action.node)
-        if (id === null) return 'skipped: no such replica now'
-        this.network.heal()
-        this.network.isolate(id, [...this.replicaIds, ...this.clients.map(c => c.id)])
-        return `isolated ${id}`
-      }
-      case 'oneway': {
-        const from = resolve(action.from)
-        const to = resolve(action.to)
-        if (from === null || to === null || from === to) return 'skipped: no such link now'
-        this.network.block(from, to)
-        return `cut ${from} -> ${to}`
-      }
-      case 'heal':
-        this.network.heal()
-        return 'healed'
-      case 'loss': this.network.faults.loss = action.p; return `loss ${action.p}`
-      case 'dup': this.network.faults.duplicate = action.p; return `duplicate ${action.p}`
-      case 'reorder': this.network.faults.reorder = action.p; return `reorder ${action.p}`
+      default:
+        return injectNetworkFault(this.network, action, resolve, () => [...this.replicaIds, ...this.clients.map(c => c.id)])
     }
   }
 
@@ -690,20 +658,11 @@ export class SimCluster {
       if (violation !== null && this.safetyViolations.length < 20) this.safetyViolations.push(violation)
       return
     }
-    const first = this.decided.get(entry.index)
-    if (first === undefined) {
+    const outcome = this.agreement.applied(host, entry)
+    if (outcome === 'first') {
       if (this.firstCommitWatched === null && this.sim.now() >= this.commitWatchFrom) this.firstCommitWatched = this.sim.now()
-      this.decided.set(entry.index, entry.requests)
-      // Keep a bounded window: a replica lagging further behind than this is not compared (memory stays flat in long runs).
-      this.decided.delete(entry.index - DECIDED_WINDOW)
-      return
-    }
-    // Handed-over messages often make the batches the very same objects: then there is nothing to compare.
-    const same = first === entry.requests || (first.length === entry.requests.length &&
-      first.every((r, i) => r === entry.requests[i] || (sameRequest(r, entry.requests[i]!) && bytesEqual(r.op, entry.requests[i]!.op))))
-    if (!same && this.safetyViolations.length < 20) {
-      this.safetyViolations.push(`replica ${host} applied a different batch at index ${entry.index} ` +
-        `(${entry.requests.length} requests vs ${first.length} first applied elsewhere)`)
+    } else if (outcome !== 'same' && this.safetyViolations.length < 20) {
+      this.safetyViolations.push(outcome)
     }
   }
 }

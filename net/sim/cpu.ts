@@ -9,7 +9,8 @@
  * project's 2-core reference machine with `npm run bench:micro` (see bench/README.md) and can be overridden.
  */
 import { ConfigError } from '../../core/errors.ts'
-import type { SignerName } from '../../core/signer.ts'
+import type { Signer, SignerName, Verifier } from '../../core/signer.ts'
+import type { NodeId } from '../../core/types.ts'
 
 export interface CpuModel {
   /** Fixed cost of handling one received frame (decode, protocol step, host bookkeeping), in microseconds. */
@@ -75,4 +76,21 @@ export function parseCpuModel(text: string, field = '--cpu', signer: SignerName 
 export function formatCpuModel(m: CpuModel, signer: SignerName = 'node'): string {
   const reference = referenceCpuFor(signer)
   return KEYS.every(k => m[k] === reference[k]) ? 'reference' : KEYS.map(k => `${k}=${m[k]}`).join(',')
+}
+
+/** Where signature costs are charged: the simulated network's per-node CPU account. */
+export interface CpuAccount {
+  charge(node: NodeId, us: number, kind: 'messages' | 'signatures'): void
+}
+
+/** `signer` as seen by node `id` under `cpu`: every signature costs the node `signUs` of virtual time. */
+export function chargedSigner(account: CpuAccount, cpu: CpuModel | undefined, id: NodeId, signer: Signer): Signer {
+  if (cpu === undefined) return signer
+  return { publicKey: signer.publicKey, sign: message => { account.charge(id, cpu.signUs, 'signatures'); return signer.sign(message) } }
+}
+
+/** `verifier` as seen by node `id` under `cpu`: every verification costs the node `verifyUs`. */
+export function chargedVerifier(account: CpuAccount, cpu: CpuModel | undefined, id: NodeId, verifier: Verifier): Verifier {
+  if (cpu === undefined) return verifier
+  return { verify: (key, message, signature) => { account.charge(id, cpu.verifyUs, 'signatures'); return verifier.verify(key, message, signature) } }
 }

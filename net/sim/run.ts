@@ -10,7 +10,10 @@ import { createRng } from '../../core/random.ts'
 import type { SignerName } from '../../core/signer.ts'
 import type { TypeCount } from '../../core/message-stats.ts'
 import { byzantineClusterOptions, checkByzantinePlacements, placeByzantine, type ByzantinePlacement } from './byzantine.ts'
-import { createSimCluster, type InjectedFault, type SimCluster, type SimClusterOptions } from './cluster.ts'
+import { createSimCluster, SimCluster, type InjectedFault, type SimClusterOptions } from './cluster.ts'
+import { createSimGroupCluster, SimGroupCluster } from './group-cluster.ts'
+import { evenRanges } from '../../core/groups/range-map.ts'
+import { kvKeySpace } from '../../core/kv-workload.ts'
 import {
   endsHealed, FINAL_HEAL, parseFaultSpec, randomFaultSchedule, randomNemesisSchedule, type RandomFaultOptions,
   type ScheduledFault,
@@ -21,7 +24,7 @@ export { formatLiveness, type LivenessVerdict } from '../../core/liveness.ts'
 import { formatCpuModel } from './cpu.ts'
 import { TraceHash } from './trace.ts'
 import { TimelineRecorder, type SimTimeline } from './timeline.ts'
-import { runWorkload, type WorkloadOptions } from './workload.ts'
+import { runWorkload, type SimulatedClients, type WorkloadOptions } from './workload.ts'
 
 export interface SimulationOptions {
   readonly protocol: AnyProtocol
@@ -67,6 +70,8 @@ export interface SimulationOptions {
   readonly checkTimeLimitMs?: number
   /** Called with the cluster once built (tests use it to look inside). */
   readonly onCluster?: (cluster: SimCluster) => void
+  /** The same for a multi-group run. */
+  readonly onGroupCluster?: (cluster: SimGroupCluster) => void
   /**
    * Clock drift: each replica's clock runs at a rate drawn from the seed in [1 - d, 1 + d] (0.2: within 20% of true
    * time). Default 0.
@@ -76,7 +81,27 @@ export interface SimulationOptions {
   readonly livenessBoundMs?: number
   /** Liveness: at most this share of all operations may time out (outcome unknown); default 0.1. */
   readonly maxTimedOutShare?: number
+  /**
+   * Multi-group: `n` nodes host `count` groups (ring placement, `replication` replicas each, default n), the
+   * workload's keys split evenly over them; faults act on nodes (group-cluster.ts). Not with Byzantine replicas,
+   * clock drift or timelines.
+   */
+  readonly groups?: SimulationGroups
 }
+
+export interface SimulationGroups {
+  readonly count: number
+  readonly replication?: number
+  /** Coalesce frames per peer and turn (default true). */
+  readonly coalesce?: boolean
+  /** Move leaderships to their preferred nodes (default true). */
+  readonly balanceLeaders?: boolean
+}
+
+/** What the run needs of a cluster, single-group (cluster.ts) or multi-group (group-cluster.ts). */
+type RunnableCluster = Pick<SimCluster, 'sim' | 'network' | 'schedule' | 'watchCommitsFrom' | 'healAll' |
+  'firstCommitSinceWatch' | 'replicaStats' | 'faultLog' | 'safetyViolations' | 'refused' | 'amnesiac'> &
+  SimulatedClients & { readonly protocol: AnyProtocol }
 
 /** A hand-written schedule that does not end healed is healed this long after its last fault. */
 export const HEAL_AFTER_LAST_FAULT_MS = 1000
@@ -89,6 +114,8 @@ const GIVE_UP_AFTER_HEAL_MS = 120_000
 export interface SimulationReport {
   readonly protocol: string
   readonly n: number
+  /** Multi-group runs: how many groups the n nodes hosted; else null. */
+  readonly groups: number | null
   readonly seed: number
   readonly ops: { readonly requested: number; readonly ok: number; readonly fail: number; readonly info: number }
   /** Every operation completed within the time bound. */
@@ -172,7 +199,26 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   const limits = timing === undefined ? {} : { maxClockRateRatio: Math.max(1, timing.maxClockRateRatio / baseRatio * 0.95), pauses: timing.pauseSafe }
   const faults = resolveFaults(o.faults, o.n, windowMs, o.seed, limits)
   const assumptionBroken = timing === undefined ? null : brokenTimingAssumption(timing, baseRatio, faults)
-  const cluster = createSimCluster({
+  if (o.groups !== undefined) {
+    const refused = byzantine.length > 0 ? 'Byzantine replicas' : drift > 0 ? 'clock drift' : o.timeline === true ? 'timelines'
+      : o.network !== undefined ? 'network topologies' : protocol.consistency === 'eventual' ? 'eventually consistent protocols' : null
+    if (refused !== null) throw new ConfigError('groups', `multi-group runs do not support ${refused} yet`)
+  }
+  const cluster: RunnableCluster = o.groups !== undefined ? createSimGroupCluster({
+    protocol, nodes: o.n, seed: o.seed, clients: o.clients,
+    ranges: evenRanges(kvKeySpace(o.workload ?? {}), o.groups.count),
+    ...(o.groups.replication !== undefined ? { replication: o.groups.replication } : {}),
+    ...(o.groups.coalesce !== undefined ? { coalesce: o.groups.coalesce } : {}),
+    ...(o.groups.balanceLeaders !== undefined ? { balanceLeaders: o.groups.balanceLeaders } : {}),
+    ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
+    ...(o.signer !== undefined ? { signer: o.signer } : {}),
+    ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
+    ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+    ...(o.decodeEveryFrame === true ? { decodeEveryFrame: true } : {}),
+    ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
+  }) : createSimCluster({
     protocol,
     n: o.n,
     seed: o.seed,
@@ -194,8 +240,10 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   const trace = new TraceHash()
   if (o.traceLines === true) trace.lines = []
   cluster.network.trace = trace.record
-  const timeline = o.timeline === true ? new TimelineRecorder(cluster).attach() : null
-  o.onCluster?.(cluster)
+  const single = cluster instanceof SimCluster ? cluster : null
+  const timeline = o.timeline === true && single !== null ? new TimelineRecorder(single).attach() : null
+  if (single !== null) o.onCluster?.(single)
+  if (cluster instanceof SimGroupCluster) o.onGroupCluster?.(cluster)
   cluster.schedule(faults)
   const healAt = faults.length === 0 ? null : faults[faults.length - 1]!.at
   if (healAt !== null) cluster.sim.at(healAt, () => cluster.watchCommitsFrom(healAt))
@@ -230,7 +278,8 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     finished: workload.finished && (probe?.finished ?? false), healAt, boundMs, maxTimedOutShare,
     firstCommit: cluster.firstCommitSinceWatch,
   })
-  const replicaStats = cluster.replicaStats()
+  // Protocol messages as each group's transport counted them (a multi-group cluster's wire frames carry many).
+  const replicaStats = cluster instanceof SimGroupCluster ? cluster.groupStats() : cluster.replicaStats()
   const clientStats = cluster.network.totals()
   const check = checkHistory(history, { timeLimitMs: o.checkTimeLimitMs ?? 60_000 })
   const protocolMessages: Record<string, TypeCount> = {}
@@ -238,6 +287,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
   return {
     protocol: protocol.name,
     n: o.n,
+    groups: o.groups?.count ?? null,
     seed: o.seed,
     ops: {
       requested: o.ops + (probe === null ? 0 : probeOps),
@@ -256,7 +306,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     amnesiac: [...cluster.amnesiac].map(([replica, reason]) => ({ replica, reason })),
     check,
     consistency: protocol.consistency ?? 'linearizable',
-    convergence: protocol.consistency === 'eventual' ? judgeConvergence(cluster) : null,
+    convergence: protocol.consistency === 'eventual' && single !== null ? judgeConvergence(single) : null,
     history,
     traceHash: trace.hex,
     traceEvents: trace.events,
@@ -282,6 +332,12 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.cpu !== undefined) cmd += ` --cpu ${formatCpuModel(o.cpu, o.signer)}`
   if (o.clockDrift !== undefined && o.clockDrift > 0) cmd += ` --clock-drift ${o.clockDrift}`
   if (o.livenessBoundMs !== undefined) cmd += ` --liveness-bound ${o.livenessBoundMs}`
+  if (o.groups !== undefined) {
+    cmd += ` --groups ${o.groups.count}`
+    if (o.groups.replication !== undefined) cmd += ` --replication ${o.groups.replication}`
+    if (o.groups.coalesce === false) cmd += ' --no-coalesce'
+    if (o.groups.balanceLeaders === false) cmd += ' --no-balance-leaders'
+  }
   if (o.maxTimedOutShare !== undefined) cmd += ` --max-timed-out ${o.maxTimedOutShare}`
   for (const [k, v] of Object.entries(o.protocolOptions ?? {})) cmd += ` --option ${k}=${String(v)}`
   const other = [o.network !== undefined ? 'network' : '', o.workload !== undefined && Object.keys(o.workload).some(k => k !== 'keys' && k !== 'writersPerKey') ? 'workload' : '']

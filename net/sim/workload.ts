@@ -2,13 +2,13 @@
  * A closed-loop key-value workload for the simulator: every client keeps one operation outstanding, draws it from the
  * seeded mix in core/kv-workload.ts, and every operation is recorded in a Jepsen-style history for the checker.
  */
-import type { ClientHost, ClientOutcome } from '../../core/client-host.ts'
+import type { ClientOutcome, CommandClient } from '../../core/client-host.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { HistoryRecorder, type HistoryEvent } from '../../core/history.ts'
 import { encodeKvCommand } from '../../core/kv.ts'
 import { createKvOpGenerator, recordInvoke, recordOutcome, type KvMix } from '../../core/kv-workload.ts'
 import type { Rng } from '../../core/random.ts'
-import type { SimCluster } from './cluster.ts'
+import type { Simulator } from './simulator.ts'
 
 export { zipfSampler } from '../../core/kv-workload.ts'
 
@@ -39,8 +39,14 @@ export interface WorkloadResult {
   readonly latencies: number[]
 }
 
+/** Clients on a simulator: a SimCluster, or a multi-group one (group-cluster.ts). */
+export interface SimulatedClients {
+  readonly sim: Simulator
+  readonly clients: readonly CommandClient[]
+}
+
 /** Run the workload on the cluster's clients until every operation completes or the time bound passes. */
-export function runWorkload(cluster: SimCluster, o: WorkloadOptions): WorkloadResult {
+export function runWorkload(cluster: SimulatedClients, o: WorkloadOptions): WorkloadResult {
   if (!Number.isInteger(o.ops) || o.ops < 0) throw new ConfigError('ops', `must be a non-negative integer, got ${o.ops}`)
   if (o.thinkMs !== undefined && !(o.thinkMs >= 0)) throw new ConfigError('thinkMs', `must be >= 0, got ${o.thinkMs}`)
   if (cluster.clients.length === 0) throw new ConfigError('clients', 'the workload needs at least one client')
@@ -55,7 +61,7 @@ export function runWorkload(cluster: SimCluster, o: WorkloadOptions): WorkloadRe
   let issued = 0
   let completed = 0
 
-  const issue = (client: ClientHost): void => {
+  const issue = (client: CommandClient): void => {
     if (issued >= o.ops) return
     issued++
     const command = next(client.id)

@@ -29,5 +29,7 @@ export const multipaxos: ProtocolDescriptor<MultiPaxosMessage, MultiPaxosOptions
   createReplica: createMultiPaxosReplica,
   createClient: ctx => new LeaderClient(ctx),
   replyFrom: 'proposer',
+  // A TakeOver message asks the target to run Phase 1 at once (multi-group nodes place leaders with it).
+  adminCommands: ['transfer-leadership'],
   theoreticalMessages: (n): Readonly<Record<string, number>> => n <= 1 ? {} : { Accept: n - 1, Accepted: n - 1 },
 }

@@ -102,11 +102,23 @@ export interface Nack {
   readonly promised: Ballot
 }
 
+/**
+ * Leader transfer: the leader of `ballot` asks the receiver to run Phase 1 now. Any replica may start Phase 1 at any
+ * time without harm to safety (that is Paxos); the message only saves the receiver its leader timeout, so a
+ * multi-group node can place leaders where they belong.
+ */
+export interface TakeOver {
+  readonly type: 'TakeOver'
+  readonly ballot: Ballot
+}
+
 export type MultiPaxosMessage =
   | Prepare | PromiseMessage | Accept | Accepted | Heartbeat | HeartbeatAck | CatchUpRequest | CatchUp | Snapshot | Nack
+  | TakeOver
 
 const TAGS = [
   'Prepare', 'Promise', 'Accept', 'Accepted', 'Heartbeat', 'HeartbeatAck', 'CatchUpRequest', 'CatchUp', 'Snapshot', 'Nack',
+  'TakeOver',
 ] as const satisfies ReadonlyArray<MultiPaxosMessage['type']>
 
 export function writeBatch(w: BinaryWriter, batch: Batch): void {
@@ -175,6 +187,9 @@ export function encodeMessage(m: MultiPaxosMessage): Uint8Array {
     case 'Nack':
       writeBallot(w, m.ballot)
       writeBallot(w, m.promised)
+      break
+    case 'TakeOver':
+      writeBallot(w, m.ballot)
       break
   }
   return w.finish()
@@ -247,6 +262,9 @@ export function decodeMessage(bytes: Uint8Array): MultiPaxosMessage {
       m = { type, ballot, promised: readBallot(r) }
       break
     }
+    case 'TakeOver':
+      m = { type, ballot: readBallot(r) }
+      break
     default:
       throw new CodecError(`malformed multipaxos message: unknown type tag ${tag}`)
   }

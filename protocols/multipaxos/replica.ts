@@ -4,7 +4,7 @@
  * leader piggybacks, catch-up, snapshots and log compaction, client routing and (optional) lease reads.
  */
 import { EMPTY_BYTES } from '../../core/codec/client-messages.ts'
-import type { Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
+import type { AdminCommand, Ready, Replica, ReplicaContext } from '../../core/protocol.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import { NO_LEADER } from '../../core/types.ts'
@@ -190,6 +190,10 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
       case 'Snapshot':
         if (m.index > this.log.commitIndex) this.installSnapshot(m.index, m.data)
         break
+      case 'TakeOver':
+        // Only from the leader this replica follows, for its current ballot: a stale or foreign request is ignored.
+        if (from === m.ballot.id && ballotEquals(m.ballot, this.acceptor.promised) && !this.proposer.active) this.startPhase1()
+        break
     }
     // Any higher ballot (a promise given, a Nack, a newer leader's message) ends this replica's own attempt.
     if (this.proposer.active && compareBallots(this.highestSeen, this.proposer.ballot) > 0) this.stepDown()
@@ -274,6 +278,19 @@ export class MultiPaxosReplica implements Replica<MultiPaxosMessage> {
   private afterLearning(): void {
     this.advanceCommit()
     if (this.proposer.onLearned() === 'superseded') this.stepDown()
+  }
+
+  admin(command: AdminCommand): string | null {
+    if (command.kind !== 'transfer-leadership') return `multipaxos has no ${command.kind}`
+    const to = command.to
+    if (!this.proposer.leading) return `replica ${this.id} does not lead`
+    if (to === this.id) return null
+    if (!this.members.has(to)) return `replica ${to} is not a member`
+    // With leases, acceptors refuse other proposers' Prepares for a lease period after each Heartbeat: a transfer would
+    // only stall the target's Phase 1 until the lease ran out.
+    if (this.options.leaseReads) return 'leader transfer is not supported with lease reads'
+    this.out.send(to, { type: 'TakeOver', ballot: this.proposer.ballot })
+    return null
   }
 
   propose(request: ClientRequest, from: NodeId): void {

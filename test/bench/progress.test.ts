@@ -29,19 +29,21 @@ describe('bench progress verdict', () => {
   })
 
   it('drives a leader transfer through the admin input where the protocol has one, and skips it, saying why, elsewhere', () => {
-    const config = validateSweepConfig({ protocols: ['raft', 'multipaxos'], n: [3], f: [1, 2], faults: ['transfer-leader', 'crash-leader'],
+    const config = validateSweepConfig({ protocols: ['raft', 'multipaxos', 'epaxos'], n: [3], f: [1, 2], faults: ['transfer-leader', 'crash-leader'],
       clients: [4], warmupMs: 300, durationMs: 2500, maxOps: 5000, baseline: null, seed: 3 }, registryView(protocols))
     const plan = planSweep(config, protocols)
-    // Once per protocol (f = 1), never for multipaxos.
-    expect(plan.runs.filter(r => r.fault === 'transfer-leader').map(r => `${r.protocol} f=${r.f}`)).toEqual(['raft f=1'])
-    expect(plan.skipped.map(s => s.reason)).toContain('multipaxos has no leader transfer (not among its admin commands)')
-    const figures = (fault: string) => runOne(plan.runs.find(r => r.protocol === 'raft' && r.fault === fault)!, protocols.get('raft')!).figures
-    const transfer = figures('transfer-leader')
-    const crash = figures('crash-leader')
-    expect(transfer.liveness).toEqual({ ok: true, problems: [] })
-    expect(transfer.failover?.crashed).toEqual([])
-    // A planned hand-over costs far less than waiting out an election timeout after a crash.
-    expect(transfer.failover!.failoverMs!).toBeLessThan(crash.failover!.failoverMs!)
+    // Once per protocol with a transfer (f = 1), never for epaxos.
+    expect(plan.runs.filter(r => r.fault === 'transfer-leader').map(r => `${r.protocol} f=${r.f}`)).toEqual(['raft f=1', 'multipaxos f=1'])
+    expect(plan.skipped.map(s => s.reason)).toContain('epaxos has no leader transfer (not among its admin commands)')
+    for (const name of ['raft', 'multipaxos']) {
+      const figures = (fault: string) => runOne(plan.runs.find(r => r.protocol === name && r.fault === fault)!, protocols.get(name)!).figures
+      const transfer = figures('transfer-leader')
+      const crash = figures('crash-leader')
+      expect(transfer.liveness, name).toEqual({ ok: true, problems: [] })
+      expect(transfer.failover?.crashed, name).toEqual([])
+      // A planned hand-over costs far less than waiting out an election timeout after a crash.
+      expect(transfer.failover!.failoverMs!, name).toBeLessThan(crash.failover!.failoverMs!)
+    }
   })
 
   it('flags a Byzantine-primary run whose window ends before the view change (nothing completed: 0 ops/s is no figure)', () => {

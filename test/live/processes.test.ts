@@ -172,12 +172,12 @@ for (const protocol of protocols.values()) {
       expect(view.faults.map(f => f.kind)).not.toContain('other')
       expect(view.ops.length).toBe(report.ops.ok + report.ops.fail + report.ops.info)
 
-      // 6b. Leader transfer through the admin socket: Raft hands leadership over; protocols without it refuse, saying so.
+      // 6b. Leader transfer through the admin socket: Raft and Multi-Paxos hand leadership over; others refuse, saying so.
       if (n > 1) {
         const from = await leaderOrBusiest(config, ids, leaderless)
         const to = ids.find(id => id !== from)!
         const transfer = adminRequest(adminSocketPath(config, from), { cmd: 'admin', command: { kind: 'transfer-leadership', to } })
-        if (protocol.name === 'raft') {
+        if (protocol.adminCommands?.includes('transfer-leadership') === true) {
           await transfer
           await waitFor(async () => (await status(config, to).catch(() => null))?.role === 'leader', `replica ${to} to lead after the transfer`, 15_000)
         } else {

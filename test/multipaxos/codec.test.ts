@@ -25,6 +25,7 @@ const samples: MultiPaxosMessage[] = [
   { type: 'CatchUp', entries: [{ slot: 3, value: batch }, { slot: 4, value: [] }] },
   { type: 'Snapshot', index: 40, data: new Uint8Array([1, 2, 3]) },
   { type: 'Nack', ballot: b, promised: { round: 9, id: 0 } },
+  { type: 'TakeOver', ballot: b },
 ]
 
 describe('multipaxos codec', () => {

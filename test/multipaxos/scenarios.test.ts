@@ -143,6 +143,40 @@ describe('leader election', () => {
   })
 })
 
+describe('leader transfer (TakeOver)', () => {
+  it('hands leadership to the target, which runs Phase 1 at once, keeps chosen values, and the old leader follows', () => {
+    const c = new PaxosCluster({ n: 3, seed: 'transfer' })
+    const old = c.electLeader()
+    c.propose(old, request(1000, 1))
+    c.runUntil(() => c.committed.has(1), 200, 'slot 1 committed')
+    const to = others(c, old)[0]!
+    expect(c.replica(old).admin({ kind: 'transfer-leadership', to })).toBeNull()
+    // Well before any leader timeout (10 ticks by default, randomized up to 20): no suspicion involved.
+    c.runUntil(() => c.leaders().length === 1 && c.leaders()[0] === to && c.replica(old).status().leader === to, 8, 'the target to lead')
+    c.propose(to, request(1000, 2))
+    c.runUntil(() => c.committed.has(2), 200, 'slot 2 committed by the new leader')
+    expect(c.committed.get(1)).toBe('1000:1')
+  })
+
+  it('is refused by a follower, for a stranger, and with lease reads; a stale TakeOver is ignored', () => {
+    const c = new PaxosCluster({ n: 3, seed: 'transfer-refused' })
+    const leader = c.electLeader()
+    const [a, b] = others(c, leader)
+    expect(c.replica(a!).admin({ kind: 'transfer-leadership', to: b! })).toMatch(/does not lead/)
+    expect(c.replica(leader).admin({ kind: 'transfer-leadership', to: 9 })).toMatch(/not a member/)
+    expect(c.replica(leader).admin({ kind: 'remove', id: a! })).toMatch(/no remove/)
+    const leased = new PaxosCluster({ n: 3, seed: 'transfer-lease', options: { leaseReads: true } })
+    const l = leased.electLeader()
+    expect(leased.replica(l).admin({ kind: 'transfer-leadership', to: others(leased, l)[0]! })).toMatch(/lease reads/)
+    // A TakeOver naming a ballot the receiver does not follow (forged by a non-leader, or from an old leadership).
+    const epoch = c.replica(leader).status().epoch
+    c.replica(a!).receive(b!, { type: 'TakeOver', ballot: { round: epoch, id: b! } })
+    c.tickAll()
+    expect(c.replica(a!).status().role).toBe('follower')
+    expect(c.leaders()).toEqual([leader])
+  })
+})
+
 describe('catch-up and compaction', () => {
   it('ships a snapshot to a replica that fell behind the compaction, which then installs it', () => {
     const c = new PaxosCluster({ n: 3, seed: 'lagging', snapshotInterval: 10 })

@@ -1,0 +1,136 @@
+/**
+ * A node that takes part in many consensus groups: one ReplicaHost per group (the replica contract is unchanged: each
+ * group's replica is the protocol's own), all over one transport (GroupMux: one connection per peer, frames of every
+ * group coalesced per turn) and one shared log (GroupedStorage: one fsync covers every group's writes). Every group's
+ * host starts in the same turn with the same tick length, so their ticks come due together and the heartbeats they
+ * send leave in one wire frame per peer. A LeaderBalancer moves leaderships to their preferred nodes.
+ */
+import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type HostStatus, type ReplicaHost } from '../host.ts'
+import type { AnyProtocol, Replica, ReplicaContext } from '../protocol.ts'
+import type { Rng } from '../random.ts'
+import type { HostRuntime } from '../runtime.ts'
+import type { Signer, Verifier } from '../signer.ts'
+import type { StateMachineFactory } from '../state-machine.ts'
+import type { GroupedStorage } from '../storage.ts'
+import type { Transport } from '../transport.ts'
+import type { NodeId } from '../types.ts'
+import { GroupMux } from './group-mux.ts'
+import { LeaderBalancer } from './leader-balancer.ts'
+import type { GroupPlacement } from './placement.ts'
+import type { GroupId } from './range-map.ts'
+
+export interface GroupNodeOptions {
+  readonly descriptor: AnyProtocol
+  readonly id: NodeId
+  /** Every group's placement; the node hosts those that list it among their replicas. */
+  readonly placements: readonly GroupPlacement[]
+  /** Raw protocol options (parsed per group, for its size). */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>
+  readonly transport: Transport
+  /** Runs `fn` after every event due now (GroupMuxOptions.endOfTurn). */
+  readonly endOfTurn: (fn: () => void) => void
+  /** GroupMuxOptions.onWireFrame. */
+  readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
+  /** Coalesce frames per peer and turn (default true). */
+  readonly coalesce?: boolean
+  readonly storage: GroupedStorage
+  readonly runtime: HostRuntime
+  readonly stateMachine: StateMachineFactory
+  /** Forked per group. */
+  readonly rng: Rng
+  readonly signer: Signer
+  readonly verifier: Verifier
+  readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
+  readonly tickMs: number
+  /** Configured snapshot interval (the protocol's required one wins, as for one group); default 500. */
+  readonly snapshotInterval?: number
+  /** Move leaderships to the preferred nodes (default true; `{ intervalMs }` to tune). */
+  readonly balanceLeaders?: boolean | { readonly intervalMs: number }
+  readonly observer?: (group: GroupId) => HostObserver | undefined
+  readonly replicaFactory?: (group: GroupId) => ((ctx: ReplicaContext) => Replica<unknown>) | undefined
+  /** A frame for a group not hosted here, or a malformed batch. */
+  readonly onReject?: (from: NodeId, reason: string) => void
+}
+
+export class GroupNode {
+  readonly id: NodeId
+  readonly mux: GroupMux
+  readonly placements: readonly GroupPlacement[]
+  private readonly o: GroupNodeOptions
+  private readonly hostsByGroup = new Map<GroupId, ReplicaHost>()
+  private readonly balancer: LeaderBalancer | null
+
+  constructor(options: GroupNodeOptions) {
+    this.o = options
+    this.id = options.id
+    this.placements = options.placements.filter(p => p.replicas.includes(options.id))
+    this.mux = new GroupMux({
+      transport: options.transport, endOfTurn: options.endOfTurn,
+      ...(options.coalesce !== undefined ? { coalesce: options.coalesce } : {}),
+      ...(options.onWireFrame !== undefined ? { onWireFrame: options.onWireFrame } : {}),
+      ...(options.onReject !== undefined ? { onReject: options.onReject } : {}),
+    })
+    for (const p of this.placements) {
+      const protocolOptions = options.descriptor.parseOptions(options.protocolOptions ?? {}, p.replicas.length)
+      const factory = options.replicaFactory?.(p.group)
+      const observer = options.observer?.(p.group)
+      this.hostsByGroup.set(p.group, createReplicaHost({
+        descriptor: options.descriptor, id: options.id, members: p.replicas, protocolOptions,
+        transport: this.mux.transportFor(p.group), storage: options.storage.group(p.group), runtime: options.runtime,
+        stateMachine: options.stateMachine(), rng: options.rng.fork(`group-${p.group}`), signer: options.signer,
+        verifier: options.verifier, publicKeyOf: options.publicKeyOf, tickMs: options.tickMs,
+        snapshotInterval: resolveSnapshotInterval(options.descriptor, protocolOptions, options.snapshotInterval, 500),
+        ...(observer !== undefined ? { observer } : {}),
+        ...(factory !== undefined ? { replicaFactory: factory } : {}),
+      }))
+    }
+    const balance = options.balanceLeaders ?? true
+    const transfers = options.descriptor.adminCommands?.includes('transfer-leadership') === true
+    this.balancer = balance === false || !transfers ? null : new LeaderBalancer({
+      id: options.id, runtime: options.runtime,
+      ...(typeof balance === 'object' ? { intervalMs: balance.intervalMs } : {}),
+      groups: () => this.placements.map(p => {
+        const host = this.hostsByGroup.get(p.group)!
+        return { group: p.group, preferredLeader: p.preferredLeader, leader: () => host.status().leader, admin: c => host.admin(c) }
+      }),
+    })
+  }
+
+  get hosts(): ReadonlyMap<GroupId, ReplicaHost> {
+    return this.hostsByGroup
+  }
+
+  host(group: GroupId): ReplicaHost {
+    const h = this.hostsByGroup.get(group)
+    if (h === undefined) throw new Error(`node ${this.id} does not host group ${group}`)
+    return h
+  }
+
+  /** Recover every group from the shared log and start them (a StorageCorruptionError of any group refuses the node). */
+  start(): void {
+    for (const host of this.hostsByGroup.values()) host.start()
+    this.balancer?.start()
+  }
+
+  stop(): void {
+    this.balancer?.stop()
+    for (const host of this.hostsByGroup.values()) host.stop()
+  }
+
+  status(): Array<HostStatus & { readonly group: GroupId }> {
+    return [...this.hostsByGroup].map(([group, host]) => ({ ...host.status(), group }))
+  }
+
+  /** Groups this node leads now. */
+  leading(): GroupId[] {
+    return [...this.hostsByGroup].filter(([, h]) => h.status().leader === this.id).map(([g]) => g)
+  }
+
+  get transfersAsked(): number {
+    return this.balancer?.transfersAsked ?? 0
+  }
+}
+
+export function createGroupNode(options: GroupNodeOptions): GroupNode {
+  return new GroupNode(options)
+}
