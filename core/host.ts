@@ -218,7 +218,13 @@ export class ReplicaHost {
     this.flushAfterTurn = true
     afterTurn(() => {
       this.flushAfterTurn = false
-      this.flush()
+      try {
+        this.flush()
+      } catch (e) {
+        // As when the flush ran inside the transport's frame handler, which logs and counts what a handler throws:
+        // one bad input must not take the node down.
+        this.log('flush after a frame threw: %s', (e as Error).message)
+      }
     })
   }
 
