@@ -43,6 +43,8 @@ export interface LiveMedians {
   readonly messagesPerOp: number
   readonly bytesPerOp: number
   readonly cpuUsPerOp: number
+  /** Share of the replicas' CPU spent signing and verifying (null: not measured, e.g. the in-process form). */
+  readonly signatureCpuShare: number | null
   readonly timeouts: number
   readonly ops: number
 }
@@ -143,6 +145,7 @@ function medians(samples: readonly LiveMeasurement[]): LiveMedians {
     messagesPerOp: m(s => s.figures.messagesPerOp.total),
     bytesPerOp: m(s => s.figures.bytesPerOp.total),
     cpuUsPerOp: m(s => s.host.cpuUsPerOp),
+    signatureCpuShare: samples.some(s => s.figures.signatureCpuShare === null) ? null : m(s => s.figures.signatureCpuShare!),
     timeouts: m(s => s.figures.timeouts),
     ops: m(s => s.figures.ops),
   }
@@ -158,7 +161,7 @@ function processMedians(samples: readonly LiveMeasurement[]): ProcessFigures[] {
       return values.length === 0 ? null : r3(median(values))
     }
     return { role: p.role, id: p.id, pid: p.pid, cpuMs: m(q => q.cpuMs), cpuPercent: m(q => q.cpuPercent), cpuUsPerOp: m(q => q.cpuUsPerOp),
-      rssBytes: m(q => q.rssBytes), messagesPerOp: m(q => q.messagesPerOp) }
+      rssBytes: m(q => q.rssBytes), messagesPerOp: m(q => q.messagesPerOp), signatureCpuShare: m(q => q.signatureCpuShare ?? null) }
   })
 }
 

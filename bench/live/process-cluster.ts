@@ -37,6 +37,8 @@ export interface ReplicaCounters {
   readonly framesReceived: number
   /** Gossip dissemination's counters (null: broadcasts go direct). */
   readonly gossip: GossipCounters | null
+  /** Milliseconds this replica has spent signing and verifying since it started. */
+  readonly signatureMs: number
 }
 
 export interface ProcessCluster {
@@ -126,7 +128,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       for (const [key, count] of Object.entries(s.messagesSent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived, gossip: s.gossip }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, gossip: s.gossip, signatureMs: s.signatures.ms }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
