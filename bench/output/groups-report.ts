@@ -63,7 +63,7 @@ export function throughputChart(results: GroupsBenchResults): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 420, height: 260,
     data: { values }, mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'groups', type: 'quantitative', title: `groups${x.log ? ' (log scale)' : ''}`, scale: x.scale },
+      x: { field: 'groups', type: 'quantitative', title: `groups${x.log ? ' (log scale)' : ''}`, scale: x.log ? { type: 'log' } : x.scale },
       y: { field: 'throughput', type: 'quantitative', title: 'throughput (ops/s, virtual time)' },
       color: { field: 'protocol', type: 'nominal' },
     },

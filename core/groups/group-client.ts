@@ -11,31 +11,15 @@
 import { createClientHost, type ClientHost, type ClientOutcome } from '../client-host.ts'
 import { SilentReplicas } from '../clients/silent-replicas.ts'
 import type { AnyProtocol } from '../protocol.ts'
-import type { Rng } from '../random.ts'
-import type { HostRuntime } from '../runtime.ts'
-import type { Signer } from '../signer.ts'
-import type { Transport } from '../transport.ts'
 import type { NodeId } from '../types.ts'
-import { GroupMux } from './group-mux.ts'
+import { muxFor, type GroupMux, type GroupWiring } from './group-mux.ts'
 import type { GroupPlacement } from './placement.ts'
 import type { GroupId, RangeMap } from './range-map.ts'
 
-export interface GroupClientOptions {
+export interface GroupClientOptions extends GroupWiring {
   readonly descriptor: AnyProtocol
   readonly id: NodeId
-  readonly placements: readonly GroupPlacement[]
   readonly ranges: RangeMap
-  /** Raw protocol options (parsed per group, for its size). */
-  readonly protocolOptions?: Readonly<Record<string, unknown>>
-  readonly transport: Transport
-  readonly endOfTurn: (fn: () => void) => void
-  /** GroupMuxOptions.onWireFrame. */
-  readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
-  readonly coalesce?: boolean
-  readonly runtime: HostRuntime
-  readonly rng: Rng
-  readonly signer: Signer
-  readonly tickMs: number
   /** Requests in flight at once per group (ClientHostOptions.sessions; default 1). */
   readonly sessions?: number
   /** The keys a command touches (StateMachine.keysOf). */
@@ -58,11 +42,7 @@ export class GroupClient {
     for (const g of options.ranges.groups) {
       if (!this.placementOf.has(g)) throw new Error(`range map names group ${g}, which has no placement`)
     }
-    this.mux = new GroupMux({
-      transport: options.transport, endOfTurn: options.endOfTurn,
-      ...(options.coalesce !== undefined ? { coalesce: options.coalesce } : {}),
-      ...(options.onWireFrame !== undefined ? { onWireFrame: options.onWireFrame } : {}),
-    })
+    this.mux = muxFor(options)
   }
 
   /** The group a command goes to: the range of its (first) key. */

@@ -14,7 +14,11 @@ import { MessageStats } from '../message-stats.ts'
 import type { FrameHandler, InboundFrame, OutboundFrame, Transport } from '../transport.ts'
 import type { Channel, NodeId } from '../types.ts'
 import { decodeGroupFrames, encodeGroupFrames, GROUP_FRAMES_TYPE, groupedFrameBytes, type GroupedFrame } from './group-frames.ts'
+import type { GroupPlacement } from './placement.ts'
 import type { GroupId } from './range-map.ts'
+import type { HostRuntime } from '../runtime.ts'
+import type { Rng } from '../random.ts'
+import type { Signer } from '../signer.ts'
 
 export interface GroupMuxOptions {
   /** The node's one transport (simulated endpoint or libp2p). */
@@ -37,6 +41,35 @@ export interface GroupMuxOptions {
   readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
   /** The clock `lastHeardFrom` reads (default: none kept). */
   readonly now?: () => number
+}
+
+/** How a node or client joins its groups (GroupNodeOptions, GroupClientOptions): the options its mux is built from. */
+export interface GroupWiring {
+  /** Every group's placement (a node hosts those that list it among their replicas). */
+  readonly placements: readonly GroupPlacement[]
+  /** Raw protocol options (parsed per group, for its size). */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>
+  readonly transport: Transport
+  /** Runs `fn` after every event due now (GroupMuxOptions.endOfTurn). */
+  readonly endOfTurn: (fn: () => void) => void
+  /** GroupMuxOptions.onWireFrame. */
+  readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
+  /** Coalesce frames per peer and turn (default true). */
+  readonly coalesce?: boolean
+  readonly runtime: HostRuntime
+  /** Forked per group. */
+  readonly rng: Rng
+  readonly signer: Signer
+  readonly tickMs: number
+}
+
+/** The mux of a node or client joining its groups as `wiring` says. */
+export function muxFor(wiring: GroupWiring, extra: Pick<GroupMuxOptions, 'onReject' | 'now'> = {}): GroupMux {
+  return new GroupMux({
+    transport: wiring.transport, endOfTurn: wiring.endOfTurn, ...extra,
+    ...(wiring.coalesce !== undefined ? { coalesce: wiring.coalesce } : {}),
+    ...(wiring.onWireFrame !== undefined ? { onWireFrame: wiring.onWireFrame } : {}),
+  })
 }
 
 interface GroupEndpoint {

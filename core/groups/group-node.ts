@@ -7,14 +7,11 @@
  */
 import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type HostStatus, type ReplicaHost } from '../host.ts'
 import type { AnyProtocol, Replica, ReplicaContext } from '../protocol.ts'
-import type { Rng } from '../random.ts'
-import type { HostRuntime } from '../runtime.ts'
-import type { Signer, Verifier } from '../signer.ts'
+import type { Verifier } from '../signer.ts'
 import type { StateMachineFactory } from '../state-machine.ts'
 import type { GroupedStorage } from '../storage.ts'
-import type { Transport } from '../transport.ts'
 import type { NodeId } from '../types.ts'
-import { GroupMux } from './group-mux.ts'
+import { muxFor, type GroupMux, type GroupWiring } from './group-mux.ts'
 import { LeaderBalancer } from './leader-balancer.ts'
 import type { GroupPlacement } from './placement.ts'
 import type { GroupId } from './range-map.ts'
@@ -22,29 +19,13 @@ import type { GroupId } from './range-map.ts'
 /** A peer silent this long is not handed leaderships (it may be down, partitioned or paused). */
 const PEER_SILENCE_MS = 1000
 
-export interface GroupNodeOptions {
+export interface GroupNodeOptions extends GroupWiring {
   readonly descriptor: AnyProtocol
   readonly id: NodeId
-  /** Every group's placement; the node hosts those that list it among their replicas. */
-  readonly placements: readonly GroupPlacement[]
-  /** Raw protocol options (parsed per group, for its size). */
-  readonly protocolOptions?: Readonly<Record<string, unknown>>
-  readonly transport: Transport
-  /** Runs `fn` after every event due now (GroupMuxOptions.endOfTurn). */
-  readonly endOfTurn: (fn: () => void) => void
-  /** GroupMuxOptions.onWireFrame. */
-  readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
-  /** Coalesce frames per peer and turn (default true). */
-  readonly coalesce?: boolean
   readonly storage: GroupedStorage
-  readonly runtime: HostRuntime
   readonly stateMachine: StateMachineFactory
-  /** Forked per group. */
-  readonly rng: Rng
-  readonly signer: Signer
   readonly verifier: Verifier
   readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
-  readonly tickMs: number
   /** Configured snapshot interval (the protocol's required one wins, as for one group); default 500. */
   readonly snapshotInterval?: number
   /** Move leaderships to the preferred nodes (default true; `{ intervalMs }` to tune). */
@@ -67,10 +48,7 @@ export class GroupNode {
     this.o = options
     this.id = options.id
     this.placements = options.placements.filter(p => p.replicas.includes(options.id))
-    this.mux = new GroupMux({
-      transport: options.transport, endOfTurn: options.endOfTurn,
-      ...(options.coalesce !== undefined ? { coalesce: options.coalesce } : {}),
-      ...(options.onWireFrame !== undefined ? { onWireFrame: options.onWireFrame } : {}),
+    this.mux = muxFor(options, {
       ...(options.onReject !== undefined ? { onReject: options.onReject } : {}),
       now: () => options.runtime.now(),
     })
