@@ -29,6 +29,8 @@ import { DEFAULT_METRICS_HOST, loadClusterConfig } from '../live/config.ts'
 import { parseMetrics, scrapeMetrics, summarizeMetrics, type MetricSample } from '../live/metrics.ts'
 import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
+import { groupedStatusLine } from '../live/grouped-status.ts'
+import type { GroupedNodeStatus } from '../live/grouped-node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
 import { keyValue, list, positiveInt, ratio } from './cli-args.ts'
 import { runAdminCommand } from '../live/cluster-admin.ts'
@@ -55,13 +57,27 @@ cluster.command('init')
   .addOption(new Option('--fsync <policy>', 'when the write-ahead log is fsynced').choices(FSYNC_POLICIES).default('batch'))
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(['node', 'tweetnacl']).default('node'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
+  .option('--groups <g>', 'shard the key space over this many consensus groups (live/groups-config.ts)', positiveInt('--groups'))
+  .option('--replication <r>', 'with --groups: replicas per group (default: all)', positiveInt('--replication'))
+  .option('--group-keys <k>', 'with --groups: split the key space k0..k<k-1> evenly (default 1000)', positiveInt('--group-keys'))
   .action(a => {
+    if (a.groups === undefined && (a.replication !== undefined || a.groupKeys !== undefined)) {
+      throw new ConfigError(a.replication !== undefined ? '--replication' : '--group-keys', 'needs --groups')
+    }
     const config = initCluster({
       protocol: a.protocol, n: a.n, dir: a.dir, basePort: a.basePort, clients: a.clients, fsync: a.fsync, signer: a.signer,
       protocolOptions: a.option, ...(a.hosts !== undefined ? { hosts: a.hosts } : {}),
+      ...(a.groups !== undefined ? {
+        groups: {
+          count: a.groups,
+          ...(a.replication !== undefined ? { replication: a.replication } : {}),
+          ...(a.groupKeys !== undefined ? { keys: a.groupKeys } : {}),
+        },
+      } : {}),
     })
     process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol}, ${config.replicas.length} replicas on ` +
-      `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients\n` +
+      `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients` +
+      `${config.groups !== undefined ? `, ${config.groups.count} groups of ${config.groups.replication ?? config.replicas.length} replicas` : ''}\n` +
       `next: consensus cluster up ${a.dir}\n`)
   })
 
@@ -110,6 +126,7 @@ cluster.command('status')
     for (const row of rows as Array<Record<string, unknown>>) {
       if (row.running !== true) { process.stdout.write(`replica ${row.id}: down\n`); continue }
       if (row.error !== undefined) { process.stdout.write(`replica ${row.id}: pid ${row.pid}, not answering (${row.error})\n`); continue }
+      if (row.groups !== undefined) { process.stdout.write(groupedStatusLine(row as unknown as GroupedNodeStatus & { pid: number }) + '\n'); continue }
       process.stdout.write(`replica ${row.id}: pid ${row.pid}, ${row.role}, epoch ${row.epoch}, leader ${row.leader}, ` +
         `commit ${row.commitIndex}, applied ${row.appliedIndex}, peers ${(row.peers as number[]).join(',')}` +
         `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)

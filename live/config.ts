@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.ts'
 import { resolveSnapshotInterval } from '../core/host.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
+import { groupsSchema, resolveGroups } from './groups-config.ts'
 
 const hexKey = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 public key)')
 
@@ -51,6 +52,8 @@ export const clusterConfigSchema = z.object({
   clients: z.array(clientSchema).default([]),
   /** Folder for per-node admin sockets and pid files, relative to the config file's folder. */
   runDir: z.string().default('run'),
+  /** Many consensus groups over these replicas (live/groups-config.ts); omitted: one group of every replica. */
+  groups: groupsSchema.optional(),
 }).strict()
 
 /** Where a replica's metrics endpoint binds when its config gives a port but no host. */
@@ -114,6 +117,11 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     throw e
   }
   resolveSnapshotInterval(protocol, options, c.snapshotInterval, 1000)
+  if (c.groups !== undefined) {
+    resolveGroups(c.groups, c.replicas.map(r => r.id), protocol)
+    const withMetrics = c.replicas.findIndex(r => r.metricsPort !== undefined)
+    if (withMetrics >= 0) throw new ConfigError(`replicas[${withMetrics}].metricsPort`, 'the metrics endpoint does not support groups yet; omit metricsPort or groups')
+  }
   return { ...c, baseDir }
 }
 
