@@ -52,6 +52,8 @@ export interface NodeStatus extends HostStatus {
   readonly stateDigest: string | null
   /** Frames this replica's transport received and decoded (replicas' and clients'). */
   readonly framesReceived: number
+  /** Log fsyncs of the replica's storage so far (bench live: fsyncs per op). */
+  readonly fsyncs: number
 }
 
 /** The admin socket's `digest`: what two replicas must both show to hold the same replicated state. */
@@ -124,7 +126,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         ...first[1].status(), protocol: protocol.name, peers: config.replicas.map(r => r.id).filter(id => id !== me.id),
         blocked: [], messagesSent: grouped.transport.stats.snapshot(), framesRejected: { ...grouped.transport.rejected },
         foreignSessionRequests: first[1].foreignSessionRequests, stateDigest: first[1].replica.stateDigest?.() ?? null,
-        framesReceived: grouped.transport.received.frames,
+        framesReceived: grouped.transport.received.frames, fsyncs: grouped.storage.stats.fsyncs,
       }),
       close: grouped.close,
     }
@@ -196,6 +198,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     foreignSessionRequests: host.foreignSessionRequests,
     stateDigest: host.replica.stateDigest?.() ?? null,
     framesReceived: transport.received.frames,
+    fsyncs: storage.stats.fsyncs,
   })
   // Index and hash in one turn, so they describe the same state. A protocol that keeps its state in the replica
   // (quorum-kv) hashes that instead: the host's state machine stays empty there.

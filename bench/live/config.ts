@@ -44,6 +44,11 @@ export interface LiveBenchConfig {
   readonly loadProcesses: number
   /** A production system measured in the same run with the same workload (etcd-baseline.ts); null: none. */
   readonly baseline: LiveBaseline | null
+  /**
+   * Consensus groups per cluster (multi-process form): the key space k0..k<keys-1> split evenly over that many groups,
+   * every replica process in every group. 1: one group, no `groups` section (today's cluster).
+   */
+  readonly groups: readonly number[]
 }
 
 export const LIVE_BASELINES = ['etcd'] as const
@@ -67,6 +72,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   forms: ['multi-process'],
   loadProcesses: 1,
   baseline: null,
+  groups: [1],
 }
 
 /** Load-generator processes one run may start (each a Node process of its own). */
@@ -74,6 +80,9 @@ export const MAX_LOAD_PROCESSES = 16
 
 /** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
 export const MAX_LIVE_CLIENTS = 1024
+
+/** Groups one bench cluster may have (each is a replica host in every replica process). */
+export const MAX_LIVE_GROUPS = 1024
 
 /** Flag values as commander gives them (strings). */
 export interface LiveBenchFlags {
@@ -97,6 +106,7 @@ export interface LiveBenchFlags {
   forms?: string
   loadProcesses?: string
   baseline?: string
+  groups?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -149,7 +159,7 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     problems.push(`--fsync[${i}]: expected one of ${FSYNC_POLICIES.join(', ')}, got "${p}"`)
     return undefined
   }, d.fsync)
-  const config: LiveBenchConfig = {
+  const config: Omit<LiveBenchConfig, 'groups'> = {
     protocols,
     clients,
     clientNodes: flags.clientNodes === undefined ? null : (int('--client-nodes', 1, MAX_LIVE_CLIENTS)(flags.clientNodes.trim()) ?? null),
@@ -182,10 +192,17 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       return undefined
     }, d.baseline),
   }
+  const groups = list('--groups', flags.groups, int('--groups', 1, MAX_LIVE_GROUPS), d.groups)
+  if (groups.some(g => g > 1)) {
+    if (config.forms.includes('in-process')) problems.push('--groups: more than one group needs the multi-process form only (drop --in-process / in-process from --forms)')
+    if (config.baseline !== null) problems.push('--groups: the etcd baseline is measured for one group only; give --baseline none')
+    const most = Math.max(...groups)
+    if (most > config.keys) problems.push(`--groups: ${most} groups need at least as many --keys to split, got ${config.keys}`)
+  }
   if (flags.inProcess === true && flags.forms !== undefined) problems.push('--in-process: means --forms in-process; give one of the two')
   if (!config.forms.includes('multi-process') && config.loadProcesses > 1) {
     problems.push('--load-processes: load processes need the multi-process form (drop --in-process)')
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)
-  return config
+  return { ...config, groups }
 }

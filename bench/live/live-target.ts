@@ -35,6 +35,7 @@ export interface LiveTarget {
 
 export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOptions): Promise<LiveTarget> {
   if (o.form === 'in-process') {
+    if (o.groups !== undefined && o.groups > 1) throw new Error('groups are measured in the multi-process form only')
     const cluster = await startLoopbackCluster(o)
     return {
       form: o.form, n: o.n, startMs: cluster.startMs,
@@ -50,6 +51,8 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.groups !== undefined ? { groups: o.groups } : {}),
+    ...(o.groupKeys !== undefined ? { groupKeys: o.groupKeys } : {}),
   }), startLoadGenerators(o.loadProcesses)])
   if (started.status === 'rejected' || spawned.status === 'rejected') {
     if (started.status === 'fulfilled') await started.value.close()
