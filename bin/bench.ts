@@ -30,6 +30,9 @@ import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '.
 import { runLiveBench } from '../bench/live/live-bench.ts'
 import { liveResultsDir, liveTerminalSummary, writeLiveResults } from '../bench/live/report.ts'
 import { ETCD_MISSING, findEtcd } from '../bench/live/etcd-cluster.ts'
+import { buildGroupsBenchOptions, DEFAULT_GROUPS_BENCH, runGroupsBench, type GroupsBenchFlags } from '../bench/groups.ts'
+import { groupsTerminalSummary, writeGroupsResults } from '../bench/output/groups-report.ts'
+import { parseCpuModel } from '../net/sim/cpu.ts'
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`)
@@ -296,6 +299,54 @@ program.command('live')
     else process.stdout.write(liveTerminalSummary(results, dir))
     if (json && dir !== null) process.stderr.write(`bench: results in ${dir}\n`)
     process.exitCode = results.runs.some(r => r.agreement === 'diverged') ? 1 : 0
+  })
+
+const dg = DEFAULT_GROUPS_BENCH
+program.command('groups')
+  .description('Multi-group deployments in the simulator with the CPU model: throughput, latency, messages, wire frames ' +
+    'and fsyncs per op, idle cost and memory per group, and the failovers a node crash causes, against the number of groups.')
+  .option('--protocols <list>', 'protocols (default raft,multipaxos)', 'raft,multipaxos')
+  .option('--groups <list>', 'groups per deployment', dg.groups.join(','))
+  .option('--nodes <n>', 'nodes hosting the groups', String(dg.nodes))
+  .option('--replication <r>', 'replicas per group (default: every node)')
+  .option('--clients <c>', 'closed-loop clients', String(dg.clients))
+  .option('--keys <k>', 'keys, split evenly over the groups', String(dg.keys))
+  .option('--read-ratio <r>', 'share of reads', String(dg.readRatio))
+  .option('--warmup-ms <ms>', 'load before the measured window', String(dg.warmupMs))
+  .option('--duration-ms <ms>', 'measured window (virtual time)', String(dg.durationMs))
+  .option('--fsync-ms <ms>', "virtual time one fsync of a node's shared log takes", String(dg.fsyncMs))
+  .option('--cpu <model>', "'reference' or key=value over it (receiveUs, sendUs, perByteNs, signUs, verifyUs)", 'reference')
+  .option('--seed <s>', 'seed', String(dg.seed))
+  .option('--no-coalesce', 'send every group frame as its own wire frame')
+  .option('--no-crash', 'skip the node-crash run of each deployment')
+  .option('--out <dir>', 'parent folder of the results folder', 'results')
+  .option('--no-save', 'write no results folder')
+  .option('--json', 'print results as JSON')
+  .action(async (opts: Record<string, unknown>) => {
+    let options
+    const list = String(opts.protocols).split(',').map(s => s.trim())
+    const chosen = []
+    try {
+      for (const name of list) chosen.push(getProtocol(name))
+      options = buildGroupsBenchOptions(opts as GroupsBenchFlags, parseCpuModel(String(opts.cpu), '--cpu'))
+      for (const p of chosen) {
+        const err = p.checkClusterSize(options.replication ?? options.nodes)
+        if (err !== null) throw new ConfigError('--replication', `${p.name}: ${err}`)
+      }
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message)
+      throw e
+    }
+    const startedAt = new Date().toISOString()
+    const results = runGroupsBench(chosen, options, label => { if (opts.json !== true) process.stderr.write(`bench groups: ${label}\n`) })
+    let dir: string | null = null
+    if (opts.save !== false) {
+      dir = timestampedDir(opts.out as string, startedAt) + '-groups'
+      await writeGroupsResults(results, dir, `npm run bench -- groups ${process.argv.slice(3).join(' ')}`.trim())
+    }
+    if (opts.json === true) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
+    else process.stdout.write(groupsTerminalSummary(results, dir))
+    process.exitCode = results.rows.some(r => r.safetyViolations > 0) ? 1 : 0
   })
 
 program.command('speed')
