@@ -207,13 +207,13 @@ function cell(v: string | number): string {
 export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
-    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'form', 'groups', 'fsyncs_per_op',
-    'rss_per_group_bytes']
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups', 'fsyncs_per_op',
+    'rss_per_group_bytes', 'form']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, x.form, x.groups, x.median.fsyncsPerOp ?? '',
-    x.rssPerGroupBytes ?? ''])
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '',
+    x.rssPerGroupBytes ?? '', x.form])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 
