@@ -17,7 +17,7 @@ import { validateClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import type { GroupedNodeStatus } from '../../live/grouped-node.ts'
 import { initCluster } from '../../live/init.ts'
 import { adminSocketPath } from '../../live/node.ts'
-import { clusterDown, clusterUp, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
+import { clusterDown, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
 import { freePorts, waitFor } from '../libp2p/helpers.ts'
 import { putEventually } from '../support/live.ts'
 
@@ -51,8 +51,9 @@ for (const protocol of ['raft', 'multipaxos']) {
       clusters.push(config)
       expect(config.groups?.ranges).toHaveLength(GROUPS)
       const configFile = join(dir, 'cluster.json')
-      await clusterUp(config, configFile)
       const ids = [0, 1, 2]
+      // In parallel: most of a replica's start-up is loading modules, which the cores can overlap.
+      await Promise.all(ids.map(id => startReplicaProcess(config, configFile, id, 60_000)))
       const client = await createClient({ config, clientId: 1000, timeoutMs: 2000 })
 
       // 1. Writes and reads routed by key: KEYS keys over all GROUPS groups (the split points are over k0..k47).
@@ -77,7 +78,7 @@ for (const protocol of ['raft', 'multipaxos']) {
       }))
 
       // 4. Restart it: it recovers all its groups from its data directory and catches up with every group's commits.
-      await startReplicaProcess(config, configFile, 1)
+      await startReplicaProcess(config, configFile, 1, 60_000)
       const s0 = await status(config, 0)
       const targets = new Map(s0.groups.map(g => [g.group, g.commitIndex]))
       await waitFor(() => caughtUp(config, 1, ids, targets), 'replica 1 to recover and catch up in every group', 30_000)
