@@ -98,22 +98,24 @@ export async function createGroupedReplica(o: GroupedReplicaOptions): Promise<Gr
   }
   const scheme = signatureScheme(config.signer as 'node' | 'tweetnacl')
   const mux = { rejected: 0 }
-  const node = createGroupNode({
-    descriptor: protocol, id: me.id, placements, protocolOptions: config.protocolOptions,
-    transport,
-    // Frames queued by every group in this turn (one tick of all of them, one burst of replies) leave together.
-    endOfTurn: fn => { setImmediate(fn) },
-    storage, runtime: realRuntime, stateMachine: createKvStore,
-    // Live runs are not replayed: seed election jitter and backoff from the OS.
-    rng: createRng(randomBytes(8).toString('hex')),
-    signer: scheme.signer(o.key.privateKey), verifier: scheme.verifier, publicKeyOf: o.publicKeyOf,
-    tickMs: config.tickMs,
-    ...(config.snapshotInterval !== undefined ? { snapshotInterval: config.snapshotInterval } : {}),
-    onReject: (from, reason) => { mux.rejected++; log('refused a frame from %d: %s', from, reason) },
-  })
+  let node: GroupNode
   try {
+    node = createGroupNode({
+      descriptor: protocol, id: me.id, placements, protocolOptions: config.protocolOptions,
+      transport,
+      // Frames queued by every group in this turn (one tick of all of them, one burst of replies) leave together.
+      endOfTurn: fn => { setImmediate(fn) },
+      storage, runtime: realRuntime, stateMachine: createKvStore,
+      // Live runs are not replayed: seed election jitter and backoff from the OS.
+      rng: createRng(randomBytes(8).toString('hex')),
+      signer: scheme.signer(o.key.privateKey), verifier: scheme.verifier, publicKeyOf: o.publicKeyOf,
+      tickMs: config.tickMs,
+      ...(config.snapshotInterval !== undefined ? { snapshotInterval: config.snapshotInterval } : {}),
+      onReject: (from, reason) => { mux.rejected++; log('refused a frame from %d: %s', from, reason) },
+    })
     node.start()
   } catch (e) {
+    // Bad options or a refused log (StorageCorruptionError): release the port and the data directory first.
     await transport.stop()
     storage.close()
     throw e
