@@ -48,6 +48,8 @@ export interface GroupsBenchOptions {
   readonly coalesce: boolean
   /** Also run the crash of node 0 mid-window (a second run of each deployment). */
   readonly crash: boolean
+  /** Raw protocol options for every group (e.g. Multi-Paxos' window: its pipelining depth per group). */
+  readonly protocolOptions: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -57,7 +59,7 @@ export interface GroupsBenchOptions {
 export const DEFAULT_GROUPS_BENCH: GroupsBenchOptions = {
   groups: [1, 4, 16, 64], nodes: 3, clients: 2048, keys: 4096, readRatio: 0, valueSize: 16, settleMs: 3000, idleMs: 1000,
   warmupMs: 300, durationMs: 500, cpu: REFERENCE_CPU, fsyncMs: 1,
-  tickMs: 10, seed: 1, coalesce: true, crash: true,
+  tickMs: 10, seed: 1, coalesce: true, crash: true, protocolOptions: {},
 }
 
 export interface GroupsFailover {
@@ -123,6 +125,7 @@ function build(protocol: AnyProtocol, groups: number, o: GroupsBenchOptions): Si
     protocol, nodes: o.nodes, ranges: evenRanges(Array.from({ length: o.keys }, (_, i) => `k${i}`), groups),
     ...(o.replication !== undefined ? { replication: o.replication } : {}),
     seed: o.seed, clients: o.clients, cpu: o.cpu, fsyncMs: o.fsyncMs, tickMs: o.tickMs, coalesce: o.coalesce,
+    protocolOptions: o.protocolOptions,
   })
 }
 
@@ -241,6 +244,8 @@ export interface GroupsBenchFlags {
   readonly seed?: string
   readonly coalesce?: boolean
   readonly crash?: boolean
+  /** Protocol options (`--option key=value`, parsed by the CLI). */
+  readonly option?: Readonly<Record<string, unknown>>
 }
 
 /** The groups bench's options from CLI flags (strings), each checked with an error naming the flag. */
@@ -272,6 +277,6 @@ export function buildGroupsBenchOptions(flags: GroupsBenchFlags, cpu: CpuModel):
     durationMs: int('--duration-ms', flags.durationMs, d.durationMs, 1),
     fsyncMs: num('--fsync-ms', flags.fsyncMs, d.fsyncMs, 0, 1000),
     seed: int('--seed', flags.seed, d.seed, 0),
-    coalesce: flags.coalesce ?? d.coalesce, crash: flags.crash ?? d.crash, cpu,
+    coalesce: flags.coalesce ?? d.coalesce, crash: flags.crash ?? d.crash, cpu, protocolOptions: flags.option ?? {},
   }
 }

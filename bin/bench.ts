@@ -25,7 +25,7 @@ import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { formatTable, terminalSummary } from '../bench/output/table.ts'
 import { CAP_TITLE, capTable } from '../bench/output/cap-section.ts'
 import { timestampedDir, writeResults } from '../bench/output/write.ts'
-import { positiveInt } from './cli-args.ts'
+import { keyValue, positiveInt } from './cli-args.ts'
 import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, type LiveBenchFlags } from '../bench/live/config.ts'
 import { runLiveBench } from '../bench/live/live-bench.ts'
 import { liveResultsDir, liveTerminalSummary, writeLiveResults } from '../bench/live/report.ts'
@@ -319,6 +319,7 @@ program.command('groups')
   .option('--seed <s>', 'seed', String(dg.seed))
   .option('--no-coalesce', 'send every group frame as its own wire frame')
   .option('--no-crash', 'skip the node-crash run of each deployment')
+  .option('--option <key=value>', 'protocol option for every group (repeatable), e.g. window=4 for Multi-Paxos', keyValue, {})
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
   .option('--json', 'print results as JSON')

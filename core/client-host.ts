@@ -22,6 +22,7 @@ import { identityOfSession, MAX_SESSIONS_PER_CLIENT, sessionId, sessionIndexOf }
 import type { Signer } from './signer.ts'
 import type { ClientReply, ClientRequest, NodeId } from './types.ts'
 import type { InboundFrame, Transport } from './transport.ts'
+import { SilentReplicas } from './clients/silent-replicas.ts'
 
 /** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
 export class RequestTimeoutError extends Error {
@@ -53,6 +54,8 @@ export interface ClientHostOptions {
   readonly lastSeq?: number
   /** Requests in flight at once, one per session (default 1); more wait in the client's queue. */
   readonly sessions?: number
+  /** Shared with other clients of the same identity (a sharded store's groups); default: one for this client's sessions. */
+  readonly silentReplicas?: SilentReplicas
   /**
    * The replica its sessions ask first (ClientContext.preferredReplica): the nearest one where the caller knows it.
    * Default: sessions spread over the replicas, starting at the client's id modulo their number.
@@ -84,6 +87,7 @@ export class ClientHost implements CommandClient {
   /** Most requests in flight at once (sessions). */
   readonly maxInFlight: number
   private readonly o: ClientHostOptions
+  private readonly silentReplicas: SilentReplicas
   /** Sessions opened so far (lazily, as concurrency asks for them), by index. */
   private readonly sessions: Session[] = []
   private readonly idle: Session[] = []
@@ -106,6 +110,7 @@ export class ClientHost implements CommandClient {
     }
     this.o = options
     this.id = options.id
+    this.silentReplicas = options.silentReplicas ?? new SilentReplicas()
     this.maxInFlight = sessions
     sessionId(options.id, 0) // validates the identity
     this.openSession() // session 0 at once, with the host's own rng, as before sessions existed
@@ -168,7 +173,7 @@ export class ClientHost implements CommandClient {
     const protocol = this.o.descriptor.createClient({
       id, replicas: this.o.replicas, options: this.o.protocolOptions,
       preferredReplica: this.o.preferredReplica ?? this.o.replicas[(this.o.id + k) % this.o.replicas.length]!,
-      rng: k === 0 ? this.o.rng : this.o.rng.fork(`session-${k}`), signer: this.o.signer,
+      rng: k === 0 ? this.o.rng : this.o.rng.fork(`session-${k}`), signer: this.o.signer, silentReplicas: this.silentReplicas,
     })
     const session: Session = { id, protocol, seq: this.o.lastSeq ?? 0, pending: null }
     this.sessions.push(session)

@@ -5,6 +5,7 @@
  * committed entries and answer clients.
  */
 import type { Rng } from './random.ts'
+import type { SilentReplicas } from './clients/silent-replicas.ts'
 import type { Signer, Verifier } from './signer.ts'
 import type { DurableState, PersistOp } from './storage.ts'
 import type {
@@ -132,6 +133,8 @@ export interface ClientContext<O = unknown> {
   readonly options: O
   readonly rng: Rng
   readonly signer: Signer
+  /** Replicas this client's other sessions found silent (optional: leader-following clients skip them first). */
+  readonly silentReplicas?: SilentReplicas
 }
 
 export interface MessageCodec<M> {

@@ -33,7 +33,8 @@ function setting(results: GroupsBenchResults): string {
   return `${o.nodes} nodes, ${o.replication ?? o.nodes} replicas per group, ${o.clients} closed-loop clients over ${o.keys} keys ` +
     `(${Math.round(o.readRatio * 100)}% reads), CPU model receive ${o.cpu.receiveUs} us / send ${o.cpu.sendUs} us / ` +
     `${o.cpu.perByteNs} ns per byte, fsync ${o.fsyncMs} ms, ${o.warmupMs} ms warm-up, ${o.durationMs} ms measured, seed ${o.seed}` +
-    `${o.coalesce ? '' : ', coalescing off'}`
+    `${o.coalesce ? '' : ', coalescing off'}` +
+    (Object.keys(o.protocolOptions).length === 0 ? '' : `, options ${Object.entries(o.protocolOptions).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`)
 }
 
 export function groupsTerminalSummary(results: GroupsBenchResults, dir: string | null): string {

@@ -6,6 +6,7 @@
  */
 import type { ClientContext, ClientProtocol, ClientReady } from '../protocol.ts'
 import type { ClientReply, ClientRequest, NodeId, Outbound } from '../types.ts'
+import type { SilentReplicas } from './silent-replicas.ts'
 
 export interface LeaderClientOptions {
   /** Ticks without an answer before the request is resent to the next replica: a little over a typical election timeout, so a client that lost its leader looks elsewhere about when a new one is elected. */
@@ -68,8 +69,12 @@ export class LeaderClient implements ClientProtocol {
   private firstSentAt = 0
   private sends = 0
 
+  /** Silence seen by the client's other sessions (ClientContext.silentReplicas); null: this session's own only. */
+  private readonly shared: SilentReplicas | null
+
   constructor(ctx: ClientContext, options: Partial<LeaderClientOptions> = {}) {
     this.replicas = ctx.replicas
+    this.shared = ctx.silentReplicas ?? null
     this.options = { ...DEFAULT_LEADER_CLIENT_OPTIONS, ...options }
     // Spread first guesses over replicas deterministically; the first redirect corrects it.
     const preferred = ctx.replicas.indexOf(ctx.preferredReplica)
@@ -80,6 +85,13 @@ export class LeaderClient implements ClientProtocol {
     this.outstanding = request
     this.retryWait = this.retransmissionTimeout()
     this.silent.clear()
+    // A replica the client's other sessions found silent (and have not heard from since) is not asked first: one down
+    // for good would otherwise cost each session that had not noticed a whole backed-off wait. Only the first choice:
+    // the rotation after silence uses this request's own experience, so stale marks cannot trap it.
+    if (this.shared?.has(this.replicas[this.leaderGuess]!) === true) {
+      const alive = this.replicas.findIndex(id => !this.shared!.has(id))
+      if (alive >= 0) this.leaderGuess = alive
+    }
     this.sends = 0
     this.send()
   }
@@ -119,6 +131,7 @@ export class LeaderClient implements ClientProtocol {
     const req = this.outstanding
     if (req === null || reply.seq !== req.seq || reply.clientId !== req.clientId) return
     if (reply.status === 'ok') {
+      this.shared?.heard(from)
       if (this.sends === 1) this.sampleRoundTrip(this.ticks - this.firstSentAt)
       this.completed = { seq: req.seq, result: reply.result }
       this.outstanding = null
@@ -131,6 +144,7 @@ export class LeaderClient implements ClientProtocol {
     this.retryWait = this.retransmissionTimeout()
     const at = this.replicas.indexOf(from)
     if (at >= 0) this.silent.delete(at)
+    this.shared?.heard(from)
     this.answered = true
     const hinted = this.replicas.indexOf(reply.leaderHint)
     // A follower may still name a leader that just went silent on us (it has not noticed the crash yet): not a hint,
@@ -152,7 +166,10 @@ export class LeaderClient implements ClientProtocol {
     this.ticks++
     if (this.outstanding === null) return
     if (--this.ticksUntilRetry <= 0) {
-      if (!this.answered) this.silent.set(this.leaderGuess, this.ticks)
+      if (!this.answered) {
+        this.silent.set(this.leaderGuess, this.ticks)
+        this.shared?.mark(this.replicas[this.leaderGuess]!)
+      }
       this.leaderGuess = this.nextCandidate(this.leaderGuess)
       this.retryWait = Math.min(this.retryWait * 2, this.options.retryTicks * MAX_BACKOFF)
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF)

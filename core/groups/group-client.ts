@@ -9,6 +9,7 @@
  * lives in exactly one group.
  */
 import { createClientHost, type ClientHost, type ClientOutcome } from '../client-host.ts'
+import { SilentReplicas } from '../clients/silent-replicas.ts'
 import type { AnyProtocol } from '../protocol.ts'
 import type { Rng } from '../random.ts'
 import type { HostRuntime } from '../runtime.ts'
@@ -49,6 +50,8 @@ export class GroupClient {
   private readonly o: GroupClientOptions
   private readonly placementOf = new Map<GroupId, GroupPlacement>()
   private readonly hosts = new Map<GroupId, ClientHost>()
+  /** Nodes found silent by the client of any group: a node down for one group is down for every group it hosts. */
+  private readonly silentReplicas = new SilentReplicas()
 
   constructor(options: GroupClientOptions) {
     this.o = options
@@ -97,7 +100,7 @@ export class GroupClient {
       descriptor: this.o.descriptor, id: this.o.id, replicas: p.replicas,
       protocolOptions: this.o.descriptor.parseOptions(this.o.protocolOptions ?? {}, p.replicas.length),
       transport: this.mux.transportFor(group), runtime: this.o.runtime, rng: this.o.rng.fork(`group-${group}`),
-      signer: this.o.signer, tickMs: this.o.tickMs, preferredReplica: p.preferredLeader,
+      signer: this.o.signer, tickMs: this.o.tickMs, preferredReplica: p.preferredLeader, silentReplicas: this.silentReplicas,
       ...(this.o.sessions !== undefined ? { sessions: this.o.sessions } : {}),
       ...(this.o.lastSeq !== undefined ? { lastSeq: this.o.lastSeq } : {}),
     })

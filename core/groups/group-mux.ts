@@ -35,6 +35,8 @@ export interface GroupMuxOptions {
    * charges the protocol work of each inner frame beyond the first; the wire frame's own cost it charges as usual).
    */
   readonly onWireFrame?: (direction: 'send' | 'receive', frames: number) => void
+  /** The clock `lastHeardFrom` reads (default: none kept). */
+  readonly now?: () => number
 }
 
 interface GroupEndpoint {
@@ -52,6 +54,8 @@ export class GroupMux {
   private flushScheduled = false
   private readonly coalesce: boolean
   private readonly maxBatchBytes: number
+  /** When a wire frame last arrived from each peer (with `now`). */
+  private readonly heard = new Map<NodeId, number>()
   /** Inner frames sent, and wire frames they went out in. */
   framesSent = 0
   wireFramesSent = 0
@@ -87,6 +91,11 @@ export class GroupMux {
   /** Stop delivering to group `group` (its replica stopped); frames for it are then refused as unknown. */
   remove(group: GroupId): void {
     this.groups.delete(group)
+  }
+
+  /** When anything last arrived from `peer` (runtime ms), or null if nothing has (or no clock was given). */
+  lastHeardFrom(peer: NodeId): number | null {
+    return this.heard.get(peer) ?? null
   }
 
   /** Every group's protocol-level counters, merged. */
@@ -141,6 +150,7 @@ export class GroupMux {
   }
 
   private onWireFrame(from: NodeId, frame: InboundFrame): void {
+    if (this.o.now !== undefined) this.heard.set(from, this.o.now())
     let frames: readonly GroupedFrame[]
     try {
       frames = (frame.message as readonly GroupedFrame[] | undefined) ?? decodeGroupFrames(frame.bytes)

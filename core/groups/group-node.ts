@@ -19,6 +19,9 @@ import { LeaderBalancer } from './leader-balancer.ts'
 import type { GroupPlacement } from './placement.ts'
 import type { GroupId } from './range-map.ts'
 
+/** A peer silent this long is not handed leaderships (it may be down, partitioned or paused). */
+const PEER_SILENCE_MS = 1000
+
 export interface GroupNodeOptions {
   readonly descriptor: AnyProtocol
   readonly id: NodeId
@@ -69,6 +72,7 @@ export class GroupNode {
       ...(options.coalesce !== undefined ? { coalesce: options.coalesce } : {}),
       ...(options.onWireFrame !== undefined ? { onWireFrame: options.onWireFrame } : {}),
       ...(options.onReject !== undefined ? { onReject: options.onReject } : {}),
+      now: () => options.runtime.now(),
     })
     for (const p of this.placements) {
       const protocolOptions = options.descriptor.parseOptions(options.protocolOptions ?? {}, p.replicas.length)
@@ -89,6 +93,11 @@ export class GroupNode {
     this.balancer = balance === false || !transfers ? null : new LeaderBalancer({
       id: options.id, runtime: options.runtime,
       ...(typeof balance === 'object' ? { intervalMs: balance.intervalMs } : {}),
+      // Every group's leader heartbeats its followers, so a live peer is heard from many times a second.
+      peerAlive: peer => {
+        const heard = this.mux.lastHeardFrom(peer)
+        return heard !== null && options.runtime.now() - heard < PEER_SILENCE_MS
+      },
       groups: () => this.placements.map(p => {
         const host = this.hostsByGroup.get(p.group)!
         return { group: p.group, preferredLeader: p.preferredLeader, leader: () => host.status().leader, admin: c => host.admin(c) }

@@ -5,8 +5,9 @@
  * to hand over (the protocol's transfer-leadership admin input; protocols without it keep their elected leaders).
  *
  * A transfer to a node that is down or far behind does not happen (Raft abandons it after an election timeout), and
- * while it is pending the group may refuse proposals: so after an attempt that did not take, the next waits twice as
- * long (up to `maxBackoffMs`), and a success resets it.
+ * while it is pending the group refuses proposals and points clients at the target: so no transfer goes to a node
+ * this one has not heard from lately (`peerAlive`), and after an attempt that did not take, the next waits twice as
+ * long (up to `maxBackoffMs`); a success resets it.
  */
 import type { AdminCommand } from '../protocol.ts'
 import type { HostRuntime } from '../runtime.ts'
@@ -26,6 +27,8 @@ export interface LeaderBalancerOptions {
   readonly id: NodeId
   readonly runtime: HostRuntime
   readonly groups: () => Iterable<BalancedGroup>
+  /** Whether `peer` was heard from lately (a down or cut-off node is never handed a leadership). */
+  readonly peerAlive: (peer: NodeId) => boolean
   /** Default 1000 ms (CockroachDB's lease rebalancing runs on the order of seconds, too). */
   readonly intervalMs?: number
   readonly maxBackoffMs?: number
@@ -66,7 +69,7 @@ export class LeaderBalancer {
       // Not leading (a transfer took, or never led) or leading where it should: nothing to do, no backoff kept.
       if (g.leader() !== this.o.id || g.preferredLeader === this.o.id) { this.backoff.delete(g.group); continue }
       const b = this.backoff.get(g.group) ?? { notBefore: 0, waitMs: this.intervalMs }
-      if (now < b.notBefore) continue
+      if (now < b.notBefore || !this.o.peerAlive(g.preferredLeader)) continue
       if (g.admin({ kind: 'transfer-leadership', to: g.preferredLeader }) === null) this.transfersAsked++
       // Still leading at the next attempt means this one did not take: wait longer before the one after.
       this.backoff.set(g.group, { notBefore: now + b.waitMs, waitMs: Math.min(2 * b.waitMs, this.maxBackoffMs) })

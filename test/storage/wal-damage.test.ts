@@ -7,31 +7,19 @@
  * And the other side: a torn append (any prefix of the unsynced records' bytes, zeros after) recovers every synced
  * record and a prefix of the unsynced ones.
  */
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createRng } from '../../core/random.ts'
 import type { Rng } from '../../core/random.ts'
 import { createFileStorage } from '../../core/storage/file-storage.ts'
 import { lastNonZero, RECORD_OVERHEAD_BYTES, StorageCorruptionError } from '../../core/storage/record-framing.ts'
 import type { PersistOp } from '../../core/storage.ts'
 import { ModelState, plain, syncOf } from './conformance.ts'
+import { scratchDirs } from './scratch-dirs.ts'
 
-/**
- * Tens of thousands of opens: on tmpfs where there is one, since what is tested is the format's logic, not the disk
- * (and a loaded disk's metadata stalls would otherwise dominate the run time).
- */
-const scratch = ((): string => {
-  try { accessSync('/dev/shm', constants.W_OK); return '/dev/shm' } catch { return tmpdir() }
-})()
-const dirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(scratch, 'wal-damage-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+/** Tens of thousands of opens: on tmpfs where there is one (scratch-dirs.ts). */
+const tempDir = scratchDirs('wal-damage-')
 
 const value = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill)
 
