@@ -85,6 +85,7 @@ export async function createGroupedReplica(o: GroupedReplicaOptions): Promise<Gr
   const { placements } = resolveGroups(config.groups!, config.replicas.map(r => r.id), protocol)
   const log = createLogger(`consensus:node:${me.id}`)
   const dataDir = configPath(config, me.dataDir)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const storage = openGroupedStorage({ dir: dataDir, fsync: config.fsync as 'always' | 'batch' | 'none' })
   let transport: Libp2pTransport
   try {
