@@ -2,12 +2,12 @@
  * Bare libp2p round trip on loopback: two nodes (TCP + Noise + Yamux, as the live transport uses), one stream, one
  * ping at a time echoed back. The floor under live commit latency: a commit needs at least one such round trip.
  *
- *   node bench/libp2p-echo.ts [--pings 2000] [--bytes 64] [--warmup 200]
+ * On any stack (net/libp2p/stack.ts), so each stack's consensus figures sit beside its own floor.
+ *
+ *   node bench/libp2p-echo.ts [--pings 2000] [--bytes 64] [--warmup 200] [--stack tcp+noise+yamux]
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { DEFAULT_STACK, listenAddress, parseStack, stackModules, stackName, type Libp2pStack } from '../net/libp2p/stack.ts'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -17,6 +17,8 @@ export interface EchoOptions {
   readonly pings?: number
   readonly payloadBytes?: number
   readonly warmup?: number
+  /** Default tcp+noise+yamux. */
+  readonly stack?: Libp2pStack
 }
 
 export interface EchoResult {
@@ -34,13 +36,13 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * A plain libp2p node on loopback with the stack the consensus transport uses (TCP + Noise + Yamux) and nothing of
- * ours on top: the floor the bench compares the transport with.
+ * A plain libp2p node on loopback with a stack the consensus transport uses (default TCP + Noise + Yamux) and nothing
+ * of ours on top: the floor the bench compares the transport with.
  */
-export function createBareLibp2pNode(): ReturnType<typeof createLibp2p> {
+export async function createBareLibp2pNode(stack: Libp2pStack = DEFAULT_STACK): ReturnType<typeof createLibp2p> {
   return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    addresses: { listen: [listenAddress(stack, '127.0.0.1', 0)] },
+    ...await stackModules(stack),
   })
 }
 
@@ -50,8 +52,8 @@ export async function measureLibp2pEcho(options: EchoOptions = {}): Promise<Echo
   const warmup = options.warmup ?? 200
   if (!Number.isInteger(pings) || pings < 1) throw new RangeError(`pings must be a positive integer, got ${pings}`)
   if (!Number.isInteger(payloadBytes) || payloadBytes < 1) throw new RangeError(`payload bytes must be >= 1, got ${payloadBytes}`)
-  const server = await createBareLibp2pNode()
-  const client = await createBareLibp2pNode()
+  const server = await createBareLibp2pNode(options.stack)
+  const client = await createBareLibp2pNode(options.stack)
   try {
     await server.handle(ECHO_PROTOCOL, stream => {
       stream.addEventListener('message', evt => { stream.send(evt.data) })
@@ -94,10 +96,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       pings: { type: 'string', default: '2000' },
       bytes: { type: 'string', default: '64' },
       warmup: { type: 'string', default: '200' },
+      stack: { type: 'string', default: 'tcp+noise+yamux' },
     },
   })
-  const r = await measureLibp2pEcho({ pings: Number(values.pings), payloadBytes: Number(values.bytes), warmup: Number(values.warmup) })
+  const stack = parseStack(values.stack, '--stack')
+  const r = await measureLibp2pEcho({ pings: Number(values.pings), payloadBytes: Number(values.bytes), warmup: Number(values.warmup), stack })
   const ms = (us: number): string => (us / 1000).toFixed(3)
-  console.log(`libp2p echo (tcp+noise+yamux, loopback, ${r.payloadBytes} B, ${r.pings} pings): ` +
+  console.log(`libp2p echo (${stackName(stack)}, loopback, ${r.payloadBytes} B, ${r.pings} pings): ` +
     `p50 ${ms(r.p50Us)} ms  p99 ${ms(r.p99Us)} ms  mean ${ms(r.meanUs)} ms  max ${ms(r.maxUs)} ms`)
 }

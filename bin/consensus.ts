@@ -11,6 +11,8 @@
  * Every command has --help. Bad arguments and config mistakes exit with status 2 and a message naming them; so does
  * `consensus node` on a damaged log (refused, naming file and offset) or a data directory another process holds.
  */
+import { DISSEMINATIONS } from '../net/libp2p/dissemination.ts'
+import { ENCRYPTERS, MUXERS, parseStack, resolveStack, stackName, TRANSPORTS } from '../net/libp2p/stack.ts'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
@@ -60,13 +62,29 @@ cluster.command('init')
   .option('--groups <g>', 'shard the key space over this many consensus groups (live/groups-config.ts)', positiveInt('--groups'))
   .option('--replication <r>', 'with --groups: replicas per group (default: all)', positiveInt('--replication'))
   .option('--group-keys <k>', 'with --groups: split the key space k0..k<k-1> evenly (default 1000)', positiveInt('--group-keys'))
+  .option('--stack <stack>', 'libp2p stack, short form: tcp+noise+yamux (default), tcp+tls+yamux, tcp+noise+mplex, websockets+noise+yamux, quic')
+  .addOption(new Option('--transport <name>', 'libp2p transport (or give --stack)').choices(TRANSPORTS))
+  .addOption(new Option('--encrypter <name>', 'connection encrypter, not for quic (it brings its own TLS 1.3)').choices(ENCRYPTERS))
+  .addOption(new Option('--muxer <name>', 'stream muxer, not for quic (it brings its own)').choices(MUXERS))
+  .addOption(new Option('--dissemination <how>', "replicas' broadcasts: one stream write per peer, or one publish on the cluster's gossipsub topic")
+    .choices(DISSEMINATIONS).default('direct'))
   .action(a => {
     if (a.groups === undefined && (a.replication !== undefined || a.groupKeys !== undefined)) {
       throw new ConfigError(a.replication !== undefined ? '--replication' : '--group-keys', 'needs --groups')
     }
+    const parts = a.transport !== undefined || a.encrypter !== undefined || a.muxer !== undefined
+    if (a.stack !== undefined && parts) throw new ConfigError('stack', 'give --stack or --transport/--encrypter/--muxer, not both')
+    const fromParts = () => {
+      try { return resolveStack({ transport: a.transport, encrypter: a.encrypter, muxer: a.muxer }) } catch (e) {
+        // Named by the flag the user typed: stack.encrypter -> --encrypter.
+        if (e instanceof ConfigError) throw new ConfigError(`--${e.field.slice('stack.'.length)}`, e.message.slice(e.field.length + 2))
+        throw e
+      }
+    }
+    const stack = a.stack !== undefined ? parseStack(a.stack, '--stack') : fromParts()
     const config = initCluster({
       protocol: a.protocol, n: a.n, dir: a.dir, basePort: a.basePort, clients: a.clients, fsync: a.fsync, signer: a.signer,
-      protocolOptions: a.option, ...(a.hosts !== undefined ? { hosts: a.hosts } : {}),
+      protocolOptions: a.option, ...(a.hosts !== undefined ? { hosts: a.hosts } : {}), stack, dissemination: a.dissemination,
       ...(a.groups !== undefined ? {
         groups: {
           count: a.groups,
@@ -75,7 +93,7 @@ cluster.command('init')
         },
       } : {}),
     })
-    process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol}, ${config.replicas.length} replicas on ` +
+    process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol} on ${stackName(stack)} (broadcasts ${config.dissemination}), ${config.replicas.length} replicas on ` +
       `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients` +
       `${config.groups !== undefined ? `, ${config.groups.count} groups of ${config.groups.replication ?? config.replicas.length} replicas` : ''}\n` +
       `next: consensus cluster up ${a.dir}\n`)

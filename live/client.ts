@@ -17,7 +17,7 @@ import { MAX_SESSIONS_PER_CLIENT } from '../core/sessions.ts'
 import { signatureScheme } from '../core/signers/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../net/libp2p/index.ts'
 import { getProtocol } from '../protocols/index.ts'
-import { configPath, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { clusterStack, configPath, loadClusterConfig, type ClusterConfig } from './config.ts'
 import { resolveGroups } from './groups-config.ts'
 import { readKeyFile } from './keys.ts'
 import { addressBookOf } from './node.ts'
@@ -69,6 +69,7 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
   const protocolOptions = protocol.parseOptions(config.protocolOptions, config.replicas.length)
   const transport: Libp2pTransport = await createLibp2pTransport({
     id: entry.id, privateKey: key.privateKey, peers: addressBookOf(config), maxFrameBytes: config.maxFrameBytes, listen: [],
+    stack: clusterStack(config),
   })
   const common = {
     descriptor: protocol,

@@ -10,14 +10,18 @@ import { resolveSnapshotInterval } from '../core/host.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
 import { groupsSchema, resolveGroups } from './groups-config.ts'
+import { DISSEMINATIONS } from '../net/libp2p/dissemination.ts'
+import { ADDRESS_PATTERNS, ENCRYPTERS, MUXERS, resolveStack, stackName, TRANSPORTS } from '../net/libp2p/stack.ts'
+import type { Libp2pStack } from '../net/libp2p/stack.ts'
 
 const hexKey = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 public key)')
 
 const replicaSchema = z.object({
   id: z.number().int().min(0).max(999),
   publicKey: hexKey,
-  /** A TCP multiaddr the replica listens on, e.g. /ip4/127.0.0.1/tcp/7001. */
-  address: z.string().regex(/^\/ip[46]\/[^/]+\/tcp\/\d+$/, 'expected a TCP multiaddr such as /ip4/127.0.0.1/tcp/7001'),
+  /** The multiaddr the replica listens on, of the stack's transport: /ip4/127.0.0.1/tcp/7001, .../tcp/7001/ws, .../udp/7001/quic-v1. */
+  address: z.string().refine(a => Object.values(ADDRESS_PATTERNS).some(p => p.pattern.test(a)),
+    { message: `expected a listen multiaddr: a TCP multiaddr such as ${ADDRESS_PATTERNS.tcp.example}, WebSockets ${ADDRESS_PATTERNS.websockets.example} or QUIC ${ADDRESS_PATTERNS.quic.example}` }),
   /** Private key file, relative to the config file's folder. */
   keyFile: z.string().min(1),
   /** Data folder (write-ahead log, snapshots), relative to the config file's folder. */
@@ -45,6 +49,17 @@ export const clusterConfigSchema = z.object({
   fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).default('batch'),
   signer: z.enum(['tweetnacl', 'node']).default('node'),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /**
+   * The libp2p stack every node of the cluster runs (net/libp2p/stack.ts). Encrypter and muxer default to noise and
+   * yamux; a QUIC stack names neither (QUIC brings its own) and naming one is refused.
+   */
+  stack: z.object({
+    transport: z.enum(TRANSPORTS).default('tcp'),
+    encrypter: z.enum(ENCRYPTERS).optional(),
+    muxer: z.enum(MUXERS).optional(),
+  }).strict().default({ transport: 'tcp' }),
+  /** How replicas' broadcasts travel: one direct stream write per peer, or one publish on a gossipsub topic. */
+  dissemination: z.enum(DISSEMINATIONS).default('direct'),
   /** Only clients listed in `clients` may connect to replicas (the transport admits address-book peers only). */
   clientAllowList: z.boolean().default(true)
     .refine(v => v, { message: 'must be true: open client admission is not supported; list every client under "clients"' }),
@@ -77,6 +92,13 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
       ? problems[0]!.slice(problems[0]!.indexOf(':') + 2) : `\n  ${problems.join('\n  ')}`)
   }
   const c = parsed.data
+  const stack = resolveStack(c.stack)
+  for (const [i, r] of c.replicas.entries()) {
+    const { pattern, example } = ADDRESS_PATTERNS[stack.transport]
+    if (!pattern.test(r.address)) {
+      throw new ConfigError(`replicas[${i}].address`, `${r.address} is not a ${stack.transport} address (the stack is ${stackName(stack)}); expected one such as ${example}`)
+    }
+  }
   const protocol = getProtocol(c.protocol)
   const sizeError = protocol.checkClusterSize(c.replicas.length)
   if (sizeError !== null) throw new ConfigError('replicas', sizeError)
@@ -139,6 +161,11 @@ export function loadClusterConfig(file: string): ClusterConfig {
     throw new ConfigError('config', `${file} is not valid JSON: ${(e as Error).message}`)
   }
   return validateClusterConfig(raw, dirname(resolve(file)))
+}
+
+/** The cluster's libp2p stack with its defaults filled in (validated on load). */
+export function clusterStack(config: ClusterConfig): Libp2pStack {
+  return resolveStack(config.stack)
 }
 
 /** Resolve a path from the config against the config file's folder. */

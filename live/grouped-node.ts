@@ -21,7 +21,7 @@ import type { NodeId } from '../core/types.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../net/libp2p/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 import { startAdminServer, type AdminRequest } from './admin.ts'
-import { configPath, type ClusterConfig } from './config.ts'
+import { clusterStack, configPath, type ClusterConfig } from './config.ts'
 import { resolveGroups } from './groups-config.ts'
 import type { KeyPair } from './keys.ts'
 import { openGroupedStorage, type NodeGroupedStorage } from './node-grouped-storage.ts'
@@ -91,6 +91,7 @@ export async function createGroupedReplica(o: GroupedReplicaOptions): Promise<Gr
   try {
     transport = await createLibp2pTransport({
       id: me.id, peers: o.addressBook, maxFrameBytes: config.maxFrameBytes,
+      stack: clusterStack(config), dissemination: config.dissemination,
       ...(o.libp2p !== undefined ? { node: o.libp2p } : { privateKey: o.key.privateKey }),
     })
   } catch (e) {

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
 import { getProtocol } from '../protocols/index.ts'
+import type { Dissemination } from '../net/libp2p/dissemination.ts'
+import { DEFAULT_STACK, listenAddress, stackParts, type Libp2pStack } from '../net/libp2p/stack.ts'
 import { validateClusterConfig, type ClusterConfig } from './config.ts'
 import { evenKeySpaceRanges } from './groups-config.ts'
 import { newKeyPair, toHex, writeKeyFile } from './keys.ts'
@@ -31,6 +33,9 @@ export interface InitOptions {
    * points an even split of the key space `k0..k<keys-1>` (default 1000 keys).
    */
   readonly groups?: { readonly count: number; readonly replication?: number; readonly keys?: number }
+  /** The libp2p stack (default tcp+noise+yamux); a QUIC cluster's ports are UDP ports. */
+  readonly stack?: Libp2pStack
+  readonly dissemination?: Dissemination
 }
 
 export function initCluster(o: InitOptions): ClusterConfig {
@@ -38,6 +43,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
   const sizeError = protocol.checkClusterSize(o.n)
   if (sizeError !== null) throw new ConfigError('n', sizeError)
   const basePort = o.basePort ?? 7000
+  const stack = o.stack ?? DEFAULT_STACK
   if (o.ports !== undefined && o.ports.length !== o.n) throw new ConfigError('ports', `expected ${o.n} ports, got ${o.ports.length}`)
   const portOf = (id: number) => o.ports?.[id] ?? basePort + id
   if (o.hosts !== undefined) {
@@ -60,7 +66,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
     const key = newKeyPair()
     const keyFile = join('keys', `replica-${id}.key`)
     writeKeyFile(join(o.dir, keyFile), key)
-    replicas.push({ id, publicKey: toHex(key.publicKey), address: `/ip4/${hostOf(id)}/tcp/${portOf(id)}`, keyFile, dataDir: join('data', `replica-${id}`) })
+    replicas.push({ id, publicKey: toHex(key.publicKey), address: listenAddress(stack, hostOf(id), portOf(id)), keyFile, dataDir: join('data', `replica-${id}`) })
   }
   const clients = []
   for (let i = 0; i < (o.clients ?? 16); i++) {
@@ -78,6 +84,8 @@ export function initCluster(o: InitOptions): ClusterConfig {
     fsync: o.fsync ?? 'batch',
     signer: o.signer ?? 'node',
     maxFrameBytes: 4 * 1024 * 1024,
+    stack: stackParts(stack),
+    dissemination: o.dissemination ?? 'direct',
     clientAllowList: true,
     replicas,
     clients,

@@ -21,9 +21,10 @@ import { createFileStorage, type FileStorage } from '../core/storage/file-storag
 import type { NodeId } from '../core/types.ts'
 import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../net/libp2p/index.ts'
 import type { TypeCount } from '../core/message-stats.ts'
+import type { GossipCounters } from '../net/libp2p/dissemination.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
-import { configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
 import { createNodeMetrics, startMetricsServer } from './metrics.ts'
 import { createGroupedReplica, type GroupedReplica } from './grouped-node.ts'
 import { fromHex, readKeyFile } from './keys.ts'
@@ -54,6 +55,8 @@ export interface NodeStatus extends HostStatus {
   readonly framesReceived: number
   /** Log fsyncs of the replica's storage so far (bench live: fsyncs per op). */
   readonly fsyncs: number
+  /** What gossip dissemination did (published, copies on the wire, delivered, refused); null when broadcasts go direct. */
+  readonly gossip: GossipCounters | null
 }
 
 /** The admin socket's `digest`: what two replicas must both show to hold the same replicated state. */
@@ -127,6 +130,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         blocked: [], messagesSent: grouped.transport.stats.snapshot(), framesRejected: { ...grouped.transport.rejected },
         foreignSessionRequests: first[1].foreignSessionRequests, stateDigest: first[1].replica.stateDigest?.() ?? null,
         framesReceived: grouped.transport.received.frames, fsyncs: grouped.storage.stats.fsyncs,
+        gossip: grouped.transport.gossip === null ? null : { ...grouped.transport.gossip },
       }),
       close: grouped.close,
     }
@@ -147,6 +151,8 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
       id: me.id,
       peers: addressBookOf(config),
       maxFrameBytes: config.maxFrameBytes,
+      stack: clusterStack(config),
+      dissemination: config.dissemination,
       ...(options.libp2p !== undefined ? { node: options.libp2p } : { privateKey: key.privateKey }),
     })
   } catch (e) {
@@ -199,6 +205,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     stateDigest: host.replica.stateDigest?.() ?? null,
     framesReceived: transport.received.frames,
     fsyncs: storage.stats.fsyncs,
+    gossip: transport.gossip === null ? null : { ...transport.gossip },
   })
   // Index and hash in one turn, so they describe the same state. A protocol that keeps its state in the replica
   // (quorum-kv) hashes that instead: the host's state machine stays empty there.

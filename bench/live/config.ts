@@ -7,6 +7,8 @@ import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storag
 import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
 import { LIVE_FORMS, type LiveForm } from './live-target.ts'
+import { DISSEMINATIONS, type Dissemination } from '../../net/libp2p/dissemination.ts'
+import { DEFAULT_STACK, parseStack, type Libp2pStack } from '../../net/libp2p/stack.ts'
 
 export interface LiveBenchConfig {
   /** Registry names, the unreplicated baseline included if wanted. */
@@ -49,6 +51,10 @@ export interface LiveBenchConfig {
    * every replica process in every group. 1: one group, no `groups` section (today's cluster).
    */
   readonly groups: readonly number[]
+  /** libp2p stacks every protocol is measured on (net/libp2p/stack.ts), each next to the bare echo on that stack. */
+  readonly stacks: readonly Libp2pStack[]
+  /** How replicas' broadcasts travel: direct streams, a gossipsub topic, or both side by side. */
+  readonly disseminations: readonly Dissemination[]
 }
 
 export const LIVE_BASELINES = ['etcd'] as const
@@ -73,6 +79,8 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   loadProcesses: 1,
   baseline: null,
   groups: [1],
+  stacks: [DEFAULT_STACK],
+  disseminations: ['direct'],
 }
 
 /** Load-generator processes one run may start (each a Node process of its own). */
@@ -107,6 +115,8 @@ export interface LiveBenchFlags {
   loadProcesses?: string
   baseline?: string
   groups?: string
+  stack?: string
+  dissemination?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -135,7 +145,7 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     if (parts.length === 0 || parts.every(p => p === '')) { problems.push(`${flag}: needs at least one value`); return fallback }
     const out: T[] = []
     parts.forEach((p, i) => { const v = check(p, i); if (v !== undefined) out.push(v) })
-    if (new Set(out.map(x => String(x))).size !== out.length) problems.push(`${flag}: lists a value twice`)
+    if (new Set(out.map(x => JSON.stringify(x))).size !== out.length) problems.push(`${flag}: lists a value twice`)
     return out
   }
   const int = (flag: string, min: number, max: number) => (item: string, i?: number): number | undefined => {
@@ -191,6 +201,17 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       problems.push(`--baseline: expected ${LIVE_BASELINES.join(', ')} or none, got "${s}"`)
       return undefined
     }, d.baseline),
+    stacks: list('--stack', flags.stack, (text, i) => {
+      try { return parseStack(text, `--stack[${i}]`) } catch (e) { problems.push((e as Error).message); return undefined }
+    }, d.stacks),
+    disseminations: list('--dissemination', flags.dissemination, (text, i) => {
+      if ((DISSEMINATIONS as readonly string[]).includes(text)) return text as Dissemination
+      problems.push(`--dissemination[${i}]: expected one of ${DISSEMINATIONS.join(', ')}, got "${text}"`)
+      return undefined
+    }, d.disseminations),
+  }
+  if (config.baseline !== null && (config.stacks.length > 1 || config.disseminations.length > 1)) {
+    problems.push('--baseline: etcd is paired with one stack and dissemination; measure stacks in a run of their own')
   }
   const groups = list('--groups', flags.groups, int('--groups', 1, MAX_LIVE_GROUPS), d.groups)
   if (groups.some(g => g > 1)) {

@@ -20,6 +20,8 @@ import type { LiveMeasurement } from './measure.ts'
 import type { ProcessFigures } from './process-figures.ts'
 import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
+import type { Dissemination, GossipCounters } from '../../net/libp2p/dissemination.ts'
+import { DEFAULT_STACK, stackName, type Libp2pStack } from '../../net/libp2p/stack.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
 
@@ -47,9 +49,27 @@ export interface LiveMedians {
   readonly fsyncsPerOp: number | null
 }
 
+/** What gossip did during one run's measurements (all its samples, warm-ups included), summed over the replicas. */
+export interface GossipRunFigures {
+  /** Broadcasts published on the topic (each one publish, where direct dissemination makes n-1 stream writes). */
+  readonly published: number
+  /** Message copies that arrived at replicas (first copies and duplicates) and messages delivered (first copies). */
+  readonly copiesReceived: number
+  readonly delivered: number
+  /** Copies per delivered message: gossip's wire amplification (1 would be no duplicates at all). */
+  readonly copiesPerDelivered: number
+  /** Payload bytes of all copies received, per completed operation (beside bytesPerOp, which counts each message once). */
+  readonly copyBytesPerOp: number
+}
+
 export interface LiveRun {
-  /** protocol/n/fsync/clients (and /in-process for that form): stable across result files. */
+  /** protocol/n/fsync/clients (and /in-process, /<stack>, /gossipsub when not the defaults): stable across result files. */
   readonly id: string
+  /** The libp2p stack (stackName: tcp+noise+yamux, quic, ...) and how broadcasts travelled. */
+  readonly stack: string
+  readonly dissemination: Dissemination
+  /** Gossip's own figures; null with direct dissemination. */
+  readonly gossip: GossipRunFigures | null
   /** How this cluster ran: replicas and load in separate processes, or all in this one. */
   readonly form: LiveForm
   readonly protocol: string
@@ -84,6 +104,8 @@ export interface LiveResults {
   /** os.loadavg() (1, 5, 15 minutes) at the start and the end: how busy the machine was. */
   readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] }
   readonly echo: EchoFigures
+  /** The bare echo on each stack measured (stackName -> figures), the default stack's being `echo`. */
+  readonly echoByStack: Readonly<Record<string, EchoFigures>>
   /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
   readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
@@ -160,6 +182,17 @@ function worst(verdicts: readonly Agreement['verdict'][]): Agreement['verdict'] 
   return 'agreed'
 }
 
+/** The change in the replicas' gossip counters over a run's samples; null without gossip. */
+function gossipFigures(before: GossipCounters | null, after: GossipCounters | null, ops: number): GossipRunFigures | null {
+  if (after === null) return null
+  const d = (k: keyof GossipCounters) => after[k] - (before?.[k] ?? 0)
+  return {
+    published: d('published'), copiesReceived: d('copiesReceived'), delivered: d('delivered'),
+    copiesPerDelivered: d('delivered') > 0 ? r3(d('copiesReceived') / d('delivered')) : 0,
+    copyBytesPerOp: ops > 0 ? r3(d('copyBytesReceived') / ops) : 0,
+  }
+}
+
 const loadNow = () => loadavg().map(x => Math.round(x * 100) / 100)
 
 export async function runLiveBench(config: LiveBenchConfig, registry: Registry, hooks: LiveBenchHooks = {}): Promise<LiveResults> {
@@ -170,15 +203,20 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * config.forms.length * config.groups.length * clientCounts.length * config.repeat +
-    etcdMeasurementsPlanned(config)
+  const total = config.protocols.length * config.fsync.length * config.forms.length * config.groups.length * clientCounts.length * config.repeat *
+    config.stacks.length * config.disseminations.length + etcdMeasurementsPlanned(config)
   let done = 0
-  hooks.onProgress?.({ done, total, label: 'libp2p echo' })
-  const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings) })
-  const echo: EchoFigures = {
-    pings: e.pings, payloadBytes: e.payloadBytes, p50Ms: r3(e.p50Us / 1000), p99Ms: r3(e.p99Us / 1000),
-    meanMs: r3(e.meanUs / 1000), maxMs: r3(e.maxUs / 1000),
+  const echoOn = async (stack: Libp2pStack): Promise<EchoFigures> => {
+    hooks.onProgress?.({ done, total, label: `libp2p echo on ${stackName(stack)}` })
+    const e = await measureLibp2pEcho({ pings: config.echoPings, warmup: Math.min(200, config.echoPings), stack })
+    return {
+      pings: e.pings, payloadBytes: e.payloadBytes, p50Ms: r3(e.p50Us / 1000), p99Ms: r3(e.p99Us / 1000),
+      meanMs: r3(e.meanUs / 1000), maxMs: r3(e.maxUs / 1000),
+    }
   }
+  const echoByStack: Record<string, EchoFigures> = {}
+  for (const stack of config.stacks) echoByStack[stackName(stack)] = await echoOn(stack)
+  const echo = echoByStack[stackName(DEFAULT_STACK)] ?? await echoOn(DEFAULT_STACK)
   let transport: TransportRate | null = null
   if (config.transportMessages > 0) {
     hooks.onProgress?.({ done, total, label: `transport rate (${config.transportMessages} frames) and bare libp2p` })
@@ -197,8 +235,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
     const n = liveClusterSize(protocol)
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
-    for (const fsync of config.fsync) for (const form of config.forms) for (const groups of config.groups) {
-      const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '') + (groups > 1 ? ` groups=${groups}` : '')
+    for (const stack of config.stacks) for (const dissemination of config.disseminations) for (const fsync of config.fsync) for (const form of config.forms)
+    for (const groups of config.groups) {
+      const stackLabel = stackName(stack)
+      const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '') +
+        (config.stacks.length > 1 || stackLabel !== stackName(DEFAULT_STACK) ? ` ${stackLabel}` : '') +
+        (config.disseminations.length > 1 || dissemination !== 'direct' ? ` ${dissemination}` : '') + (groups > 1 ? ` groups=${groups}` : '')
       hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
         : `${n} replica processes and ${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`}` })
       const cluster = await startLiveTarget(protocol, {
@@ -209,6 +251,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
         // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
         snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
         ...(groups > 1 ? { groups, groupKeys: config.keys } : {}),
+        stack, dissemination,
       })
       try {
         // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
@@ -217,6 +260,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
           const nodes = nodesFor(clients)
           const connectMs = await cluster.connect(nodes)
           const samples: LiveMeasurement[] = []
+          const gossipBefore = await cluster.gossip()
           for (let i = 0; i < config.repeat; i++) {
             await etcd?.measureBeside(n, clients, i)
             hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
@@ -228,9 +272,13 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
             }))
             done++
           }
+          const gossipAfter = await cluster.gossip()
           const run: LiveRun = {
             id: `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') +
-              (form === 'in-process' ? '/in-process' : ''),
+              (form === 'in-process' ? '/in-process' : '') +
+              (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : ''),
+            stack: stackLabel, dissemination,
+            gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
             form, protocol: name, n, fsync, clients, groups,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
@@ -248,7 +296,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   }
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment, config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, transport, runs,
+    loadAverage: { start: loadStart, end: loadNow() }, echo, echoByStack, transport, runs,
     baseline: etcd?.results() ?? null, wallMs: Math.round(performance.now() - started),
   }
 }

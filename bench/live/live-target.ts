@@ -11,6 +11,16 @@ import { startLoopbackCluster, type LoopbackClusterOptions } from './loopback-cl
 import { measureLive, type LiveMeasurement, type LiveWorkload } from './measure.ts'
 import { startProcessCluster } from './process-cluster.ts'
 import { measureProcessCluster } from './process-measure.ts'
+import { newGossipCounters, type GossipCounters } from '../../net/libp2p/dissemination.ts'
+
+/** The replicas' gossip counters added up (null when none gossips). */
+export function sumGossip(all: ReadonlyArray<GossipCounters | null>): GossipCounters | null {
+  const present = all.filter((g): g is GossipCounters => g !== null)
+  if (present.length === 0) return null
+  const sum = newGossipCounters()
+  for (const g of present) for (const k of Object.keys(sum) as Array<keyof GossipCounters>) sum[k] += g[k]
+  return sum
+}
 
 export const LIVE_FORMS = ['multi-process', 'in-process'] as const
 export type LiveForm = typeof LIVE_FORMS[number]
@@ -30,6 +40,8 @@ export interface LiveTarget {
   connect(nodes: number): Promise<number>
   /** `clients` closed-loop callers on the first `nodes` client nodes. */
   measure(clients: number, nodes: number, w: LiveWorkload): Promise<LiveMeasurement>
+  /** Gossip dissemination's counters summed over the replicas so far; null when broadcasts go direct. */
+  gossip(): Promise<GossipCounters | null>
   close(): Promise<void>
 }
 
@@ -41,6 +53,7 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
       form: o.form, n: o.n, startMs: cluster.startMs,
       connect: nodes => cluster.connectClients(nodes),
       measure: (clients, nodes, w) => measureLive(cluster, protocol, clients, w, nodes),
+      gossip: () => Promise.resolve(sumGossip(cluster.replicas.map(r => r.transport.gossip))),
       close: () => cluster.close(),
     }
   }
@@ -53,6 +66,8 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
     ...(o.groups !== undefined ? { groups: o.groups } : {}),
     ...(o.groupKeys !== undefined ? { groupKeys: o.groupKeys } : {}),
+    ...(o.stack !== undefined ? { stack: o.stack } : {}),
+    ...(o.dissemination !== undefined ? { dissemination: o.dissemination } : {}),
   }), startLoadGenerators(o.loadProcesses)])
   if (started.status === 'rejected' || spawned.status === 'rejected') {
     if (started.status === 'fulfilled') await started.value.close()
@@ -76,6 +91,7 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     form: o.form, n: o.n, startMs: cluster.startMs,
     connect: nodes => generators.connect(nodes),
     measure: (clients, nodes, w) => measureProcessCluster(cluster, generators, protocol, clients, nodes, w),
+    gossip: async () => sumGossip((await cluster.counters()).map(c => c.gossip)),
     async close() {
       // Load first (its outstanding requests end), then the replicas; one failing must not leave the other running.
       try { await generators.close() } finally { await cluster.close() }

@@ -8,6 +8,7 @@
  * book (libp2p's defaults accept 5 inbound connections per second per IP, which would take about a minute).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +18,8 @@ import { createClient, type ConsensusClient } from '../../live/client.ts'
 import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { createNode, type ConsensusNode } from '../../live/node.ts'
+import type { Dissemination } from '../../net/libp2p/dissemination.ts'
+import { DEFAULT_STACK, portKind, type Libp2pStack } from '../../net/libp2p/stack.ts'
 import { completeFirstWrites, connectDeadlineMs } from './connect-clients.ts'
 
 export interface LoopbackClusterOptions {
@@ -41,6 +44,10 @@ export interface LoopbackClusterOptions {
    */
   readonly groups?: number
   readonly groupKeys?: number
+  /** The libp2p stack of every node (default tcp+noise+yamux). */
+  readonly stack?: Libp2pStack
+  /** How replicas' broadcasts travel (default direct). */
+  readonly dissemination?: Dissemination
 }
 
 export interface LoopbackCluster {
@@ -71,8 +78,21 @@ export interface Agreement {
   readonly appliedIndex: readonly number[]
 }
 
-/** Ports the OS hands out on 127.0.0.1 (held open together, so they are distinct; a race with others is possible). */
-export async function freeLoopbackPorts(count: number): Promise<number[]> {
+/**
+ * Ports the OS hands out on 127.0.0.1 (held open together, so they are distinct; a race with others is possible):
+ * TCP ports, or UDP ports for a QUIC stack.
+ */
+export async function freeLoopbackPorts(count: number, kind: 'tcp' | 'udp' = 'tcp'): Promise<number[]> {
+  if (kind === 'udp') {
+    const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
+      const socket = createSocket('udp4')
+      socket.once('error', reject)
+      socket.bind(0, '127.0.0.1', () => resolve(socket))
+    })))
+    const ports = sockets.map(s => s.address().port)
+    await Promise.all(sockets.map(s => new Promise<void>(resolve => s.close(() => resolve()))))
+    return ports
+  }
   const servers = await Promise.all(Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -104,8 +124,9 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
   }
   try {
     const initialized = initCluster({
-      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n), clients: o.clients,
-      fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n, portKind(o.stack ?? DEFAULT_STACK)),
+      clients: o.clients, fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
     })
     const config: ClusterConfig = o.snapshotInterval === undefined ? initialized : { ...initialized, snapshotInterval: o.snapshotInterval }
     // The transport sizes libp2p's connection limits to the address book, so many clients on 127.0.0.1 can connect.

@@ -8,6 +8,8 @@
  * Processes are stopped by the PIDs this run started, also when start-up fails or the run is interrupted
  * (owned-processes.ts), and the folder is removed by `close()`.
  */
+import type { GossipCounters } from '../../net/libp2p/dissemination.ts'
+import { DEFAULT_STACK, portKind } from '../../net/libp2p/stack.ts'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +38,8 @@ export interface ReplicaCounters {
   readonly framesReceived: number
   /** Log fsyncs of the replica's storage so far (all its groups). */
   readonly fsyncs: number
+  /** Gossip dissemination's counters (null: broadcasts go direct). */
+  readonly gossip: GossipCounters | null
 }
 
 export interface ProcessCluster {
@@ -99,8 +103,9 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
   }
   try {
     initCluster({
-      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n), clients: o.clients,
-      fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n, portKind(o.stack ?? DEFAULT_STACK)),
+      clients: o.clients, fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
+      stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
       ...(o.groups !== undefined && o.groups > 1 ? { groups: { count: o.groups, ...(o.groupKeys !== undefined ? { keys: o.groupKeys } : {}) } } : {}),
     })
     if (o.snapshotInterval !== undefined) {
@@ -127,7 +132,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       for (const [key, count] of Object.entries(sent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {

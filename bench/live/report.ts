@@ -106,6 +106,42 @@ export function detailRows(r: LiveResults): { header: string[]; rows: string[][]
   }
 }
 
+/** Whether this run measured more than the default stack with direct dissemination (then it gets a stacks section). */
+export function measuredStacks(r: LiveResults): boolean {
+  return new Set(r.runs.map(x => `${x.stack}/${x.dissemination}`)).size > 1 ||
+    r.runs.some(x => x.stack !== 'tcp+noise+yamux' || x.dissemination !== 'direct')
+}
+
+/**
+ * Stacks compared per protocol: for each protocol and client count, one row per stack and dissemination, next to the
+ * bare echo on that stack. Gossip columns: copies of a message that arrived per message delivered (its wire
+ * amplification) and the payload bytes of all those copies per operation (bytes/op counts each message once).
+ */
+export function stackRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  const f = formColumn(r)
+  const order = (x: LiveRun) => `${x.protocol}\u0000${String(x.clients).padStart(8, '0')}\u0000${x.fsync}\u0000${x.form}`
+  const runs = [...r.runs].sort((a, b) => order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)
+  return {
+    header: ['protocol', 'clients', 'fsync', ...f.header, 'stack', 'dissemination', 'ops/s', 'p50 ms', 'p99 ms', 'cpu us/op', 'bytes/op',
+      'msgs/op', 'gossip copies/msg', 'gossip copy B/op', 'echo p50 ms', 'p50 / echo'],
+    rows: runs.map(x => {
+      const echo = r.echoByStack[x.stack]
+      return [x.protocol, String(x.clients), x.fsync, ...f.cell(x), x.stack, x.dissemination, fmt(x.median.throughput, 0),
+        lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), fmt(x.median.cpuUsPerOp, 0), fmt(x.median.bytesPerOp, 0),
+        fmt(x.median.messagesPerOp, 2), x.gossip === null ? '-' : fmt(x.gossip.copiesPerDelivered, 2),
+        x.gossip === null ? '-' : fmt(x.gossip.copyBytesPerOp, 0), echo === undefined ? '-' : fmt(echo.p50Ms, 3),
+        echo !== undefined && echo.p50Ms > 0 && x.median.latencySamples > 0 ? `${fmt(x.median.latencyMs.p50 / echo.p50Ms, 1)}x` : '-']
+    }),
+  }
+}
+
+const STACK_NOTE = 'Stacks: `stack` is the libp2p transport + encrypter + muxer (QUIC brings its own TLS 1.3 and muxing); ' +
+  '`dissemination` direct sends a broadcast as one stream write per peer, gossipsub publishes it once on the cluster\'s topic ' +
+  '(signed, StrictSign) and lets the mesh relay it. `msgs/op` and `bytes/op` count each protocol message once, where the ' +
+  'sender hands it to the transport, whichever way it travels; `gossip copies/msg` is how many copies of each gossiped ' +
+  'message reached a replica (duplicates included: gossip\'s amplification, over the run\'s warm-ups and windows), ' +
+  '`gossip copy B/op` their payload bytes per operation. `echo p50 ms`: the bare libp2p echo on that stack.'
+
 /** Which form was measured, in words. */
 export function formNote(r: LiveResults): string {
   const multi = `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
@@ -146,6 +182,10 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
   lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
   lines.push(...etcdSection(r, formatTable, (title, top) => (top ? [] : [`${title}:`])))
+  if (measuredStacks(r)) {
+    const st = stackRows(r)
+    lines.push('Stacks per protocol:', formatTable(st.header, st.rows), '')
+  }
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
   const g = groupRows(r)
   if (g.rows.length > 0) lines.push('Groups (fsyncs/op: all replicas\' log fsyncs per committed op; rss: replica processes\' RSS per group hosted):', formatTable(g.header, g.rows), '')
@@ -178,6 +218,12 @@ export function liveMarkdown(r: LiveResults): string {
   const t = throughputRows(r)
   out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
   out.push(...etcdSection(r, markdownTable, (title, top) => (top ? [`## ${title}`, ''] : [`${title}:`, ''])))
+  if (measuredStacks(r)) {
+    const st = stackRows(r)
+    out.push('## Stacks per protocol', '', markdownTable(st.header, st.rows), '', STACK_NOTE, '')
+    out.push('Bare libp2p echo per stack: ' + Object.entries(r.echoByStack)
+      .map(([name, e]) => `${name} p50 ${fmt(e.p50Ms, 3)} ms, p99 ${fmt(e.p99Ms, 3)} ms`).join('; ') + '.', '')
+  }
   const d = detailRows(r)
   out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
   const g = groupRows(r)
@@ -208,12 +254,12 @@ export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
     'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups', 'fsyncs_per_op',
-    'rss_per_group_bytes', 'form']
+    'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echo.p50Ms, r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '',
-    x.rssPerGroupBytes ?? '', x.form])
+    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms, r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms,
+    x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack, x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

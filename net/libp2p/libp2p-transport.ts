@@ -1,5 +1,6 @@
 /**
- * The live Transport: one libp2p node (TCP + Noise + Yamux) per replica or client.
+ * The live Transport: one libp2p node per replica or client, on the stack chosen (stack.ts: TCP, WebSockets or QUIC;
+ * Noise or TLS; Yamux or mplex; TCP + Noise + Yamux by default).
  *
  * - Identity: the node's Ed25519 seed is its libp2p key, so Noise authenticates every connection to a PeerId, and the
  *   address book maps that PeerId to the sender's NodeId. A payload never names its sender.
@@ -19,12 +20,16 @@
  * - Reconnect: a lost stream is re-dialled when there is something to send, with exponential backoff and jitter.
  * - Faults: setBlocked() drops traffic to and from the given peers (a partition injected by the chaos tooling).
  *
- * Counting happens in send(), for every frame a host hands us, before any drop: the same point as the simulator.
+ * - Dissemination (gossip-dissemination.ts): with `gossipsub`, a broadcast is recognised here, not in the host or the
+ *   protocol: the host hands the same frame object to every peer of a broadcast in one turn (it encodes a broadcast
+ *   once), so protocol frames are held until the end of the turn, and a frame that went to every other replica is
+ *   published once on the cluster's topic; any other frame, or a broadcast while a peer is blocked or not yet
+ *   subscribed, goes out on the direct streams as before.
+ *
+ * Counting happens in send(), for every frame a host hands us, before any drop: the same point as the simulator, and
+ * the same in both disseminations (a broadcast to n-1 peers counts n-1 messages either way).
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { ConfigError } from '../../core/errors.ts'
@@ -36,7 +41,13 @@ import type { Channel, FrameHandler, OutboundFrame, Transport } from '../../core
 import { AddressBook } from './address-book.ts'
 import type { BookEntry, PeerAddress } from './address-book.ts'
 import { encodedFrameLength, FrameBatch, FrameDecoder, FramingError } from './frame-codec.ts'
+import { newGossipCounters } from './dissemination.ts'
+import type { Dissemination, GossipCounters } from './dissemination.ts'
+import type { GossipChannel } from './gossip-dissemination.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
 import { libp2pPrivateKey, peerIdOfPrivateKey } from './peer-identity.ts'
+import { DEFAULT_STACK, listenAddress, stackModules, stackName } from './stack.ts'
+import type { Libp2pStack } from './stack.ts'
 
 export const DEFAULT_PROTOCOL_ID = '/consensus/1.0.0'
 
@@ -81,6 +92,10 @@ export interface Libp2pTransportOptions extends TransportTuning {
   readonly listen?: readonly string[]
   /** Mount on an existing, started libp2p node instead of creating one; stop() then leaves the node running. */
   readonly node?: Libp2p
+  /** The libp2p stack of an own node (default tcp+noise+yamux); every member of a cluster must run the same. */
+  readonly stack?: Libp2pStack
+  /** How a replica's broadcasts leave it (default 'direct'); 'gossipsub' needs an own node. Clients ignore it. */
+  readonly dissemination?: Dissemination
 }
 
 /** Frames refused on receipt, by reason. */
@@ -118,6 +133,8 @@ export interface Libp2pTransport extends Transport {
   queuedBytes(peer: NodeId): number
   /** Writes handed to streams so far: frames sent per write is how much coalescing saved. */
   readonly streamWrites: number
+  /** What gossip dissemination did on this node; null when broadcasts go direct. */
+  readonly gossip: GossipCounters | null
   /** Close every stream and stop handling the protocol; stop the node too if we created it. */
   stop(): Promise<void>
 }
@@ -162,20 +179,31 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
     throw new ConfigError('privateKey', `does not match the public key of node ${options.id} in the address book`)
   }
   if (options.node !== undefined) {
+    if (options.dissemination === 'gossipsub') {
+      throw new ConfigError('dissemination', "'gossipsub' needs the transport's own libp2p node (leave out `node`), which runs the cluster's topic")
+    }
     if (!options.node.peerId.equals(self.peerId)) {
       throw new ConfigError('node', `the libp2p node's PeerId ${options.node.peerId.toString()} is not node ${options.id}'s key`)
     }
-    return mountLibp2pTransport(options.node, options.id, book, options, { node: options.node, owned: false })
+    return mountLibp2pTransport(options.node, options.id, book, options, { node: options.node, owned: false, gossip: null })
   }
   if (options.privateKey === undefined) throw new ConfigError('privateKey', 'required when no libp2p node is given')
-  const listen = options.listen ?? (self.addrs.length > 0 ? self.addrs : ['/ip4/127.0.0.1/tcp/0'])
+  const stack = options.stack ?? DEFAULT_STACK
+  const listen = options.listen ?? (self.addrs.length > 0 ? self.addrs : [listenAddress(stack, '127.0.0.1', 0)])
   const isMember = (remote: PeerId): boolean => book.byPeer(remote) !== undefined
+  // Only replicas gossip: a client sends requests and gets replies, both on direct streams.
+  const gossip = options.dissemination === 'gossipsub' && self.role === 'replica' ? newGossipCounters() : null
+  const maxFrameBytes = positiveInt(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+  // Loaded only by a node that gossips (gossipsub, identify), as stackModules loads only the chosen stack's modules:
+  // every `consensus node` and client process starts faster for it.
+  const gossipModule = gossip !== null ? await import('./gossip-dissemination.ts') : null
+  const identify = gossip !== null ? (await import('@libp2p/identify')).identify : null
   const node = await createLibp2p({
     privateKey: libp2pPrivateKey(options.privateKey),
     addresses: { listen: [...listen] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    ...await stackModules(stack),
+    // gossipsub learns which peers speak it from identify.
+    ...(gossip !== null ? { services: { identify: identify!(), pubsub: gossipModule!.gossipService(gossip, maxFrameBytes) } } : {}),
     // Only the address book's peers can connect, so size the limits to it: libp2p's defaults (5 inbound connections
     // per second per IP) throttle a cluster whose many clients share one host or NAT, e.g. everything on 127.0.0.1.
     connectionManager: {
@@ -183,25 +211,37 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
       maxIncomingPendingConnections: 2 * book.size + 16,
       maxConnections: 2 * book.size + 64,
     },
-    // Strangers are cut off right after the Noise handshake has authenticated them.
+    // Strangers are cut off right after the handshake (Noise, TLS, or QUIC's TLS) has authenticated them.
     connectionGater: {
       denyDialPeer: remote => !isMember(remote),
       denyInboundEncryptedConnection: remote => !isMember(remote),
       denyOutboundEncryptedConnection: remote => !isMember(remote),
     },
   })
-  return mountLibp2pTransport(node, options.id, book, options, { node, owned: true })
+  const pubsub = gossip !== null ? (node.services as { pubsub: GossipSub }).pubsub : null
+  ;(options.logger ?? createLogger('consensus:libp2p'))('node %d on %s, broadcasts %s', options.id, stackName(stack), gossip !== null ? 'over gossipsub' : 'direct')
+  return mountLibp2pTransport(node, options.id, book, options, { node, owned: true,
+    gossip: pubsub === null ? null : { pubsub, counters: gossip!, Channel: gossipModule!.GossipChannel } })
 }
+
+/** The node under a transport, whether the transport stops it, and its gossipsub service when broadcasts gossip. */
+interface OwnedNode {
+  readonly node: Libp2p | null
+  readonly owned: boolean
+  readonly gossip: { readonly pubsub: GossipSub; readonly counters: GossipCounters; readonly Channel: typeof GossipChannel } | null
+}
+
+const DEFAULT_MAX_FRAME_BYTES = 4 << 20
 
 /** Run the transport over any StreamHost whose PeerId is the book's key for `id` (checked). */
 export async function mountLibp2pTransport(host: StreamHost, id: NodeId, peers: AddressBook | readonly PeerAddress[],
-  tuning: TransportTuning = {}, node: { node: Libp2p | null; owned: boolean } = { node: null, owned: false }):
+  tuning: TransportTuning = {}, node: OwnedNode = { node: null, owned: false, gossip: null }):
   Promise<Libp2pTransport> {
   const book = bookOf(peers)
   if (!host.peerId.equals(entryOf(book, id).peerId)) {
     throw new ConfigError('id', `this libp2p node (${host.peerId.toString()}) does not have node ${id}'s key`)
   }
-  const transport = new Libp2pTransportImpl(id, book, host, tuning, node.node, node.owned)
+  const transport = new Libp2pTransportImpl(id, book, host, tuning, node)
   await transport.start()
   return transport
 }
@@ -230,15 +270,22 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private blocked: ReadonlySet<NodeId> = new Set()
   private stopped = false
   streamWrites = 0
+  readonly gossip: GossipCounters | null
+  private readonly gossipChannel: GossipChannel | null
+  /** The other replicas: a protocol frame sent to all of them in one turn is a broadcast. */
+  private readonly otherReplicas: readonly NodeId[]
+  /** Protocol frames held until the end of the turn, by frame object, with their destinations (gossip only). */
+  private readonly held = new Map<OutboundFrame, NodeId[]>()
+  private heldFlushScheduled = false
 
-  constructor(id: NodeId, book: AddressBook, host: StreamHost, options: TransportTuning, node: Libp2p | null, ownsNode: boolean) {
+  constructor(id: NodeId, book: AddressBook, host: StreamHost, options: TransportTuning, node: OwnedNode) {
     this.id = id
     this.book = book
     this.host = host
-    this.node = node
-    this.ownsNode = ownsNode
+    this.node = node.node
+    this.ownsNode = node.owned
     this.protocolId = options.protocolId ?? DEFAULT_PROTOCOL_ID
-    this.maxFrameBytes = positiveInt(options.maxFrameBytes, 4 << 20, 'maxFrameBytes')
+    this.maxFrameBytes = positiveInt(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
     this.highWaterBytes = positiveInt(options.highWaterBytes, 1 << 20, 'highWaterBytes')
     this.lowWaterBytes = Math.floor(this.highWaterBytes / 2)
     this.queueLimitBytes = positiveInt(options.queueLimitBytes, 8 << 20, 'queueLimitBytes')
@@ -249,6 +296,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.reconnectMaxMs = positiveInt(options.reconnectMaxMs, 2000, 'reconnectMaxMs')
     this.dialTimeoutMs = positiveInt(options.dialTimeoutMs, 2000, 'dialTimeoutMs')
     this.log = options.logger ?? createLogger('consensus:libp2p')
+    this.otherReplicas = [...book.entries()].filter(e => e.role === 'replica' && e.id !== id).map(e => e.id)
+    this.gossip = node.gossip?.counters ?? null
+    this.gossipChannel = node.gossip === null ? null
+      : new node.gossip.Channel(node.gossip.pubsub, book, node.gossip.counters, this.log, (from, data) => this.deliver(from, 'protocol', data))
   }
 
   get peerId(): PeerId {
@@ -261,6 +312,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       maxInboundStreams: 8,
       maxOutboundStreams: 8,
     })
+    this.gossipChannel?.start()
     this.log('node %d listening as %s on %s', this.id, this.host.peerId.toString(), this.multiaddrs().join(' '))
   }
 
@@ -285,6 +337,16 @@ class Libp2pTransportImpl implements Libp2pTransport {
       setImmediate(() => this.deliver(this.id, frame.channel, bytes))
       return true
     }
+    if (this.gossipChannel !== null && frame.channel === 'protocol') {
+      // Held to the end of the turn; its queue's state is known only then, so no congestion is signalled for it here.
+      this.hold(to, frame)
+      return true
+    }
+    return this.enqueue(to, frame)
+  }
+
+  /** Queue a counted frame on the direct stream to `to`. */
+  private enqueue(to: NodeId, frame: OutboundFrame): boolean {
     const link = this.linkFor(to)
     if (link === null) {
       this.log('node %d: dropping %s/%s for unknown node %d', this.id, frame.channel, frame.type, to)
@@ -315,6 +377,40 @@ class Libp2pTransportImpl implements Libp2pTransport {
     return true
   }
 
+  private hold(to: NodeId, frame: OutboundFrame): void {
+    const tos = this.held.get(frame)
+    if (tos === undefined) this.held.set(frame, [to])
+    else tos.push(to)
+    if (!this.heldFlushScheduled) {
+      this.heldFlushScheduled = true
+      queueMicrotask(() => this.releaseHeld())
+    }
+  }
+
+  /** End of turn: publish each broadcast once on the topic; send everything else on the direct streams. */
+  private releaseHeld(): void {
+    this.heldFlushScheduled = false
+    if (this.stopped) { this.stats.dropped += [...this.held.values()].reduce((a, t) => a + t.length, 0); this.held.clear(); return }
+    for (const [frame, tos] of this.held) {
+      if (this.isBroadcast(tos) && 1 + frame.bytes.length <= this.maxFrameBytes && this.gossipChannel!.covers(tos)) {
+        this.gossipChannel!.publish(frame.bytes).catch((e: Error) => {
+          this.stats.dropped += tos.length
+          this.log('node %d: gossip publish of %s failed: %s', this.id, frame.type, e.message)
+        })
+      } else {
+        for (const to of tos) this.enqueue(to, frame)
+      }
+    }
+    this.held.clear()
+  }
+
+  /** Every other replica, each once, and none of them blocked (a partition must not leak through relays). */
+  private isBroadcast(tos: readonly NodeId[]): boolean {
+    if (tos.length !== this.otherReplicas.length || this.blocked.size > 0) return false
+    const set = new Set(tos)
+    return set.size === tos.length && this.otherReplicas.every(id => set.has(id))
+  }
+
   queuedBytes(peer: NodeId): number {
     return this.links.get(peer)?.batch.bytes ?? 0
   }
@@ -331,6 +427,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.gossipChannel?.stop()
     for (const link of this.links.values()) {
       if (link.retryTimer !== null) clearTimeout(link.retryTimer)
       link.retryTimer = null

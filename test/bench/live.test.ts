@@ -13,7 +13,7 @@ import { registryView } from '../../bench/cli-config.ts'
 import { validateSweepConfig } from '../../bench/config.ts'
 import { buildLiveBenchConfig, DEFAULT_LIVE_BENCH, LiveBenchConfigError } from '../../bench/live/config.ts'
 import { runLiveBench, type LiveResults } from '../../bench/live/live-bench.ts'
-import { LIVE_OUTPUT_FILES, liveResultsDir, liveTerminalSummary, writeLiveResults } from '../../bench/live/report.ts'
+import { LIVE_OUTPUT_FILES, liveResultsDir, liveTerminalSummary, measuredStacks, stackRows, writeLiveResults } from '../../bench/live/report.ts'
 import { toMarkdown } from '../../bench/output/markdown.ts'
 import { summaryRows } from '../../bench/output/table.ts'
 import { runSweep } from '../../bench/sweep.ts'
@@ -45,6 +45,16 @@ describe('bench live', () => {
     expect(problemsOf({ clientNodes: '0', transportMessages: 'many' })).toEqual([
       '--client-nodes: expected an integer from 1 to 1024, got "0"', '--transport-messages: expected an integer from 0 to 10000000, got "many"',
     ])
+    expect(problemsOf({ stack: 'tcp+noise+yamux,quic+noise,carrier-pigeon', dissemination: 'direct,flood' })).toEqual([
+      '--stack[1].encrypter: quic brings its own encryption (TLS 1.3) and stream multiplexing: leave out the encrypter and muxer',
+      '--stack[2].transport: expected one of tcp, websockets, quic, got "carrier-pigeon"',
+      '--dissemination[1]: expected one of direct, gossipsub, got "flood"',
+    ])
+    expect(problemsOf({ stack: 'quic,quic' })).toEqual(['--stack: lists a value twice'])
+    expect(buildLiveBenchConfig({ stack: 'quic,tcp+tls', dissemination: 'direct,gossipsub' }, protocols)).toMatchObject({
+      stacks: [{ transport: 'quic', encrypter: null, muxer: null }, { transport: 'tcp', encrypter: 'tls', muxer: 'yamux' }],
+      disseminations: ['direct', 'gossipsub'],
+    })
     expect(buildLiveBenchConfig({}, protocols)).toMatchObject({ ...DEFAULT_LIVE_BENCH, protocols: expect.arrayContaining(['unreplicated', 'raft', 'multipaxos', 'pbft']) })
     const r = bench('live', '--fsync', 'sometimes', '--warmup-ms', '-1', '--no-save')
     expect(r.status).toBe(2)
@@ -94,7 +104,7 @@ describe('bench live', () => {
       expect(writeLiveResults(results, dir)).toEqual([...LIVE_OUTPUT_FILES])
       const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as LiveResults
       expect(json.runs[0]!.median.throughput).toBe(results.runs[0]!.median.throughput)
-      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process$/)
+      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process,tcp\+noise\+yamux,direct,,$/)
       expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Single-client commit latency')
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true })
@@ -103,6 +113,20 @@ describe('bench live', () => {
     expect(text).toContain('p50 / echo p50')
     expect(text).toContain('2 clients ops/s')
     expect(text).toContain('In-process form (--in-process)')
+    // One stack and direct dissemination: no stacks section. With another stack in the run, one row per stack, each
+    // next to the echo on its own stack, gossip's amplification apart.
+    expect(measuredStacks(results)).toBe(false)
+    expect(text).not.toContain('Stacks per protocol')
+    const quicEcho = { ...results.echo, p50Ms: results.echo.p50Ms * 2 }
+    const mixed: LiveResults = { ...results, echoByStack: { ...results.echoByStack, quic: quicEcho },
+      runs: [results.runs[0]!, { ...results.runs[0]!, stack: 'quic', dissemination: 'gossipsub',
+        gossip: { published: 10, copiesReceived: 60, delivered: 20, copiesPerDelivered: 3, copyBytesPerOp: 123 } }] }
+    expect(measuredStacks(mixed)).toBe(true)
+    const rows = stackRows(mixed)
+    const col = (name: string) => rows.header.indexOf(name)
+    expect(rows.rows.map(row => [row[col('stack')], row[col('dissemination')], row[col('gossip copies/msg')], row[col('echo p50 ms')]]))
+      .toEqual([['tcp+noise+yamux', 'direct', '-', results.echo.p50Ms.toFixed(3)], ['quic', 'gossipsub', '3.00', quicEcho.p50Ms.toFixed(3)]])
+    expect(liveTerminalSummary(mixed, null)).toContain('Stacks per protocol')
   }, 60_000)
 
   it('the sweep runs libp2p beside the simulator, labelled wall-clock vs virtual, and skips crash faults over it', async () => {

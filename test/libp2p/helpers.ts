@@ -1,4 +1,5 @@
 /** Shared setup for live libp2p tests: loopback only, free ports, deterministic keys, bounded waits. */
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { nodeCryptoScheme } from '../../core/signers/node-crypto.ts'
@@ -7,6 +8,8 @@ import { createRng } from '../../core/random.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { PeerAddress, PeerRole } from '../../net/libp2p/address-book.ts'
 import type { Channel } from '../../core/transport.ts'
+import { DEFAULT_STACK, listenAddress, portKind } from '../../net/libp2p/stack.ts'
+import type { Libp2pStack } from '../../net/libp2p/stack.ts'
 
 /** Ports the OS just handed out on 127.0.0.1 (all held open together, so they are distinct). */
 export async function freePorts(count: number): Promise<number[]> {
@@ -20,6 +23,18 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports
 }
 
+/** UDP ports the OS just handed out on 127.0.0.1 (for QUIC), held open together as freePorts does. */
+export async function freeUdpPorts(count: number): Promise<number[]> {
+  const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
+    const socket = createSocket('udp4')
+    socket.once('error', reject)
+    socket.bind(0, '127.0.0.1', () => resolve(socket))
+  })))
+  const ports = sockets.map(s => s.address().port)
+  await Promise.all(sockets.map(s => new Promise<void>(resolve => s.close(() => resolve()))))
+  return ports
+}
+
 export interface TestMember {
   readonly id: NodeId
   readonly role: PeerRole
@@ -28,15 +43,16 @@ export interface TestMember {
 }
 
 /** Replicas 0..replicas-1 listening on free ports, then clients 1000.. that only dial out. */
-export async function testMembers(replicas: number, clients = 0, seed = 'libp2p-test'): Promise<TestMember[]> {
+export async function testMembers(replicas: number, clients = 0, seed = 'libp2p-test', stack: Libp2pStack = DEFAULT_STACK):
+  Promise<TestMember[]> {
   const rng = createRng(seed)
-  const ports = await freePorts(replicas)
+  const ports = portKind(stack) === 'udp' ? await freeUdpPorts(replicas) : await freePorts(replicas)
   const members: TestMember[] = []
   for (let i = 0; i < replicas + clients; i++) {
     const role: PeerRole = i < replicas ? 'replica' : 'client'
     const id = role === 'replica' ? i : 1000 + i - replicas
     const privateKey = generatePrivateKey(rng)
-    const addrs = role === 'replica' ? [`/ip4/127.0.0.1/tcp/${ports[i]}`] : []
+    const addrs = role === 'replica' ? [listenAddress(stack, '127.0.0.1', ports[i]!)] : []
     members.push({ id, role, privateKey, address: { id, role, publicKey: nodeCryptoScheme.publicKeyOf(privateKey), addrs } })
   }
   return members

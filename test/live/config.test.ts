@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../core/errors.ts'
-import { loadClusterConfig, validateClusterConfig } from '../../live/config.ts'
+import { clusterStack, loadClusterConfig, validateClusterConfig } from '../../live/config.ts'
+import { parseStack } from '../../net/libp2p/stack.ts'
 import { initCluster } from '../../live/init.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'config-test-'))
@@ -46,6 +47,29 @@ describe('cluster config validation', () => {
     // Client ids stay below 2^32: a client's further sessions are numbered above (core/sessions.ts).
     const bigClient = { ...raw, clients: [{ ...raw.clients[0]!, id: 2 ** 32 }] }
     expect(() => validateClusterConfig(bigClient, dir)).toThrow(/clients\[0\]\.id/)
+  })
+
+  it('takes the libp2p stack and dissemination, refusing an encrypter or muxer for QUIC and an address of another transport', () => {
+    expect(validateClusterConfig(raw, dir).stack).toEqual({ transport: 'tcp', encrypter: 'noise', muxer: 'yamux' })
+    expect(validateClusterConfig(raw, dir).dissemination).toBe('direct')
+    const quic = initCluster({ protocol: 'raft', n: 3, dir: join(dir, 'quic'), basePort: 18100, stack: parseStack('quic'), dissemination: 'gossipsub' })
+    expect(quic.replicas[0]!.address).toBe('/ip4/127.0.0.1/udp/18100/quic-v1')
+    expect(clusterStack(quic)).toEqual({ transport: 'quic', encrypter: null, muxer: null })
+    expect(quic.dissemination).toBe('gossipsub')
+    const ws = initCluster({ protocol: 'raft', n: 3, dir: join(dir, 'ws'), basePort: 18200, stack: parseStack('websockets+tls+mplex') })
+    expect(ws.replicas[0]!.address).toBe('/ip4/127.0.0.1/tcp/18200/ws')
+    expect(clusterStack(ws)).toEqual({ transport: 'websockets', encrypter: 'tls', muxer: 'mplex' })
+    const { baseDir: _q, ...quicRaw } = quic
+    expect(() => validateClusterConfig({ ...quicRaw, stack: { transport: 'quic', encrypter: 'noise' } }, dir))
+      .toThrow(/stack\.encrypter: quic brings its own encryption/)
+    expect(() => validateClusterConfig({ ...quicRaw, stack: { transport: 'quic', muxer: 'yamux' } }, dir)).toThrow(/stack\.muxer: quic brings its own/)
+    expect(() => validateClusterConfig({ ...raw, stack: { transport: 'quic' } }, dir))
+      .toThrow(/replicas\[0\]\.address: \/ip4\/127\.0\.0\.1\/tcp\/18000 is not a quic address/)
+    expect(() => validateClusterConfig({ ...raw, stack: { transport: 'udp' }, dissemination: 'flood' }, dir)).toThrow(/stack\.transport[\s\S]*dissemination/)
+    expect(() => parseStack('quic+tls')).toThrow(/stack\.encrypter: quic brings its own/)
+    expect(() => parseStack('tcp+noise+noise')).toThrow(/named twice/)
+    expect(() => parseStack('tcp+lz4')).toThrow(ConfigError)
+    expect(parseStack('tcp+mplex+tls')).toEqual({ transport: 'tcp', encrypter: 'tls', muxer: 'mplex' })
   })
 
   it('reports unreadable files and invalid JSON with the file name', () => {

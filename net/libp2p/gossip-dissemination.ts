@@ -1,0 +1,122 @@
+/**
+ * Broadcasts over a gossipsub topic per cluster instead of one direct stream write per peer.
+ *
+ * Sender authentication is the same rule as on direct streams, carried over to a relayed message: every message is
+ * signed by its originator's libp2p key (gossipsub's StrictSign policy: a message without a signature, or whose
+ * signature does not verify against the key of its `from`, is dropped by gossipsub before we see it), and the
+ * receiver takes the sender from that verified `from`, never from the payload or from the peer that relayed it. A
+ * message whose originator is not one of the cluster's replicas, or that was relayed by a stranger, is rejected by the
+ * topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
+ *
+ * Counting: gossipsub drops copies it has already seen (its seen-cache, keyed by originator and sequence number), so
+ * each message reaches the frame handler once, at the same point as a direct frame. Copies arriving on the wire,
+ * duplicates included, are counted apart (`copiesReceived`): that is gossip's wire amplification, reported beside the
+ * protocol's message counts, never mixed into them.
+ */
+import { createHash } from 'node:crypto'
+import { gossipsub, StrictSign, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Logger } from '../../core/logger.ts'
+import type { NodeId } from '../../core/types.ts'
+import type { AddressBook } from './address-book.ts'
+import type { GossipCounters } from './dissemination.ts'
+
+export { DISSEMINATIONS, newGossipCounters } from './dissemination.ts'
+export type { Dissemination, GossipCounters } from './dissemination.ts'
+
+/** The cluster's topic: named by its replicas' keys, so two clusters sharing peers never mix their broadcasts. */
+export function clusterTopic(book: AddressBook): string {
+  const keys = [...book.entries()].filter(e => e.role === 'replica').map(e => e.peerId.toString()).sort()
+  return `/consensus/${createHash('sha256').update(keys.join(',')).digest('hex').slice(0, 16)}/broadcast`
+}
+
+/** The gossipsub service for createLibp2p, with counting hooks into `counters`. */
+export function gossipService(counters: GossipCounters, maxDataBytes: number): ReturnType<typeof gossipsub> {
+  return gossipsub({
+    globalSignaturePolicy: StrictSign,
+    emitSelf: false,
+    // The transport publishes only once every destination is subscribed (GossipChannel.covers); a publish racing a
+    // peer's restart may still find none, and the protocol's retransmission covers what is lost then, as on streams.
+    allowPublishToZeroTopicPeers: true,
+    fallbackToFloodsub: false,
+    doPX: false,
+    maxInboundDataLength: maxDataBytes,
+    // Called for every copy that passes the signature check, before the seen-cache drops duplicates.
+    dataTransform: {
+      inboundTransform: (_topic, data) => { counters.copiesReceived++; counters.copyBytesReceived += data.length; return data },
+      outboundTransform: (_topic, data) => data,
+    },
+  })
+}
+
+/** One node's side of the cluster topic: publish broadcasts, hand verified members' messages on. */
+export class GossipChannel {
+  readonly topic: string
+  private readonly pubsub: GossipSub
+  private readonly book: AddressBook
+  private readonly counters: GossipCounters
+  private readonly log: Logger
+  private readonly onMessage: (from: NodeId, data: Uint8Array) => void
+  private readonly listener = (evt: CustomEvent<Message>): void => this.receive(evt.detail)
+
+  constructor(pubsub: GossipSub, book: AddressBook, counters: GossipCounters, log: Logger,
+    onMessage: (from: NodeId, data: Uint8Array) => void) {
+    this.pubsub = pubsub
+    this.book = book
+    this.counters = counters
+    this.log = log
+    this.onMessage = onMessage
+    this.topic = clusterTopic(book)
+  }
+
+  start(): void {
+    this.pubsub.topicValidators.set(this.topic, (source, message) => {
+      const relayer = this.book.byPeer(source)
+      const origin = message.type === 'signed' ? this.book.byPeer(message.from) : undefined
+      if (relayer === undefined || origin === undefined || origin.role !== 'replica') {
+        this.counters.refused++
+        this.log('refused a gossip message relayed by %s from %s: not a replica of this cluster', source.toString(),
+          message.type === 'signed' ? message.from.toString() : '(unsigned)')
+        return TopicValidatorResult.Reject
+      }
+      return TopicValidatorResult.Accept
+    })
+    this.pubsub.addEventListener('message', this.listener)
+    this.pubsub.subscribe(this.topic)
+  }
+
+  stop(): void {
+    this.pubsub.removeEventListener('message', this.listener)
+    this.pubsub.topicValidators.delete(this.topic)
+  }
+
+  /**
+   * Whether a publish now would reach every one of these replicas: each has told us it is subscribed, and our
+   * outbound gossipsub stream to it is open (gossipsub drops what it cannot write at once, and a peer's subscription
+   * arrives on its stream to us, which may open before ours to it: the first broadcasts after a (re)connect were lost).
+   */
+  covers(peers: readonly NodeId[]): boolean {
+    const subscribed = new Set(this.pubsub.getSubscribers(this.topic).map(p => p.toString()))
+    // `streamsOutbound` is public on the implementation (GossipSub class), not on the factory's interface.
+    const outbound = (this.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }).streamsOutbound
+    return peers.every(id => {
+      const peer = this.book.get(id)?.peerId.toString()
+      return peer !== undefined && subscribed.has(peer) && (outbound === undefined || outbound.has(peer))
+    })
+  }
+
+  publish(data: Uint8Array): Promise<unknown> {
+    this.counters.published++
+    this.counters.publishedBytes += data.length
+    return this.pubsub.publish(this.topic, data)
+  }
+
+  private receive(message: Message): void {
+    // The validator has already refused non-replicas; the signature was checked by gossipsub (StrictSign).
+    if (message.topic !== this.topic || message.type !== 'signed') return
+    const origin = this.book.byPeer(message.from)
+    if (origin === undefined || origin.role !== 'replica') return
+    this.counters.delivered++
+    this.onMessage(origin.id, message.data)
+  }
+}
