@@ -215,4 +215,6 @@ export interface LiveProcessFigures {
   readonly rssBytes: number | null
   /** Replica-to-replica messages this replica sent in the window per completed operation (replicas only). */
   readonly messagesPerOp: number | null
+  /** Share of cpuMs spent signing and verifying (0..1; replicas of the multi-process form only, else null). */
+  readonly signatureCpuShare?: number | null
 }

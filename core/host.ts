@@ -91,6 +91,8 @@ export class ReplicaHost {
   /** ReadIndex reads waiting for the state machine to catch up, in arrival order. */
   private pendingReads: ReadyRead[] = []
   private flushRequested = false
+  /** A flush is scheduled for the end of this turn (runtime.afterTurn): frames until then share one Ready. */
+  private flushAfterTurn = false
   /** This replica's clock runs at this multiple of real (or virtual) time: ticks come every tickMs / clockRate. */
   private clockRate = 1
   /**
@@ -205,7 +207,25 @@ export class ReplicaHost {
       }
       throw e
     }
-    this.flush()
+    this.flushAtTurnEnd()
+  }
+
+  /** Flush now, or once this turn's frames are all in when the runtime can say when that is. */
+  private flushAtTurnEnd(): void {
+    const afterTurn = this.o.runtime.afterTurn
+    if (afterTurn === undefined) return this.flush()
+    if (this.flushAfterTurn) return
+    this.flushAfterTurn = true
+    afterTurn(() => {
+      this.flushAfterTurn = false
+      try {
+        this.flush()
+      } catch (e) {
+        // As when the flush ran inside the transport's frame handler, which logs and counts what a handler throws:
+        // one bad input must not take the node down.
+        this.log('flush after a frame threw: %s', (e as Error).message)
+      }
+    })
   }
 
   /**

@@ -43,6 +43,8 @@ export interface LiveMedians {
   readonly messagesPerOp: number
   readonly bytesPerOp: number
   readonly cpuUsPerOp: number
+  /** Share of the replicas' CPU spent signing and verifying (null: not measured, e.g. the in-process form). */
+  readonly signatureCpuShare: number | null
   readonly timeouts: number
   readonly ops: number
   /** Log fsyncs of all replicas per committed op (null: not read, the in-process form). */
@@ -149,6 +151,7 @@ function medians(samples: readonly LiveMeasurement[]): LiveMedians {
     messagesPerOp: m(s => s.figures.messagesPerOp.total),
     bytesPerOp: m(s => s.figures.bytesPerOp.total),
     cpuUsPerOp: m(s => s.host.cpuUsPerOp),
+    signatureCpuShare: samples.some(s => s.figures.signatureCpuShare === null) ? null : m(s => s.figures.signatureCpuShare!),
     timeouts: m(s => s.figures.timeouts),
     ops: m(s => s.figures.ops),
     fsyncsPerOp: samples.every(s => s.fsyncs != null && s.figures.ops > 0) ? m(s => s.fsyncs! / s.figures.ops) : null,
@@ -172,7 +175,7 @@ function processMedians(samples: readonly LiveMeasurement[]): ProcessFigures[] {
       return values.length === 0 ? null : r3(median(values))
     }
     return { role: p.role, id: p.id, pid: p.pid, cpuMs: m(q => q.cpuMs), cpuPercent: m(q => q.cpuPercent), cpuUsPerOp: m(q => q.cpuUsPerOp),
-      rssBytes: m(q => q.rssBytes), messagesPerOp: m(q => q.messagesPerOp) }
+      rssBytes: m(q => q.rssBytes), messagesPerOp: m(q => q.messagesPerOp), signatureCpuShare: m(q => q.signatureCpuShare ?? null) }
   })
 }
 

@@ -40,6 +40,8 @@ export interface ReplicaCounters {
   readonly fsyncs: number
   /** Gossip dissemination's counters (null: broadcasts go direct). */
   readonly gossip: GossipCounters | null
+  /** Milliseconds this replica has spent signing and verifying since it started. */
+  readonly signatureMs: number
 }
 
 export interface ProcessCluster {
@@ -132,7 +134,8 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       for (const [key, count] of Object.entries(sent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null,
+        signatureMs: 'signatures' in s ? s.signatures.ms : 0 }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {

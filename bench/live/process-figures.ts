@@ -33,3 +33,9 @@ export function cpuFigures(before: ProcessReading | null, after: ProcessReading 
 export function perOpOf(messages: number, ops: number): number | null {
   return ops > 0 ? round3(messages / ops) : null
 }
+
+/** Signature time over CPU time in the window (null when either is unknown or no CPU was used). */
+export function signatureShareOf(signatureMs: number | null, cpuMs: number | null): number | null {
+  if (signatureMs === null || cpuMs === null || cpuMs <= 0) return null
+  return round3(Math.min(1, signatureMs / cpuMs))
+}

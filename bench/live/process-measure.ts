@@ -15,7 +15,7 @@ import { windowFigures, type HostFigures, type RunFigures } from '../figures.ts'
 import type { LoadGenerators } from './load-generator.ts'
 import type { LiveMeasurement, LiveWorkload } from './measure.ts'
 import type { ProcessCluster, ReplicaCounters } from './process-cluster.ts'
-import { cpuFigures, messagesBetween, perOpOf, type ProcessFigures } from './process-figures.ts'
+import { cpuFigures, messagesBetween, perOpOf, signatureShareOf, type ProcessFigures } from './process-figures.ts'
 import { readProcess, type ProcessReading } from './proc-stat.ts'
 
 interface Edge {
@@ -69,6 +69,24 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
   const agreement = await cluster.checkAgreement()
   const ops = result.measuredOps
   const windowMs = after.at - before.at
+  const processes: ProcessFigures[] = []
+  let replicaCpuMs = 0
+  let replicaSignatureMs = 0
+  for (const r of after.counters) {
+    const earlier = before.counters.find(x => x.id === r.id)
+    const sentBefore = earlier?.protocolSent ?? new Map<string, TypeCount>()
+    const cpu = cpuFigures(before.replicas.get(r.id) ?? null, after.replicas.get(r.id) ?? null, windowMs, ops)
+    const signatureMs = earlier === undefined ? null : r.signatureMs - earlier.signatureMs
+    if (cpu.cpuMs !== null && signatureMs !== null) {
+      replicaCpuMs += cpu.cpuMs
+      replicaSignatureMs += signatureMs
+    }
+    processes.push({
+      role: 'replica', id: r.id, pid: cluster.pids.get(r.id)!, ...cpu,
+      messagesPerOp: perOpOf(messagesBetween(sentBefore, r.protocolSent), ops),
+      signatureCpuShare: signatureShareOf(signatureMs, cpu.cpuMs),
+    })
+  }
   const figures: RunFigures = {
     ...windowFigures(result, totals(before.counters), totals(after.counters), protocol.theoreticalMessages(cluster.config.replicas.length)),
     failover: null,
@@ -79,21 +97,13 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
     backlog: 0,
     unfinished: 0,
     deliveries: after.counters.reduce((s, r) => s + r.framesReceived, 0) - before.counters.reduce((s, r) => s + r.framesReceived, 0),
-    signatureCpuShare: null,
+    // The replicas' signature time over their CPU time together (the load generators' signing is not counted).
+    signatureCpuShare: signatureShareOf(replicaSignatureMs, replicaCpuMs),
     liveness: null,
-  }
-  const processes: ProcessFigures[] = []
-  for (const r of after.counters) {
-    const sentBefore = before.counters.find(x => x.id === r.id)?.protocolSent ?? new Map<string, TypeCount>()
-    processes.push({
-      role: 'replica', id: r.id, pid: cluster.pids.get(r.id)!,
-      ...cpuFigures(before.replicas.get(r.id) ?? null, after.replicas.get(r.id) ?? null, windowMs, ops),
-      messagesPerOp: perOpOf(messagesBetween(sentBefore, r.protocolSent), ops),
-    })
   }
   load.pids.forEach((pid, i) => {
     processes.push({ role: 'load-generator', id: i, pid, ...cpuFigures(before.loaders[i] ?? null, after.loaders[i] ?? null, windowMs, ops),
-      messagesPerOp: null })
+      messagesPerOp: null, signatureCpuShare: null })
   })
   const sum = (get: (r: ProcessReading) => number) => [...cluster.pids.keys()].reduce((s, id) => {
     const a = after.replicas.get(id)

@@ -98,11 +98,11 @@ export function detailRows(r: LiveResults): { header: string[]; rows: string[][]
   const g = groupsColumn(r)
   return {
     header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
-      'timeouts', 'cpu us/op', 'connect ms', 'agreement'],
+      'timeouts', 'cpu us/op', 'sig % cpu', 'connect ms', 'agreement'],
     rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), ...g.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
-      fmt(x.connectMs, 0), x.agreement]),
+      percent(x.median.signatureCpuShare ?? null), fmt(x.connectMs, 0), x.agreement]),
   }
 }
 
@@ -153,14 +153,19 @@ export function formNote(r: LiveResults): string {
 
 const MB = 1024 * 1024
 
+/** A 0..1 share as a percentage, '-' when not measured. */
+function percent(share: number | null): string {
+  return share === null ? '-' : fmt(share * 100, 1)
+}
+
 /** Per-process figures of every measurement: CPU in the window, memory at its end, messages per operation. */
 export function processRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const num = (v: number | null, digits: number) => v === null ? '-' : fmt(v, digits)
   return {
-    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'rss MB', 'msgs/op'],
+    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'sig % cpu', 'rss MB', 'msgs/op'],
     rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients),
       p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
-      num(p.cpuUsPerOp, 0), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
+      num(p.cpuUsPerOp, 0), percent(p.signatureCpuShare ?? null), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
   }
 }
 
@@ -237,7 +242,8 @@ export function liveMarkdown(r: LiveResults): string {
   out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas ' +
     '(per process: the messages that replica sent); ' +
     '`cpu us/op`: CPU time of every process of the run (replicas and load generators, or the one shared process) per operation, ' +
-    'read from /proc/<pid>/stat at the edges of the measured window; `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
+    'read from /proc/<pid>/stat at the edges of the measured window; `sig % cpu`: the share of the replicas\' CPU time ' +
+    '(per process: of that replica\'s) spent inside Ed25519 sign and verify calls, measured as the thread CPU time inside those calls (core/signers/timed.ts; multi-process form only); `rss MB`: resident memory at the window\'s end; `connect ms`: time for the client ' +
     'nodes added at this count to complete their first write (excluded from the figures); `agreement`: after each ' +
     'measurement every replica applied the same index and holds byte-identical state (`unchecked`: they did not reach ' +
     'the same index within 3 s).', '')
@@ -253,13 +259,14 @@ function cell(v: string | number): string {
 export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
-    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups', 'fsyncs_per_op',
-    'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'signature_cpu_share', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups',
+    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
-    x.median.cpuUsPerOp, x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms, r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms,
-    x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack, x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
+    x.median.cpuUsPerOp, x.median.signatureCpuShare ?? '', x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms,
+    r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack,
+    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

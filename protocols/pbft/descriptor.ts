@@ -22,11 +22,13 @@ export const pbft: ProtocolDescriptor<PbftMessage, PbftOptions> = {
   requiredSnapshotInterval: options => options.checkpointInterval,
   codec: pbftCodec,
   createReplica: ctx => createPbftReplica(ctx),
-  // Paper 4.1: the client sends to the primary of the view it believes current, and accepts f+1 matching replies.
+  // Paper 4.1: the client accepts f+1 matching replies. It sends even its first attempt to every replica (the BFT
+  // library's separate request transmission, Castro & Liskov 2002 section 5.1): a backup then holds the request as
+  // the client sent it and need not verify its signature inside the pre-prepare (replica.ts propose).
   createClient: ctx => new QuorumClient(ctx, {
     matchingReplies: bftWeakQuorum(ctx.replicas.length),
     retryTicks: ctx.options.clientRetryTicks,
-    firstAttemptTo: (view, replicas) => [replicas[view % replicas.length]!],
+    firstAttemptTo: (_view, replicas) => replicas,
   }),
   replyFrom: 'all',
   theoreticalMessages: n => ({ PrePrepare: n - 1, Prepare: (n - 1) * (n - 1), Commit: n * (n - 1) }),

@@ -13,6 +13,7 @@ import type { Ready, Replica } from '../../core/protocol.ts'
 import { bftQuorum, byzantineFaultsTolerated } from '../../core/quorum.ts'
 import { ReadyBuffer } from '../../core/ready.ts'
 import type { Signer, Verifier } from '../../core/signer.ts'
+import { identityOfSession } from '../../core/sessions.ts'
 import type { ClientRequest, NodeId, ReplicaStatus } from '../../core/types.ts'
 import {
   checkCheckpointProof, CheckpointTracker, INITIAL_CHECKPOINT, type StableCheckpoint,
@@ -52,8 +53,21 @@ function requestKey(r: ClientRequest): string {
 
 interface PendingRequest {
   readonly request: ClientRequest
-  /** Tick at which we started waiting for it to execute (reset when a new view begins). */
-  since: number
+  /**
+   * Tick at which the request timer (paper 4.4) started, reset when a new view begins; null while it does not run.
+   * A backup starts it when the client repeats the request (then the client has not heard back, and the backup
+   * forwards it to the primary), not on the client's first attempt: that one went to the primary as well, and a
+   * faulty client that sent it to backups only must not be able to replace a correct primary that never saw it.
+   */
+  since: number | null
+  /** Tick of arrival: a backup forgets a request whose client never repeated it (see forgetUnrepeated). */
+  readonly receivedAt: number
+  /**
+   * Whether its client's signature has been checked here. A request that came straight from its client over the
+   * authenticated channel is the client's without one; the signature is checked only once we vouch for the request
+   * to others (ordering it as primary, forwarding it).
+   */
+  checked: boolean
 }
 
 export class PbftReplica implements Replica<PbftMessage> {
@@ -186,20 +200,55 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   // ---- client requests -------------------------------------------------------------------------------------------
 
-  propose(request: ClientRequest, _from: NodeId): void {
-    if (!this.clientSigned(request)) return this.drop('bad-client-signature', `client ${request.clientId}`)
-    this.onRequest(request, true)
+  /**
+   * A client request. The client sends its first attempt to every replica (the BFT library's separate request
+   * transmission, Castro & Liskov 2002 section 5.1), and the transport authenticates the sender, so a backup takes a
+   * request that comes straight from its client without checking the signature: that check, an Ed25519
+   * verification per request at every replica, was most of PBFT's CPU under load. The signature still protects every
+   * path where a replica speaks for the client (section 4.1): the primary checks it before ordering (so a correct
+   * primary's batch is valid for every backup, whatever a faulty client sent to whom), a backup checks it before
+   * forwarding, and a backup checks each request of a pre-prepare it did not receive from the client itself.
+   */
+  propose(request: ClientRequest, from: NodeId): void {
+    if (!this.isPrimary && this.cameFromItsClient(request, from)) return this.onRequest(request, true, false)
+    if (!this.clientSigned(request, true)) return this.drop('bad-client-signature', `client ${request.clientId}`)
+    this.onRequest(request, true, true)
   }
 
-  private clientSigned(r: ClientRequest): boolean {
+  /** The sender is the client identity that owns the request's session (the host drops any other sender). */
+  private cameFromItsClient(r: ClientRequest, from: NodeId): boolean {
+    return identityOfSession(r.clientId) === from && !this.members.includes(from) && this.publicKeyOf(r.clientId) !== undefined
+  }
+
+  /**
+   * Whether `r` is its client's: its signature verifies, or, unless we are to `vouch` for it to other replicas, we
+   * hold the identical request as it came from the client itself.
+   */
+  private clientSigned(r: ClientRequest, vouch: boolean): boolean {
     const known = this.pending.get(requestKey(r))
-    if (known !== undefined && sameRequest(known.request, r) && bytesEqual(known.request.signature, r.signature)) return true
+    const same = known !== undefined && sameRequest(known.request, r) && bytesEqual(known.request.signature, r.signature)
+    if (same && (known.checked || !vouch)) return true
     const key = this.publicKeyOf(r.clientId)
     if (key === undefined || this.members.includes(r.clientId)) return false
-    return this.verifier.verify(key, requestSigningBytes(r), r.signature)
+    const valid = this.verifier.verify(key, requestSigningBytes(r), r.signature)
+    if (valid && same) known.checked = true
+    return valid
   }
 
-  private onRequest(request: ClientRequest, fromClient: boolean): void {
+  /** Check a pending request's signature before we vouch for it; a request whose signature fails is forgotten. */
+  private vouchFor(key: string, p: PendingRequest): boolean {
+    if (p.checked || this.clientSigned(p.request, true)) return true
+    this.pending.delete(key)
+    this.drop('bad-client-signature', `client ${p.request.clientId}, not forwarded`)
+    return false
+  }
+
+  private forward(key: string, p: PendingRequest): void {
+    if (!this.vouchFor(key, p)) return
+    this.out.send(this.primary, { type: 'Forward', request: p.request })
+  }
+
+  private onRequest(request: ClientRequest, fromClient: boolean, checked: boolean): void {
     const executed = this.executedSeq.get(request.clientId) ?? 0
     // A retry of the last executed request is ordered again so that every replica answers it again (the session
     // table applies it once); anything older has been answered to a client that has moved on.
@@ -207,12 +256,39 @@ export class PbftReplica implements Replica<PbftMessage> {
     const key = requestKey(request)
     // The request timer runs only for requests not yet executed here: a retry of an executed one (its client lost
     // replies) is ordered again, but no correct replica suspects the primary over it.
-    if (request.seq > executed && !this.pending.has(key)) this.pending.set(key, { request, since: this.now })
+    let p = this.pending.get(key)
+    const firstReceipt = p === undefined && request.seq > executed
+    if (firstReceipt) {
+      // The client's first attempt reached the primary too: a backup's timer waits for a repeat (PendingRequest.since).
+      p = { request, since: this.isPrimary || !fromClient ? this.now : null, receivedAt: this.now, checked }
+      this.pending.set(key, p)
+    }
     if (this.isPrimary) {
       this.enqueue(request)
       this.tryPropose()
-    } else if (fromClient && !this.inViewChange) {
-      this.out.send(this.primary, { type: 'Forward', request })
+    } else if (fromClient && !this.inViewChange && !firstReceipt) {
+      // A repeat: the client has not heard back, and the primary may never have received the request. Paper 4.4: the
+      // backup relays it to the primary and starts its timer.
+      if (p !== undefined) {
+        p.since ??= this.now
+        this.forward(key, p)
+      } else if (this.clientSigned(request, true)) this.out.send(this.primary, { type: 'Forward', request })
+      else this.drop('bad-client-signature', `client ${request.clientId}, not forwarded`)
+    }
+  }
+
+  /**
+   * Backup: forget requests whose timer never started (their client sent them once, did not repeat them, and they were
+   * not executed) once they are old enough that a correct client would have repeated them (twice its retry period, at
+   * least the request timeout), so a faulty client cannot fill memory with requests it sent to backups only.
+   * Forgetting costs nothing but a signature check, should a pre-prepare still carry the request.
+   */
+  private forgetUnrepeated(): void {
+    const age = Math.max(this.o.requestTimeoutTicks, 2 * this.o.clientRetryTicks)
+    for (const [key, p] of this.pending) {
+      // Arrival order is insertion order: the rest are younger.
+      if (this.now - p.receivedAt < age) break
+      if (p.since === null) this.pending.delete(key)
     }
   }
 
@@ -226,9 +302,9 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   private onForward(from: NodeId, m: Forward): void {
     if (!this.members.includes(from)) return this.drop('unknown-sender')
-    if (!this.clientSigned(m.request)) return this.drop('bad-client-signature', `forwarded by ${from}`)
+    if (!this.clientSigned(m.request, true)) return this.drop('bad-client-signature', `forwarded by ${from}`)
     if (!this.isPrimary) return this.drop('not-primary', 'forward')
-    this.onRequest(m.request, false)
+    this.onRequest(m.request, false, true)
   }
 
   // ---- normal case: pre-prepare, prepare, commit --------------------------------------------------------------------
@@ -281,7 +357,7 @@ export class PbftReplica implements Replica<PbftMessage> {
       if (!bytesEqual(current.digest, pp.digest)) return this.drop('conflicting-pre-prepare', `s${pp.seq}`)
       return
     }
-    for (const r of pp.batch) if (!this.clientSigned(r)) return this.drop('bad-client-signature', `in pre-prepare s${pp.seq}`)
+    for (const r of pp.batch) if (!this.clientSigned(r, false)) return this.drop('bad-client-signature', `in pre-prepare s${pp.seq}`)
     this.acceptPrePrepare(slot, pp)
   }
 
@@ -788,10 +864,14 @@ export class PbftReplica implements Replica<PbftMessage> {
     }
     this.nextSeq = Math.max(this.nextSeq, this.lastExecuted)
     // Give the new primary a full timeout for what we are waiting for, and make sure it knows about it.
-    for (const p of this.pending.values()) {
-      p.since = this.now
-      if (this.isPrimary) this.enqueue(p.request)
-      else if (!this.orderedKeys.has(requestKey(p.request))) this.out.send(this.primary, { type: 'Forward', request: p.request })
+    for (const [key, p] of this.pending) {
+      if (this.isPrimary) {
+        p.since = this.now
+        if (this.vouchFor(key, p)) this.enqueue(p.request)
+      } else if (p.since !== null) {
+        p.since = this.now
+        if (!this.orderedKeys.has(key)) this.forward(key, p)
+      }
     }
     this.execute()
   }
@@ -811,7 +891,7 @@ export class PbftReplica implements Replica<PbftMessage> {
     } else {
       const timeout = this.backoff(this.o.requestTimeoutTicks, this.successiveViewChanges)
       for (const p of this.pending.values()) {
-        if (this.now - p.since < timeout) continue
+        if (p.since === null || this.now - p.since < timeout) continue
         // A quorum checkpointed beyond what we executed: the primary is making progress and we are the one behind
         // (lost messages). State transfer (checkStuck) is the cure; a view change only we want would take us out of
         // the quorum until the others need one too.
@@ -821,6 +901,7 @@ export class PbftReplica implements Replica<PbftMessage> {
       }
     }
     if (this.now % this.o.retransmitTicks === 0) this.retransmit()
+    this.forgetUnrepeated()
     this.checkStuck()
   }
 

@@ -160,6 +160,9 @@ describe('bench live on separate processes: real clusters', () => {
           expect(p.rssBytes, `${r.id} replica ${p.id} rss`).toBeGreaterThan(10 * 1024 * 1024)
           // Every replica of a replicated protocol sends replica-to-replica messages for the operations it orders.
           if (n > 1) expect(p.messagesPerOp, `${r.id} replica ${p.id} msgs/op`).toBeGreaterThan(0)
+          // Signed-message protocols spend some of their CPU on signatures; the crash-fault ones never sign.
+          if (name === 'pbft' || name === 'hotstuff') expect(p.signatureCpuShare, `${r.id} replica ${p.id} sig share`).toBeGreaterThan(0)
+          else expect(p.signatureCpuShare, `${r.id} replica ${p.id} sig share`).toBe(0)
           pids.add(p.pid)
         }
         const loaders = r.processes.filter(p => p.role === 'load-generator')
@@ -172,6 +175,7 @@ describe('bench live on separate processes: real clusters', () => {
         expect(loaders[0]!.cpuMs, r.id).toBeGreaterThan(0)
         if (r.clients === 8) for (const p of loaders) expect(p.cpuMs, `${r.id} load ${p.id}`).toBeGreaterThan(0)
         expect(r.median.cpuUsPerOp, r.id).toBeGreaterThan(0)
+        expect(r.median.signatureCpuShare, r.id).not.toBeNull()
       }
       // n replicas and the load generators, the same processes for both client counts.
       expect(pids.size).toBe(n + loadProcesses)

@@ -1,6 +1,6 @@
 /**
- * The PBFT client (paper 4.1), core/clients/quorum-client.ts with PBFT's parameters: signed requests, f+1 matching
- * replies from distinct replicas, broadcast on timeout.
+ * The PBFT client (paper 4.1), core/clients/quorum-client.ts with PBFT's parameters: signed requests sent to every
+ * replica, f+1 matching replies from distinct replicas, broadcast again on timeout.
  */
 import { describe, expect, it } from 'vitest'
 import { requestSigningBytes } from '../../core/codec/client-messages.ts'
@@ -26,11 +26,11 @@ const reply = (seq: number, result: number, epoch = 0, status: ClientReply['stat
   ({ clientId: 1000, seq, status, result: new Uint8Array([result]), leaderHint: -1, epoch, error: '' })
 
 describe('PBFT client', () => {
-  it('signs the request and sends it to the primary of the view it believes current', () => {
+  it('signs the request and sends it to every replica at once (separate request transmission)', () => {
     const c = client()
     c.submit(request(1))
     const out = c.ready()
-    expect(out.messages.map(m => m.to)).toEqual([0])
+    expect(out.messages.map(m => m.to)).toEqual(replicas)
     const sent = out.messages[0]!.message
     expect(scheme.verifier.verify(scheme.publicKeyOf(key), requestSigningBytes(sent), sent.signature)).toBe(true)
   })
@@ -77,14 +77,14 @@ describe('PBFT client', () => {
     expect(c.ready().messages.length).toBe(replicas.length)
   })
 
-  it('learns the view from accepted replies and sends the next request to its primary', () => {
+  it('sends the next request to every replica too, whichever view the replies named, and stops retrying once done', () => {
     const c = client()
     c.submit(request(1))
     c.ready()
     for (const id of [1, 2, 3]) c.receive(id, reply(1, 1, 3))
     expect(c.ready().completed).not.toBeNull()
     c.submit(request(2))
-    expect(c.ready().messages.map(m => m.to)).toEqual([3])
+    expect(c.ready().messages.map(m => m.to)).toEqual(replicas)
     // Stops retrying once done.
     for (let i = 0; i < 3 * RETRY; i++) c.tick()
     c.receive(4, reply(2, 1, 3)); c.receive(5, reply(2, 1, 3)); c.receive(6, reply(2, 1, 3))

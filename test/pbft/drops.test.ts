@@ -99,13 +99,47 @@ describe.each(['node', 'sim'] as const)('PBFT drops bad input and counts it by r
     expectDrop('conflicting-vote', () => h.inject(2, target, prepare(2, seq, 0, batchDigest([clientRequest(1000, 51)]))))
   })
 
-  it('bad-client-signature: a forged request, directly and inside a pre-prepare', () => {
+  it('bad-client-signature: a forged request at the primary (it checks what it orders) and inside a pre-prepare', () => {
     const forged: ClientRequest = { ...clientRequest(1000, 60), signature: new Uint8Array(64).fill(1) }
-    expectDrop('bad-client-signature', () => h.replica(target).propose(forged, 1000))
+    const primary = 0
+    const before = h.replica(primary).dropCounts()['bad-client-signature'] ?? 0
+    h.replica(primary).propose(forged, 1000)
+    expect(h.replica(primary).dropCounts()['bad-client-signature']).toBe(before + 1)
+    // A backup that did not receive the request from its client checks it inside the pre-prepare.
     expectDrop('bad-client-signature', () => h.inject(0, target, prePrepare(0, next(), [forged])))
     // A replica's key does not make a client request valid either.
     const asReplica = { ...clientRequest(2, 1), signature: h.signerOf(2).sign(requestSigningBytes(clientRequest(2, 1))) }
     expectDrop('bad-client-signature', () => h.replica(target).propose(asReplica, 2))
+  })
+
+  it('bad-client-signature: a forged request straight from its client is held by a backup until the client repeats it', () => {
+    const forged: ClientRequest = { ...clientRequest(1000, 61), signature: new Uint8Array(64).fill(2) }
+    const r = h.replica(target)
+    const before = r.dropCounts()['bad-client-signature'] ?? 0
+    const pending = r.debugState().pending
+    const forwards = h.messageCounts.get('Forward') ?? 0
+    h.propose(target, forged)
+    // The authenticated channel vouches for the request to this backup, so no check yet...
+    expect(r.dropCounts()['bad-client-signature'] ?? 0).toBe(before)
+    expect(r.debugState().pending).toBe(pending + 1)
+    // ...but the repeat is to be forwarded, and to forward it the backup must vouch for it: the check fails, the
+    // backup forgets the request (its timer cannot replace a correct primary) and the primary never sees it.
+    h.propose(target, forged)
+    expect(r.dropCounts()['bad-client-signature']).toBe(before + 1)
+    expect(r.debugState().pending).toBe(pending)
+    h.run(h.options.retransmitTicks)
+    expect(h.messageCounts.get('Forward') ?? 0).toBe(forwards)
+  })
+
+  it('a request its client never repeats is forgotten by a backup, without a view change', () => {
+    const forged: ClientRequest = { ...clientRequest(1000, 62), signature: new Uint8Array(64).fill(3) }
+    const r = h.replica(target)
+    const pending = r.debugState().pending
+    h.propose(target, forged)
+    expect(r.debugState().pending).toBe(pending + 1)
+    h.run(Math.max(h.options.requestTimeoutTicks, 2 * h.options.clientRetryTicks) + 1)
+    expect(r.debugState().pending).toBe(pending)
+    expect(r.status().epoch).toBe(0)
   })
 
   it('stale-request: a request older than the last one executed for its client', () => {
