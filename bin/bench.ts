@@ -262,6 +262,7 @@ program.command('live')
   .option('--timeout-ms <ms>', 'per-request deadline (a request past it counts as a timeout)', String(dl.timeoutMs))
   .option('--seed <s>', 'seed of the workload (keys); timing is the machine\'s', String(dl.seed))
   .option('--load-processes <k>', 'load-generator processes sharing the client nodes', String(dl.loadProcesses))
+  .option('--groups <list>', 'consensus groups sharding the key space on the same replica processes (1: one group, as without it); multi-process form', dl.groups.join(','))
   .option('--in-process', 'run replicas and clients in this one process (for debugging; the default runs each replica ' +
     'as its own OS process and the load from separate processes); the same as --forms in-process')
   .option('--forms <list>', 'multi-process, in-process, or both (each protocol measured in each form, side by side)', dl.forms.join(','))

@@ -31,6 +31,8 @@ import { DEFAULT_METRICS_HOST, loadClusterConfig } from '../live/config.ts'
 import { parseMetrics, scrapeMetrics, summarizeMetrics, type MetricSample } from '../live/metrics.ts'
 import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
+import { groupedStatusLine } from '../live/grouped-status.ts'
+import type { GroupedNodeStatus } from '../live/grouped-node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
 import { keyValue, list, positiveInt, ratio } from './cli-args.ts'
 import { runAdminCommand } from '../live/cluster-admin.ts'
@@ -57,6 +59,9 @@ cluster.command('init')
   .addOption(new Option('--fsync <policy>', 'when the write-ahead log is fsynced').choices(FSYNC_POLICIES).default('batch'))
   .addOption(new Option('--signer <name>', 'Ed25519 implementation').choices(['node', 'tweetnacl']).default('node'))
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
+  .option('--groups <g>', 'shard the key space over this many consensus groups (live/groups-config.ts)', positiveInt('--groups'))
+  .option('--replication <r>', 'with --groups: replicas per group (default: all)', positiveInt('--replication'))
+  .option('--group-keys <k>', 'with --groups: split the key space k0..k<k-1> evenly (default 1000)', positiveInt('--group-keys'))
   .option('--stack <stack>', 'libp2p stack, short form: tcp+noise+yamux (default), tcp+tls+yamux, tcp+noise+mplex, websockets+noise+yamux, quic')
   .addOption(new Option('--transport <name>', 'libp2p transport (or give --stack)').choices(TRANSPORTS))
   .addOption(new Option('--encrypter <name>', 'connection encrypter, not for quic (it brings its own TLS 1.3)').choices(ENCRYPTERS))
@@ -64,6 +69,9 @@ cluster.command('init')
   .addOption(new Option('--dissemination <how>', "replicas' broadcasts: one stream write per peer, or one publish on the cluster's gossipsub topic")
     .choices(DISSEMINATIONS).default('direct'))
   .action(a => {
+    if (a.groups === undefined && (a.replication !== undefined || a.groupKeys !== undefined)) {
+      throw new ConfigError(a.replication !== undefined ? '--replication' : '--group-keys', 'needs --groups')
+    }
     const parts = a.transport !== undefined || a.encrypter !== undefined || a.muxer !== undefined
     if (a.stack !== undefined && parts) throw new ConfigError('stack', 'give --stack or --transport/--encrypter/--muxer, not both')
     const fromParts = () => {
@@ -77,9 +85,17 @@ cluster.command('init')
     const config = initCluster({
       protocol: a.protocol, n: a.n, dir: a.dir, basePort: a.basePort, clients: a.clients, fsync: a.fsync, signer: a.signer,
       protocolOptions: a.option, ...(a.hosts !== undefined ? { hosts: a.hosts } : {}), stack, dissemination: a.dissemination,
+      ...(a.groups !== undefined ? {
+        groups: {
+          count: a.groups,
+          ...(a.replication !== undefined ? { replication: a.replication } : {}),
+          ...(a.groupKeys !== undefined ? { keys: a.groupKeys } : {}),
+        },
+      } : {}),
     })
     process.stdout.write(`wrote ${clusterFile(a.dir)}: ${config.protocol} on ${stackName(stack)} (broadcasts ${config.dissemination}), ${config.replicas.length} replicas on ` +
-      `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients\n` +
+      `${config.replicas.map(r => r.address).join(' ')}, ${config.clients.length} clients` +
+      `${config.groups !== undefined ? `, ${config.groups.count} groups of ${config.groups.replication ?? config.replicas.length} replicas` : ''}\n` +
       `next: consensus cluster up ${a.dir}\n`)
   })
 
@@ -128,6 +144,7 @@ cluster.command('status')
     for (const row of rows as Array<Record<string, unknown>>) {
       if (row.running !== true) { process.stdout.write(`replica ${row.id}: down\n`); continue }
       if (row.error !== undefined) { process.stdout.write(`replica ${row.id}: pid ${row.pid}, not answering (${row.error})\n`); continue }
+      if (row.groups !== undefined) { process.stdout.write(groupedStatusLine(row as unknown as GroupedNodeStatus & { pid: number }) + '\n'); continue }
       process.stdout.write(`replica ${row.id}: pid ${row.pid}, ${row.role}, epoch ${row.epoch}, leader ${row.leader}, ` +
         `commit ${row.commitIndex}, applied ${row.appliedIndex}, peers ${(row.peers as number[]).join(',')}` +
         `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)

@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from '../core/errors.ts'
 import { createClientHost, type ClientHost } from '../core/client-host.ts'
-import { decodeKvResult, encodeKvCommand, type KvCommand, type KvResult } from '../core/kv.ts'
+import { createGroupClient } from '../core/groups/group-client.ts'
+import { createKvStore, decodeKvResult, encodeKvCommand, type KvCommand, type KvResult } from '../core/kv.ts'
 import { createRng } from '../core/random.ts'
 import { realRuntime } from '../core/runtime.ts'
 import { MAX_SESSIONS_PER_CLIENT } from '../core/sessions.ts'
@@ -17,6 +18,7 @@ import { signatureScheme } from '../core/signers/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../net/libp2p/index.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { clusterStack, configPath, loadClusterConfig, type ClusterConfig } from './config.ts'
+import { resolveGroups } from './groups-config.ts'
 import { readKeyFile } from './keys.ts'
 import { addressBookOf } from './node.ts'
 
@@ -69,11 +71,10 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
     id: entry.id, privateKey: key.privateKey, peers: addressBookOf(config), maxFrameBytes: config.maxFrameBytes, listen: [],
     stack: clusterStack(config),
   })
-  const client: ClientHost = createClientHost({
+  const common = {
     descriptor: protocol,
     id: entry.id,
-    replicas: options.replicas ?? config.replicas.map(r => r.id),
-    protocolOptions,
+    protocolOptions: config.protocolOptions,
     transport,
     runtime: realRuntime,
     rng: createRng(randomBytes(8).toString('hex')),
@@ -83,7 +84,24 @@ export async function createClient(options: ClientOptions): Promise<ConsensusCli
     // start from the wall clock in microseconds.
     lastSeq: Date.now() * 1000,
     sessions: maxInFlight,
-  })
+  }
+  let client: Pick<ClientHost, 'submitAsync' | 'close'>
+  if (config.groups !== undefined) {
+    // A sharded cluster: each command goes to the group whose range holds its key, over the same connections
+    // (maxInFlight then bounds the requests in flight per group).
+    if (options.replicas !== undefined) throw new ConfigError('replicas', 'cannot limit the replicas of a cluster with groups (each group has its own)')
+    const { ranges, placements } = resolveGroups(config.groups, config.replicas.map(r => r.id), protocol)
+    const kv = createKvStore()
+    client = createGroupClient({
+      ...common, placements, ranges, endOfTurn: fn => { setImmediate(fn) }, keysOf: op => kv.keysOf(op),
+    })
+  } else {
+    client = createClientHost({
+      ...common,
+      replicas: options.replicas ?? config.replicas.map(r => r.id),
+      protocolOptions,
+    })
+  }
   const defaultTimeout = options.timeoutMs ?? 5000
   const run = async (command: KvCommand, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<KvResult> => {
     const bytes = await client.submitAsync(encodeKvCommand(command), command.type === 'get', o.timeoutMs ?? defaultTimeout, o.signal)

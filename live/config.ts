@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.ts'
 import { resolveSnapshotInterval } from '../core/host.ts'
 import { FSYNC_POLICIES } from '../core/storage/file-storage.ts'
 import { getProtocol, protocols } from '../protocols/index.ts'
+import { groupsSchema, resolveGroups } from './groups-config.ts'
 import { DISSEMINATIONS } from '../net/libp2p/dissemination.ts'
 import { ADDRESS_PATTERNS, ENCRYPTERS, MUXERS, resolveStack, stackName, TRANSPORTS } from '../net/libp2p/stack.ts'
 import type { Libp2pStack } from '../net/libp2p/stack.ts'
@@ -66,6 +67,8 @@ export const clusterConfigSchema = z.object({
   clients: z.array(clientSchema).default([]),
   /** Folder for per-node admin sockets and pid files, relative to the config file's folder. */
   runDir: z.string().default('run'),
+  /** Many consensus groups over these replicas (live/groups-config.ts); omitted: one group of every replica. */
+  groups: groupsSchema.optional(),
 }).strict()
 
 /** Where a replica's metrics endpoint binds when its config gives a port but no host. */
@@ -136,6 +139,11 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     throw e
   }
   resolveSnapshotInterval(protocol, options, c.snapshotInterval, 1000)
+  if (c.groups !== undefined) {
+    resolveGroups(c.groups, c.replicas.map(r => r.id), protocol)
+    const withMetrics = c.replicas.findIndex(r => r.metricsPort !== undefined)
+    if (withMetrics >= 0) throw new ConfigError(`replicas[${withMetrics}].metricsPort`, 'the metrics endpoint does not support groups yet; omit metricsPort or groups')
+  }
   return { ...c, baseDir }
 }
 

@@ -10,6 +10,7 @@ import { getProtocol } from '../protocols/index.ts'
 import type { Dissemination } from '../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, listenAddress, stackParts, type Libp2pStack } from '../net/libp2p/stack.ts'
 import { validateClusterConfig, type ClusterConfig } from './config.ts'
+import { evenKeySpaceRanges } from './groups-config.ts'
 import { newKeyPair, toHex, writeKeyFile } from './keys.ts'
 
 export interface InitOptions {
@@ -27,6 +28,11 @@ export interface InitOptions {
   readonly signer?: 'tweetnacl' | 'node'
   readonly protocolOptions?: Record<string, unknown>
   readonly tickMs?: number
+  /**
+   * Many consensus groups (live/groups-config.ts): `count` groups of `replication` replicas (default all), split
+   * points an even split of the key space `k0..k<keys-1>` (default 1000 keys).
+   */
+  readonly groups?: { readonly count: number; readonly replication?: number; readonly keys?: number }
   /** The libp2p stack (default tcp+noise+yamux); a QUIC cluster's ports are UDP ports. */
   readonly stack?: Libp2pStack
   readonly dissemination?: Dissemination
@@ -47,6 +53,12 @@ export function initCluster(o: InitOptions): ClusterConfig {
   }
   const hostOf = (id: number) => o.hosts?.[id] ?? '127.0.0.1'
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort + o.n > 65535) throw new ConfigError('basePort', `must leave room for ${o.n} ports between 1024 and 65535, got ${basePort}`)
+  // Split points first: a bad group count is refused before any file is written.
+  const groups = o.groups === undefined ? undefined : {
+    count: o.groups.count,
+    ...(o.groups.replication !== undefined ? { replication: o.groups.replication } : {}),
+    ranges: evenKeySpaceRanges(o.groups.count, o.groups.keys),
+  }
   if (existsSync(o.dir) && readdirSync(o.dir).length > 0) throw new ConfigError('dir', `${o.dir} exists and is not empty; choose a new folder`)
   mkdirSync(join(o.dir, 'keys'), { recursive: true, mode: 0o700 })
   const replicas = []
@@ -78,6 +90,7 @@ export function initCluster(o: InitOptions): ClusterConfig {
     replicas,
     clients,
     runDir: 'run',
+    ...(groups !== undefined ? { groups } : {}),
   }
   const config = validateClusterConfig(raw, o.dir)
   writeFileSync(join(o.dir, 'cluster.json'), JSON.stringify(raw, null, 2) + '\n')

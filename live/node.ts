@@ -27,6 +27,7 @@ import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
 import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
 import { createNodeMetrics, startMetricsServer } from './metrics.ts'
+import { createGroupedReplica, type GroupedReplica } from './grouped-node.ts'
 import { fromHex, readKeyFile } from './keys.ts'
 
 export interface NodeOptions {
@@ -53,6 +54,8 @@ export interface NodeStatus extends HostStatus {
   readonly stateDigest: string | null
   /** Frames this replica's transport received and decoded (replicas' and clients'). */
   readonly framesReceived: number
+  /** Log fsyncs of the replica's storage so far (bench live: fsyncs per op). */
+  readonly fsyncs: number
   /** What gossip dissemination did (published, copies on the wire, delivered, refused); null when broadcasts go direct. */
   readonly gossip: GossipCounters | null
   /** Signatures made and checked by this replica since it started, and the time spent in them. */
@@ -68,11 +71,16 @@ export interface StateDigest {
 
 export interface ConsensusNode {
   readonly id: NodeId
+  /** The replica's host; with groups, the host of the lowest-numbered group this replica hosts (all: `groups`). */
   readonly host: ReplicaHost
   readonly transport: Libp2pTransport
-  readonly storage: FileStorage
+  /** With groups: null (the groups' shared storage is `groups.storage`). */
+  readonly storage: FileStorage | null
+  /** The config has a `groups` section: the replica's groups (live/grouped-node.ts); else null. */
+  readonly groups: GroupedReplica | null
   /** The Prometheus registry when the config gives this replica a metricsPort, else null. */
   readonly metrics: Registry | null
+  /** With groups: the lowest group's (every group's: `groups.status()`, as the admin socket answers). */
   status(): NodeStatus
   close(): Promise<void>
 }
@@ -105,6 +113,33 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     throw new ConfigError(`replicas[${me.id}].keyFile`, `${me.keyFile} does not hold the key whose public key the config lists`)
   }
   const protocol = getProtocol(config.protocol)
+  if (config.groups !== undefined) {
+    const grouped = await createGroupedReplica({
+      config, id: me.id, key, protocol, addressBook: addressBookOf(config), publicKeyOf: publicKeyLookup(config),
+      adminSocket: options.admin === false ? null : adminSocketPath(config, me.id),
+      ...(options.libp2p !== undefined ? { libp2p: options.libp2p } : {}),
+    })
+    options.signal?.addEventListener('abort', () => { void grouped.close() }, { once: true })
+    const first = [...grouped.groups.hosts].sort(([a], [b]) => a - b)[0]
+    if (first === undefined) {
+      await grouped.close()
+      throw new ConfigError('groups', `replica ${me.id} hosts no group (more replicas than groups × replication)`)
+    }
+    return {
+      id: me.id, host: first[1], transport: grouped.transport, storage: null, groups: grouped, metrics: null,
+      // The lowest group's status in the one-group shape; every group's: groups.status() (the admin socket's).
+      status: () => ({
+        ...first[1].status(), protocol: protocol.name, peers: config.replicas.map(r => r.id).filter(id => id !== me.id),
+        blocked: [], messagesSent: grouped.transport.stats.snapshot(), framesRejected: { ...grouped.transport.rejected },
+        foreignSessionRequests: first[1].foreignSessionRequests, stateDigest: first[1].replica.stateDigest?.() ?? null,
+        framesReceived: grouped.transport.received.frames, fsyncs: grouped.storage.stats.fsyncs,
+        gossip: grouped.transport.gossip === null ? null : { ...grouped.transport.gossip },
+        // Not timed with groups yet.
+        signatures: { signs: 0, verifies: 0, ms: 0 },
+      }),
+      close: grouped.close,
+    }
+  }
   const protocolOptions = protocol.parseOptions(config.protocolOptions, config.replicas.length)
   const scheme = signatureScheme(config.signer as 'node' | 'tweetnacl')
   const log = createLogger(`consensus:node:${me.id}`)
@@ -176,6 +211,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     foreignSessionRequests: host.foreignSessionRequests,
     stateDigest: host.replica.stateDigest?.() ?? null,
     framesReceived: transport.received.frames,
+    fsyncs: storage.stats.fsyncs,
     gossip: transport.gossip === null ? null : { ...transport.gossip },
     signatures: signatures.time(),
   })
@@ -217,5 +253,5 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     storage.close()
   }
   options.signal?.addEventListener('abort', () => { void close() }, { once: true })
-  return { id: me.id, host, transport, storage, metrics: metrics?.registry ?? null, status, close }
+  return { id: me.id, host, transport, storage, groups: null, metrics: metrics?.registry ?? null, status, close }
 }

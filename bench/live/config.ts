@@ -46,6 +46,11 @@ export interface LiveBenchConfig {
   readonly loadProcesses: number
   /** A production system measured in the same run with the same workload (etcd-baseline.ts); null: none. */
   readonly baseline: LiveBaseline | null
+  /**
+   * Consensus groups per cluster (multi-process form): the key space k0..k<keys-1> split evenly over that many groups,
+   * every replica process in every group. 1: one group, no `groups` section (today's cluster).
+   */
+  readonly groups: readonly number[]
   /** libp2p stacks every protocol is measured on (net/libp2p/stack.ts), each next to the bare echo on that stack. */
   readonly stacks: readonly Libp2pStack[]
   /** How replicas' broadcasts travel: direct streams, a gossipsub topic, or both side by side. */
@@ -73,6 +78,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   forms: ['multi-process'],
   loadProcesses: 1,
   baseline: null,
+  groups: [1],
   stacks: [DEFAULT_STACK],
   disseminations: ['direct'],
 }
@@ -82,6 +88,9 @@ export const MAX_LOAD_PROCESSES = 16
 
 /** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
 export const MAX_LIVE_CLIENTS = 1024
+
+/** Groups one bench cluster may have (each is a replica host in every replica process). */
+export const MAX_LIVE_GROUPS = 1024
 
 /** Flag values as commander gives them (strings). */
 export interface LiveBenchFlags {
@@ -105,6 +114,7 @@ export interface LiveBenchFlags {
   forms?: string
   loadProcesses?: string
   baseline?: string
+  groups?: string
   stack?: string
   dissemination?: string
 }
@@ -159,7 +169,7 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
     problems.push(`--fsync[${i}]: expected one of ${FSYNC_POLICIES.join(', ')}, got "${p}"`)
     return undefined
   }, d.fsync)
-  const config: LiveBenchConfig = {
+  const config: Omit<LiveBenchConfig, 'groups'> = {
     protocols,
     clients,
     clientNodes: flags.clientNodes === undefined ? null : (int('--client-nodes', 1, MAX_LIVE_CLIENTS)(flags.clientNodes.trim()) ?? null),
@@ -203,10 +213,17 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
   if (config.baseline !== null && (config.stacks.length > 1 || config.disseminations.length > 1)) {
     problems.push('--baseline: etcd is paired with one stack and dissemination; measure stacks in a run of their own')
   }
+  const groups = list('--groups', flags.groups, int('--groups', 1, MAX_LIVE_GROUPS), d.groups)
+  if (groups.some(g => g > 1)) {
+    if (config.forms.includes('in-process')) problems.push('--groups: more than one group needs the multi-process form only (drop --in-process / in-process from --forms)')
+    if (config.baseline !== null) problems.push('--groups: the etcd baseline is measured for one group only; give --baseline none')
+    const most = Math.max(...groups)
+    if (most > config.keys) problems.push(`--groups: ${most} groups need at least as many --keys to split, got ${config.keys}`)
+  }
   if (flags.inProcess === true && flags.forms !== undefined) problems.push('--in-process: means --forms in-process; give one of the two')
   if (!config.forms.includes('multi-process') && config.loadProcesses > 1) {
     problems.push('--load-processes: load processes need the multi-process form (drop --in-process)')
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)
-  return config
+  return { ...config, groups }
 }

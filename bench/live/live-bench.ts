@@ -47,6 +47,8 @@ export interface LiveMedians {
   readonly signatureCpuShare: number | null
   readonly timeouts: number
   readonly ops: number
+  /** Log fsyncs of all replicas per committed op (null: not read, the in-process form). */
+  readonly fsyncsPerOp: number | null
 }
 
 /** What gossip did during one run's measurements (all its samples, warm-ups included), summed over the replicas. */
@@ -77,6 +79,10 @@ export interface LiveRun {
   readonly fsync: FsyncPolicy
   /** Outstanding operations (closed-loop callers). */
   readonly clients: number
+  /** Consensus groups on the replica processes (1: one group, no `groups` section). */
+  readonly groups: number
+  /** Replica processes' resident memory at the window's end, summed, per group hosted (median over samples). */
+  readonly rssPerGroupBytes: number | null
   /** libp2p client nodes carrying them (each pipelining clients / clientNodes calls). */
   readonly clientNodes: number
   /** Wall-clock ms for the client nodes this measurement added to connect (their first writes; excluded). */
@@ -148,7 +154,15 @@ function medians(samples: readonly LiveMeasurement[]): LiveMedians {
     signatureCpuShare: samples.some(s => s.figures.signatureCpuShare === null) ? null : m(s => s.figures.signatureCpuShare!),
     timeouts: m(s => s.figures.timeouts),
     ops: m(s => s.figures.ops),
+    fsyncsPerOp: samples.every(s => s.fsyncs != null && s.figures.ops > 0) ? m(s => s.fsyncs! / s.figures.ops) : null,
   }
+}
+
+/** Replica RSS summed over processes, per group hosted (each replica hosts every group in the bench). */
+function rssPerGroup(processes: readonly ProcessFigures[], groups: number, n: number): number | null {
+  const replicas = processes.filter(p => p.role === 'replica')
+  if (replicas.length === 0 || replicas.some(p => p.rssBytes === null)) return null
+  return Math.round(replicas.reduce((s, p) => s + p.rssBytes!, 0) / (groups * n))
 }
 
 /** Each process's figures: the median of every figure over the samples (null when no sample has it). */
@@ -192,7 +206,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * config.forms.length * clientCounts.length * config.repeat *
+  const total = config.protocols.length * config.fsync.length * config.forms.length * config.groups.length * clientCounts.length * config.repeat *
     config.stacks.length * config.disseminations.length + etcdMeasurementsPlanned(config)
   let done = 0
   const echoOn = async (stack: Libp2pStack): Promise<EchoFigures> => {
@@ -224,11 +238,12 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
     const n = liveClusterSize(protocol)
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
-    for (const stack of config.stacks) for (const dissemination of config.disseminations) for (const fsync of config.fsync) for (const form of config.forms) {
+    for (const stack of config.stacks) for (const dissemination of config.disseminations) for (const fsync of config.fsync) for (const form of config.forms)
+    for (const groups of config.groups) {
       const stackLabel = stackName(stack)
       const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '') +
         (config.stacks.length > 1 || stackLabel !== stackName(DEFAULT_STACK) ? ` ${stackLabel}` : '') +
-        (config.disseminations.length > 1 || dissemination !== 'direct' ? ` ${dissemination}` : '')
+        (config.disseminations.length > 1 || dissemination !== 'direct' ? ` ${dissemination}` : '') + (groups > 1 ? ` groups=${groups}` : '')
       hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
         : `${n} replica processes and ${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`}` })
       const cluster = await startLiveTarget(protocol, {
@@ -238,6 +253,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
         ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
         // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
         snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
+        ...(groups > 1 ? { groups, groupKeys: config.keys } : {}),
         stack, dissemination,
       })
       try {
@@ -261,15 +277,17 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
           }
           const gossipAfter = await cluster.gossip()
           const run: LiveRun = {
-            id: `${name}/n${n}/fsync-${fsync}/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') + (form === 'in-process' ? '/in-process' : '') +
+            id: `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') +
+              (form === 'in-process' ? '/in-process' : '') +
               (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : ''),
             stack: stackLabel, dissemination,
             gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
-            form, protocol: name, n, fsync, clients,
+            form, protocol: name, n, fsync, clients, groups,
             clientNodes: nodes,
             connectMs: Math.round(connectMs), samples, median: medians(samples),
             agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
             processes: processMedians(samples),
+            rssPerGroupBytes: rssPerGroup(processMedians(samples), groups, n),
           }
           runs.push(run)
           etcd?.pairWith(run)

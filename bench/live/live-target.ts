@@ -47,6 +47,7 @@ export interface LiveTarget {
 
 export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOptions): Promise<LiveTarget> {
   if (o.form === 'in-process') {
+    if (o.groups !== undefined && o.groups > 1) throw new Error('groups are measured in the multi-process form only')
     const cluster = await startLoopbackCluster(o)
     return {
       form: o.form, n: o.n, startMs: cluster.startMs,
@@ -63,6 +64,8 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.groups !== undefined ? { groups: o.groups } : {}),
+    ...(o.groupKeys !== undefined ? { groupKeys: o.groupKeys } : {}),
     ...(o.stack !== undefined ? { stack: o.stack } : {}),
     ...(o.dissemination !== undefined ? { dissemination: o.dissemination } : {}),
   }), startLoadGenerators(o.loadProcesses)])

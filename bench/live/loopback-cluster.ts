@@ -38,6 +38,12 @@ export interface LoopbackClusterOptions {
   readonly requestTimeoutMs?: number
   /** Calls each client node keeps in flight (createClient's maxInFlight; default its default). */
   readonly maxInFlight?: number
+  /**
+   * Consensus groups sharding the key space (cluster.json `groups`, every replica in every group, split points over
+   * the workload's keys k0..k<groupKeys-1>); omitted or 1: one group, no `groups` section. Multi-process form only.
+   */
+  readonly groups?: number
+  readonly groupKeys?: number
   /** The libp2p stack of every node (default tcp+noise+yamux). */
   readonly stack?: Libp2pStack
   /** How replicas' broadcasts travel (default direct). */

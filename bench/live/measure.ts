@@ -27,6 +27,8 @@ export interface LiveMeasurement {
   readonly agreement: Agreement
   /** Per replica (and load generator, or the one shared process): CPU, memory, messages per op in the window. */
   readonly processes: readonly ProcessFigures[]
+  /** Log fsyncs of every replica in the window (multi-process form; null: not read). */
+  readonly fsyncs?: number | null
 }
 
 function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {

@@ -18,6 +18,7 @@ import type { NodeId } from '../../core/types.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
+import type { GroupedNodeStatus } from '../../live/grouped-node.ts'
 import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/node.ts'
 import { alive, logFile, startReplicaProcess } from '../../live/processes.ts'
 import { freeLoopbackPorts, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
@@ -35,6 +36,8 @@ export interface ReplicaCounters {
   /** Replica-to-replica messages sent, by type (the transport's 'protocol' channel). */
   readonly protocolSent: Map<string, TypeCount>
   readonly framesReceived: number
+  /** Log fsyncs of the replica's storage so far (all its groups). */
+  readonly fsyncs: number
   /** Gossip dissemination's counters (null: broadcasts go direct). */
   readonly gossip: GossipCounters | null
   /** Milliseconds this replica has spent signing and verifying since it started. */
@@ -105,6 +108,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       protocol: o.protocol, n: o.n, dir: join(dir, 'cluster'), ports: await freeLoopbackPorts(o.n, portKind(o.stack ?? DEFAULT_STACK)),
       clients: o.clients, fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
       stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
+      ...(o.groups !== undefined && o.groups > 1 ? { groups: { count: o.groups, ...(o.groupKeys !== undefined ? { keys: o.groupKeys } : {}) } } : {}),
     })
     if (o.snapshotInterval !== undefined) {
       const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
@@ -123,12 +127,15 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     const startMs = performance.now() - started
 
     const counters = async (): Promise<ReplicaCounters[]> => Promise.all(c.replicas.map(async r => {
-      const s = await adminRequest(adminSocketPath(c, r.id), { cmd: 'status' }) as NodeStatus
+      const s = await adminRequest(adminSocketPath(c, r.id), { cmd: 'status' }) as NodeStatus | GroupedNodeStatus
       const protocolSent = new Map<string, TypeCount>()
-      for (const [key, count] of Object.entries(s.messagesSent)) {
+      // With groups, the groups' own protocol messages (what the theory counts), not the coalesced wire frames.
+      const sent = 'groupMessagesSent' in s ? s.groupMessagesSent : s.messagesSent
+      for (const [key, count] of Object.entries(sent)) {
         if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
       }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived, gossip: s.gossip, signatureMs: s.signatures.ms }
+      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null,
+        signatureMs: 'signatures' in s ? s.signatures.ms : 0 }
     }))
 
     const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {

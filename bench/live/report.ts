@@ -44,6 +44,27 @@ function formColumn(r: LiveResults): { header: string[]; cell: (x: LiveRun) => s
   return r.forms.length > 1 ? { header: ['form'], cell: x => [x.form] } : { header: [], cell: () => [] }
 }
 
+/** With more than one group count in a run, tables get a 'groups' column (else nothing changes). */
+function groupsColumn(r: LiveResults): { header: string[]; cell: (x: LiveRun) => string[] } {
+  return r.runs.some(x => x.groups > 1) ? { header: ['groups'], cell: x => [String(x.groups)] } : { header: [], cell: () => [] }
+}
+
+/**
+ * Sharded runs (--groups): per measurement the throughput, latency, fsyncs of all replicas per committed op (one
+ * group: group commit within the group; many: one shared log per replica, so the figure should not grow with the
+ * groups) and the replicas' resident memory per group hosted. Empty unless a run had more than one group.
+ */
+export function groupRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  if (!r.runs.some(x => x.groups > 1)) return { header: [], rows: [] }
+  return {
+    header: ['protocol', 'fsync', 'n', 'groups', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'fsyncs/op', 'rss KB/group', 'timeouts', 'agreement'],
+    rows: r.runs.map(x => [x.protocol, x.fsync, String(x.n), String(x.groups), String(x.clients), fmt(x.median.throughput, 0),
+      lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2),
+      x.median.fsyncsPerOp === null ? '-' : fmt(x.median.fsyncsPerOp, 3),
+      x.rssPerGroupBytes === null ? '-' : fmt(x.rssPerGroupBytes / 1024, 0), fmt(x.median.timeouts, 0), x.agreement]),
+  }
+}
+
 /** Single-client commit latency next to the echo floor. */
 export function latencyRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const single = r.runs.filter(x => x.clients === 1)
@@ -58,14 +79,15 @@ export function latencyRows(r: LiveResults): { header: string[]; rows: string[][
 /** Throughput: one row per protocol and fsync policy, one column per client count. */
 export function throughputRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const counts = [...new Set(r.runs.map(x => x.clients))].sort((a, b) => a - b)
-  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}`))]
+  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}\u0000${x.groups}`))]
   const f = formColumn(r)
+  const g = groupsColumn(r)
   return {
-    header: ['protocol', 'fsync', ...f.header, 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
+    header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
     rows: keys.map(k => {
-      const [protocol, fsync, form] = k.split('\u0000') as [string, string, string]
-      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form)
-      return [protocol, fsync, ...f.cell(of[0]!), String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
+      const [protocol, fsync, form, groups] = k.split('\u0000') as [string, string, string, string]
+      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form && String(x.groups) === groups)
+      return [protocol, fsync, ...f.cell(of[0]!), ...g.cell(of[0]!), String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
     }),
   }
 }
@@ -73,10 +95,11 @@ export function throughputRows(r: LiveResults): { header: string[]; rows: string
 /** Every measurement. */
 export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const f = formColumn(r)
+  const g = groupsColumn(r)
   return {
-    header: ['protocol', 'fsync', ...f.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+    header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
       'timeouts', 'cpu us/op', 'sig % cpu', 'connect ms', 'agreement'],
-    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), ...g.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
       percent(x.median.signatureCpuShare ?? null), fmt(x.connectMs, 0), x.agreement]),
@@ -169,6 +192,8 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
     lines.push('Stacks per protocol:', formatTable(st.header, st.rows), '')
   }
   lines.push('All measurements:', formatTable(d.header, d.rows), '')
+  const g = groupRows(r)
+  if (g.rows.length > 0) lines.push('Groups (fsyncs/op: all replicas\' log fsyncs per committed op; rss: replica processes\' RSS per group hosted):', formatTable(g.header, g.rows), '')
   const p = processRows(r)
   if (p.rows.length > 0) lines.push('Per process (CPU in the measured window, RSS at its end):', formatTable(p.header, p.rows), '')
   for (const x of r.runs.filter(x => x.agreement === 'diverged')) lines.push(`REPLICAS DIVERGED in ${x.id}`)
@@ -206,6 +231,12 @@ export function liveMarkdown(r: LiveResults): string {
   }
   const d = detailRows(r)
   out.push('## All measurements', '', markdownTable(d.header, d.rows), '')
+  const g = groupRows(r)
+  if (g.rows.length > 0) {
+    out.push('## Groups', '', markdownTable(g.header, g.rows), '', '`fsyncs/op`: log fsyncs of every replica in the window per ' +
+      'committed operation (the groups of a replica share its log); `rss KB/group`: the replica processes\' resident memory at ' +
+      'the window\'s end, summed, per group each hosts.', '')
+  }
   const p = processRows(r)
   if (p.rows.length > 0) out.push('## Per process', '', markdownTable(p.header, p.rows), '')
   out.push('`msgs/op`: replica-to-replica messages per completed operation, counted at the libp2p transports of the replicas ' +
@@ -228,13 +259,14 @@ function cell(v: string | number): string {
 export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
-    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'signature_cpu_share', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'form', 'stack',
-    'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
+    'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'signature_cpu_share', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups',
+    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
     x.median.cpuUsPerOp, x.median.signatureCpuShare ?? '', x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms,
-    r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms, x.form, x.stack, x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
+    r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack,
+    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

@@ -22,6 +22,8 @@ export interface GroupClientOptions extends GroupWiring {
   readonly ranges: RangeMap
   /** Requests in flight at once per group (ClientHostOptions.sessions; default 1). */
   readonly sessions?: number
+  /** ClientHostOptions.lastSeq: live clients start their sequence numbers from the clock, as one group's do. */
+  readonly lastSeq?: number
   /** The keys a command touches (StateMachine.keysOf). */
   readonly keysOf: (op: Uint8Array) => readonly string[]
 }
@@ -80,6 +82,7 @@ export class GroupClient {
       transport: this.mux.transportFor(group), runtime: this.o.runtime, rng: this.o.rng.fork(`group-${group}`),
       signer: this.o.signer, tickMs: this.o.tickMs, preferredReplica: p.preferredLeader, silentReplicas: this.silentReplicas,
       ...(this.o.sessions !== undefined ? { sessions: this.o.sessions } : {}),
+      ...(this.o.lastSeq !== undefined ? { lastSeq: this.o.lastSeq } : {}),
     })
     this.hosts.set(group, host)
     return host
