@@ -117,8 +117,6 @@ export class PbftReplica implements Replica<PbftMessage> {
   private currentNewView: NewView | null = null
   private readonly lastViewHelpAt = new Map<NodeId, number>()
   private viewChangeSentAt = 0
-  /** When the current view change started (the stalled-view-change rule in tick() measures from here). */
-  private viewChangeStartedAt = 0
 
   /** Tick of the last execution (or state transfer): a replica that stops progressing asks a peer for help. */
   private progressAt = 0
@@ -686,7 +684,6 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.inViewChange = true
     this.successiveViewChanges++
     this.viewChangeDeadline = null
-    this.viewChangeStartedAt = this.now
     this.queue = []
     this.queuedKeys.clear()
     this.orderedKeys.clear()
@@ -771,23 +768,6 @@ export class PbftReplica implements Replica<PbftMessage> {
       this.startViewChange(smallest, `${senders} replicas asked for views from ${smallest} on`)
       moved = true
     }
-  }
-
-  /**
-   * A view change that gathers no quorum for a whole (backed-off) view-change timeout, while another replica asks for a
-   * higher view: join the smallest such view. Without this, replicas split between two views wait for each other for
-   * ever: with one replica down for good, two correct replicas asking for v and one for v + 1 give neither view its
-   * 2f+1, and the f+1 rule (joinHigherView) cannot fire either (soak seed 13, n = 4). Moving to a higher view is always
-   * safe; taking the smallest one asked for means a faulty replica asking for a far view cannot drag anyone past the
-   * view a correct one asks for.
-   */
-  private followStalledViewChange(): void {
-    let smallest = Number.POSITIVE_INFINITY
-    for (const [id, byView] of this.viewChanges) {
-      if (id === this.id) continue
-      for (const view of byView.keys()) if (view > this.view && view < smallest) smallest = view
-    }
-    if (smallest !== Number.POSITIVE_INFINITY) this.startViewChange(smallest, `no quorum for view ${this.view} in time; a replica asks for ${smallest}`)
   }
 
   /**
@@ -903,9 +883,7 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.checkHostSnapshots()
     if (this.inViewChange) {
       if (this.viewChangeDeadline !== null && this.now >= this.viewChangeDeadline) this.startViewChange(this.view + 1, 'no new-view in time')
-      else if (this.viewChangeDeadline === null && this.now - this.viewChangeStartedAt >= this.backoff(this.o.viewChangeTicks, this.successiveViewChanges)) {
-        this.followStalledViewChange()
-      } else if (this.now - this.viewChangeSentAt >= this.o.retransmitTicks && this.ownViewChange !== undefined) {
+      else if (this.now - this.viewChangeSentAt >= this.o.retransmitTicks && this.ownViewChange !== undefined) {
         // VIEW-CHANGE messages may be lost: repeat ours until the view changes.
         this.viewChangeSentAt = this.now
         this.broadcast(this.ownViewChange)

@@ -41,28 +41,12 @@ describe('PBFT view-change liveness (paper 4.5.2)', () => {
     r.receive(3, viewChange(3, 2))
     take()
     expect(r.status()).toMatchObject({ role: 'view-change', epoch: 1 }) // 2 = f+1 senders: the smallest of 1 and 2
-    // Only 2 of the 2f+1 = 3 VIEW-CHANGEs for view 1 (ours and 2's; 3 asked for 2): no view-change timer.
-    tick(TIMING.viewChangeTicks - 1)
+    // Only 2 of the 2f+1 = 3 VIEW-CHANGEs for view 1 (ours and 2's; 3 asked for 2): no timer, no move however long.
+    tick(200)
     expect(r.status().epoch).toBe(1)
     r.receive(1, viewChange(1, 1)) // the quorum for view 1 is in: the timer runs (view 1's primary, 1, stays silent)
     tick(TIMING.viewChangeTicks * 2 + 1)
     expect(r.status().epoch).toBeGreaterThanOrEqual(2)
-  })
-
-  it('a view change stalled without a quorum for a whole timeout follows the smallest higher view another asks for', () => {
-    const { r, viewChange, take, tick } = setup()
-    r.receive(2, viewChange(2, 1))
-    r.receive(3, viewChange(3, 2))
-    take()
-    expect(r.status()).toMatchObject({ role: 'view-change', epoch: 1 })
-    // Views 1 (0 and 2) and 2 (3) each lack 2f+1, and no view has f+1 others: without the rule both sides wait for ever.
-    tick(TIMING.viewChangeTicks - 1)
-    expect(r.status().epoch).toBe(1)
-    tick(TIMING.viewChangeTicks * 8)
-    expect(r.status()).toMatchObject({ role: 'view-change', epoch: 2 })
-    // Nobody asks for anything higher: it stays, however long.
-    tick(TIMING.viewChangeTicks * 40)
-    expect(r.status().epoch).toBe(2)
   })
 
   it('a faulty replica asking for a far-future view drags nobody there', () => {
