@@ -19,6 +19,7 @@ import { validateLatency, validateTopology, type LatencyDistribution, type Regio
 import { chargedSigner, chargedVerifier, validateCpuModel, type CpuModel } from './cpu.ts'
 import { SimNetwork } from './network.ts'
 import { injectNetworkFault } from './network-faults.ts'
+import { injectNodeFault, isNodeFault } from './node-faults.ts'
 import { ConflictOrderCheck } from './conflict-order.ts'
 import { AgreementCheck } from './agreement-check.ts'
 import { conflictKeysFunction } from '../../core/conflicts.ts'
@@ -467,55 +468,14 @@ export class SimCluster {
       if (ref === 'all') return null
       return ref
     }
-    const restarted = (id: NodeId): string => this.restart(id) ? `restarted ${id}` : `${id} refused its storage: ${this.refused.get(id)}`
+    if (isNodeFault(action)) {
+      return injectNodeFault({
+        crashedAt: this.crashedAt, pausedAt: this.pausedAt, refused: this.refused, isUp: id => this.isUp(id),
+        up: () => this.upReplicas, crash: id => this.crash(id), restart: id => this.restart(id),
+        pause: id => this.pause(id), resume: id => this.resume(id),
+      }, action, resolve, maxCrashed, 'replica')
+    }
     switch (action.kind) {
-      case 'crash': {
-        const id = resolve(action.node)
-        if (id === null) return 'skipped: no such replica now'
-        if (!this.isUp(id)) return `skipped: replica ${id} is already down`
-        // Refused replicas stay down for good and count against the budget.
-        const down = this.crashedAt.size + this.refused.size
-        if (down >= maxCrashed) return `skipped: ${down} replicas already down (max ${maxCrashed})`
-        this.crash(id)
-        return `crashed ${id}`
-      }
-      case 'restart': {
-        const id = resolve(action.node)
-        if (id === null || this.isUp(id) || this.refused.has(id)) return 'skipped: nothing to restart'
-        return restarted(id)
-      }
-      case 'restart-all': {
-        const down = [...this.crashedAt.keys()].sort((a, b) => a - b)
-        if (down.length === 0) return 'nothing down'
-        const refused = down.filter(id => !this.restart(id))
-        const started = down.filter(id => !refused.includes(id))
-        // Reasons stay in `refused` (and the report): the outcome names replicas only, so tools can read it.
-        return [started.length > 0 ? `restarted ${started.join(', ')}` : '', refused.length > 0 ? `${refused.join(', ')} refused its storage` : '']
-          .filter(x => x !== '').join('; ')
-      }
-      case 'crash-all': {
-        // An outage beyond f: every replica loses power; recovery must come from storage alone.
-        const up = this.upReplicas.sort((a, b) => a - b)
-        for (const id of up) this.crash(id)
-        return up.length === 0 ? 'nothing up' : `crashed ${up.join(', ')}`
-      }
-      case 'pause': {
-        const id = resolve(action.node)
-        if (id === null || !this.isUp(id) || this.isPaused(id)) return 'skipped: no running replica to pause'
-        this.pause(id)
-        return `paused ${id}`
-      }
-      case 'resume': {
-        if (action.node === 'all') {
-          const paused = [...this.pausedAt.keys()].sort((a, b) => a - b)
-          for (const id of paused) this.resume(id)
-          return paused.length === 0 ? 'nothing paused' : `resumed ${paused.join(', ')}`
-        }
-        const id = resolve(action.node)
-        if (id === null || !this.isPaused(id)) return 'skipped: nothing paused'
-        this.resume(id)
-        return `resumed ${id}`
-      }
       case 'clock': {
         if (action.node === 'all') {
           for (const id of this.replicaIds) this.setClockRate(id, this.baseClockRate(id) * action.rate)

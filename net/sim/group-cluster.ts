@@ -35,6 +35,7 @@ import { describeFault, type FaultAction, type NodeRef, type ScheduledFault } fr
 import { validateLatency, type LatencyDistribution } from './latency.ts'
 import { SimNetwork } from './network.ts'
 import { injectNetworkFault, isNetworkFault } from './network-faults.ts'
+import { injectNodeFault, isNodeFault } from './node-faults.ts'
 import { NodeRuntime } from './node-runtime.ts'
 import { Simulator } from './simulator.ts'
 
@@ -372,51 +373,14 @@ export class SimGroupCluster {
       return ref
     }
     if (isNetworkFault(action)) return injectNetworkFault(this.network, action, resolve, () => [...this.nodeIds, ...this.clients.map(c => c.id)])
+    if (isNodeFault(action)) {
+      return injectNodeFault({
+        crashedAt: this.crashedAt, pausedAt: this.pausedAt, refused: this.refused, isUp: id => this.isUp(id),
+        up: () => this.upNodes, crash: id => this.crash(id), restart: id => this.restart(id),
+        pause: id => this.pause(id), resume: id => this.resume(id),
+      }, action, resolve, maxCrashed, 'node')
+    }
     switch (action.kind) {
-      case 'crash': {
-        const id = resolve(action.node)
-        if (id === null) return 'skipped: no such node now'
-        if (!this.isUp(id)) return `skipped: node ${id} is already down`
-        const down = this.crashedAt.size + this.refused.size
-        if (down >= maxCrashed) return `skipped: ${down} nodes already down (max ${maxCrashed})`
-        this.crash(id)
-        return `crashed ${id}`
-      }
-      case 'restart': {
-        const id = resolve(action.node)
-        if (id === null || this.isUp(id) || this.refused.has(id)) return 'skipped: nothing to restart'
-        return this.restart(id) ? `restarted ${id}` : `${id} refused its storage: ${this.refused.get(id)}`
-      }
-      case 'crash-all': {
-        const up = this.upNodes.sort((a, b) => a - b)
-        for (const id of up) this.crash(id)
-        return up.length === 0 ? 'nothing up' : `crashed ${up.join(', ')}`
-      }
-      case 'restart-all': {
-        const down = [...this.crashedAt.keys()].sort((a, b) => a - b)
-        if (down.length === 0) return 'nothing down'
-        const refused = down.filter(id => !this.restart(id))
-        const started = down.filter(id => !refused.includes(id))
-        return [started.length > 0 ? `restarted ${started.join(', ')}` : '', refused.length > 0 ? `${refused.join(', ')} refused its storage` : '']
-          .filter(x => x !== '').join('; ')
-      }
-      case 'pause': {
-        const id = resolve(action.node)
-        if (id === null || !this.isUp(id) || this.pausedAt.has(id)) return 'skipped: no running node to pause'
-        this.pause(id)
-        return `paused ${id}`
-      }
-      case 'resume': {
-        if (action.node === 'all') {
-          const paused = [...this.pausedAt.keys()].sort((a, b) => a - b)
-          for (const id of paused) this.resume(id)
-          return paused.length === 0 ? 'nothing paused' : `resumed ${paused.join(', ')}`
-        }
-        const id = resolve(action.node)
-        if (id === null || !this.pausedAt.has(id)) return 'skipped: nothing paused'
-        this.resume(id)
-        return `resumed ${id}`
-      }
       case 'corrupt': {
         const id = resolve(action.node)
         if (id === null || this.refused.has(id)) return 'skipped: no such node now'
