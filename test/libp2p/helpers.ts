@@ -1,5 +1,4 @@
 /** Shared setup for live libp2p tests: loopback only, free ports, deterministic keys, bounded waits. */
-import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { nodeCryptoScheme } from '../../core/signers/node-crypto.ts'
@@ -10,6 +9,7 @@ import type { PeerAddress, PeerRole } from '../../net/libp2p/address-book.ts'
 import type { Channel } from '../../core/transport.ts'
 import { DEFAULT_STACK, listenAddress, portKind } from '../../net/libp2p/stack.ts'
 import type { Libp2pStack } from '../../net/libp2p/stack.ts'
+import { freeLoopbackPorts } from '../../bench/live/loopback-cluster.ts'
 
 /** Ports the OS just handed out on 127.0.0.1 (all held open together, so they are distinct). */
 export async function freePorts(count: number): Promise<number[]> {
@@ -23,16 +23,9 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports
 }
 
-/** UDP ports the OS just handed out on 127.0.0.1 (for QUIC), held open together as freePorts does. */
-export async function freeUdpPorts(count: number): Promise<number[]> {
-  const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
-    const socket = createSocket('udp4')
-    socket.once('error', reject)
-    socket.bind(0, '127.0.0.1', () => resolve(socket))
-  })))
-  const ports = sockets.map(s => s.address().port)
-  await Promise.all(sockets.map(s => new Promise<void>(resolve => s.close(() => resolve()))))
-  return ports
+/** UDP ports the OS just handed out on 127.0.0.1 (for QUIC): the bench's own helper. */
+export function freeUdpPorts(count: number): Promise<number[]> {
+  return freeLoopbackPorts(count, 'udp')
 }
 
 export interface TestMember {
