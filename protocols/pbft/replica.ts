@@ -86,6 +86,12 @@ export class PbftReplica implements Replica<PbftMessage> {
 
   private view = 0
   private inViewChange = false
+  /**
+   * The last view we worked in (entered with its NEW-VIEW, or view 0): while changing views since, nothing we prepared
+   * has changed, so a VIEW-CHANGE for any view between it and ours says what the one we sent then said (see
+   * viewChangeToHelp). Persisted with the view, since a restart forgets the VIEW-CHANGEs we sent.
+   */
+  private activeView = 0
   private readonly log = new MessageLog()
   private readonly checkpoints: CheckpointTracker
   /** Our own CHECKPOINT messages above the stable checkpoint (retransmitted until it becomes stable). */
@@ -468,8 +474,8 @@ export class PbftReplica implements Replica<PbftMessage> {
   }
 
   private persistView(): void {
-    const w = new BinaryWriter(8)
-    w.uvarint(this.view).bool(this.inViewChange)
+    const w = new BinaryWriter(12)
+    w.uvarint(this.view).bool(this.inViewChange).uvarint(this.activeView)
     this.out.persist({ kind: 'put', key: VIEW_KEY, value: w.finish() })
   }
 
@@ -490,6 +496,9 @@ export class PbftReplica implements Replica<PbftMessage> {
       const r = new BinaryReader(viewRecord, 'PBFT view record')
       this.view = r.uvarint()
       this.inViewChange = r.bool()
+      // Records written before the active view was kept end here: assume we worked in our view (helps nobody to an
+      // older one, which is the safe side).
+      this.activeView = r.remaining > 0 ? r.uvarint() : this.view
       r.end()
     }
     if (rec.snapshot !== null) {
@@ -693,17 +702,7 @@ export class PbftReplica implements Replica<PbftMessage> {
   }
 
   private sendViewChange(): void {
-    const stable = this.checkpoints.stable
-    const prepared = []
-    for (const slot of this.log.sorted()) {
-      // P holds certificates within the watermarks only (receivers refuse a VIEW-CHANGE with any other); a recovered
-      // replica may hold slots above its window (see execute()).
-      if (slot.seq > stable.seq && slot.seq <= this.high && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
-    }
-    const vc = sign(this.signer, {
-      type: 'ViewChange' as const, newView: this.view, stableSeq: stable.seq, checkpointProof: stable.proof,
-      prepared, replica: this.id, signature: EMPTY,
-    })
+    const vc = this.makeViewChange(this.view)
     this.ownViewChanges.set(vc.newView, vc)
     for (const view of this.ownViewChanges.keys()) {
       if (this.ownViewChanges.size <= MAX_OWN_VIEW_CHANGES) break
@@ -712,6 +711,21 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.viewChangeSentAt = this.now
     this.broadcast(vc)
     this.checkViewChangeQuorum()
+  }
+
+  /** Our VIEW-CHANGE for `view`: the stable checkpoint with its proof and the prepared certificates above it (P). */
+  private makeViewChange(view: number): ViewChange {
+    const stable = this.checkpoints.stable
+    const prepared = []
+    for (const slot of this.log.sorted()) {
+      // P holds certificates within the watermarks only (receivers refuse a VIEW-CHANGE with any other); a recovered
+      // replica may hold slots above its window (see execute()).
+      if (slot.seq > stable.seq && slot.seq <= this.high && slot.preparedCertificate !== null) prepared.push(slot.preparedCertificate)
+    }
+    return sign(this.signer, {
+      type: 'ViewChange' as const, newView: view, stableSeq: stable.seq, checkpointProof: stable.proof,
+      prepared, replica: this.id, signature: EMPTY,
+    })
   }
 
   /** Our VIEW-CHANGE for the view we are changing to (repeated until the view changes). */
@@ -783,13 +797,27 @@ export class PbftReplica implements Replica<PbftMessage> {
     if (last !== undefined && this.now - last < this.o.retransmitTicks) return
     const nv = this.currentNewView
     const newView = nv !== null && nv.view >= wanted ? nv : null
-    const forWanted = this.ownViewChanges.get(wanted)
+    const forWanted = this.ownViewChanges.get(wanted) ?? this.viewChangeToHelp(wanted)
     const latest = this.ownViewChange
     if (newView === null && forWanted === undefined && latest === undefined) return
     this.lastViewHelpAt.set(peer, this.now)
     if (newView !== null) this.out.send(peer, newView)
     if (forWanted !== undefined && forWanted !== latest) this.out.send(peer, forWanted)
     if (latest !== undefined) this.out.send(peer, latest)
+  }
+
+  /**
+   * A VIEW-CHANGE for a view we passed through without working in it, when we no longer hold the one we sent (a restart
+   * forgot it, or it aged out). Without it a peer can wait there for good: with one replica down, n = 3f + 1 = 4, two
+   * replicas changing to view v and one that timed out of v into v + 1 and restarted, the two lack the third
+   * VIEW-CHANGE for v that starts their timer, and the f + 1 rule never moves them (regression:
+   * pbft-restart-forgets-view-changes). Safe: since we last worked in a view, below `view`, nothing we prepared changed
+   * (prepares are refused while changing views), so this says what a VIEW-CHANGE for `view` sent at the time said, at
+   * most with a later stable checkpoint, which a quorum proves.
+   */
+  private viewChangeToHelp(view: number): ViewChange | undefined {
+    if (!this.inViewChange || view <= this.activeView || view >= this.view) return undefined
+    return this.makeViewChange(view)
   }
 
   /** A peer is in an older view (it missed the NEW-VIEW, e.g. while crashed): show it the one that started ours. */
@@ -848,6 +876,7 @@ export class PbftReplica implements Replica<PbftMessage> {
   private enterView(nv: NewView, plan: NewViewPlan): void {
     if (this.ctx.log.enabled) this.ctx.log('tick %d: enter view %d', this.now, nv.view)
     this.view = nv.view
+    this.activeView = nv.view
     this.currentNewView = nv
     this.inViewChange = false
     this.viewChangeDeadline = null

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { EMPTY_DURABLE_STATE } from '../../core/storage.ts'
+import { createMemoryStorage } from '../../core/storage/memory-storage.ts'
 import type { NodeId, Outbound } from '../../core/types.ts'
 import type { PbftMessage, ViewChange } from '../../protocols/pbft/messages.ts'
 import { parsePbftOptions } from '../../protocols/pbft/options.ts'
@@ -75,6 +76,41 @@ describe('PBFT view-change liveness (paper 4.5.2)', () => {
     // Rate-limited per peer.
     r.receive(1, viewChange(1, 1))
     expect(viewChangesTo(take(), 1)).toEqual([])
+  })
+
+  it('after a restart it still answers a laggard with a VIEW-CHANGE for the laggard\'s view, made afresh', () => {
+    const { h, r, viewChange } = setup()
+    const storage = createMemoryStorage()
+    const persistTake = (replica: PbftReplica) => {
+      const ready = replica.ready()
+      storage.write(ready.persist)
+      storage.sync(() => {})
+      return ready.messages
+    }
+    r.receive(2, viewChange(2, 1))
+    r.receive(3, viewChange(3, 1))
+    persistTake(r)
+    for (let i = 0; i < TIMING.viewChangeTicks + 1; i++) { r.tick(); persistTake(r) }
+    expect(r.status()).toMatchObject({ role: 'view-change', epoch: 2 })
+    // The restart forgets the VIEW-CHANGEs 0 sent (they are not stored); the view and the last view it worked in are.
+    const restarted = new PbftReplica(h.context(0, storage.load()))
+    persistTake(restarted)
+    expect(restarted.status()).toMatchObject({ role: 'view-change', epoch: 2 })
+    restarted.receive(1, viewChange(1, 1))
+    const out = persistTake(restarted).filter(o => o.to === 1 && o.message.type === 'ViewChange').map(o => o.message as ViewChange)
+    expect(out.map(vc => vc.newView)).toEqual([1, 2])
+    expect(out[0]!.replica).toBe(0)
+  })
+
+  it('never makes a VIEW-CHANGE for a view at or below the last one it worked in', () => {
+    const { r, viewChange, take } = setup()
+    // Replica 0 worked in view 0 and asks for view 1; a peer asking for view 0 gets nothing for view 0.
+    r.receive(2, viewChange(2, 1))
+    r.receive(3, viewChange(3, 1))
+    take()
+    expect(r.status()).toMatchObject({ role: 'view-change', epoch: 1 })
+    r.receive(1, viewChange(1, 0))
+    expect(viewChangesTo(take(), 1)).toEqual([1])
   })
 
   it('timeouts double per successive view change, at most maxTimeoutDoublings times', () => {
