@@ -189,7 +189,7 @@ export interface LiveRunInfo {
   /** os.loadavg() when the run started: how busy the machine was. */
   readonly loadAverage: readonly number[]
   /** Replicas and load in separate OS processes, or all in one (absent in results written before the choice existed). */
-  readonly form?: 'multi-process' | 'in-process'
+  readonly form?: 'multi-process' | 'in-process' | 'external'
   /** Per process: CPU in the window, RSS at its end, messages per op (bench/live/process-figures.ts). */
   readonly processes?: readonly LiveProcessFigures[]
 }
@@ -205,7 +205,8 @@ export interface LiveProcessFigures {
   readonly role: 'replica' | 'load-generator' | 'whole-process'
   /** Replica id, or load generator index (0 for the whole process). */
   readonly id: number
-  readonly pid: number
+  /** null: a replica on another host (`bench live --cluster`), read through its metrics endpoint. */
+  readonly pid: number | null
   /** User + system CPU ms in the measured window (from /proc/<pid>/stat); null when not separable or not on Linux. */
   readonly cpuMs: number | null
   /** cpuMs over the window's wall time, in percent of one core. */

@@ -19,6 +19,7 @@ import { compareResults, formatComparison, loadResults } from '../bench/compare.
 import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
+import { ExternalClusterError } from '../bench/live/external-cluster.ts'
 import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
 import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
@@ -270,6 +271,9 @@ program.command('live')
   .option('--stack <list>', 'libp2p stacks, each measured next to the bare echo on it: tcp+noise+yamux, tcp+tls+yamux, ' +
     'tcp+noise+mplex, websockets+noise+yamux, quic (QUIC brings its own encryption and muxing)', 'tcp+noise+yamux')
   .option('--dissemination <list>', "how replicas' broadcasts travel: direct (one stream write per peer), gossipsub (one publish on the cluster's topic), or both", 'direct')
+  .option('--cluster <file>', 'measure the running cluster of this cluster.json (replicas started with consensus node on ' +
+    'their hosts) instead of starting clusters: protocol, size, fsync and stack are the file\'s; needs its client keys here ' +
+    'and, per replica, its admin socket on this machine or a metricsPort (README, "Replicas on several hosts")')
   .option('--out <dir>', 'parent folder of the results folder', 'results')
   .option('--no-save', 'write no results folder')
   .option('--html-runs', 'also write an HTML view of every simulated run (history, messages, status) linked from report.html')
@@ -291,7 +295,7 @@ program.command('live')
     if (config.baseline === 'etcd' && findEtcd() === null) process.stderr.write(`bench live: ${ETCD_MISSING}\n`)
     const results = await runLiveBench(config, protocols, {
       onProgress: p => { if (progress) process.stderr.write(`bench live [${p.done}/${p.total}] ${p.label}\n`) },
-    })
+    }).catch((e: unknown) => e instanceof ExternalClusterError ? fail(`live: ${e.message}`) : Promise.reject(e))
     let dir: string | null = null
     if (opts.save !== false) {
       dir = liveResultsDir(opts.out as string, results.startedAt)

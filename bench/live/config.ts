@@ -2,13 +2,15 @@
  * What `bench live` measures: protocols x fsync policies x client counts on loopback clusters, each measurement
  * repeated `repeat` times. Validated field by field; every problem is named by the flag the user typed, all at once.
  */
+import { resolve } from 'node:path'
 import { ConfigError } from '../../core/errors.ts'
+import { loadClusterConfig } from '../../live/config.ts'
 import { FSYNC_POLICIES, type FsyncPolicy } from '../../core/storage/file-storage.ts'
 import type { Ed25519SignerName } from '../../core/signer.ts'
 import type { Registry } from '../matrix.ts'
 import { LIVE_FORMS, type LiveForm } from './live-target.ts'
 import { DISSEMINATIONS, type Dissemination } from '../../net/libp2p/dissemination.ts'
-import { DEFAULT_STACK, parseStack, type Libp2pStack } from '../../net/libp2p/stack.ts'
+import { DEFAULT_STACK, parseStack, resolveStack, type Libp2pStack } from '../../net/libp2p/stack.ts'
 
 export interface LiveBenchConfig {
   /** Registry names, the unreplicated baseline included if wanted. */
@@ -55,6 +57,11 @@ export interface LiveBenchConfig {
   readonly stacks: readonly Libp2pStack[]
   /** How replicas' broadcasts travel: direct streams, a gossipsub topic, or both side by side. */
   readonly disseminations: readonly Dissemination[]
+  /**
+   * `--cluster`: the cluster.json (absolute path) of a running cluster to measure instead of starting one (form
+   * 'external'); its protocol, size, fsync, stack, dissemination and groups are the file's. null: start clusters.
+   */
+  readonly cluster: string | null
 }
 
 export const LIVE_BASELINES = ['etcd'] as const
@@ -81,6 +88,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   groups: [1],
   stacks: [DEFAULT_STACK],
   disseminations: ['direct'],
+  cluster: null,
 }
 
 /** Load-generator processes one run may start (each a Node process of its own). */
@@ -117,6 +125,7 @@ export interface LiveBenchFlags {
   groups?: string
   stack?: string
   dissemination?: string
+  cluster?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -209,11 +218,13 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       problems.push(`--dissemination[${i}]: expected one of ${DISSEMINATIONS.join(', ')}, got "${text}"`)
       return undefined
     }, d.disseminations),
+    cluster: null,
   }
   if (config.baseline !== null && (config.stacks.length > 1 || config.disseminations.length > 1)) {
     problems.push('--baseline: etcd is paired with one stack and dissemination; measure stacks in a run of their own')
   }
   const groups = list('--groups', flags.groups, int('--groups', 1, MAX_LIVE_GROUPS), d.groups)
+  if (flags.cluster !== undefined) return withCluster(flags, { ...config, groups }, problems)
   if (groups.some(g => g > 1)) {
     if (config.forms.includes('in-process')) problems.push('--groups: more than one group needs the multi-process form only (drop --in-process / in-process from --forms)')
     if (config.baseline !== null) problems.push('--groups: the etcd baseline is measured for one group only; give --baseline none')
@@ -226,4 +237,42 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
   }
   if (problems.length > 0) throw new LiveBenchConfigError(problems)
   return { ...config, groups }
+}
+
+/** Flags a running cluster's file decides (`--cluster`), by the flag a user might still give. */
+const DECIDED_BY_CLUSTER = {
+  protocols: '--protocols', fsync: '--fsync', inProcess: '--in-process', forms: '--forms', groups: '--groups', stack: '--stack',
+  dissemination: '--dissemination', signer: '--signer', tickMs: '--tick-ms',
+} as const satisfies Partial<Record<keyof LiveBenchFlags, string>>
+
+/**
+ * `--cluster <cluster.json>`: measure that running cluster. What the file decides is taken from it (and refused as a
+ * flag); what the load generators need must fit it: client nodes are the file's client identities.
+ */
+function withCluster(flags: LiveBenchFlags, config: LiveBenchConfig, problems: string[]): LiveBenchConfig {
+  for (const [key, flag] of Object.entries(DECIDED_BY_CLUSTER)) {
+    if (flags[key as keyof LiveBenchFlags] !== undefined) problems.push(`${flag}: set by the running cluster's cluster.json (--cluster); drop it`)
+  }
+  const file = resolve(flags.cluster!.trim())
+  let c
+  try {
+    c = loadClusterConfig(file)
+  } catch (e) {
+    problems.push(`--cluster: ${file}: ${(e as Error).message}`)
+  }
+  if (c !== undefined) {
+    const identities = c.clients.length
+    const most = config.clientNodes ?? Math.max(...config.clients)
+    if (identities === 0) problems.push(`--cluster: ${file} lists no clients; the load generators need client identities (cluster init --clients)`)
+    else if (most > identities) {
+      problems.push(`${config.clientNodes !== null ? '--client-nodes' : '--clients'}: ${most} client nodes need as many client ` +
+        `identities, and ${file} lists ${identities}` + (config.clientNodes === null ? ' (give --client-nodes to pipeline on fewer)' : ''))
+    }
+    if (config.baseline !== null && c.groups !== undefined) problems.push('--baseline: the etcd baseline is measured for one group only; this cluster has groups')
+  }
+  if (problems.length > 0) throw new LiveBenchConfigError(problems)
+  return {
+    ...config, cluster: file, protocols: [c!.protocol], fsync: [c!.fsync as FsyncPolicy], forms: ['external'], groups: [c!.groups?.count ?? 1],
+    stacks: [resolveStack(c!.stack)], disseminations: [c!.dissemination], signer: c!.signer, tickMs: c!.tickMs,
+  }
 }

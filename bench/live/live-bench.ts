@@ -22,6 +22,7 @@ import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } f
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
 import type { Dissemination, GossipCounters } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, stackName, type Libp2pStack } from '../../net/libp2p/stack.ts'
+import { loadClusterConfig } from '../../live/config.ts'
 
 export const LIVE_RESULTS_SCHEMA = 'consensus-bench/live-results/v1'
 
@@ -196,6 +197,40 @@ function gossipFigures(before: GossipCounters | null, after: GossipCounters | nu
   }
 }
 
+/** One cluster to measure (every client count in turn): what it runs, and in which form. */
+interface ClusterPlan {
+  readonly name: string
+  readonly protocol: AnyProtocol
+  readonly n: number
+  readonly stack: Libp2pStack
+  readonly dissemination: Dissemination
+  readonly fsync: FsyncPolicy
+  readonly form: LiveForm
+  readonly groups: number
+}
+
+/** Every combination of the config's dimensions, in report order; with --cluster, that running cluster alone. */
+function clusterPlans(config: LiveBenchConfig, registry: Registry): ClusterPlan[] {
+  const plans: ClusterPlan[] = []
+  const protocolOf = (name: string) => {
+    const protocol = registry.get(name)
+    if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
+    return protocol
+  }
+  if (config.cluster !== null) {
+    const c = loadClusterConfig(config.cluster)
+    return [{ name: c.protocol, protocol: protocolOf(c.protocol), n: c.replicas.length, stack: config.stacks[0]!,
+      dissemination: config.disseminations[0]!, fsync: config.fsync[0]!, form: 'external', groups: config.groups[0]! }]
+  }
+  for (const name of config.protocols) {
+    const protocol = protocolOf(name)
+    const n = liveClusterSize(protocol)
+    for (const stack of config.stacks) for (const dissemination of config.disseminations) for (const fsync of config.fsync)
+    for (const form of config.forms) for (const groups of config.groups) plans.push({ name, protocol, n, stack, dissemination, fsync, form, groups })
+  }
+  return plans
+}
+
 const loadNow = () => loadavg().map(x => Math.round(x * 100) / 100)
 
 export async function runLiveBench(config: LiveBenchConfig, registry: Registry, hooks: LiveBenchHooks = {}): Promise<LiveResults> {
@@ -206,8 +241,8 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const environment = captureEnvironment()
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
-  const total = config.protocols.length * config.fsync.length * config.forms.length * config.groups.length * clientCounts.length * config.repeat *
-    config.stacks.length * config.disseminations.length + etcdMeasurementsPlanned(config)
+  const plans = clusterPlans(config, registry)
+  const total = plans.length * clientCounts.length * config.repeat + etcdMeasurementsPlanned(config)
   let done = 0
   const echoOn = async (stack: Libp2pStack): Promise<EchoFigures> => {
     hooks.onProgress?.({ done, total, label: `libp2p echo on ${stackName(stack)}` })
@@ -233,68 +268,63 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const runs: LiveRun[] = []
   const maxClients = clientCounts[clientCounts.length - 1]!
   const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
-  for (const name of config.protocols) {
-    const protocol = registry.get(name)
-    if (protocol === undefined) throw new Error(`protocol ${name} is not registered`)
-    const n = liveClusterSize(protocol)
+  for (const { name, protocol, n, stack, dissemination, fsync, form, groups } of plans) {
     const theory = Object.values(protocol.theoreticalMessages(n)).reduce((a, b) => a + b, 0)
-    for (const stack of config.stacks) for (const dissemination of config.disseminations) for (const fsync of config.fsync) for (const form of config.forms)
-    for (const groups of config.groups) {
-      const stackLabel = stackName(stack)
-      const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '') +
-        (config.stacks.length > 1 || stackLabel !== stackName(DEFAULT_STACK) ? ` ${stackLabel}` : '') +
-        (config.disseminations.length > 1 || dissemination !== 'direct' ? ` ${dissemination}` : '') + (groups > 1 ? ` groups=${groups}` : '')
-      hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
-        : `${n} replica processes and ${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`}` })
-      const cluster = await startLiveTarget(protocol, {
-        form, loadProcesses: config.loadProcesses,
-        protocol: name, n, clients: nodesFor(maxClients), fsync, signer: config.signer,
-        tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
-        ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
-        // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
-        snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
-        ...(groups > 1 ? { groups, groupKeys: config.keys } : {}),
-        stack, dissemination,
-      })
-      try {
-        // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
-        for (const clients of clientCounts) {
-          hooks.onProgress?.({ done, total, label: `${label} clients=${clients}: connecting` })
-          const nodes = nodesFor(clients)
-          const connectMs = await cluster.connect(nodes)
-          const samples: LiveMeasurement[] = []
-          const gossipBefore = await cluster.gossip()
-          for (let i = 0; i < config.repeat; i++) {
-            await etcd?.measureBeside(n, clients, i)
-            hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
-              (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
-            samples.push(await cluster.measure(clients, nodes, {
-              readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
-              warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
-              timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
-            }))
-            done++
-          }
-          const gossipAfter = await cluster.gossip()
-          const run: LiveRun = {
-            id: `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') +
-              (form === 'in-process' ? '/in-process' : '') +
-              (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : ''),
-            stack: stackLabel, dissemination,
-            gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
-            form, protocol: name, n, fsync, clients, groups,
-            clientNodes: nodes,
-            connectMs: Math.round(connectMs), samples, median: medians(samples),
-            agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
-            processes: processMedians(samples),
-            rssPerGroupBytes: rssPerGroup(processMedians(samples), groups, n),
-          }
-          runs.push(run)
-          etcd?.pairWith(run)
+    const stackLabel = stackName(stack)
+    const label = `${name} n=${n} fsync=${fsync}` + (config.forms.length > 1 ? ` ${form}` : '') +
+      (config.stacks.length > 1 || stackLabel !== stackName(DEFAULT_STACK) ? ` ${stackLabel}` : '') +
+      (config.disseminations.length > 1 || dissemination !== 'direct' ? ` ${dissemination}` : '') + (groups > 1 ? ` groups=${groups}` : '')
+    const loadProcesses = `${config.loadProcesses} load process${config.loadProcesses === 1 ? '' : 'es'}`
+    hooks.onProgress?.({ done, total, label: `${label}: starting ${form === 'in-process' ? 'replicas in this process'
+      : form === 'external' ? `${loadProcesses} for the running cluster of ${config.cluster}` : `${n} replica processes and ${loadProcesses}`}` })
+    const cluster = await startLiveTarget(protocol, {
+      form, loadProcesses: config.loadProcesses, ...(config.cluster !== null ? { clusterFile: config.cluster } : {}),
+      protocol: name, n, clients: nodesFor(maxClients), fsync, signer: config.signer,
+      tickMs: config.tickMs, requestTimeoutMs: config.timeoutMs,
+      ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
+      // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
+      snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
+      ...(groups > 1 ? { groups, groupKeys: config.keys } : {}),
+      stack, dissemination,
+    })
+    try {
+      // Fewest clients first: client nodes are added as the count grows, so small counts run without idle ones.
+      for (const clients of clientCounts) {
+        hooks.onProgress?.({ done, total, label: `${label} clients=${clients}: connecting` })
+        const nodes = nodesFor(clients)
+        const connectMs = await cluster.connect(nodes)
+        const samples: LiveMeasurement[] = []
+        const gossipBefore = await cluster.gossip()
+        for (let i = 0; i < config.repeat; i++) {
+          await etcd?.measureBeside(n, clients, i)
+          hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
+            (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
+          samples.push(await cluster.measure(clients, nodes, {
+            readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
+            warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
+            timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
+          }))
+          done++
         }
-      } finally {
-        await cluster.close()
+        const gossipAfter = await cluster.gossip()
+        const run: LiveRun = {
+          id: `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') +
+            (form !== 'multi-process' ? `/${form}` : '') +
+            (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : ''),
+          stack: stackLabel, dissemination,
+          gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
+          form, protocol: name, n, fsync, clients, groups,
+          clientNodes: nodes,
+          connectMs: Math.round(connectMs), samples, median: medians(samples),
+          agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
+          processes: processMedians(samples),
+          rssPerGroupBytes: rssPerGroup(processMedians(samples), groups, n),
+        }
+        runs.push(run)
+        etcd?.pairWith(run)
       }
+    } finally {
+      await cluster.close()
     }
   }
   return {

@@ -4,12 +4,15 @@
  * - 'multi-process' (the default): every replica its own OS process (`consensus node` from a temporary cluster
  *   folder) and the load from separate load-generator processes: the figures are a cluster's.
  * - 'in-process' (for debugging): replicas and clients in this process, one event loop for all.
+ * - 'external' (`--cluster <cluster.json>`): a cluster already running, on this machine or others; only the load
+ *   generators are started here (external-cluster.ts).
  */
 import type { AnyProtocol } from '../../core/protocol.ts'
 import { startLoadGenerators } from './load-generator.ts'
 import { startLoopbackCluster, type LoopbackClusterOptions } from './loopback-cluster.ts'
 import { measureLive, type LiveMeasurement, type LiveWorkload } from './measure.ts'
-import { startProcessCluster } from './process-cluster.ts'
+import { openExternalCluster } from './external-cluster.ts'
+import { startProcessCluster, type ProcessCluster } from './process-cluster.ts'
 import { measureProcessCluster } from './process-measure.ts'
 import { newGossipCounters, type GossipCounters } from '../../net/libp2p/dissemination.ts'
 
@@ -22,13 +25,16 @@ export function sumGossip(all: ReadonlyArray<GossipCounters | null>): GossipCoun
   return sum
 }
 
+/** The forms `--forms` chooses from; 'external' comes with `--cluster` instead. */
 export const LIVE_FORMS = ['multi-process', 'in-process'] as const
-export type LiveForm = typeof LIVE_FORMS[number]
+export type LiveForm = typeof LIVE_FORMS[number] | 'external'
 
 export interface LiveTargetOptions extends LoopbackClusterOptions {
   readonly form: LiveForm
-  /** Load-generator processes (multi-process form). */
+  /** Load-generator processes (multi-process and external forms). */
   readonly loadProcesses: number
+  /** The external form's cluster.json. */
+  readonly clusterFile?: string
 }
 
 export interface LiveTarget {
@@ -58,7 +64,7 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     }
   }
   // Replicas and load generators start together: most of each process's start-up is loading modules.
-  const [started, spawned] = await Promise.allSettled([startProcessCluster({
+  const [started, spawned] = await Promise.allSettled([o.form === 'external' ? openExternalCluster(o.clusterFile!) : startProcessCluster({
     protocol: o.protocol, n: o.n, clients: o.clients, fsync: o.fsync,
     ...(o.signer !== undefined ? { signer: o.signer } : {}),
     ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
@@ -74,7 +80,7 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     if (spawned.status === 'fulfilled') await spawned.value.close()
     throw started.status === 'rejected' ? started.reason : (spawned as PromiseRejectedResult).reason
   }
-  const cluster = started.value
+  const cluster: ProcessCluster = started.value
   const load = spawned.value
   try {
     await load.init({

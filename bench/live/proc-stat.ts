@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs'
 
 export interface ProcessReading {
-  readonly pid: number
+  /** null: read from the process's metrics endpoint on another host, where its PID means nothing here. */
+  readonly pid: number | null
   /** User and system CPU time since the process started, ms. */
   readonly userMs: number
   readonly systemMs: number

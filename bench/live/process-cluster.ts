@@ -23,6 +23,7 @@ import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/n
 import { alive, logFile, startReplicaProcess } from '../../live/processes.ts'
 import { freeLoopbackPorts, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
 import { ownDir, ownProcess, releaseDir, releaseProcess } from './owned-processes.ts'
+import { readProcess, type ProcessReading } from './proc-stat.ts'
 
 /** The cluster's shape, as for the in-process form; here the client identities are the load generators' nodes. */
 export interface ProcessClusterOptions extends Omit<LoopbackClusterOptions, 'requestTimeoutMs' | 'maxInFlight'> {
@@ -40,16 +41,19 @@ export interface ReplicaCounters {
   readonly fsyncs: number
   /** Gossip dissemination's counters (null: broadcasts go direct). */
   readonly gossip: GossipCounters | null
-  /** Milliseconds this replica has spent signing and verifying since it started. */
-  readonly signatureMs: number
+  /** Milliseconds this replica has spent signing and verifying since it started (null: not exposed where it was read). */
+  readonly signatureMs: number | null
 }
 
 export interface ProcessCluster {
   readonly config: ClusterConfig
   /** cluster.json: what load generators are given. */
   readonly configFile: string
-  /** Replica id to the PID of its process. */
-  readonly pids: ReadonlyMap<NodeId, number>
+  /**
+   * CPU time and memory of each replica's process now (null: not readable from here). Read from /proc as this is called
+   * (the measured window's edge), for a cluster on another host from its metrics endpoint.
+   */
+  readProcesses(): Promise<ReadonlyMap<NodeId, ProcessReading | null>>
   /** Wall-clock ms from the first spawn until every replica answered on its admin socket. */
   readonly startMs: number
   counters(): Promise<ReplicaCounters[]>
@@ -126,34 +130,43 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     }))
     const startMs = performance.now() - started
 
-    const counters = async (): Promise<ReplicaCounters[]> => Promise.all(c.replicas.map(async r => {
-      const s = await adminRequest(adminSocketPath(c, r.id), { cmd: 'status' }) as NodeStatus | GroupedNodeStatus
-      const protocolSent = new Map<string, TypeCount>()
-      // With groups, the groups' own protocol messages (what the theory counts), not the coalesced wire frames.
-      const sent = 'groupMessagesSent' in s ? s.groupMessagesSent : s.messagesSent
-      for (const [key, count] of Object.entries(sent)) {
-        if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
-      }
-      return { id: r.id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null,
-        signatureMs: 'signatures' in s ? s.signatures.ms : 0 }
-    }))
+    const counters = (): Promise<ReplicaCounters[]> => Promise.all(c.replicas.map(r => readAdminCounters(c, r.id)))
+    const checkAgreement = (waitMs = 3000): Promise<Agreement> =>
+      agreementOf(() => Promise.all(c.replicas.map(r => adminRequest(adminSocketPath(c, r.id), { cmd: 'digest' }) as Promise<StateDigest>)), waitMs)
+    const readProcesses = () => Promise.resolve(new Map([...pids].map(([id, pid]) => [id, readProcess(pid)] as const)))
 
-    const checkAgreement = async (waitMs = 3000): Promise<Agreement> => {
-      const deadline = performance.now() + waitMs
-      const digests = () => Promise.all(c.replicas.map(r => adminRequest(adminSocketPath(c, r.id), { cmd: 'digest' }) as Promise<StateDigest>))
-      let d = await digests()
-      while (new Set(d.map(x => x.appliedIndex)).size > 1 && performance.now() < deadline) {
-        await sleep(20)
-        d = await digests()
-      }
-      const appliedIndex = d.map(x => x.appliedIndex)
-      if (new Set(appliedIndex).size > 1) return { verdict: 'unchecked', appliedIndex }
-      return { verdict: new Set(d.map(x => x.sha256)).size === 1 ? 'agreed' : 'diverged', appliedIndex }
-    }
-
-    return { config: c, configFile, pids, startMs, counters, checkAgreement, close }
+    return { config: c, configFile, readProcesses, startMs, counters, checkAgreement, close }
   } catch (e) {
     await close()
     throw e
   }
+}
+
+/** One replica's counters through its admin socket (a replica on this machine). */
+export async function readAdminCounters(c: ClusterConfig, id: NodeId): Promise<ReplicaCounters> {
+  const s = await adminRequest(adminSocketPath(c, id), { cmd: 'status' }) as NodeStatus | GroupedNodeStatus
+  const protocolSent = new Map<string, TypeCount>()
+  // With groups, the groups' own protocol messages (what the theory counts), not the coalesced wire frames.
+  const sent = 'groupMessagesSent' in s ? s.groupMessagesSent : s.messagesSent
+  for (const [key, count] of Object.entries(sent)) {
+    if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
+  }
+  return { id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null,
+    signatureMs: 'signatures' in s ? s.signatures.ms : 0 }
+}
+
+/**
+ * Wait (bounded) until every replica reports the same applied index, then compare their state digests; 'unchecked'
+ * when they did not reach one index in time, or when `read` gives indexes without digests (sha256 null).
+ */
+export async function agreementOf(read: () => Promise<ReadonlyArray<{ appliedIndex: number; sha256: string | null }>>, waitMs: number): Promise<Agreement> {
+  const deadline = performance.now() + waitMs
+  let d = await read()
+  while (new Set(d.map(x => x.appliedIndex)).size > 1 && performance.now() < deadline) {
+    await sleep(20)
+    d = await read()
+  }
+  const appliedIndex = d.map(x => x.appliedIndex)
+  if (new Set(appliedIndex).size > 1 || d.some(x => x.sha256 === null)) return { verdict: 'unchecked', appliedIndex }
+  return { verdict: new Set(d.map(x => x.sha256)).size === 1 ? 'agreed' : 'diverged', appliedIndex }
 }

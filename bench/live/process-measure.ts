@@ -41,9 +41,9 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
   clients: number, nodes: number, w: LiveWorkload): Promise<LiveMeasurement> {
   const readEdge = (): Promise<Edge> => {
     const at = performance.now()
-    const replicas = new Map([...cluster.pids].map(([id, pid]) => [id, readProcess(pid)] as const))
+    const readings = cluster.readProcesses()
     const loaders = load.pids.map(readProcess)
-    const edge = cluster.counters().then(counters => ({ at, replicas, loaders, counters }))
+    const edge = Promise.all([readings, cluster.counters()]).then(([replicas, counters]) => ({ at, replicas, loaders, counters }))
     // Awaited below, unless the load failed first: then its error is the one to report, not this one.
     edge.catch(() => {})
     return edge
@@ -76,13 +76,13 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
     const earlier = before.counters.find(x => x.id === r.id)
     const sentBefore = earlier?.protocolSent ?? new Map<string, TypeCount>()
     const cpu = cpuFigures(before.replicas.get(r.id) ?? null, after.replicas.get(r.id) ?? null, windowMs, ops)
-    const signatureMs = earlier === undefined ? null : r.signatureMs - earlier.signatureMs
+    const signatureMs = earlier?.signatureMs == null || r.signatureMs === null ? null : r.signatureMs - earlier.signatureMs
     if (cpu.cpuMs !== null && signatureMs !== null) {
       replicaCpuMs += cpu.cpuMs
       replicaSignatureMs += signatureMs
     }
     processes.push({
-      role: 'replica', id: r.id, pid: cluster.pids.get(r.id)!, ...cpu,
+      role: 'replica', id: r.id, pid: after.replicas.get(r.id)?.pid ?? before.replicas.get(r.id)?.pid ?? null, ...cpu,
       messagesPerOp: perOpOf(messagesBetween(sentBefore, r.protocolSent), ops),
       signatureCpuShare: signatureShareOf(signatureMs, cpu.cpuMs),
     })
@@ -105,7 +105,7 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
     processes.push({ role: 'load-generator', id: i, pid, ...cpuFigures(before.loaders[i] ?? null, after.loaders[i] ?? null, windowMs, ops),
       messagesPerOp: null, signatureCpuShare: null })
   })
-  const sum = (get: (r: ProcessReading) => number) => [...cluster.pids.keys()].reduce((s, id) => {
+  const sum = (get: (r: ProcessReading) => number) => [...after.replicas.keys()].reduce((s, id) => {
     const a = after.replicas.get(id)
     const b = before.replicas.get(id)
     return a != null && b != null ? s + get(a) - get(b) : s

@@ -147,7 +147,11 @@ export function formNote(r: LiveResults): string {
   const multi = `Multi-process form: each replica is its own OS process (consensus node), the load comes from ` +
     `${r.config.loadProcesses} separate load-generator process${r.config.loadProcesses === 1 ? '' : 'es'}.`
   const single = 'In-process form (--in-process): replicas and clients share this one Node process and its event loop.'
-  return r.forms.map(f => f === 'in-process' ? single : multi).join(' ') +
+  const external = `External form (--cluster ${r.config.cluster ?? ''}): a cluster already running, started outside the ` +
+    `benchmark; the load comes from ${r.config.loadProcesses} load-generator process${r.config.loadProcesses === 1 ? '' : 'es'} ` +
+    'on this machine. Replicas on this machine are read through their admin sockets and /proc, the others through their ' +
+    'metrics endpoints (pid `remote`; no signature time and no state digest there, so agreement is `unchecked`).'
+  return r.forms.map(f => f === 'in-process' ? single : f === 'external' ? external : multi).join(' ') +
     (r.forms.length > 1 ? ' Both forms were measured in this run, each protocol in one form and then the other (column form).' : '')
 }
 
@@ -164,7 +168,7 @@ export function processRows(r: LiveResults): { header: string[]; rows: string[][
   return {
     header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'sig % cpu', 'rss MB', 'msgs/op'],
     rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients),
-      p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
+      p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, p.pid === null ? 'remote' : String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
       num(p.cpuUsPerOp, 0), percent(p.signatureCpuShare ?? null), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
   }
 }
@@ -204,14 +208,15 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
 
 export function liveMarkdown(r: LiveResults): string {
   const c = r.config
-  const out: string[] = ['# Live benchmark over libp2p on loopback', '']
+  const out: string[] = [r.forms.includes('external') ? '# Live benchmark over libp2p' : '# Live benchmark over libp2p on loopback', '']
   out.push(`Started ${r.startedAt}; ${r.runs.length} combinations in ${(r.wallMs / 1000).toFixed(1)} s. Node ${r.environment.node}; ` +
     `commit ${r.environment.commit ?? 'unknown'}${r.environment.dirty === true ? ' (with uncommitted changes)' : ''}.`, '')
   out.push(machineNote(r), '')
   out.push(`Each combination: a fresh cluster per protocol and fsync policy (` +
-    r.forms.map(f => f === 'in-process' ? 'replicas in this process, one libp2p node each'
-      : 'each replica a `consensus node` process, load from separate processes').join('; or ') +
-    `, file storage in a temporary folder), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
+    r.forms.map(f => f === 'in-process' ? 'replicas in this process, one libp2p node each, file storage in a temporary folder'
+      : f === 'external' ? `the running cluster of ${c.cluster ?? ''}, its own storage`
+        : 'each replica a `consensus node` process, load from separate processes, file storage in a temporary folder').join('; or ') +
+    `), then for each client count its own ${c.warmupMs} ms warm-up (excluded) and ` +
     `${c.durationMs} ms measured window, closed loop, writes of ${c.valueSize} B values over ${c.keys} keys; ` +
     `${repeatNote(r)}. ` + (c.clientNodes === null ? 'Every client is its own libp2p node and client id with one request outstanding.'
       : `"clients" are outstanding operations, carried by at most ${c.clientNodes} client node(s), each pipelining its share over one connection per replica.`), '')

@@ -156,6 +156,7 @@ describe('bench live on separate processes: real clusters', () => {
         expect(replicas.map(p => p.id), r.id).toEqual(Array.from({ length: n }, (_, i) => i))
         for (const p of replicas) {
           expect(p.pid, r.id).not.toBe(process.pid)
+          expect(p.pid, r.id).not.toBeNull()
           expect(p.cpuMs, `${r.id} replica ${p.id} cpu`).toBeGreaterThan(0)
           expect(p.rssBytes, `${r.id} replica ${p.id} rss`).toBeGreaterThan(10 * 1024 * 1024)
           // Every replica of a replicated protocol sends replica-to-replica messages for the operations it orders.
@@ -163,13 +164,13 @@ describe('bench live on separate processes: real clusters', () => {
           // Signed-message protocols spend some of their CPU on signatures; the crash-fault ones never sign.
           if (name === 'pbft' || name === 'hotstuff') expect(p.signatureCpuShare, `${r.id} replica ${p.id} sig share`).toBeGreaterThan(0)
           else expect(p.signatureCpuShare, `${r.id} replica ${p.id} sig share`).toBe(0)
-          pids.add(p.pid)
+          pids.add(p.pid!)
         }
         const loaders = r.processes.filter(p => p.role === 'load-generator')
         expect(loaders.map(p => p.id), r.id).toEqual(Array.from({ length: loadProcesses }, (_, i) => i))
         for (const p of loaders) {
           expect(p.rssBytes, r.id).toBeGreaterThan(10 * 1024 * 1024)
-          pids.add(p.pid)
+          pids.add(p.pid!)
         }
         // The first load process carries load at every count (client node 0 is its own).
         expect(loaders[0]!.cpuMs, r.id).toBeGreaterThan(0)

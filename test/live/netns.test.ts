@@ -9,11 +9,13 @@
  * it fails instead. Only namespaces, links and processes this test created are touched, and all are removed after.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { NodeId } from '../../core/types.ts'
+import { buildLiveBenchConfig } from '../../bench/live/config.ts'
+import { runLiveBench } from '../../bench/live/live-bench.ts'
 import { adminRequest } from '../../live/admin.ts'
 import { createClient } from '../../live/client.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
@@ -21,6 +23,7 @@ import { initCluster } from '../../live/init.ts'
 import { adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { waitFor } from '../libp2p/helpers.ts'
 import { putEventually } from '../support/live.ts'
+import { protocols } from '../../protocols/index.ts'
 
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const CLI = resolve(import.meta.dirname, '../../bin/consensus.ts')
@@ -107,13 +110,18 @@ describe('a cluster over network namespaces (one address per replica, none on 12
     return
   }
 
-  it('serves reads and writes from another host, survives kill -9 of its leader, and the restarted replica catches up', async () => {
+  it('serves reads and writes from another host, survives kill -9 of its leader, the restarted replica catches up, and ' +
+    '`bench live --cluster` measures it from a host of its own', async () => {
     const n = 3
     createNetwork(n)
     const dir = mkdtempSync(join(tmpdir(), 'live-netns-'))
     dirs.push(dir)
     initCluster({ protocol: 'raft', n, dir, basePort: 7100, hosts: [0, 1, 2].map(hostOf), clients: 2, fsync: 'batch' })
     const configFile = join(dir, 'cluster.json')
+    // Each replica serves its metrics on its own address, where a benchmark host can reach them.
+    const raw = JSON.parse(readFileSync(configFile, 'utf8')) as { replicas: Array<Record<string, unknown>>; clients: Array<Record<string, unknown>> }
+    raw.replicas.forEach((r, i) => { r.metricsPort = 9100 + i; r.metricsHost = hostOf(i) })
+    writeFileSync(configFile, JSON.stringify(raw, null, 2))
     const config = loadClusterConfig(configFile)
     expect(config.replicas.map(r => r.address)).toEqual([0, 1, 2].map(i => `/ip4/${hostOf(i)}/tcp/${7100 + i}`))
     for (const r of config.replicas) startReplica(dir, configFile, r.id)
@@ -142,5 +150,30 @@ describe('a cluster over network namespaces (one address per replica, none on 12
     } finally {
       await client.close()
     }
-  }, 90_000)
+
+    // A benchmark host holds a copy of cluster.json and the client keys, not the replicas' admin sockets: it reads
+    // each replica through its metrics endpoint.
+    const benchHost = mkdtempSync(join(tmpdir(), 'live-netns-bench-'))
+    dirs.push(benchHost)
+    const copy = join(benchHost, 'cluster.json')
+    writeFileSync(copy, JSON.stringify({ ...raw, clients: raw.clients.map(c => ({ ...c, keyFile: join(dir, c.keyFile as string) })) }, null, 2))
+    const results = await runLiveBench(buildLiveBenchConfig({
+      cluster: copy, clients: '2', warmupMs: '300', durationMs: '1000', transportMessages: '0', echoPings: '50',
+    }, protocols), protocols)
+    expect(results.runs).toHaveLength(1)
+    const run = results.runs[0]!
+    expect(run).toMatchObject({ form: 'external', protocol: 'raft', n: 3, fsync: 'batch', agreement: 'unchecked' })
+    expect(run.median.ops).toBeGreaterThan(0)
+    expect(run.median.messagesPerOp).toBeGreaterThan(0)
+    expect(run.median.fsyncsPerOp).toBeGreaterThan(0)
+    expect(run.median.signatureCpuShare).toBeNull()
+    const replicas = run.processes.filter(p => p.role === 'replica')
+    expect(replicas.map(p => p.id)).toEqual([0, 1, 2])
+    for (const p of replicas) {
+      expect(p.pid).toBeNull()
+      expect(p.cpuMs, `replica ${p.id}`).toBeGreaterThan(0)
+      expect(p.rssBytes, `replica ${p.id}`).toBeGreaterThan(10 * 1024 * 1024)
+      expect(p.messagesPerOp, `replica ${p.id}`).toBeGreaterThan(0)
+    }
+  }, 120_000)
 })
