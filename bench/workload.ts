@@ -19,6 +19,8 @@ export interface Workload {
   readonly timelineBucketMs: number
   /** A request with no accepted answer after this long counts as a timeout. */
   readonly timeoutMs: number
+  /** Live open loop: operations arriving per second (bench/live/live-load.ts); absent or null: closed loop. */
+  readonly ratePerSec?: number | null
 }
 
 /**

@@ -271,6 +271,11 @@ program.command('live')
   .option('--stack <list>', 'libp2p stacks, each measured next to the bare echo on it: tcp+noise+yamux, tcp+tls+yamux, ' +
     'tcp+noise+mplex, websockets+noise+yamux, quic (QUIC brings its own encryption and muxing)', 'tcp+noise+yamux')
   .option('--dissemination <list>', "how replicas' broadcasts travel: direct (one stream write per peer), gossipsub (one publish on the cluster's topic), or both", 'direct')
+  .option('--rates <list>', 'open loop: measure each client count at each offered rate (operations/s, Poisson arrivals, ' +
+    'latency from the intended arrival); --clients then bounds what is in flight')
+  .option('--curve', 'a throughput-latency curve per protocol and client count: open loop from --curve-start ops/s, the ' +
+    'rate doubled until the cluster stops keeping up; reports the saturation point')
+  .option('--curve-start <rate>', 'the curve\'s first offered rate, operations/s', String(dl.curveStart))
   .option('--cluster <file>', 'measure the running cluster of this cluster.json (replicas started with consensus node on ' +
     'their hosts) instead of starting clusters: protocol, size, fsync and stack are the file\'s; needs its client keys here ' +
     'and, per replica, its admin socket on this machine or a metricsPort (README, "Replicas on several hosts")')

@@ -62,6 +62,17 @@ export interface LiveBenchConfig {
    * 'external'); its protocol, size, fsync, stack, dissemination and groups are the file's. null: start clusters.
    */
   readonly cluster: string | null
+  /**
+   * Open loop (`--rates`): each client count is measured at each of these offered rates (operations/s, Poisson
+   * arrivals, latency from the intended arrival; the client count bounds what is outstanding). null: closed loop.
+   */
+  readonly rates: readonly number[] | null
+  /**
+   * `--curve`: a throughput-latency curve per cluster and client count: open loop from `curveStart` ops/s, the rate
+   * doubled each step until the cluster no longer keeps up (live-curve.ts); the saturation point is reported.
+   */
+  readonly curve: boolean
+  readonly curveStart: number
 }
 
 export const LIVE_BASELINES = ['etcd'] as const
@@ -89,6 +100,9 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   stacks: [DEFAULT_STACK],
   disseminations: ['direct'],
   cluster: null,
+  rates: null,
+  curve: false,
+  curveStart: 100,
 }
 
 /** Load-generator processes one run may start (each a Node process of its own). */
@@ -96,6 +110,9 @@ export const MAX_LOAD_PROCESSES = 16
 
 /** Client nodes one process may hold: each is a libp2p node with a TCP connection to every replica. */
 export const MAX_LIVE_CLIENTS = 1024
+
+/** The highest open-loop rate one run may offer (operations per second). */
+export const MAX_LIVE_RATE = 10_000_000
 
 /** Groups one bench cluster may have (each is a replica host in every replica process). */
 export const MAX_LIVE_GROUPS = 1024
@@ -126,6 +143,10 @@ export interface LiveBenchFlags {
   stack?: string
   dissemination?: string
   cluster?: string
+  rates?: string
+  /** Commander gives a boolean for a flag without a value. */
+  curve?: boolean
+  curveStart?: string
 }
 
 export class LiveBenchConfigError extends ConfigError {
@@ -219,6 +240,14 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       return undefined
     }, d.disseminations),
     cluster: null,
+    rates: flags.rates === undefined ? null : list('--rates', flags.rates, int('--rates', 1, MAX_LIVE_RATE), []),
+    curve: flags.curve === true,
+    curveStart: scalar(flags.curveStart, int('--curve-start', 1, MAX_LIVE_RATE), d.curveStart),
+  }
+  if (config.curve && config.rates !== null) problems.push('--curve: steps the rate itself; give --curve or --rates, not both')
+  if (flags.curveStart !== undefined && !config.curve) problems.push('--curve-start: only with --curve')
+  if (config.baseline !== null && (config.curve || config.rates !== null)) {
+    problems.push(`${config.curve ? '--curve' : '--rates'}: the etcd baseline is measured closed loop only; give --baseline none`)
   }
   if (config.baseline !== null && (config.stacks.length > 1 || config.disseminations.length > 1)) {
     problems.push('--baseline: etcd is paired with one stack and dissemination; measure stacks in a run of their own')

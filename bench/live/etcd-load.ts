@@ -2,7 +2,7 @@
  * The `bench live` workload driven through etcd's gRPC KV API, for the etcd baseline: one client (the `etcd3` npm
  * client on @grpc/grpc-js) with one HTTP/2 connection to the leader, carrying all C outstanding operations at once,
  * as etcd's own `benchmark put --conns 1 --clients C` does. The closed loop, keys, values and seed are the protocols'
- * (closed-loop.ts), so both sides see the same sequence of writes.
+ * (live-load.ts), so both sides see the same sequence of writes.
  *
  * Figures are taken over the measured window only: throughput and latency as for the protocols, and each member's
  * CPU time and peak resident memory from /proc (etcd-cluster.ts), beside the client process's own CPU time.
@@ -14,7 +14,7 @@ import type { KvCommand } from '../../core/kv.ts'
 import { createRng } from '../../core/random.ts'
 import { windowFigures } from '../figures.ts'
 import type { LatencySummary } from '../latency.ts'
-import { runLiveClosedLoop } from './closed-loop.ts'
+import { runLiveLoad } from './live-load.ts'
 import type { EtcdCluster, EtcdProcessStats } from './etcd-cluster.ts'
 import type { LiveWorkload } from './measure.ts'
 
@@ -92,7 +92,7 @@ export async function measureEtcd(cluster: EtcdCluster, client: EtcdKvClient, cl
   let after: EtcdProcessStats[] = []
   let clientBefore = process.cpuUsage()
   let clientCpuUs = 0
-  const load = await runLiveClosedLoop(Array.from({ length: clients }, () => client), {
+  const load = await runLiveLoad(Array.from({ length: clients }, () => client), {
     // The protocols' fork label: the same seed gives the same keys in the same order.
     ...w, rng: createRng(w.seed).fork('bench-live-load'),
     onWindowStart: () => { before = cluster.processStats(); clientBefore = process.cpuUsage() },

@@ -19,6 +19,7 @@ import { startLiveTarget, type LiveForm } from './live-target.ts'
 import type { LiveMeasurement } from './measure.ts'
 import type { ProcessFigures } from './process-figures.ts'
 import { etcdMeasurementsPlanned, openEtcdBaseline, type EtcdBaselineResults } from './etcd-baseline.ts'
+import { CURVE_MAX_STEPS, stepCurve, type LiveCurve } from './live-curve.ts'
 import { measureTransportRate, type TransportRate } from './transport-rate.ts'
 import type { Dissemination, GossipCounters } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, stackName, type Libp2pStack } from '../../net/libp2p/stack.ts'
@@ -78,8 +79,10 @@ export interface LiveRun {
   readonly protocol: string
   readonly n: number
   readonly fsync: FsyncPolicy
-  /** Outstanding operations (closed-loop callers). */
+  /** Outstanding operations at most: closed-loop callers, or the open loop's bound on what is in flight. */
   readonly clients: number
+  /** Open loop: the offered rate (operations/s, Poisson arrivals); null: closed loop. */
+  readonly offeredRate: number | null
   /** Consensus groups on the replica processes (1: one group, no `groups` section). */
   readonly groups: number
   /** Replica processes' resident memory at the window's end, summed, per group hosted (median over samples). */
@@ -112,6 +115,8 @@ export interface LiveResults {
   /** The consensus transport's pipelined message rate next to bare libp2p; null when skipped. */
   readonly transport: TransportRate | null
   readonly runs: readonly LiveRun[]
+  /** `--curve`: one throughput-latency curve per cluster and client count (its steps are runs above). */
+  readonly curves: readonly LiveCurve[]
   /** `--baseline etcd`: etcd measured in this run with the same workload, beside every protocol run; null: not asked. */
   readonly baseline: EtcdBaselineResults | null
   readonly wallMs: number
@@ -242,7 +247,9 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   const loadStart = loadNow()
   const clientCounts = [...config.clients].sort((a, b) => a - b)
   const plans = clusterPlans(config, registry)
-  const total = plans.length * clientCounts.length * config.repeat + etcdMeasurementsPlanned(config)
+  // With --curve, the most steps a curve may take (it usually stops earlier).
+  const ratesPer = config.curve ? CURVE_MAX_STEPS : config.rates?.length ?? 1
+  const total = plans.length * clientCounts.length * ratesPer * config.repeat + etcdMeasurementsPlanned(config)
   let done = 0
   const echoOn = async (stack: Libp2pStack): Promise<EchoFigures> => {
     hooks.onProgress?.({ done, total, label: `libp2p echo on ${stackName(stack)}` })
@@ -266,6 +273,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
     onProgress: label => hooks.onProgress?.({ done, total, label }), onMeasured: () => { done++ },
   })
   const runs: LiveRun[] = []
+  const curves: LiveCurve[] = []
   const maxClients = clientCounts[clientCounts.length - 1]!
   const nodesFor = (clients: number) => Math.min(clients, config.clientNodes ?? clients)
   for (const { name, protocol, n, stack, dissemination, fsync, form, groups } of plans) {
@@ -293,35 +301,48 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
         hooks.onProgress?.({ done, total, label: `${label} clients=${clients}: connecting` })
         const nodes = nodesFor(clients)
         const connectMs = await cluster.connect(nodes)
-        const samples: LiveMeasurement[] = []
-        const gossipBefore = await cluster.gossip()
-        for (let i = 0; i < config.repeat; i++) {
-          await etcd?.measureBeside(n, clients, i)
-          hooks.onProgress?.({ done, total, label: `${label} clients=${clients}` +
-            (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
-          samples.push(await cluster.measure(clients, nodes, {
-            readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
-            warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
-            timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i,
+        const baseId = `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '')
+        const suffix = (form !== 'multi-process' ? `/${form}` : '') +
+          (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : '')
+        /** One LiveRun: `repeat` measurements, closed loop or open at `rate`. */
+        const measureRun = async (rate: number | null): Promise<LiveRun> => {
+          const samples: LiveMeasurement[] = []
+          const gossipBefore = await cluster.gossip()
+          const what = `${label} clients=${clients}` + (rate !== null ? ` rate=${rate}/s` : '')
+          for (let i = 0; i < config.repeat; i++) {
+            await etcd?.measureBeside(n, clients, i)
+            hooks.onProgress?.({ done, total, label: what + (config.repeat > 1 ? ` (${i + 1}/${config.repeat})` : '') })
+            samples.push(await cluster.measure(clients, nodes, {
+              readRatio: 0, valueSize: config.valueSize, keys: config.keys, keyDistribution: 'uniform',
+              warmupMs: config.warmupMs, durationMs: config.durationMs, maxOps: Number.MAX_SAFE_INTEGER,
+              timelineBucketMs: 100, timeoutMs: config.timeoutMs, seed: config.seed + i, ratePerSec: rate,
+            }))
+            done++
+          }
+          const gossipAfter = await cluster.gossip()
+          const run: LiveRun = {
+            id: baseId + (rate !== null ? `/r${rate}` : '') + suffix,
+            stack: stackLabel, dissemination,
+            gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
+            form, protocol: name, n, fsync, clients, groups, offeredRate: rate,
+            clientNodes: nodes,
+            connectMs: Math.round(connectMs), samples, median: medians(samples),
+            agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
+            processes: processMedians(samples),
+            rssPerGroupBytes: rssPerGroup(processMedians(samples), groups, n),
+          }
+          runs.push(run)
+          etcd?.pairWith(run)
+          return run
+        }
+        if (config.curve) {
+          curves.push(await stepCurve(baseId + suffix, name, clients, config.curveStart, async rate => {
+            const run = await measureRun(rate)
+            return { offered: rate, throughput: run.median.throughput, p50Ms: run.median.latencyMs.p50, p99Ms: run.median.latencyMs.p99, runId: run.id }
           }))
-          done++
+        } else {
+          for (const rate of config.rates ?? [null]) await measureRun(rate)
         }
-        const gossipAfter = await cluster.gossip()
-        const run: LiveRun = {
-          id: `${name}/n${n}/fsync-${fsync}` + (groups > 1 ? `/g${groups}` : '') + `/c${clients}` + (nodes !== clients ? `-on${nodes}` : '') +
-            (form !== 'multi-process' ? `/${form}` : '') +
-            (stackLabel !== stackName(DEFAULT_STACK) ? `/${stackLabel}` : '') + (dissemination !== 'direct' ? `/${dissemination}` : ''),
-          stack: stackLabel, dissemination,
-          gossip: gossipFigures(gossipBefore, gossipAfter, samples.reduce((a, s) => a + s.figures.ops, 0)),
-          form, protocol: name, n, fsync, clients, groups,
-          clientNodes: nodes,
-          connectMs: Math.round(connectMs), samples, median: medians(samples),
-          agreement: worst(samples.map(s => s.agreement.verdict)), theoreticalMessagesPerOp: theory,
-          processes: processMedians(samples),
-          rssPerGroupBytes: rssPerGroup(processMedians(samples), groups, n),
-        }
-        runs.push(run)
-        etcd?.pairWith(run)
       }
     } finally {
       await cluster.close()
@@ -329,7 +350,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
   }
   return {
     schema: LIVE_RESULTS_SCHEMA, startedAt, forms: config.forms, environment, config,
-    loadAverage: { start: loadStart, end: loadNow() }, echo, echoByStack, transport, runs,
+    loadAverage: { start: loadStart, end: loadNow() }, echo, echoByStack, transport, runs, curves,
     baseline: etcd?.results() ?? null, wallMs: Math.round(performance.now() - started),
   }
 }

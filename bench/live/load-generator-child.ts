@@ -6,7 +6,7 @@
 import { createRng } from '../../core/random.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
 import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
-import { runLiveClosedLoop } from './closed-loop.ts'
+import { runLiveLoad } from './live-load.ts'
 
 /** Callers of load process p are numbered from p times this (more than any one process runs). */
 const CALLERS_PER_PROCESS = 1_000_000
@@ -58,12 +58,12 @@ async function handle(m: LoadRequest): Promise<LoadReply> {
   }
   if (m.callersPerNode.length > clients.length) throw new Error(`load on ${m.callersPerNode.length} client nodes, ${clients.length} connected`)
   const callers = m.callersPerNode.flatMap((count, j) => Array.from({ length: count }, () => clients[j]!))
-  const load = await runLiveClosedLoop(callers, {
+  const load = await runLiveLoad(callers, {
     ...m.workload, rng: createRng(m.seed).fork(`bench-live-load-${s.index}`), firstCaller: s.index * CALLERS_PER_PROCESS,
   })
   const result: EncodedLoadResult = {
     latency: load.latency.encode(), measuredOps: load.measuredOps, timeouts: load.timeouts, windowStartMs: load.windowStartMs,
-    windowEndMs: load.windowEndMs, timeline: load.timeline, maxGapMs: load.maxGapMs,
+    windowEndMs: load.windowEndMs, timeline: load.timeline, maxGapMs: load.maxGapMs, unfinished: load.unfinished, backlog: load.backlog,
   }
   return { type: 'measured', result }
 }

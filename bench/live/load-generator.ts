@@ -1,6 +1,6 @@
 /**
  * Load generators in their own processes: `k` Node child processes (load-generator-child.ts), each running the
- * pipelined closed-loop client code (closed-loop.ts) on its share of the client nodes, so the cluster's replicas and
+ * pipelined load loop (live-load.ts, closed or open) on its share of the client nodes, so the cluster's replicas and
  * the code that loads them never share an event loop. Each reports its latencies as an HdrHistogram (compressed,
  * base64) with its counts over the IPC channel; the parent merges the histograms (percentiles of all samples, never
  * an average of percentiles) and sums the counts.
@@ -15,7 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { LatencyRecorder } from '../latency.ts'
 import type { Workload } from '../workload.ts'
-import type { LiveLoadResult } from './closed-loop.ts'
+import type { LiveLoadResult } from './live-load.ts'
 import { connectDeadlineMs } from './connect-clients.ts'
 import { ownProcess, releaseProcess } from './owned-processes.ts'
 
@@ -42,6 +42,8 @@ export interface EncodedLoadResult {
   readonly windowEndMs: number
   readonly timeline: readonly number[]
   readonly maxGapMs: number
+  readonly unfinished: number
+  readonly backlog: number
 }
 
 /** Child to parent: 'ready' once its modules are loaded, then one answer per request. */
@@ -106,6 +108,8 @@ export function mergeLoadResults(results: readonly EncodedLoadResult[]): LiveLoa
     // Completions of one process fill the gaps of another, so the merged longest gap is at most the smallest of
     // theirs: an upper bound, exact with one process.
     maxGapMs: Math.min(...results.map(r => r.maxGapMs)),
+    unfinished: results.reduce((s, r) => s + r.unfinished, 0),
+    backlog: results.reduce((s, r) => s + r.backlog, 0),
   }
 }
 
@@ -236,10 +240,15 @@ export async function startLoadGenerators(processes: number): Promise<LoadGenera
       const active = children.map((_, p) => p).filter(p => nodesInProcess(count, p, k) > 0)
       const bound = workload.warmupMs + workload.durationMs + workload.timeoutMs + 30_000
       const maxOps = Math.ceil(workload.maxOps / active.length)
-      const pending = active.map(p => ask(children[p]!, p, {
-        type: 'measure', callersPerNode: callersPerLocalNode(clients, count, p, k),
-        workload: { ...workload, maxOps: Number.isFinite(maxOps) ? maxOps : workload.maxOps }, seed,
-      }, 'measured', bound))
+      const pending = active.map(p => {
+        const callersPerNode = callersPerLocalNode(clients, count, p, k)
+        // Open loop: each process offers the share of the rate its callers are of all callers.
+        const rate = workload.ratePerSec == null ? null : workload.ratePerSec * callersPerNode.reduce((a, b) => a + b, 0) / clients
+        return ask(children[p]!, p, {
+          type: 'measure', callersPerNode,
+          workload: { ...workload, maxOps: Number.isFinite(maxOps) ? maxOps : workload.maxOps, ratePerSec: rate }, seed,
+        }, 'measured', bound)
+      })
       onSent?.()
       const replies = await Promise.all(pending)
       return mergeLoadResults(replies.map(r => (r as Extract<LoadReply, { type: 'measured' }>).result))

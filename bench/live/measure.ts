@@ -11,7 +11,7 @@ import type { TypeCount } from '../../core/message-stats.ts'
 import { HostMeter } from '../host-meter.ts'
 import type { Workload } from '../workload.ts'
 import { windowFigures, type HostFigures, type RunFigures } from '../figures.ts'
-import { runLiveClosedLoop } from './closed-loop.ts'
+import { runLiveLoad } from './live-load.ts'
 import type { Agreement, LoopbackCluster } from './loopback-cluster.ts'
 import { readProcess, type ProcessReading } from './proc-stat.ts'
 import { cpuFigures, messagesBetween, perOpOf, type ProcessFigures } from './process-figures.ts'
@@ -67,7 +67,7 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     sent: cluster.replicas.map(r => r.transport.stats.byType('protocol')) })
   let load
   try {
-    load = await runLiveClosedLoop(Array.from({ length: clients }, (_, i) => cluster.clients[i % nodes]!), {
+    load = await runLiveLoad(Array.from({ length: clients }, (_, i) => cluster.clients[i % nodes]!), {
       ...w, rng: createRng(w.seed).fork('bench-live-load'),
       onWindowStart: () => { before = replicaCounts(cluster); edge() },
       onWindowEnd: () => { after = replicaCounts(cluster); edge() },
@@ -83,8 +83,8 @@ export async function measureLive(cluster: LoopbackCluster, protocol: AnyProtoco
     wan: null,
     byzantine: [],
     safetyViolations: agreement.verdict === 'diverged' ? 1 : 0,
-    backlog: 0,
-    unfinished: 0,
+    backlog: load.backlog,
+    unfinished: load.unfinished,
     deliveries: received(cluster) - deliveredStart,
     // Processing time is modelled only in the simulator; here it is real and not split by kind.
     signatureCpuShare: null,

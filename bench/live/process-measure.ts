@@ -94,8 +94,8 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
     wan: null,
     byzantine: [],
     safetyViolations: agreement.verdict === 'diverged' ? 1 : 0,
-    backlog: 0,
-    unfinished: 0,
+    backlog: result.backlog,
+    unfinished: result.unfinished,
     deliveries: after.counters.reduce((s, r) => s + r.framesReceived, 0) - before.counters.reduce((s, r) => s + r.framesReceived, 0),
     // The replicas' signature time over their CPU time together (the load generators' signing is not counted).
     signatureCpuShare: signatureShareOf(replicaSignatureMs, replicaCpuMs),

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fmt, formatTable, markdownTable } from '../output/table.ts'
 import type { LiveResults, LiveRun } from './live-bench.ts'
 import { etcdSection } from './etcd-report.ts'
+import { DEPARTURE_FLOOR_MS, KEEP_UP_SHARE, LATENCY_DEPARTURE } from './live-curve.ts'
 
 export const LIVE_OUTPUT_FILES = ['results.json', 'results.csv', 'report.md'] as const
 
@@ -67,7 +68,7 @@ export function groupRows(r: LiveResults): { header: string[]; rows: string[][] 
 
 /** Single-client commit latency next to the echo floor. */
 export function latencyRows(r: LiveResults): { header: string[]; rows: string[][] } {
-  const single = r.runs.filter(x => x.clients === 1)
+  const single = closedLoopRuns(r).filter(x => x.clients === 1)
   const f = formColumn(r)
   return {
     header: ['protocol', 'fsync', ...f.header, 'n', 'p50 ms', 'p99 ms', 'p50 / echo p50', 'agreement'],
@@ -78,28 +79,63 @@ export function latencyRows(r: LiveResults): { header: string[]; rows: string[][
 
 /** Throughput: one row per protocol and fsync policy, one column per client count. */
 export function throughputRows(r: LiveResults): { header: string[]; rows: string[][] } {
-  const counts = [...new Set(r.runs.map(x => x.clients))].sort((a, b) => a - b)
-  const keys = [...new Set(r.runs.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}\u0000${x.groups}`))]
+  const closed = closedLoopRuns(r)
+  const counts = [...new Set(closed.map(x => x.clients))].sort((a, b) => a - b)
+  const keys = [...new Set(closed.map(x => `${x.protocol}\u0000${x.fsync}\u0000${x.form}\u0000${x.groups}`))]
   const f = formColumn(r)
   const g = groupsColumn(r)
   return {
     header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', ...counts.map(c => `${c} client${c === 1 ? '' : 's'} ops/s`)],
     rows: keys.map(k => {
       const [protocol, fsync, form, groups] = k.split('\u0000') as [string, string, string, string]
-      const of = r.runs.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form && String(x.groups) === groups)
+      const of = closed.filter(x => x.protocol === protocol && x.fsync === fsync && x.form === form && String(x.groups) === groups)
       return [protocol, fsync, ...f.cell(of[0]!), ...g.cell(of[0]!), String(of[0]!.n), ...counts.map(c => fmt(of.find(x => x.clients === c)?.median.throughput, 0))]
     }),
   }
 }
 
+/** Runs measured closed loop (results written before open loop existed have no offeredRate: closed). */
+function closedLoopRuns(r: LiveResults): LiveRun[] {
+  return r.runs.filter(x => x.offeredRate == null)
+}
+
+/** With open-loop runs, tables of every measurement get an 'offered ops/s' column ('closed' for closed-loop rows). */
+function offeredColumn(r: LiveResults): { header: string[]; cell: (x: LiveRun) => string[] } {
+  return r.runs.some(x => x.offeredRate != null)
+    ? { header: ['offered ops/s'], cell: x => [x.offeredRate == null ? 'closed' : fmt(x.offeredRate, 0)] } : { header: [], cell: () => [] }
+}
+
+/** One row per step of every throughput-latency curve. */
+export function curveRows(r: LiveResults): { header: string[]; rows: string[][] } {
+  return {
+    header: ['curve', 'offered ops/s', 'ops/s', 'p50 ms', 'p99 ms', 'kept up'],
+    rows: (r.curves ?? []).flatMap(c => c.steps.map(s => [c.id, fmt(s.offered, 0), fmt(s.throughput, 0), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2),
+      c.steps.indexOf(s) < c.steps.length - 1 || c.saturation === s ? 'yes' : 'no'])),
+  }
+}
+
+/** Each curve's saturation point, in words. */
+export function curveLines(r: LiveResults): string[] {
+  return (r.curves ?? []).map(c => c.saturation === null
+    ? `${c.id}: no saturation point: ${c.stoppedBecause}`
+    : `${c.id}: saturation at ${fmt(c.saturation.offered, 0)} ops/s offered (${fmt(c.saturation.throughput, 0)} ops/s done, ` +
+      `p99 ${fmt(c.saturation.p99Ms, 2)} ms); stopped: ${c.stoppedBecause}`)
+}
+
+export const CURVE_NOTE = 'Open loop: Poisson arrivals at the offered rate, latency from each operation\'s intended arrival (so queueing ' +
+  'shows), operations unfinished at the window\'s end counted at their age; `clients` bounds what is in flight. The rate ' +
+  `doubles each step; a step keeps up while at least ${KEEP_UP_SHARE * 100}% of the offered rate completes and p99 stays within ` +
+  `${LATENCY_DEPARTURE}x the lowest rate's (at least +${DEPARTURE_FLOOR_MS} ms); the saturation point is the last step that kept up.`
+
 /** Every measurement. */
 export function detailRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const f = formColumn(r)
   const g = groupsColumn(r)
+  const o = offeredColumn(r)
   return {
-    header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', 'clients', 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
+    header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', 'clients', ...o.header, 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
       'timeouts', 'cpu us/op', 'sig % cpu', 'connect ms', 'agreement'],
-    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), ...g.cell(x), String(x.n), String(x.clients), String(x.clientNodes), fmt(x.median.throughput, 0),
+    rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), ...g.cell(x), String(x.n), String(x.clients), ...o.cell(x), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
       fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
       percent(x.median.signatureCpuShare ?? null), fmt(x.connectMs, 0), x.agreement]),
@@ -165,9 +201,10 @@ function percent(share: number | null): string {
 /** Per-process figures of every measurement: CPU in the window, memory at its end, messages per operation. */
 export function processRows(r: LiveResults): { header: string[]; rows: string[][] } {
   const num = (v: number | null, digits: number) => v === null ? '-' : fmt(v, digits)
+  const o = offeredColumn(r)
   return {
-    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'sig % cpu', 'rss MB', 'msgs/op'],
-    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients),
+    header: ['protocol', 'fsync', ...formColumn(r).header, 'clients', ...o.header, 'process', 'pid', 'cpu ms', 'cpu % core', 'cpu us/op', 'sig % cpu', 'rss MB', 'msgs/op'],
+    rows: r.runs.flatMap(x => x.processes.map(p => [x.protocol, x.fsync, ...formColumn(r).cell(x), String(x.clients), ...o.cell(x),
       p.role === 'whole-process' ? 'whole process' : `${p.role} ${p.id}`, p.pid === null ? 'remote' : String(p.pid), num(p.cpuMs, 0), num(p.cpuPercent, 1),
       num(p.cpuUsPerOp, 0), percent(p.signatureCpuShare ?? null), p.rssBytes === null ? '-' : fmt(p.rssBytes / MB, 0), num(p.messagesPerOp, 2)])),
   }
@@ -189,7 +226,9 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
   if (tl !== null) lines.push(tl)
   lines.push('')
   if (l.rows.length > 0) lines.push(`Single-client commit latency (wall-clock, ${repeatNote(r)}):`, formatTable(l.header, l.rows), '')
-  lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
+  if (t.rows.length > 0) lines.push(`Throughput (operations/s, wall-clock, closed loop, ${repeatNote(r)}):`, formatTable(t.header, t.rows), '')
+  const cr = curveRows(r)
+  if (cr.rows.length > 0) lines.push('Throughput-latency curves (open loop):', formatTable(cr.header, cr.rows), ...curveLines(r), '')
   lines.push(...etcdSection(r, formatTable, (title, top) => (top ? [] : [`${title}:`])))
   if (measuredStacks(r)) {
     const st = stackRows(r)
@@ -226,7 +265,11 @@ export function liveMarkdown(r: LiveResults): string {
   const l = latencyRows(r)
   if (l.rows.length > 0) out.push('## Single-client commit latency', '', markdownTable(l.header, l.rows), '')
   const t = throughputRows(r)
-  out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
+  if (t.rows.length > 0) out.push('## Throughput', '', markdownTable(t.header, t.rows), '')
+  const cr = curveRows(r)
+  if (cr.rows.length > 0) {
+    out.push('## Throughput-latency curves', '', markdownTable(cr.header, cr.rows), '', ...curveLines(r).map(l => `- ${l}`), '', CURVE_NOTE, '')
+  }
   out.push(...etcdSection(r, markdownTable, (title, top) => (top ? [`## ${title}`, ''] : [`${title}:`, ''])))
   if (measuredStacks(r)) {
     const st = stackRows(r)
@@ -265,13 +308,13 @@ export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
     'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'signature_cpu_share', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups',
-    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op']
+    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op', 'offered_ops_s']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
     x.median.cpuUsPerOp, x.median.signatureCpuShare ?? '', x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms,
     r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack,
-    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? ''])
+    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? '', x.offeredRate ?? ''])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

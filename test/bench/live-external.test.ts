@@ -70,6 +70,17 @@ describe('bench live --cluster: a running cluster started elsewhere', () => {
     for (const s of statuses) expect(s.appliedIndex).toBeGreaterThan(results.runs.reduce((a, r) => a + r.median.ops, 0) / 2)
   }, 90_000)
 
+  it('runs open loop on it at the offered rate (--rates): the rate reaches the load processes, not a closed loop', async () => {
+    const results = await runLiveBench(buildLiveBenchConfig({ ...QUICK, clients: '3', rates: '20', cluster: cluster.configFile }, protocols), protocols)
+    expect(results.runs.map(r => r.id)).toEqual(['raft/n3/fsync-batch/c3/r20/external'])
+    const run = results.runs[0]!
+    expect(run.offeredRate).toBe(20)
+    // About 20 ops/s offered (Poisson over 0.7 s); three closed-loop callers on this cluster do well over a hundred.
+    expect(run.median.throughput).toBeGreaterThan(3)
+    expect(run.median.throughput).toBeLessThan(50)
+    expect(run.median.timeouts).toBe(0)
+  }, 60_000)
+
   it('refuses flags the cluster decides, a cluster.json it cannot load, and more client nodes than the file has identities', () => {
     const given = problemsOf({ cluster: cluster.configFile, fsync: 'always', protocols: 'pbft', inProcess: true })
     expect(given).toContain("--fsync: set by the running cluster's cluster.json (--cluster); drop it")

@@ -49,7 +49,7 @@ async function inOwnTmpdir<T>(fn: () => Promise<T>): Promise<T> {
 function encoded(valuesMs: readonly number[], ops: number): EncodedLoadResult {
   const r = new LatencyRecorder()
   for (const v of valuesMs) r.recordMs(v)
-  return { latency: r.encode(), measuredOps: ops, timeouts: 1, windowStartMs: 100, windowEndMs: 1100, timeline: [1, 2], maxGapMs: 30 }
+  return { latency: r.encode(), measuredOps: ops, timeouts: 1, windowStartMs: 100, windowEndMs: 1100, timeline: [1, 2], maxGapMs: 30, unfinished: 0, backlog: 0 }
 }
 
 describe('bench live on separate processes: the pieces', () => {

@@ -104,7 +104,7 @@ describe('bench live', () => {
       expect(writeLiveResults(results, dir)).toEqual([...LIVE_OUTPUT_FILES])
       const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as LiveResults
       expect(json.runs[0]!.median.throughput).toBe(results.runs[0]!.median.throughput)
-      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process,tcp\+noise\+yamux,direct,,$/)
+      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process,tcp\+noise\+yamux,direct,,,$/)
       expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Single-client commit latency')
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true })
