@@ -8,6 +8,10 @@
  * message whose originator is not one of the cluster's replicas, or that was relayed by a stranger, is rejected by the
  * topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
  *
+ * Reach: a broadcast is published for the replicas subscribed over an open gossip stream and written directly to the
+ * rest (one down, or not yet on the topic); the envelope (gossip-envelope.ts) names the latter, and they drop the gossip
+ * copy, so every replica takes each broadcast from one path only.
+ *
  * Counting: gossipsub drops copies it has already seen (its seen-cache, keyed by originator and sequence number), so
  * each message reaches the frame handler once, at the same point as a direct frame. Copies arriving on the wire,
  * duplicates included, are counted apart (`copiesReceived`): that is gossip's wire amplification, reported beside the
@@ -19,6 +23,7 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../../core/logger.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { AddressBook } from './address-book.ts'
+import { decodeEnvelope, encodeEnvelope, EnvelopeError } from './gossip-envelope.ts'
 import type { GossipCounters } from './dissemination.ts'
 
 export { DISSEMINATIONS, newGossipCounters } from './dissemination.ts'
@@ -35,7 +40,7 @@ export function gossipService(counters: GossipCounters, maxDataBytes: number): R
   return gossipsub({
     globalSignaturePolicy: StrictSign,
     emitSelf: false,
-    // The transport publishes only once every destination is subscribed (GossipChannel.covers); a publish racing a
+    // The transport publishes only for the replicas the topic reaches (GossipChannel.reachable); a publish racing a
     // peer's restart may still find none, and the protocol's retransmission covers what is lost then, as on streams.
     allowPublishToZeroTopicPeers: true,
     fallbackToFloodsub: false,
@@ -54,15 +59,18 @@ export class GossipChannel {
   readonly topic: string
   private readonly pubsub: GossipSub
   private readonly book: AddressBook
+  /** This replica's id: a broadcast naming it in the envelope's `sentDirect` reached it directly. */
+  private readonly self: NodeId
   private readonly counters: GossipCounters
   private readonly log: Logger
   private readonly onMessage: (from: NodeId, data: Uint8Array) => void
   private readonly listener = (evt: CustomEvent<Message>): void => this.receive(evt.detail)
 
-  constructor(pubsub: GossipSub, book: AddressBook, counters: GossipCounters, log: Logger,
+  constructor(pubsub: GossipSub, book: AddressBook, self: NodeId, counters: GossipCounters, log: Logger,
     onMessage: (from: NodeId, data: Uint8Array) => void) {
     this.pubsub = pubsub
     this.book = book
+    this.self = self
     this.counters = counters
     this.log = log
     this.onMessage = onMessage
@@ -91,21 +99,25 @@ export class GossipChannel {
   }
 
   /**
-   * Whether a publish now would reach every one of these replicas: each has told us it is subscribed, and our
-   * outbound gossipsub stream to it is open (gossipsub drops what it cannot write at once, and a peer's subscription
-   * arrives on its stream to us, which may open before ours to it: the first broadcasts after a (re)connect were lost).
+   * The replicas among `peers` a publish now reaches: each has told us it is subscribed, and our outbound gossipsub
+   * stream to it is open (gossipsub drops what it cannot write at once, and a peer's subscription arrives on its stream
+   * to us, which may open before ours to it: the first broadcasts after a (re)connect were lost). A replica that is down
+   * is in none of them, so the caller writes to it directly: requiring all of them kept a cluster with one replica down
+   * off the topic for good.
    */
-  covers(peers: readonly NodeId[]): boolean {
+  reachable(peers: readonly NodeId[]): NodeId[] {
     const subscribed = new Set(this.pubsub.getSubscribers(this.topic).map(p => p.toString()))
     // `streamsOutbound` is public on the implementation (GossipSub class), not on the factory's interface.
     const outbound = (this.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }).streamsOutbound
-    return peers.every(id => {
+    return peers.filter(id => {
       const peer = this.book.get(id)?.peerId.toString()
       return peer !== undefined && subscribed.has(peer) && (outbound === undefined || outbound.has(peer))
     })
   }
 
-  publish(data: Uint8Array): Promise<unknown> {
+  /** Publish a broadcast; `sentDirect` are the replicas it also went to on direct streams (they skip this copy). */
+  publish(bytes: Uint8Array, sentDirect: readonly NodeId[]): Promise<unknown> {
+    const data = encodeEnvelope(sentDirect, bytes)
     this.counters.published++
     this.counters.publishedBytes += data.length
     return this.pubsub.publish(this.topic, data)
@@ -116,7 +128,17 @@ export class GossipChannel {
     if (message.topic !== this.topic || message.type !== 'signed') return
     const origin = this.book.byPeer(message.from)
     if (origin === undefined || origin.role !== 'replica') return
+    let envelope
+    try {
+      envelope = decodeEnvelope(message.data)
+    } catch (e) {
+      if (!(e instanceof EnvelopeError)) throw e
+      this.counters.malformed++
+      this.log('dropped a gossip message from replica %d: %s', origin.id, e.message)
+      return
+    }
+    if (envelope.sentDirect.includes(this.self)) { this.counters.sentDirect++; return }
     this.counters.delivered++
-    this.onMessage(origin.id, message.data)
+    this.onMessage(origin.id, envelope.bytes)
   }
 }

@@ -89,6 +89,31 @@ describe('gossipsub dissemination', () => {
     expect(origin.transport.stats.byType('protocol').get('Prepare')!.messages).toBe(3 * sent)
   }, 40_000)
 
+  it('with a replica down, publishes for the others and writes to it directly, each taking every broadcast once', async () => {
+    const members = await testMembers(4)
+    const nodes = await Promise.all(members.map(m => start(m, members)))
+    await meshOf(nodes)
+    const [origin, one, two, down] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
+    const pubsub = (t: Libp2pTransport) => (t.node!.services as { pubsub: GossipSub }).pubsub
+    const topic = clusterTopic(new AddressBook(members.map(m => m.address)))
+    const subscribers = () => pubsub(origin.transport).getSubscribers(topic).map(p => p.toString())
+    await waitFor(() => subscribers().length === 3, 'every replica subscribed, seen from the origin', 10_000)
+    await down.transport.stop()
+    await waitFor(() => !subscribers().includes(down.transport.peerId.toString()), 'the stopped replica gone from the topic', 10_000)
+    const published = origin.transport.gossip!.published
+    for (let i = 0; i < 10; i++) broadcast(origin.transport, [1, 2, 3], `while down ${i}`)
+    const got = (r: typeof nodes[0]) => r.inbox.filter(m => m.text.startsWith('while down ')).map(m => m.text)
+    await waitFor(() => got(one).length >= 10 && got(two).length >= 10, 'the broadcasts at the live replicas')
+    // Before the fix the topic had to reach every other replica, so one replica down kept every broadcast off it.
+    expect(origin.transport.gossip!.published - published).toBe(10)
+    // Back on the same address: the frames queued for it arrive on the redialled direct stream, once each (its gossip
+    // copies, if a relay offers them, name it as sent directly and are dropped).
+    const back = await start(members[3]!, members)
+    await waitFor(() => got(back).length >= 10, 'the queued broadcasts at the restarted replica', 15_000)
+    await sleep(500) // late copies would show here
+    for (const r of [one, two, back]) expect(got(r).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `while down ${i}`).sort())
+  }, 40_000)
+
   it('sends a frame that goes to only some replicas on the direct streams', async () => {
     const members = await testMembers(3)
     const nodes = await Promise.all(members.map(m => start(m, members)))

@@ -1,0 +1,73 @@
+/**
+ * The gossip envelope (net/libp2p/gossip-envelope.ts), and the rule it carries: a replica the sender wrote a broadcast
+ * to directly drops the gossip copy, so the protocol takes it once.
+ */
+import { fc, test } from '@fast-check/vitest'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { describe, expect, it } from 'vitest'
+import { silentLogger } from '../../core/logger.ts'
+import { AddressBook } from '../../net/libp2p/address-book.ts'
+import { newGossipCounters } from '../../net/libp2p/dissemination.ts'
+import { GossipChannel } from '../../net/libp2p/gossip-dissemination.ts'
+import { decodeEnvelope, encodeEnvelope, envelopeOverhead, EnvelopeError } from '../../net/libp2p/gossip-envelope.ts'
+import { testMembers, text, untext } from './helpers.ts'
+
+describe('gossip envelope', () => {
+  test.prop([fc.array(fc.integer({ min: 0, max: 0xffff_ffff }), { maxLength: 40 }), fc.uint8Array({ maxLength: 300 })])(
+    'round-trips the direct recipients and the bytes, with the overhead it announces',
+    (sentDirect, bytes) => {
+      const data = encodeEnvelope(sentDirect, bytes)
+      expect(data.length).toBe(envelopeOverhead(sentDirect) + bytes.length)
+      const envelope = decodeEnvelope(data)
+      expect(envelope.sentDirect).toEqual(sentDirect)
+      expect(envelope.bytes).toEqual(bytes)
+    })
+
+  it('refuses a truncated or out-of-range header with EnvelopeError', () => {
+    expect(() => decodeEnvelope(new Uint8Array([]))).toThrow(EnvelopeError)
+    expect(() => decodeEnvelope(new Uint8Array([3, 1, 2]))).toThrow(/truncated/) // three ids announced, two present
+    expect(() => decodeEnvelope(new Uint8Array([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(/out of range/)
+    expect(() => encodeEnvelope([-1], new Uint8Array())).toThrow(RangeError)
+  })
+})
+
+/** Just enough of gossipsub for a GossipChannel: a validator table, the 'message' event, subscribe. */
+function fakePubsub(): { pubsub: GossipSub; deliver(from: PeerId, data: Uint8Array): void } {
+  const events = new EventTarget()
+  const pubsub = {
+    topicValidators: new Map(),
+    addEventListener: (type: string, l: (evt: Event) => void) => events.addEventListener(type, l),
+    removeEventListener: (type: string, l: (evt: Event) => void) => events.removeEventListener(type, l),
+    subscribe: () => undefined,
+    getSubscribers: () => [],
+  }
+  let topic = ''
+  return {
+    pubsub: pubsub as unknown as GossipSub,
+    deliver(from, data) {
+      topic ||= [...pubsub.topicValidators.keys()][0] as string
+      events.dispatchEvent(new CustomEvent('message', { detail: { type: 'signed', from, topic, data, sequenceNumber: 1n } }))
+    },
+  }
+}
+
+describe('a gossip channel receiving an envelope', () => {
+  it('drops the copy of a broadcast that names it as sent directly, hands on the others once, counts each', async () => {
+    const members = await testMembers(4)
+    const book = new AddressBook(members.map(m => m.address))
+    const counters = newGossipCounters()
+    const { pubsub, deliver } = fakePubsub()
+    const handed: Array<[number, string]> = []
+    const channel = new GossipChannel(pubsub, book, 2, counters, silentLogger, (from, data) => handed.push([from, untext(data)]))
+    channel.start()
+    const origin = book.get(0)!.peerId
+    deliver(origin, encodeEnvelope([], text('to everyone over the topic')))
+    deliver(origin, encodeEnvelope([3], text('replica 3 got it directly')))
+    deliver(origin, encodeEnvelope([2, 3], text('replica 2 got it directly')))
+    deliver(origin, new Uint8Array([5, 1])) // a member's bug: the header announces five ids
+    expect(handed).toEqual([[0, 'to everyone over the topic'], [0, 'replica 3 got it directly']])
+    expect(counters).toMatchObject({ delivered: 2, sentDirect: 1, malformed: 1 })
+    channel.stop()
+  })
+})
