@@ -25,10 +25,12 @@ export interface GossipCounters {
   refused: number
   /** Copies from a replica whose envelope (gossip-envelope.ts) did not decode. */
   malformed: number
+  /** Outbound gossip streams to connected replicas that gossipsub had not opened, opened by gossip-stream-keeper.ts. */
+  streamRepairs: number
 }
 
 export function newGossipCounters(): GossipCounters {
-  return { published: 0, publishedBytes: 0, copiesReceived: 0, copyBytesReceived: 0, delivered: 0, sentDirect: 0, refused: 0, malformed: 0 }
+  return { published: 0, publishedBytes: 0, copiesReceived: 0, copyBytesReceived: 0, delivered: 0, sentDirect: 0, refused: 0, malformed: 0, streamRepairs: 0 }
 }
 
 /**

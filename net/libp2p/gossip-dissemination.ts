@@ -20,10 +20,12 @@
 import { createHash } from 'node:crypto'
 import { gossipsub, StrictSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Connection, PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { AddressBook } from './address-book.ts'
 import { decodeEnvelope, encodeEnvelope, EnvelopeError } from './gossip-envelope.ts'
+import { GossipStreamKeeper } from './gossip-stream-keeper.ts'
 import type { GossipCounters } from './dissemination.ts'
 
 export { DISSEMINATIONS, newGossipCounters } from './dissemination.ts'
@@ -54,6 +56,19 @@ export function gossipService(counters: GossipCounters, maxDataBytes: number): R
   })
 }
 
+export interface GossipChannelOptions {
+  readonly pubsub: GossipSub
+  readonly book: AddressBook
+  /** This replica's id. */
+  readonly self: NodeId
+  readonly counters: GossipCounters
+  readonly log: Logger
+  /** The node's open connections to a peer (for GossipStreamKeeper). */
+  readonly connectionsTo: (peer: PeerId) => readonly Connection[]
+  /** A verified replica's broadcast, once, with the sender taken from its signature. */
+  readonly onMessage: (from: NodeId, data: Uint8Array) => void
+}
+
 /** One node's side of the cluster topic: publish broadcasts, hand verified members' messages on. */
 export class GossipChannel {
   readonly topic: string
@@ -65,16 +80,20 @@ export class GossipChannel {
   private readonly log: Logger
   private readonly onMessage: (from: NodeId, data: Uint8Array) => void
   private readonly listener = (evt: CustomEvent<Message>): void => this.receive(evt.detail)
+  private readonly keeper: GossipStreamKeeper
 
-  constructor(pubsub: GossipSub, book: AddressBook, self: NodeId, counters: GossipCounters, log: Logger,
-    onMessage: (from: NodeId, data: Uint8Array) => void) {
-    this.pubsub = pubsub
-    this.book = book
-    this.self = self
-    this.counters = counters
-    this.log = log
-    this.onMessage = onMessage
-    this.topic = clusterTopic(book)
+  constructor(o: GossipChannelOptions) {
+    this.pubsub = o.pubsub
+    this.book = o.book
+    this.self = o.self
+    this.counters = o.counters
+    this.log = o.log
+    this.onMessage = o.onMessage
+    this.topic = clusterTopic(o.book)
+    this.keeper = new GossipStreamKeeper({
+      pubsub: o.pubsub, book: o.book, self: o.self, connectionsTo: o.connectionsTo,
+      onRepair: peer => { this.counters.streamRepairs++; this.log('node %d: opening the gossip stream to %d that gossipsub did not', o.self, peer) },
+    })
   }
 
   start(): void {
@@ -91,9 +110,11 @@ export class GossipChannel {
     })
     this.pubsub.addEventListener('message', this.listener)
     this.pubsub.subscribe(this.topic)
+    this.keeper.start()
   }
 
   stop(): void {
+    this.keeper.stop()
     this.pubsub.removeEventListener('message', this.listener)
     this.pubsub.topicValidators.delete(this.topic)
   }

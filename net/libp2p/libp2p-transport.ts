@@ -301,7 +301,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.otherReplicas = [...book.entries()].filter(e => e.role === 'replica' && e.id !== id).map(e => e.id)
     this.gossip = node.gossip?.counters ?? null
     this.gossipChannel = node.gossip === null ? null
-      : new node.gossip.Channel(node.gossip.pubsub, book, id, node.gossip.counters, this.log, (from, data) => this.deliver(from, 'protocol', data))
+      : new node.gossip.Channel({
+        pubsub: node.gossip.pubsub, book, self: id, counters: node.gossip.counters, log: this.log,
+        connectionsTo: peer => this.node?.getConnections(peer) ?? [],
+        onMessage: (from, data) => this.deliver(from, 'protocol', data),
+      })
   }
 
   get peerId(): PeerId {

@@ -1,15 +1,17 @@
 /**
  * The gossip envelope (net/libp2p/gossip-envelope.ts), and the rule it carries: a replica the sender wrote a broadcast
- * to directly drops the gossip copy, so the protocol takes it once.
+ * to directly drops the gossip copy, so the protocol takes it once. And the stream keeper (gossip-stream-keeper.ts),
+ * on a stand-in for gossipsub.
  */
 import { fc, test } from '@fast-check/vitest'
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../core/logger.ts'
 import { AddressBook } from '../../net/libp2p/address-book.ts'
 import { newGossipCounters } from '../../net/libp2p/dissemination.ts'
 import { GossipChannel } from '../../net/libp2p/gossip-dissemination.ts'
+import { GossipStreamKeeper } from '../../net/libp2p/gossip-stream-keeper.ts'
 import { decodeEnvelope, encodeEnvelope, envelopeOverhead, EnvelopeError } from '../../net/libp2p/gossip-envelope.ts'
 import { testMembers, text, untext } from './helpers.ts'
 
@@ -59,7 +61,10 @@ describe('a gossip channel receiving an envelope', () => {
     const counters = newGossipCounters()
     const { pubsub, deliver } = fakePubsub()
     const handed: Array<[number, string]> = []
-    const channel = new GossipChannel(pubsub, book, 2, counters, silentLogger, (from, data) => handed.push([from, untext(data)]))
+    const channel = new GossipChannel({
+      pubsub, book, self: 2, counters, log: silentLogger, connectionsTo: () => [],
+      onMessage: (from, data) => handed.push([from, untext(data)]),
+    })
     channel.start()
     const origin = book.get(0)!.peerId
     deliver(origin, encodeEnvelope([], text('to everyone over the topic')))
@@ -69,5 +74,36 @@ describe('a gossip channel receiving an envelope', () => {
     expect(handed).toEqual([[0, 'to everyone over the topic'], [0, 'replica 3 got it directly']])
     expect(counters).toMatchObject({ delivered: 2, sentDirect: 1, malformed: 1 })
     channel.stop()
+  })
+})
+
+describe('the gossip stream keeper', () => {
+  it('opens the outbound stream gossipsub did not, to a connected replica, once it is missing at two checks', async () => {
+    const members = await testMembers(3, 1)
+    const book = new AddressBook(members.map(m => m.address))
+    const streamsOutbound = new Map<string, unknown>([[book.get(2)!.peerId.toString(), {}]])
+    const opened: string[] = []
+    let finish = (): void => undefined
+    const pubsub = {
+      streamsOutbound,
+      onPeerConnected: () => undefined,
+      createOutboundStream: (peer: PeerId) => { opened.push(peer.toString()); return new Promise<void>(resolve => { finish = resolve }) },
+    } as unknown as GossipSub
+    const open = { status: 'open' } as unknown as Connection
+    const repaired: number[] = []
+    // Connected to replica 1 (no stream), replica 2 (has one) and the client (not a replica): only 1 needs a stream.
+    const keeper = new GossipStreamKeeper({ pubsub, book, self: 0, connectionsTo: () => [open], onRepair: id => repaired.push(id) })
+    keeper.check()
+    expect(opened).toEqual([]) // missing once: gossipsub may still be opening it
+    keeper.check()
+    expect(repaired).toEqual([1])
+    keeper.check() // the open is under way: not a second one
+    expect(opened).toEqual([book.get(1)!.peerId.toString()])
+    finish()
+    streamsOutbound.set(book.get(1)!.peerId.toString(), {})
+    await Promise.resolve()
+    keeper.check()
+    keeper.check()
+    expect(repaired).toEqual([1])
   })
 })
