@@ -2,8 +2,8 @@
  * Every protocol runs unchanged on every libp2p stack (net/libp2p/stack.ts): on each, a 3-replica Raft and a
  * 4-replica PBFT cluster (in one process, as createNode builds them) serve writes and reads, keep serving once the
  * leader or primary is gone, and refuse a stranger of the same stack. Then gossipsub dissemination under a short
- * chaos run (crash and restart of the primary, a partition), its history judged linearizable, and one multi-process
- * smoke (QUIC + gossipsub, kill -9 of the primary).
+ * chaos run (crash and restart of the primary, a partition), its history judged linearizable. Gossipsub across replica
+ * processes (PBFT on QUIC, HotStuff and Multi-Paxos on TCP, kill -9 of the leader): gossip-processes.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,12 +22,9 @@ import { parseStack, portKind, stackModules, stackName } from '../../net/libp2p/
 import type { Libp2pStack } from '../../net/libp2p/stack.ts'
 import type { Dissemination } from '../../net/libp2p/dissemination.ts'
 import { createClient, type ConsensusClient } from '../../live/client.ts'
-import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
+import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { createNode, type ConsensusNode } from '../../live/node.ts'
-import { clusterDown, clusterUp, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
-import { adminRequest } from '../../live/admin.ts'
-import { adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { freePorts, freeUdpPorts, sleep, waitFor } from '../libp2p/helpers.ts'
 
 const STACKS = ['tcp+noise+yamux', 'tcp+tls+yamux', 'tcp+noise+mplex', 'websockets+noise+yamux', 'quic'].map(s => parseStack(s))
@@ -169,34 +166,4 @@ describe('gossipsub dissemination under chaos', () => {
       }
     }, 60_000)
   }
-})
-
-describe('stacks across processes', () => {
-  it('pbft on quic with gossipsub, in replica processes, survives kill -9 of the primary', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'stacks-proc-'))
-    dirs.push(dir)
-    const stack = parseStack('quic')
-    initCluster({ protocol: 'pbft', n: 4, dir, ports: await ports(stack, 4), clients: 1, fsync: 'batch', stack, dissemination: 'gossipsub' })
-    const configFile = join(dir, 'cluster.json')
-    const config = loadClusterConfig(configFile)
-    expect(config.dissemination).toBe('gossipsub')
-    try {
-      await clusterUp(config, configFile)
-      const client = await createClient({ config, timeoutMs: 1500 })
-      open.push(client)
-      await waitFor(async () => { try { await client.put('k', 'v1'); return true } catch { return false } }, 'a first write', 30_000)
-      const status = (id: NodeId) => adminRequest(adminSocketPath(config, id), { cmd: 'status' }) as Promise<NodeStatus>
-      const primary = (await status(1)).leader ?? 0
-      await stopReplicaProcess(config, primary, { kill9: true })
-      await waitFor(async () => { try { await client.put('k', 'v2'); return true } catch { return false } }, 'a write after kill -9 of the primary', 40_000)
-      expect(await client.get('k')).toBe('v2')
-      // The survivors run gossip dissemination (its counters exist). Known issue (issue 16 note): in replica processes
-      // no broadcast has been seen to go over the topic since PBFT clients send to every replica; in one process it does
-      // (the gossip tests above count publishes).
-      for (const id of config.replicas.map(r => r.id).filter(id => id !== primary)) expect((await status(id)).gossip).not.toBeNull()
-      await startReplicaProcess(config, configFile, primary)
-    } finally {
-      await clusterDown(config)
-    }
-  }, 120_000)
 })
