@@ -114,6 +114,31 @@ describe('gossipsub dissemination', () => {
     for (const r of [one, two, back]) expect(got(r).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `while down ${i}`).sort())
   }, 40_000)
 
+  it('reopens a gossip stream that closed while the connection stayed up (gossipsub itself never does)', async () => {
+    const members = await testMembers(3)
+    const nodes = await Promise.all(members.map(m => start(m, members)))
+    await meshOf(nodes)
+    const [origin, cut] = nodes as [typeof nodes[0], typeof nodes[0]]
+    const internals = (t: Libp2pTransport) => (t.node!.services as { pubsub: unknown }).pubsub as { streamsOutbound: Map<string, { rawStream: { abort(e: Error): void } }> }
+    const cutPeer = cut.transport.peerId.toString()
+    await waitFor(() => internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream to replica 1', 10_000)
+    // Both routers drop each other when the stream dies; the libp2p connection (and the direct stream) stays.
+    internals(origin.transport).streamsOutbound.get(cutPeer)!.rawStream.abort(new Error('cut by the test'))
+    await waitFor(() => !internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream gone')
+    expect(origin.transport.node!.getConnections(cut.transport.peerId).length).toBeGreaterThan(0)
+    await waitFor(() => internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream reopened', 10_000)
+    expect(origin.transport.gossip!.streamRepairs + cut.transport.gossip!.streamRepairs).toBeGreaterThan(0)
+    // Broadcasts reach replica 1 over the topic again, not only directly.
+    const delivered = cut.transport.gossip!.delivered
+    let sent = 0
+    const deadline = Date.now() + 10_000
+    while (cut.transport.gossip!.delivered === delivered && Date.now() < deadline) {
+      broadcast(origin.transport, [1, 2], `after the cut ${sent++}`)
+      await sleep(100)
+    }
+    expect(cut.transport.gossip!.delivered).toBeGreaterThan(delivered)
+  }, 40_000)
+
   it('sends a frame that goes to only some replicas on the direct streams', async () => {
     const members = await testMembers(3)
     const nodes = await Promise.all(members.map(m => start(m, members)))
