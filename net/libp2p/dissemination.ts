@@ -21,7 +21,7 @@ export interface GossipCounters {
    * the topic when the sender published): their gossip copies are dropped here, so the protocol takes them once.
    */
   sentDirect: number
-  /** Messages the topic validator rejected: from a non-replica, or relayed by a stranger. */
+  /** Messages the topic validator rejected: from a non-replica, or relayed by one (a client member or a stranger). */
   refused: number
   /** Copies from a replica whose envelope (gossip-envelope.ts) did not decode. */
   malformed: number

@@ -5,8 +5,8 @@
  * signed by its originator's libp2p key (gossipsub's StrictSign policy: a message without a signature, or whose
  * signature does not verify against the key of its `from`, is dropped by gossipsub before we see it), and the
  * receiver takes the sender from that verified `from`, never from the payload or from the peer that relayed it. A
- * message whose originator is not one of the cluster's replicas, or that was relayed by a stranger, is rejected by the
- * topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
+ * message whose originator is not one of the cluster's replicas, or that was relayed by anyone but a replica, is
+ * rejected by the topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
  *
  * Reach: a broadcast is published for the replicas subscribed over an open gossip stream and written directly to the
  * rest (one down, or not yet on the topic); the envelope (gossip-envelope.ts) names the latter, and they drop the gossip
@@ -100,9 +100,11 @@ export class GossipChannel {
     this.pubsub.topicValidators.set(this.topic, (source, message) => {
       const relayer = this.book.byPeer(source)
       const origin = message.type === 'signed' ? this.book.byPeer(message.from) : undefined
-      if (relayer === undefined || origin === undefined || origin.role !== 'replica') {
+      // Only replicas gossip (a client member sends requests on direct streams), so only a replica may relay: a client
+      // that subscribed could otherwise replay a replica's signed broadcast once gossipsub's seen-cache forgot it.
+      if (relayer === undefined || relayer.role !== 'replica' || origin === undefined || origin.role !== 'replica') {
         this.counters.refused++
-        this.log('refused a gossip message relayed by %s from %s: not a replica of this cluster', source.toString(),
+        this.log('refused a gossip message relayed by %s from %s: not from and through replicas of this cluster', source.toString(),
           message.type === 'signed' ? message.from.toString() : '(unsigned)')
         return TopicValidatorResult.Reject
       }

@@ -1,17 +1,22 @@
 /**
- * The gossip envelope (net/libp2p/gossip-envelope.ts), and the rule it carries: a replica the sender wrote a broadcast
- * to directly drops the gossip copy, so the protocol takes it once. And the stream keeper (gossip-stream-keeper.ts),
- * on a stand-in for gossipsub.
+ * The parts of a replica's gossip channel, on a stand-in for gossipsub: the envelope (net/libp2p/gossip-envelope.ts)
+ * and the rule it carries (a replica the sender wrote a broadcast to directly drops the gossip copy, so the protocol
+ * takes it once); the stream keeper (gossip-stream-keeper.ts); the topic validator (only replicas' messages, relayed
+ * only by replicas).
  */
 import { fc, test } from '@fast-check/vitest'
-import type { GossipSub } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../core/logger.ts'
+import { createRng } from '../../core/random.ts'
+import { generatePrivateKey } from '../../core/signers/index.ts'
 import { AddressBook } from '../../net/libp2p/address-book.ts'
 import { newGossipCounters } from '../../net/libp2p/dissemination.ts'
 import { GossipChannel } from '../../net/libp2p/gossip-dissemination.ts'
 import { GossipStreamKeeper } from '../../net/libp2p/gossip-stream-keeper.ts'
+import { peerIdOfPrivateKey } from '../../net/libp2p/peer-identity.ts'
 import { decodeEnvelope, encodeEnvelope, envelopeOverhead, EnvelopeError } from '../../net/libp2p/gossip-envelope.ts'
 import { testMembers, text, untext } from './helpers.ts'
 
@@ -105,5 +110,27 @@ describe('the gossip stream keeper', () => {
     keeper.check()
     keeper.check()
     expect(repaired).toEqual([1])
+  })
+})
+
+describe("a gossip channel's topic validator", () => {
+  it('accepts a replica\'s message relayed by a replica, refuses one relayed by a client member or a stranger, or from a client', async () => {
+    const members = await testMembers(3, 1)
+    const book = new AddressBook(members.map(m => m.address))
+    const counters = newGossipCounters()
+    const { pubsub } = fakePubsub()
+    const channel = new GossipChannel({ pubsub, book, self: 0, counters, log: silentLogger, connectionsTo: () => [], onMessage: () => undefined })
+    channel.start()
+    const validate = pubsub.topicValidators.get(channel.topic)!
+    const replica = book.get(1)!.peerId
+    const client = book.get(1000)!.peerId
+    const stranger = peerIdOfPrivateKey(generatePrivateKey(createRng('stranger')))
+    const signed = (from: PeerId) => ({ type: 'signed', from, topic: channel.topic, data: new Uint8Array([0]), sequenceNumber: 1n, signature: new Uint8Array(), key: from.publicKey }) as unknown as Message
+    expect(await validate(book.get(2)!.peerId, signed(replica))).toBe(TopicValidatorResult.Accept)
+    expect(await validate(client, signed(replica))).toBe(TopicValidatorResult.Reject) // a replay through a client
+    expect(await validate(stranger, signed(replica))).toBe(TopicValidatorResult.Reject)
+    expect(await validate(replica, signed(client))).toBe(TopicValidatorResult.Reject)
+    expect(counters.refused).toBe(3)
+    channel.stop()
   })
 })
