@@ -3,7 +3,8 @@
  * 4-replica PBFT cluster (in one process, as createNode builds them) serve writes and reads, keep serving once the
  * leader or primary is gone, and refuse a stranger of the same stack; so do HotStuff (n = 4) on QUIC and Multi-Paxos
  * (n = 3) on WebSockets + TLS + mplex. Then gossipsub dissemination under a short chaos run (crash and restart of the
- * primary, a partition), its history judged linearizable. Gossipsub across replica processes (PBFT on QUIC, HotStuff and Multi-Paxos on TCP, kill -9 of the leader): gossip-processes.test.ts.
+ * primary, a partition), its history judged linearizable. Gossipsub across replica processes (PBFT on QUIC, HotStuff
+ * and Multi-Paxos on TCP, kill -9 of the leader): gossip-processes.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
