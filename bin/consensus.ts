@@ -32,6 +32,7 @@ import { parseMetrics, scrapeMetrics, summarizeMetrics, type MetricSample } from
 import { initCluster } from '../live/init.ts'
 import { adminSocketPath, createNode } from '../live/node.ts'
 import { groupedStatusLine } from '../live/grouped-status.ts'
+import { gossipStatusLine, type GossipStatus } from '../live/gossip-status.ts'
 import type { GroupedNodeStatus } from '../live/grouped-node.ts'
 import { clusterDown, clusterUp, runningPid } from '../live/processes.ts'
 import { keyValue, list, positiveInt, ratio } from './cli-args.ts'
@@ -117,7 +118,7 @@ cluster.command('down')
   })
 
 cluster.command('status')
-  .description("each replica's role, term or view, commit index and peers")
+  .description("each replica's role, term or view, commit index and peers; with gossipsub, its gossip counters")
   .argument('<dir>', 'cluster folder')
   .option('--json', 'machine-readable output')
   .option('--metrics', "also scrape each replica's Prometheus endpoint (replicas with a metricsPort in cluster.json)")
@@ -148,6 +149,7 @@ cluster.command('status')
       process.stdout.write(`replica ${row.id}: pid ${row.pid}, ${row.role}, epoch ${row.epoch}, leader ${row.leader}, ` +
         `commit ${row.commitIndex}, applied ${row.appliedIndex}, peers ${(row.peers as number[]).join(',')}` +
         `${(row.blocked as number[]).length > 0 ? `, blocked ${(row.blocked as number[]).join(',')}` : ''}\n`)
+      if (row.gossip !== null && row.gossip !== undefined) process.stdout.write(`  ${gossipStatusLine(row.gossip as GossipStatus)}\n`)
       if (row.metricsError !== undefined) process.stdout.write(`  metrics: ${row.metricsError as string}\n`)
       if (row.metrics !== undefined) for (const line of summarizeMetrics(row.metrics as MetricSample[])) process.stdout.write(`  ${line}\n`)
     }

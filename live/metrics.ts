@@ -17,6 +17,13 @@ import type { TypeCount } from '../core/message-stats.ts'
 import type { FileStorage } from '../core/storage/file-storage.ts'
 import type { NodeId } from '../core/types.ts'
 import type { Libp2pTransport } from '../net/libp2p/index.ts'
+import { gossipStatus, type GossipStatus } from './gossip-status.ts'
+
+/** The gossip counters behind consensus_network_gossip_messages_total, by its `event` label. */
+const GOSSIP_EVENTS: Readonly<Record<string, keyof GossipStatus>> = {
+  published: 'published', copies_received: 'copiesReceived', delivered: 'delivered', duplicates_dropped: 'duplicatesDropped',
+  sent_direct: 'sentDirect', refused: 'refused', malformed: 'malformed', stream_repairs: 'streamRepairs',
+}
 
 /** How often leadership is sampled for consensus_server_leader_changes_seen_total. */
 const SAMPLE_MS = 50
@@ -137,6 +144,31 @@ export function createNodeMetrics(): NodeMetrics {
   new Counter({
     name: 'consensus_network_stream_writes_total', help: 'Writes handed to libp2p streams (messages sent / writes: how much coalescing saved).',
     registers: [registry], collect() { this.reset(); this.inc(source?.transport.streamWrites ?? 0) },
+  })
+  // Only a replica whose broadcasts gossip has these (a direct cluster's scrape stays as it was).
+  const gossip = () => { const c = source?.transport.gossip; return c === null || c === undefined ? null : gossipStatus(c) }
+  new Counter({
+    name: 'consensus_network_gossip_messages_total',
+    help: 'Gossip topic traffic by event: published, copies_received (duplicates included), delivered (to the protocol), ' +
+      'duplicates_dropped (seen-cache), sent_direct (skipped: the sender wrote it to us directly), refused (non-members), malformed, stream_repairs (outbound gossip streams opened by us, gossipsub had not).',
+    labelNames: ['event'], registers: [registry],
+    collect() {
+      this.reset()
+      const g = gossip()
+      if (g === null) return
+      for (const [event, n] of Object.entries(GOSSIP_EVENTS)) this.inc({ event }, g[n])
+    },
+  })
+  new Counter({
+    name: 'consensus_network_gossip_bytes_total', help: 'Gossip payload bytes: published, and copies received (duplicates included).',
+    labelNames: ['direction'], registers: [registry],
+    collect() {
+      this.reset()
+      const g = gossip()
+      if (g === null) return
+      this.inc({ direction: 'published' }, g.publishedBytes)
+      this.inc({ direction: 'received' }, g.copyBytesReceived)
+    },
   })
   collectDefaultMetrics({ register: registry })
 

@@ -22,7 +22,7 @@ import { createFileStorage, type FileStorage } from '../core/storage/file-storag
 import type { NodeId } from '../core/types.ts'
 import { createLibp2pTransport, type Libp2pTransport, type PeerAddress } from '../net/libp2p/index.ts'
 import type { TypeCount } from '../core/message-stats.ts'
-import type { GossipCounters } from '../net/libp2p/dissemination.ts'
+import { gossipStatus, type GossipStatus } from './gossip-status.ts'
 import { getProtocol } from '../protocols/index.ts'
 import { startAdminServer, type AdminRequest } from './admin.ts'
 import { clusterStack, configPath, DEFAULT_METRICS_HOST, loadClusterConfig, type ClusterConfig } from './config.ts'
@@ -56,8 +56,8 @@ export interface NodeStatus extends HostStatus {
   readonly framesReceived: number
   /** Log fsyncs of the replica's storage so far (bench live: fsyncs per op). */
   readonly fsyncs: number
-  /** What gossip dissemination did (published, copies on the wire, delivered, refused); null when broadcasts go direct. */
-  readonly gossip: GossipCounters | null
+  /** What gossip dissemination did (published, copies on the wire, delivered, duplicates, refused); null when direct. */
+  readonly gossip: GossipStatus | null
   /** Signatures made and checked by this replica since it started, and the time spent in them. */
   readonly signatures: SignatureTime
 }
@@ -133,7 +133,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
         blocked: [], messagesSent: grouped.transport.stats.snapshot(), framesRejected: { ...grouped.transport.rejected },
         foreignSessionRequests: first[1].foreignSessionRequests, stateDigest: first[1].replica.stateDigest?.() ?? null,
         framesReceived: grouped.transport.received.frames, fsyncs: grouped.storage.stats.fsyncs,
-        gossip: grouped.transport.gossip === null ? null : { ...grouped.transport.gossip },
+        gossip: grouped.transport.gossip === null ? null : gossipStatus(grouped.transport.gossip),
         // Not timed with groups yet.
         signatures: { signs: 0, verifies: 0, ms: 0 },
       }),
@@ -212,7 +212,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     stateDigest: host.replica.stateDigest?.() ?? null,
     framesReceived: transport.received.frames,
     fsyncs: storage.stats.fsyncs,
-    gossip: transport.gossip === null ? null : { ...transport.gossip },
+    gossip: transport.gossip === null ? null : gossipStatus(transport.gossip),
     signatures: signatures.time(),
   })
   // Index and hash in one turn, so they describe the same state. A protocol that keeps its state in the replica

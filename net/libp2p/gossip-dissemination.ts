@@ -5,8 +5,12 @@
  * signed by its originator's libp2p key (gossipsub's StrictSign policy: a message without a signature, or whose
  * signature does not verify against the key of its `from`, is dropped by gossipsub before we see it), and the
  * receiver takes the sender from that verified `from`, never from the payload or from the peer that relayed it. A
- * message whose originator is not one of the cluster's replicas, or that was relayed by a stranger, is rejected by the
- * topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
+ * message whose originator is not one of the cluster's replicas, or that was relayed by anyone but a replica, is
+ * rejected by the topic validator, so gossipsub neither delivers nor forwards it (and lowers the relayer's peer score).
+ *
+ * Reach: a broadcast is published for the replicas subscribed over an open gossip stream and written directly to the
+ * rest (one down, or not yet on the topic); the envelope (gossip-envelope.ts) names the latter, and they drop the gossip
+ * copy, so every replica takes each broadcast from one path only.
  *
  * Counting: gossipsub drops copies it has already seen (its seen-cache, keyed by originator and sequence number), so
  * each message reaches the frame handler once, at the same point as a direct frame. Copies arriving on the wire,
@@ -16,9 +20,12 @@
 import { createHash } from 'node:crypto'
 import { gossipsub, StrictSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Connection, PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { NodeId } from '../../core/types.ts'
 import type { AddressBook } from './address-book.ts'
+import { decodeEnvelope, encodeEnvelope, EnvelopeError } from './gossip-envelope.ts'
+import { GossipStreamKeeper } from './gossip-stream-keeper.ts'
 import type { GossipCounters } from './dissemination.ts'
 
 export { DISSEMINATIONS, newGossipCounters } from './dissemination.ts'
@@ -35,7 +42,7 @@ export function gossipService(counters: GossipCounters, maxDataBytes: number): R
   return gossipsub({
     globalSignaturePolicy: StrictSign,
     emitSelf: false,
-    // The transport publishes only once every destination is subscribed (GossipChannel.covers); a publish racing a
+    // The transport publishes only for the replicas the topic reaches (GossipChannel.reachable); a publish racing a
     // peer's restart may still find none, and the protocol's retransmission covers what is lost then, as on streams.
     allowPublishToZeroTopicPeers: true,
     fallbackToFloodsub: false,
@@ -49,33 +56,55 @@ export function gossipService(counters: GossipCounters, maxDataBytes: number): R
   })
 }
 
+export interface GossipChannelOptions {
+  readonly pubsub: GossipSub
+  readonly book: AddressBook
+  /** This replica's id. */
+  readonly self: NodeId
+  readonly counters: GossipCounters
+  readonly log: Logger
+  /** The node's open connections to a peer (for GossipStreamKeeper). */
+  readonly connectionsTo: (peer: PeerId) => readonly Connection[]
+  /** A verified replica's broadcast, once, with the sender taken from its signature. */
+  readonly onMessage: (from: NodeId, data: Uint8Array) => void
+}
+
 /** One node's side of the cluster topic: publish broadcasts, hand verified members' messages on. */
 export class GossipChannel {
   readonly topic: string
   private readonly pubsub: GossipSub
   private readonly book: AddressBook
+  /** This replica's id: a broadcast naming it in the envelope's `sentDirect` reached it directly. */
+  private readonly self: NodeId
   private readonly counters: GossipCounters
   private readonly log: Logger
   private readonly onMessage: (from: NodeId, data: Uint8Array) => void
   private readonly listener = (evt: CustomEvent<Message>): void => this.receive(evt.detail)
+  private readonly keeper: GossipStreamKeeper
 
-  constructor(pubsub: GossipSub, book: AddressBook, counters: GossipCounters, log: Logger,
-    onMessage: (from: NodeId, data: Uint8Array) => void) {
-    this.pubsub = pubsub
-    this.book = book
-    this.counters = counters
-    this.log = log
-    this.onMessage = onMessage
-    this.topic = clusterTopic(book)
+  constructor(o: GossipChannelOptions) {
+    this.pubsub = o.pubsub
+    this.book = o.book
+    this.self = o.self
+    this.counters = o.counters
+    this.log = o.log
+    this.onMessage = o.onMessage
+    this.topic = clusterTopic(o.book)
+    this.keeper = new GossipStreamKeeper({
+      pubsub: o.pubsub, book: o.book, self: o.self, connectionsTo: o.connectionsTo,
+      onRepair: peer => { this.counters.streamRepairs++; this.log('node %d: opening the gossip stream to %d that gossipsub did not', o.self, peer) },
+    })
   }
 
   start(): void {
     this.pubsub.topicValidators.set(this.topic, (source, message) => {
       const relayer = this.book.byPeer(source)
       const origin = message.type === 'signed' ? this.book.byPeer(message.from) : undefined
-      if (relayer === undefined || origin === undefined || origin.role !== 'replica') {
+      // Only replicas gossip (a client member sends requests on direct streams), so only a replica may relay: a client
+      // that subscribed could otherwise replay a replica's signed broadcast once gossipsub's seen-cache forgot it.
+      if (relayer === undefined || relayer.role !== 'replica' || origin === undefined || origin.role !== 'replica') {
         this.counters.refused++
-        this.log('refused a gossip message relayed by %s from %s: not a replica of this cluster', source.toString(),
+        this.log('refused a gossip message relayed by %s from %s: not from and through replicas of this cluster', source.toString(),
           message.type === 'signed' ? message.from.toString() : '(unsigned)')
         return TopicValidatorResult.Reject
       }
@@ -83,29 +112,35 @@ export class GossipChannel {
     })
     this.pubsub.addEventListener('message', this.listener)
     this.pubsub.subscribe(this.topic)
+    this.keeper.start()
   }
 
   stop(): void {
+    this.keeper.stop()
     this.pubsub.removeEventListener('message', this.listener)
     this.pubsub.topicValidators.delete(this.topic)
   }
 
   /**
-   * Whether a publish now would reach every one of these replicas: each has told us it is subscribed, and our
-   * outbound gossipsub stream to it is open (gossipsub drops what it cannot write at once, and a peer's subscription
-   * arrives on its stream to us, which may open before ours to it: the first broadcasts after a (re)connect were lost).
+   * The replicas among `peers` a publish now reaches: each has told us it is subscribed, and our outbound gossipsub
+   * stream to it is open (gossipsub drops what it cannot write at once, and a peer's subscription arrives on its stream
+   * to us, which may open before ours to it: the first broadcasts after a (re)connect were lost). A replica that is down
+   * is in none of them, so the caller writes to it directly: requiring all of them kept a cluster with one replica down
+   * off the topic for good.
    */
-  covers(peers: readonly NodeId[]): boolean {
+  reachable(peers: readonly NodeId[]): NodeId[] {
     const subscribed = new Set(this.pubsub.getSubscribers(this.topic).map(p => p.toString()))
     // `streamsOutbound` is public on the implementation (GossipSub class), not on the factory's interface.
     const outbound = (this.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }).streamsOutbound
-    return peers.every(id => {
+    return peers.filter(id => {
       const peer = this.book.get(id)?.peerId.toString()
       return peer !== undefined && subscribed.has(peer) && (outbound === undefined || outbound.has(peer))
     })
   }
 
-  publish(data: Uint8Array): Promise<unknown> {
+  /** Publish a broadcast; `sentDirect` are the replicas it also went to on direct streams (they skip this copy). */
+  publish(bytes: Uint8Array, sentDirect: readonly NodeId[]): Promise<unknown> {
+    const data = encodeEnvelope(sentDirect, bytes)
     this.counters.published++
     this.counters.publishedBytes += data.length
     return this.pubsub.publish(this.topic, data)
@@ -116,7 +151,17 @@ export class GossipChannel {
     if (message.topic !== this.topic || message.type !== 'signed') return
     const origin = this.book.byPeer(message.from)
     if (origin === undefined || origin.role !== 'replica') return
+    let envelope
+    try {
+      envelope = decodeEnvelope(message.data)
+    } catch (e) {
+      if (!(e instanceof EnvelopeError)) throw e
+      this.counters.malformed++
+      this.log('dropped a gossip message from replica %d: %s', origin.id, e.message)
+      return
+    }
+    if (envelope.sentDirect.includes(this.self)) { this.counters.sentDirect++; return }
     this.counters.delivered++
-    this.onMessage(origin.id, message.data)
+    this.onMessage(origin.id, envelope.bytes)
   }
 }

@@ -23,8 +23,9 @@
  * - Dissemination (gossip-dissemination.ts): with `gossipsub`, a broadcast is recognised here, not in the host or the
  *   protocol: the host hands the same frame object to every peer of a broadcast in one turn (it encodes a broadcast
  *   once), so protocol frames are held until the end of the turn, and a frame that went to every other replica is
- *   published once on the cluster's topic; any other frame, or a broadcast while a peer is blocked or not yet
- *   subscribed, goes out on the direct streams as before.
+ *   published once on the cluster's topic for the replicas the topic reaches, and written directly to the rest (a
+ *   replica down or not yet subscribed); any other frame, or a broadcast while a peer is blocked, goes out on the
+ *   direct streams as before.
  *
  * Counting happens in send(), for every frame a host hands us, before any drop: the same point as the simulator, and
  * the same in both disseminations (a broadcast to n-1 peers counts n-1 messages either way).
@@ -44,6 +45,7 @@ import { encodedFrameLength, FrameBatch, FrameDecoder, FramingError } from './fr
 import { newGossipCounters } from './dissemination.ts'
 import type { Dissemination, GossipCounters } from './dissemination.ts'
 import type { GossipChannel } from './gossip-dissemination.ts'
+import { envelopeOverhead } from './gossip-envelope.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { libp2pPrivateKey, peerIdOfPrivateKey } from './peer-identity.ts'
 import { DEFAULT_STACK, listenAddress, stackModules, stackName } from './stack.ts'
@@ -299,7 +301,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.otherReplicas = [...book.entries()].filter(e => e.role === 'replica' && e.id !== id).map(e => e.id)
     this.gossip = node.gossip?.counters ?? null
     this.gossipChannel = node.gossip === null ? null
-      : new node.gossip.Channel(node.gossip.pubsub, book, node.gossip.counters, this.log, (from, data) => this.deliver(from, 'protocol', data))
+      : new node.gossip.Channel({
+        pubsub: node.gossip.pubsub, book, self: id, counters: node.gossip.counters, log: this.log,
+        connectionsTo: peer => this.node?.getConnections(peer) ?? [],
+        onMessage: (from, data) => this.deliver(from, 'protocol', data),
+      })
   }
 
   get peerId(): PeerId {
@@ -387,16 +393,22 @@ class Libp2pTransportImpl implements Libp2pTransport {
     }
   }
 
-  /** End of turn: publish each broadcast once on the topic; send everything else on the direct streams. */
+  /**
+   * End of turn: publish each broadcast once on the topic, for the replicas it reaches, and write it directly to the
+   * others (named in the envelope, so gossip's copy does not reach them a second time); everything else goes direct.
+   */
   private releaseHeld(): void {
     this.heldFlushScheduled = false
     if (this.stopped) { this.stats.dropped += [...this.held.values()].reduce((a, t) => a + t.length, 0); this.held.clear(); return }
     for (const [frame, tos] of this.held) {
-      if (this.isBroadcast(tos) && 1 + frame.bytes.length <= this.maxFrameBytes && this.gossipChannel!.covers(tos)) {
-        this.gossipChannel!.publish(frame.bytes).catch((e: Error) => {
-          this.stats.dropped += tos.length
+      const viaTopic = this.isBroadcast(tos) ? this.gossipChannel!.reachable(tos) : []
+      const sentDirect = viaTopic.length === tos.length ? [] : tos.filter(to => !viaTopic.includes(to))
+      if (viaTopic.length > 0 && 1 + envelopeOverhead(sentDirect) + frame.bytes.length <= this.maxFrameBytes) {
+        this.gossipChannel!.publish(frame.bytes, sentDirect).catch((e: Error) => {
+          this.stats.dropped += viaTopic.length
           this.log('node %d: gossip publish of %s failed: %s', this.id, frame.type, e.message)
         })
+        for (const to of sentDirect) this.enqueue(to, frame)
       } else {
         for (const to of tos) this.enqueue(to, frame)
       }

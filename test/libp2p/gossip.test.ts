@@ -9,7 +9,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../core/errors.ts'
@@ -87,6 +87,59 @@ describe('gossipsub dissemination', () => {
     expect(receivers.some(r => r.transport.gossip!.copiesReceived > r.transport.gossip!.delivered)).toBe(true)
     // Counted where direct frames are: n-1 protocol messages per broadcast at the sender, whichever way it travelled.
     expect(origin.transport.stats.byType('protocol').get('Prepare')!.messages).toBe(3 * sent)
+  }, 40_000)
+
+  it('with a replica down, publishes for the others and writes to it directly, each taking every broadcast once', async () => {
+    const members = await testMembers(4)
+    const nodes = await Promise.all(members.map(m => start(m, members)))
+    await meshOf(nodes)
+    const [origin, one, two, down] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
+    const pubsub = (t: Libp2pTransport) => (t.node!.services as { pubsub: GossipSub }).pubsub
+    const topic = clusterTopic(new AddressBook(members.map(m => m.address)))
+    const subscribers = () => pubsub(origin.transport).getSubscribers(topic).map(p => p.toString())
+    await waitFor(() => subscribers().length === 3, 'every replica subscribed, seen from the origin', 10_000)
+    await down.transport.stop()
+    await waitFor(() => !subscribers().includes(down.transport.peerId.toString()), 'the stopped replica gone from the topic', 10_000)
+    const published = origin.transport.gossip!.published
+    for (let i = 0; i < 10; i++) broadcast(origin.transport, [1, 2, 3], `while down ${i}`)
+    const got = (r: typeof nodes[0]) => r.inbox.filter(m => m.text.startsWith('while down ')).map(m => m.text)
+    await waitFor(() => got(one).length >= 10 && got(two).length >= 10, 'the broadcasts at the live replicas')
+    // Before the fix the topic had to reach every other replica, so one replica down kept every broadcast off it.
+    expect(origin.transport.gossip!.published - published).toBe(10)
+    // Back on the same address: the frames queued for it arrive on the redialled direct stream, once each (its gossip
+    // copies, if a relay offers them, name it as sent directly and are dropped).
+    const back = await start(members[3]!, members)
+    await waitFor(() => got(back).length >= 10, 'the queued broadcasts at the restarted replica', 15_000)
+    await sleep(500) // late copies would show here
+    for (const r of [one, two, back]) expect(got(r).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `while down ${i}`).sort())
+  }, 40_000)
+
+  it('reopens the gossip streams between two connected replicas whose routers forgot each other (gossipsub does not)', async () => {
+    const members = await testMembers(3)
+    const nodes = await Promise.all(members.map(m => start(m, members)))
+    await meshOf(nodes)
+    const [origin, cut] = nodes as [typeof nodes[0], typeof nodes[0]]
+    type Internals = { streamsOutbound: Map<string, unknown>; onPeerDisconnected(peer: PeerId): void }
+    const internals = (t: Libp2pTransport) => (t.node!.services as { pubsub: unknown }).pubsub as Internals
+    const cutPeer = cut.transport.peerId.toString()
+    await waitFor(() => internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream to replica 1', 10_000)
+    // Both routers forget each other, as when identify never reported the peer or a stream open failed: gossipsub
+    // opens streams again only on a new connection, and the libp2p connection (with the direct stream) stays up.
+    internals(origin.transport).onPeerDisconnected(cut.transport.peerId)
+    internals(cut.transport).onPeerDisconnected(origin.transport.peerId)
+    await waitFor(() => !internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream gone')
+    expect(origin.transport.node!.getConnections(cut.transport.peerId).length).toBeGreaterThan(0)
+    await waitFor(() => internals(origin.transport).streamsOutbound.has(cutPeer), 'the gossip stream reopened', 10_000)
+    expect(origin.transport.gossip!.streamRepairs + cut.transport.gossip!.streamRepairs).toBeGreaterThan(0)
+    // Broadcasts reach replica 1 over the topic again, not only directly.
+    const delivered = cut.transport.gossip!.delivered
+    let sent = 0
+    const deadline = Date.now() + 10_000
+    while (cut.transport.gossip!.delivered === delivered && Date.now() < deadline) {
+      broadcast(origin.transport, [1, 2], `after the cut ${sent++}`)
+      await sleep(100)
+    }
+    expect(cut.transport.gossip!.delivered).toBeGreaterThan(delivered)
   }, 40_000)
 
   it('sends a frame that goes to only some replicas on the direct streams', async () => {
