@@ -21,6 +21,12 @@ import { StorageCorruptionError } from './record-framing.ts'
 export interface MemoryStorageOptions {
   /** Runs `fn` when an fsync would complete; default: immediately. */
   readonly defer?: (fn: () => void) => void
+  /**
+   * The writer never touches a buffer again once it is written (the simulator's hosts: every value is freshly
+   * encoded, and snapshots are never modified), so durable records may keep the caller's arrays instead of copies.
+   * Default false: a write copies, as a disk write does, and a caller may reuse its buffers.
+   */
+  readonly adoptWrites?: boolean
 }
 
 interface Damage {
@@ -54,12 +60,14 @@ export class MemoryStorage implements Storage {
   private lostWrite: string | null = null
   private undetected: string | null = null
   private readonly defer: (fn: () => void) => void
+  private readonly copy: (bytes: Uint8Array) => Uint8Array
   /** Counters for tests and the bench. */
   syncs = 0
   bytesWritten = 0
 
   constructor(options: MemoryStorageOptions = {}) {
     this.defer = options.defer ?? (fn => fn())
+    this.copy = options.adoptWrites === true ? bytes => bytes : bytes => bytes.slice()
   }
 
   load(): DurableState {
@@ -205,11 +213,11 @@ export class MemoryStorage implements Storage {
   private applyDurably(op: PersistOp): void {
     switch (op.kind) {
       case 'put':
-        this.hard.set(op.key, op.value.slice())
+        this.hard.set(op.key, this.copy(op.value))
         this.bytesWritten += op.value.length
         break
       case 'entry':
-        this.log.set(op.index, op.value.slice())
+        this.log.set(op.index, this.copy(op.value))
         if (op.index > this.logMax) this.logMax = op.index
         this.bytesWritten += op.value.length
         break
@@ -230,7 +238,7 @@ export class MemoryStorage implements Storage {
         // The file storage compacts here, rewriting the log from its (undamaged) memory: the damage is gone.
         for (const d of this.damage.reverse()) if (d.isCurrent()) d.replace(d.original)
         this.damage = []
-        this.snap = { index: op.index, meta: op.meta.slice(), data: op.data.slice() }
+        this.snap = { index: op.index, meta: this.copy(op.meta), data: this.copy(op.data) }
         for (const index of [...this.log.keys()]) if (index <= op.index) this.log.delete(index)
         this.bytesWritten += op.data.length + op.meta.length
         break
