@@ -157,6 +157,11 @@ export class Simulator implements HostRuntime {
     return this.at(this.clock + Math.max(0, delayMs), fn)
   }
 
+  /** Run `fn` at now + delay, with no cancel function to allocate (for callers that never cancel). */
+  after(delayMs: number, fn: () => void): void {
+    this.queue.push(this.clock + Math.max(0, delayMs), this.nextOrder++, runClosure as EventFn, fn)
+  }
+
   at(time: number, fn: () => void): () => void {
     const order = this.nextOrder++
     const slot = this.queue.push(Math.max(time, this.clock), order, runClosure as EventFn, fn)
