@@ -16,6 +16,7 @@
  */
 import type { Rng } from '../random.ts'
 import type { DurableSnapshot, DurableState, PersistOp, Storage } from '../storage.ts'
+import { LogRecords } from './log-records.ts'
 import { StorageCorruptionError } from './record-framing.ts'
 
 export interface MemoryStorageOptions {
@@ -41,9 +42,7 @@ interface Damage {
 
 export class MemoryStorage implements Storage {
   private hard = new Map<string, Uint8Array>()
-  private log = new Map<number, Uint8Array>()
-  /** At least the highest index in `log` (an upper bound: compaction does not lower it), so truncation is cheap. */
-  private logMax = Number.NEGATIVE_INFINITY
+  private log = new LogRecords()
   private snap: DurableSnapshot | null = null
   private unsynced: PersistOp[] = []
   /** Bumped by crash() so syncs in flight when the node died do not land afterwards. */
@@ -76,7 +75,7 @@ export class MemoryStorage implements Storage {
     if (first !== undefined) {
       throw new StorageCorruptionError(`memory storage (${first.where})`, first.byte, `checksum mismatch: ${first.description}`)
     }
-    const indexes = [...this.log.keys()].sort((a, b) => a - b)
+    const indexes = this.log.indexes()
     return {
       hard: new Map(this.hard),
       log: indexes.map(index => ({ index, value: this.log.get(index)! })),
@@ -146,7 +145,7 @@ export class MemoryStorage implements Storage {
         targets.push({ where: `hard state ${JSON.stringify(key)}`, bytes: value, replace: b => { this.hard.set(key, b) }, current: () => this.hard.get(key) })
       }
     }
-    for (const index of [...this.log.keys()].sort((a, b) => a - b)) {
+    for (const index of this.log.indexes()) {
       const value = this.log.get(index)!
       if (value.length > 0) {
         targets.push({ where: `log entry ${index}`, bytes: value, replace: b => { this.log.set(index, b) }, current: () => this.log.get(index) })
@@ -196,8 +195,7 @@ export class MemoryStorage implements Storage {
   /** Everything gone, as if an operator wiped the data directory: the next load() finds a fresh storage. */
   wipe(): void {
     this.hard = new Map()
-    this.log = new Map()
-    this.logMax = Number.NEGATIVE_INFINITY
+    this.log = new LogRecords()
     this.snap = null
     this.unsynced = []
     this.epoch++
@@ -218,17 +216,10 @@ export class MemoryStorage implements Storage {
         break
       case 'entry':
         this.log.set(op.index, this.copy(op.value))
-        if (op.index > this.logMax) this.logMax = op.index
         this.bytesWritten += op.value.length
         break
       case 'truncate':
-        // A follower truncates its tail on most appends: walk the few indexes from `from` up rather than the whole log.
-        if (this.logMax - op.from < this.log.size) {
-          for (let index = op.from; index <= this.logMax; index++) this.log.delete(index)
-        } else {
-          for (const index of [...this.log.keys()]) if (index >= op.from) this.log.delete(index)
-        }
-        if (op.from <= this.logMax) this.logMax = op.from - 1
+        this.log.deleteFrom(op.from)
         break
       case 'forget':
         this.log.delete(op.index)
@@ -239,7 +230,7 @@ export class MemoryStorage implements Storage {
         for (const d of this.damage.reverse()) if (d.isCurrent()) d.replace(d.original)
         this.damage = []
         this.snap = { index: op.index, meta: this.copy(op.meta), data: this.copy(op.data) }
-        for (const index of [...this.log.keys()]) if (index <= op.index) this.log.delete(index)
+        this.log.deleteThrough(op.index)
         this.bytesWritten += op.data.length + op.meta.length
         break
     }
