@@ -19,6 +19,20 @@ describe('agreement check', () => {
     expect(check.applied(1, { index: 2, requests: [request(2, [9])] })).toMatch(/different batch at index 2/)
   })
 
+  it('compares a replica far behind the others by fingerprint: equal copies pass, any difference is named', () => {
+    const check = new AgreementCheck()
+    for (let i = 1; i <= 5000; i++) check.applied(0, { index: i, requests: [request(i, [i % 256, 7])] })
+    // Index 10 is thousands of indexes back: its batch is no longer held, its fingerprint is.
+    expect(check.applied(1, { index: 10, requests: [request(10, [10, 7])] })).toBe('same')
+    expect(check.applied(1, { index: 11, requests: [request(11, [11, 8])] })).toMatch(/different batch at index 11/)
+    expect(check.applied(1, { index: 12, requests: [request(13, [12, 7])] })).toMatch(/different batch at index 12/)
+    expect(check.applied(1, { index: 13, requests: [{ ...request(13, [13, 7]), clientId: 1001 }] })).toMatch(/different batch at index 13/)
+    expect(check.applied(1, { index: 14, requests: [{ ...request(14, [14, 7]), readOnly: true }] })).toMatch(/different batch at index 14/)
+    expect(check.applied(1, { index: 15, requests: [request(15, [15, 7]), request(15, [15, 7])] })).toMatch(/index 15 \(2 requests vs 1/)
+    // The signature is not part of a command's identity (as sameRequest has it).
+    expect(check.applied(1, { index: 16, requests: [{ ...request(16, [16, 7]), signature: new Uint8Array([1]) }] })).toBe('same')
+  })
+
   it('remembers a window of 100,000 indexes: an index that far behind the newest is no longer compared', () => {
     const check = new AgreementCheck()
     for (let i = 1; i <= 100_001; i++) expect(check.applied(0, { index: i, requests: [request(i, [i % 256])] })).toBe('first')
