@@ -109,7 +109,7 @@ export function runLoad(cluster: SimulatedClients, o: LoadOptions): LoadResult {
       if (op !== null) recordOutcome(op, outcome, sim.now())
       completed(client.id, intendedAt, outcome)
       // Next step from a fresh event, not from inside the completion callback.
-      sim.setTimer(0, then)
+      sim.after(0, then)
     })
   }
 

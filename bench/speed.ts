@@ -50,6 +50,21 @@ export function measureSimulatorSpeed(protocol: AnyProtocol, n: number,
   }
 }
 
+export interface WarmSpeedResult extends SpeedResult {
+  /**
+   * The same run done first, in a fresh process: its hot paths start interpreted and are compiled as they run, which
+   * took most of a 3 s run's wall time. The top-level figures are the second run's, what a long sweep runs at.
+   */
+  readonly cold: SpeedResult
+}
+
+/** The simulator's speed once the JIT has compiled it: the run twice, the first reported as `cold`. */
+export function measureWarmSimulatorSpeed(protocol: AnyProtocol, n: number,
+  o: { clients?: number; virtualMs?: number; seed?: number; signer?: SignerName } = {}): WarmSpeedResult {
+  const cold = measureSimulatorSpeed(protocol, n, o)
+  return { ...measureSimulatorSpeed(protocol, n, o), cold }
+}
+
 export interface ScalingRow extends SpeedResult {
   /** Wall-clock microseconds per committed operation (the whole run's wall time over the measured operations). */
   readonly wallUsPerOp: number

@@ -20,7 +20,7 @@ import { progressHooks } from '../bench/progress.ts'
 import { measureFailover } from '../bench/failover.ts'
 import { measureMessagesPerCommand } from '../bench/message-complexity.ts'
 import { ExternalClusterError } from '../bench/live/external-cluster.ts'
-import { measureScaling, measureSimulatorSpeed, scalingSizes } from '../bench/speed.ts'
+import { measureScaling, measureSimulatorSpeed, measureWarmSimulatorSpeed, scalingSizes, type SpeedResult } from '../bench/speed.ts'
 import { mergeShards, parseShard, runSweep, type Shard } from '../bench/sweep.ts'
 import { defaultJobs, parseJobs } from '../bench/parallel.ts'
 import { formatTable, terminalSummary } from '../bench/output/table.ts'
@@ -371,6 +371,7 @@ program.command('speed')
   .option('--virtual-ms <ms>', 'virtual time simulated after a 500 ms warm-up (default 3000; 1000 with --scaling)', positiveInt('--virtual-ms'))
   .option('--seed <s>', 'seed', positiveInt('--seed', 0), 1)
   .addOption(new Option('--signer <name>', 'signatures: sim (modelled), node, tweetnacl').choices(SIGNER_NAMES).default('sim'))
+  .option('--cold', 'one run in a fresh process (no second run once the JIT has compiled the simulator)')
   .option('--json', 'print JSON')
   .action((opts: Record<string, unknown>) => {
     let protocol
@@ -398,13 +399,19 @@ program.command('speed')
     if (n === undefined) {
       try { n = protocol.replicasFor(1) } catch { n = protocol.replicasFor(0) }
     }
-    const r = measureSimulatorSpeed(protocol, n, { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 3000 })
+    const runOptions = { ...speedOptions, virtualMs: (opts.virtualMs as number | undefined) ?? 3000 }
+    const r: SpeedResult & { cold?: SpeedResult } = opts.cold === true
+      ? measureSimulatorSpeed(protocol, n, runOptions) : measureWarmSimulatorSpeed(protocol, n, runOptions)
+    const cold = r.cold
     if (opts.json === true) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return }
     process.stdout.write(`${r.protocol} n=${r.n}, ${r.clients} clients, ${(r.virtualMs / 1000).toFixed(1)} s virtual in ` +
-      `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)\n` +
+      `${(r.wallMs / 1000).toFixed(2)} s wall (${r.speedup}x real time)` +
+      `${cold !== undefined ? ', the second run in this process (--cold: the first only)' : ', one run in a fresh process'}\n` +
       `  ${r.deliveriesPerSec.toLocaleString('en-US')} message deliveries per wall-clock second (${r.deliveries.toLocaleString('en-US')} in all)\n` +
       `  ${r.deliveriesPerCpuSec.toLocaleString('en-US')} message deliveries per CPU second (${(r.cpuMs / 1000).toFixed(2)} s of CPU)\n` +
-      `  ${r.opsPerSec.toLocaleString('en-US')} committed operations per wall-clock second (${r.ops.toLocaleString('en-US')} measured)\n`)
+      `  ${r.opsPerSec.toLocaleString('en-US')} committed operations per wall-clock second (${r.ops.toLocaleString('en-US')} measured)\n` +
+      (cold !== undefined ? `  first run (JIT cold): ${cold.deliveriesPerSec.toLocaleString('en-US')} message deliveries per wall-clock second, ` +
+        `${cold.deliveriesPerCpuSec.toLocaleString('en-US')} per CPU second, in ${(cold.wallMs / 1000).toFixed(2)} s wall\n` : ''))
   })
 
 try {

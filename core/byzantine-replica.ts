@@ -92,8 +92,9 @@ export class ByzantineReplica<M> implements Replica<M> {
   ready(): Ready<M> {
     let out = emptyReady<M>()
     this.guard(() => {
-      const r = this.inner.ready()
-      r.messages.push(...this.extra)
+      const honest = this.inner.ready()
+      // A new list: a Ready's own lists may be shared and frozen when empty (core/ready.ts).
+      const r = this.extra.length === 0 ? honest : { ...honest, messages: [...honest.messages, ...this.extra] }
       this.extra = []
       out = this.hooks.rewrite?.(r) ?? r
     })

@@ -88,13 +88,20 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
   return res
 }
 
+/**
+ * The result of every successful put, shared (results are never modified once produced, like the session table's
+ * STALE_REQUEST_RESULT): each replica applies every put, and encoding the same one byte anew was a hot allocation.
+ */
+const OK_RESULT = encodeKvResult({ type: 'ok' })
+
 export class KvStore implements StateMachine {
   private data = new Map<string, string>()
   /** The keys in snapshot order, kept until a key is added or removed (hosts snapshot often; keys change rarely). */
   private sortedKeys: string[] | null = null
 
   apply(command: Uint8Array): Uint8Array {
-    return encodeKvResult(this.execute(command, true))
+    const result = this.execute(command, true)
+    return result.type === 'ok' ? OK_RESULT : encodeKvResult(result)
   }
 
   query(command: Uint8Array): Uint8Array {

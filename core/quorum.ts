@@ -62,12 +62,27 @@ export function checkFlexibleQuorums(n: number, phase1: number, phase2: number):
   return null
 }
 
+/** Up to this many values, highestReachedByQuorum counts (quadratic, no allocation) instead of sorting a copy. */
+const SMALL_QUORUM_GROUP = 16
+
 /**
  * The highest value that at least `quorum` of `values` reach (etcd's CommittedIndex: given each voter's match index,
  * the index a quorum holds). Null when fewer than `quorum` values are given. Does not modify `values`.
  */
 export function highestReachedByQuorum(values: readonly number[], quorum: number): number | null {
   if (quorum < 1 || values.length < quorum) return null
+  if (values.length <= SMALL_QUORUM_GROUP) {
+    // The quorum-th largest value is the largest one that at least `quorum` values reach. For a cluster's few voters
+    // counting beats copying and sorting: a leader runs this on every acknowledgement.
+    let best = -Infinity
+    for (const v of values) {
+      if (v <= best) continue
+      let reaching = 0
+      for (const w of values) if (w >= v) reaching++
+      if (reaching >= quorum) best = v
+    }
+    return best
+  }
   const sorted = [...values].sort((a, b) => b - a)
   return sorted[quorum - 1]!
 }

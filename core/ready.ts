@@ -7,27 +7,65 @@ import type { PersistOp } from './storage.ts'
 import type { ClientReply, ClientRequest, CommittedEntry, NodeId } from './types.ts'
 import { EMPTY_BYTES } from './codec/client-messages.ts'
 
-export class ReadyBuffer<M> {
-  private r: Ready<M> = ReadyBuffer.empty<M>()
+/**
+ * The arrays of a Ready nothing was added to: one shared, frozen empty array. Hosts take a Ready after every input, and
+ * most inputs add to one or two of its six lists; each list is created on its first addition instead. Frozen, so a
+ * consumer that tried to add to a Ready it was handed fails loudly instead of corrupting every other Ready.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[]
 
-  static empty<M>(): Ready<M> {
-    return { persist: [], messages: [], installSnapshot: null, committed: [], replies: [], reads: [] }
+/** A Ready under construction: its lists are replaced (NONE by a real array) as outputs arrive. */
+interface Building<M> {
+  persist: PersistOp[]
+  messages: Ready<M>['messages']
+  installSnapshot: Ready<M>['installSnapshot']
+  committed: CommittedEntry[]
+  replies: Ready<M>['replies']
+  reads: Ready<M>['reads']
+}
+
+export class ReadyBuffer<M> {
+  private r: Building<M> = ReadyBuffer.building<M>()
+
+  private static building<M>(): Building<M> {
+    return { persist: NONE, messages: NONE, installSnapshot: null, committed: NONE, replies: NONE, reads: NONE }
   }
 
-  persist(op: PersistOp): void { this.r.persist.push(op) }
-  send(to: NodeId, message: M): void { this.r.messages.push({ to, message }) }
+  persist(op: PersistOp): void {
+    if (this.r.persist === NONE) this.r.persist = [op]
+    else this.r.persist.push(op)
+  }
+
+  send(to: NodeId, message: M): void { this.message({ to, message }) }
   /** A message that may leave before this Ready's writes are durable (Outbound.beforeSync says when that is safe). */
-  sendBeforeSync(to: NodeId, message: M): void { this.r.messages.push({ to, message, beforeSync: true }) }
+  sendBeforeSync(to: NodeId, message: M): void { this.message({ to, message, beforeSync: true }) }
   /** Send to every id in `to` except `self`. */
   broadcast(to: readonly NodeId[], self: NodeId, message: M): void {
-    for (const id of to) if (id !== self) this.r.messages.push({ to: id, message })
+    for (const id of to) if (id !== self) this.message({ to: id, message })
   }
-  commit(entry: CommittedEntry): void { this.r.committed.push(entry) }
-  reply(to: NodeId, reply: ClientReply): void { this.r.replies.push({ to, reply }) }
-  read(request: ClientRequest, index: number): void { this.r.reads.push({ request, index }) }
+
+  private message(out: Ready<M>['messages'][number]): void {
+    if (this.r.messages === NONE) this.r.messages = [out]
+    else this.r.messages.push(out)
+  }
+
+  commit(entry: CommittedEntry): void {
+    if (this.r.committed === NONE) this.r.committed = [entry]
+    else this.r.committed.push(entry)
+  }
+
+  reply(to: NodeId, reply: ClientReply): void {
+    if (this.r.replies === NONE) this.r.replies = [{ to, reply }]
+    else this.r.replies.push({ to, reply })
+  }
+
+  read(request: ClientRequest, index: number): void {
+    if (this.r.reads === NONE) this.r.reads = [{ request, index }]
+    else this.r.reads.push({ request, index })
+  }
+
   installSnapshot(index: number, data: Uint8Array): void {
     this.r.installSnapshot = { index, data }
-    // Entries committed before the snapshot are covered by it.
     this.r.committed = this.r.committed.filter(e => e.index > index)
   }
 
@@ -47,7 +85,7 @@ export class ReadyBuffer<M> {
 
   take(): Ready<M> {
     const out = this.r
-    this.r = ReadyBuffer.empty<M>()
+    this.r = ReadyBuffer.building<M>()
     return out
   }
 }

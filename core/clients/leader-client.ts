@@ -84,7 +84,8 @@ export class LeaderClient implements ClientProtocol {
   submit(request: ClientRequest): void {
     this.outstanding = request
     this.retryWait = this.retransmissionTimeout()
-    this.silent.clear()
+    // Clearing an empty Map still allocates a fresh table, and this runs for every request.
+    if (this.silent.size > 0) this.silent.clear()
     // A replica the client's other sessions found silent (and have not heard from since) is not asked first: one down
     // for good would otherwise cost each session that had not noticed a whole backed-off wait. Only the first choice:
     // the rotation after silence uses this request's own experience, so stale marks cannot trap it.

@@ -133,6 +133,37 @@ export class BinaryWriter {
   }
 }
 
+/** Strings up to this many bytes are looked up in the intern table before being decoded. */
+const INTERNED_MAX_LENGTH = 32
+/** Slots of the intern table (a power of two): one string per slot, a newer one replacing an older. */
+const INTERNED_SLOTS = 4096
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined)
+
+/**
+ * The short ASCII string in `buf[pos, pos + length)`, from a table of recently decoded ones, or null when it is not
+ * ASCII. Every replica decodes the same few keys and values from every command it applies: building each anew cost
+ * more than the rest of the decoding, and the fresh copies that a key-value store then held were promoted by the GC.
+ * Strings are values, so which copy a reader gets is unobservable.
+ */
+function internedAscii(buf: Uint8Array, pos: number, length: number): string | null {
+  let hash = 0x811c9dc5
+  for (let i = pos; i < pos + length; i++) {
+    const b = buf[i]!
+    if (b > 0x7f) return null
+    hash = Math.imul(hash ^ b, 0x01000193)
+  }
+  const slot = (hash ^ (hash >>> 15)) & (INTERNED_SLOTS - 1)
+  const candidate = interned[slot]
+  if (candidate !== undefined && candidate.length === length) {
+    let same = true
+    for (let i = 0; i < length; i++) if (candidate.charCodeAt(i) !== buf[pos + i]) { same = false; break }
+    if (same) return candidate
+  }
+  const decoded = String.fromCharCode.apply(null, buf.subarray(pos, pos + length) as unknown as number[])
+  interned[slot] = decoded
+  return decoded
+}
+
 /** Reads what BinaryWriter wrote; every read checks bounds. `what` names the structure in error messages. */
 export class BinaryReader {
   private readonly buf: Uint8Array
@@ -204,7 +235,17 @@ export class BinaryReader {
   }
 
   string(maxLength = this.buf.length): string {
-    const bytes = this.bytes(maxLength)
+    const length = this.uvarint()
+    if (length > maxLength) this.fail(`length ${length} exceeds ${maxLength}`)
+    if (length <= INTERNED_MAX_LENGTH) {
+      if (this.pos + length > this.buf.length) this.fail(`need ${length} bytes`)
+      const interned = internedAscii(this.buf, this.pos, length)
+      if (interned !== null) {
+        this.pos += length
+        return interned
+      }
+    }
+    const bytes = this.raw(length)
     // Short ASCII strings (the usual key or value) decode faster by hand than through TextDecoder.
     if (bytes.length <= 64) {
       let ascii = true

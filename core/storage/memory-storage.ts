@@ -16,11 +16,18 @@
  */
 import type { Rng } from '../random.ts'
 import type { DurableSnapshot, DurableState, PersistOp, Storage } from '../storage.ts'
+import { LogRecords } from './log-records.ts'
 import { StorageCorruptionError } from './record-framing.ts'
 
 export interface MemoryStorageOptions {
   /** Runs `fn` when an fsync would complete; default: immediately. */
   readonly defer?: (fn: () => void) => void
+  /**
+   * The writer never touches a buffer again once it is written (the simulator's hosts: every value is freshly
+   * encoded, and snapshots are never modified), so durable records may keep the caller's arrays instead of copies.
+   * Default false: a write copies, as a disk write does, and a caller may reuse its buffers.
+   */
+  readonly adoptWrites?: boolean
 }
 
 interface Damage {
@@ -35,9 +42,7 @@ interface Damage {
 
 export class MemoryStorage implements Storage {
   private hard = new Map<string, Uint8Array>()
-  private log = new Map<number, Uint8Array>()
-  /** At least the highest index in `log` (an upper bound: compaction does not lower it), so truncation is cheap. */
-  private logMax = Number.NEGATIVE_INFINITY
+  private log = new LogRecords()
   private snap: DurableSnapshot | null = null
   private unsynced: PersistOp[] = []
   /** Bumped by crash() so syncs in flight when the node died do not land afterwards. */
@@ -54,12 +59,14 @@ export class MemoryStorage implements Storage {
   private lostWrite: string | null = null
   private undetected: string | null = null
   private readonly defer: (fn: () => void) => void
+  private readonly copy: (bytes: Uint8Array) => Uint8Array
   /** Counters for tests and the bench. */
   syncs = 0
   bytesWritten = 0
 
   constructor(options: MemoryStorageOptions = {}) {
     this.defer = options.defer ?? (fn => fn())
+    this.copy = options.adoptWrites === true ? bytes => bytes : bytes => bytes.slice()
   }
 
   load(): DurableState {
@@ -68,7 +75,7 @@ export class MemoryStorage implements Storage {
     if (first !== undefined) {
       throw new StorageCorruptionError(`memory storage (${first.where})`, first.byte, `checksum mismatch: ${first.description}`)
     }
-    const indexes = [...this.log.keys()].sort((a, b) => a - b)
+    const indexes = this.log.indexes()
     return {
       hard: new Map(this.hard),
       log: indexes.map(index => ({ index, value: this.log.get(index)! })),
@@ -138,7 +145,7 @@ export class MemoryStorage implements Storage {
         targets.push({ where: `hard state ${JSON.stringify(key)}`, bytes: value, replace: b => { this.hard.set(key, b) }, current: () => this.hard.get(key) })
       }
     }
-    for (const index of [...this.log.keys()].sort((a, b) => a - b)) {
+    for (const index of this.log.indexes()) {
       const value = this.log.get(index)!
       if (value.length > 0) {
         targets.push({ where: `log entry ${index}`, bytes: value, replace: b => { this.log.set(index, b) }, current: () => this.log.get(index) })
@@ -188,8 +195,7 @@ export class MemoryStorage implements Storage {
   /** Everything gone, as if an operator wiped the data directory: the next load() finds a fresh storage. */
   wipe(): void {
     this.hard = new Map()
-    this.log = new Map()
-    this.logMax = Number.NEGATIVE_INFINITY
+    this.log = new LogRecords()
     this.snap = null
     this.unsynced = []
     this.epoch++
@@ -205,22 +211,15 @@ export class MemoryStorage implements Storage {
   private applyDurably(op: PersistOp): void {
     switch (op.kind) {
       case 'put':
-        this.hard.set(op.key, op.value.slice())
+        this.hard.set(op.key, this.copy(op.value))
         this.bytesWritten += op.value.length
         break
       case 'entry':
-        this.log.set(op.index, op.value.slice())
-        if (op.index > this.logMax) this.logMax = op.index
+        this.log.set(op.index, this.copy(op.value))
         this.bytesWritten += op.value.length
         break
       case 'truncate':
-        // A follower truncates its tail on most appends: walk the few indexes from `from` up rather than the whole log.
-        if (this.logMax - op.from < this.log.size) {
-          for (let index = op.from; index <= this.logMax; index++) this.log.delete(index)
-        } else {
-          for (const index of [...this.log.keys()]) if (index >= op.from) this.log.delete(index)
-        }
-        if (op.from <= this.logMax) this.logMax = op.from - 1
+        this.log.deleteFrom(op.from)
         break
       case 'forget':
         this.log.delete(op.index)
@@ -230,8 +229,8 @@ export class MemoryStorage implements Storage {
         // The file storage compacts here, rewriting the log from its (undamaged) memory: the damage is gone.
         for (const d of this.damage.reverse()) if (d.isCurrent()) d.replace(d.original)
         this.damage = []
-        this.snap = { index: op.index, meta: op.meta.slice(), data: op.data.slice() }
-        for (const index of [...this.log.keys()]) if (index <= op.index) this.log.delete(index)
+        this.snap = { index: op.index, meta: this.copy(op.meta), data: this.copy(op.data) }
+        this.log.deleteThrough(op.index)
         this.bytesWritten += op.data.length + op.meta.length
         break
     }

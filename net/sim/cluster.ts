@@ -210,8 +210,9 @@ export class SimCluster {
 
   private newStorage(id: NodeId): MemoryStorage {
     const fsyncMs = this.o.fsyncMs ?? 0
-    // The fsync finishes in the kernel, but its completion runs in the process: a paused node sees it late.
-    return new MemoryStorage({ defer: fn => { this.runtimeOf(id).setTimer(fsyncMs, fn) } })
+    // The fsync finishes in the kernel, but its completion runs in the process: a paused node sees it late. Hosts never
+    // reuse what they persist, so the storage keeps their arrays rather than copying every record.
+    return new MemoryStorage({ defer: fn => { this.runtimeOf(id).after(fsyncMs, fn) }, adoptWrites: true })
   }
 
   private runtimeOf(id: NodeId): NodeRuntime {

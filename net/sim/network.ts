@@ -42,9 +42,12 @@ export interface NetworkOptions {
   readonly decodeEveryFrame?: boolean
 }
 
-interface Inbound {
+/** A message on the wire (and, with a CPU model, waiting in its receiver's inbox). */
+interface InFlight {
   readonly from: NodeId
+  readonly to: NodeId
   readonly frame: OutboundFrame
+  /** The observer's sequence number, or -1 without an observer. */
   readonly seq: number
 }
 
@@ -97,7 +100,7 @@ export class SimNetwork {
   readonly faults: LinkFaults = { loss: 0, duplicate: 0, reorder: 0 }
   /** With a CPU model: the virtual time until which each node is busy, and what waits for it. */
   private readonly busyUntil = new Map<NodeId, number>()
-  private readonly inbox = new Map<NodeId, Inbound[]>()
+  private readonly inbox = new Map<NodeId, InFlight[]>()
   private readonly draining = new Set<NodeId>()
   private readonly cpu: CpuModel | null
   /** Network-level totals. */
@@ -234,21 +237,26 @@ export class SimNetwork {
       at = Math.max(now + latency, this.linkClock.get(key) ?? 0)
       this.linkClock.set(key, at)
     }
-    this.sim.at(at, () => this.arrive(from, to, frame, seq))
+    this.sim.post(at, this.arriveTask, { from, to, frame, seq })
   }
 
+  /** The handlers of the network's own events, made once (sim.post takes a handler and a record, not a closure). */
+  private readonly arriveTask = (m: InFlight): void => this.arrive(m)
+  private readonly drainTask = (to: NodeId): void => this.drain(to)
+
   /** Without a CPU model a message is handled on arrival; with one it waits in the inbox while the node is busy. */
-  private arrive(from: NodeId, to: NodeId, frame: OutboundFrame, seq: number): void {
+  private arrive(m: InFlight): void {
     if (this.cpu === null) {
-      this.deliver(from, to, frame, seq)
+      this.deliver(m.from, m.to, m.frame, m.seq)
       return
     }
+    const to = m.to
     let queue = this.inbox.get(to)
     if (queue === undefined) { queue = []; this.inbox.set(to, queue) }
-    queue.push({ from, frame, seq })
+    queue.push(m)
     if (!this.draining.has(to)) {
       this.draining.add(to)
-      this.sim.at(this.readyAt(to), () => this.drain(to))
+      this.sim.post(this.readyAt(to), this.drainTask, to)
     }
   }
 
@@ -260,7 +268,7 @@ export class SimNetwork {
     this.charge(to, this.cpu!.receiveUs + (next.frame.bytes.length * this.cpu!.perByteNs) / 1000)
     this.deliver(next.from, to, next.frame, next.seq)
     if (queue.length === 0) { this.draining.delete(to); return }
-    this.sim.at(this.readyAt(to), () => this.drain(to))
+    this.sim.post(this.readyAt(to), this.drainTask, to)
   }
 
   private deliver(from: NodeId, to: NodeId, frame: OutboundFrame, seq: number): void {

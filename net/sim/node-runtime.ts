@@ -27,6 +27,13 @@ export class NodeRuntime implements HostRuntime {
     return () => { cancelled = true; cancel() }
   }
 
+  /** Run `fn` after `delayMs` (late if the node is paused then), for callers that never cancel: no closures to allocate. */
+  after(delayMs: number, fn: () => void): void {
+    this.sim.post(this.sim.now() + Math.max(0, delayMs), this.runTask, fn)
+  }
+
+  private readonly runTask = (fn: () => void): void => this.run(fn)
+
   /** Run `fn` now, or when the node resumes if it is paused. */
   run(fn: () => void): void {
     if (this.paused) this.held.push(fn)

@@ -667,7 +667,9 @@ export class RaftReplica implements Replica<RaftMessage> {
   /** Send what each follower needs within its flow-control window: the batching and pipelining point. */
   private flushAppends(): void {
     const last = this.log.lastIndex
-    for (const [peer, p] of this.progress) {
+    // Keys, not entries: the host takes a Ready after every input, and entry pairs were an allocation per peer each time.
+    for (const peer of this.progress.keys()) {
+      const p = this.progress.get(peer)!
       if (p.state === 'probe') {
         if (!p.probeSent && p.match < last) this.sendAppend(peer, p, true)
       } else {

@@ -14,6 +14,18 @@ describe('binary codec', () => {
     r.end()
   })
 
+  it('decodes short ASCII strings right when many share the intern table (colliding slots, seeded)', () => {
+    const rng = createRng('binary-interned-strings')
+    // Far more distinct strings than the table has slots, each decoded twice: every collision must be detected.
+    const samples = Array.from({ length: 20_000 }, () =>
+      String.fromCharCode(...Array.from({ length: rng.int(33) }, () => 32 + rng.int(95))))
+    const w = new BinaryWriter()
+    for (const t of samples) w.string(t).string(t)
+    const r = new BinaryReader(w.finish())
+    for (const t of samples) { expect(r.string()).toBe(t); expect(r.string()).toBe(t) }
+    r.end()
+  })
+
   it('round-trips varints at their edges and random values (seeded)', () => {
     const rng = createRng('binary-varints')
     const values = [0, 1, 127, 128, 16383, 16384, 2 ** 32, Number.MAX_SAFE_INTEGER]
