@@ -37,7 +37,7 @@ export interface LiveCurve {
 /** Why `step` does not keep up, measured against the curve's first step, or null when it does. */
 export function departure(step: CurveStep, first: CurveStep): string | null {
   if (step.throughput < KEEP_UP_SHARE * step.offered) {
-    return `at ${step.offered} ops/s offered it completed ${step.throughput} ops/s (under ${KEEP_UP_SHARE * 100}%)`
+    return `at ${step.offered} ops/s offered it completed ${Math.round(step.throughput)} ops/s (under ${KEEP_UP_SHARE * 100}%)`
   }
   const bound = Math.max(LATENCY_DEPARTURE * first.p99Ms, first.p99Ms + DEPARTURE_FLOOR_MS)
   if (step.p99Ms > bound) {
