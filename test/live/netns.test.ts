@@ -126,7 +126,9 @@ describe('a cluster over network namespaces (one address per replica, none on 12
     expect(config.replicas.map(r => r.address)).toEqual([0, 1, 2].map(i => `/ip4/${hostOf(i)}/tcp/${7100 + i}`))
     for (const r of config.replicas) startReplica(dir, configFile, r.id)
 
-    const client = await createClient({ config, clientId: 1000, timeoutMs: 2000 })
+    // A generous deadline per request: right after a kill -9 or a restart, on a busy machine, a read may wait for an
+    // election and a replica's start-up (2 s timed out in CI beside other work).
+    const client = await createClient({ config, clientId: 1000, timeoutMs: 10_000 })
     try {
       await putEventually(client, 'where', 'namespaces')
       expect(await client.get('where')).toBe('namespaces')
