@@ -14,6 +14,13 @@ import { EMPTY_BYTES } from './codec/client-messages.ts'
  */
 const NONE: never[] = Object.freeze([]) as unknown as never[]
 
+/** `list` with `item` added: a new array in place of NONE, else the same array. */
+function added<T>(list: T[], item: T): T[] {
+  if (list === NONE) return [item]
+  list.push(item)
+  return list
+}
+
 /** A Ready under construction: its lists are replaced (NONE by a real array) as outputs arrive. */
 interface Building<M> {
   persist: PersistOp[]
@@ -32,8 +39,7 @@ export class ReadyBuffer<M> {
   }
 
   persist(op: PersistOp): void {
-    if (this.r.persist === NONE) this.r.persist = [op]
-    else this.r.persist.push(op)
+    this.r.persist = added(this.r.persist, op)
   }
 
   send(to: NodeId, message: M): void { this.message({ to, message }) }
@@ -45,27 +51,24 @@ export class ReadyBuffer<M> {
   }
 
   private message(out: Ready<M>['messages'][number]): void {
-    if (this.r.messages === NONE) this.r.messages = [out]
-    else this.r.messages.push(out)
+    this.r.messages = added(this.r.messages, out)
   }
 
   commit(entry: CommittedEntry): void {
-    if (this.r.committed === NONE) this.r.committed = [entry]
-    else this.r.committed.push(entry)
+    this.r.committed = added(this.r.committed, entry)
   }
 
   reply(to: NodeId, reply: ClientReply): void {
-    if (this.r.replies === NONE) this.r.replies = [{ to, reply }]
-    else this.r.replies.push({ to, reply })
+    this.r.replies = added(this.r.replies, { to, reply })
   }
 
   read(request: ClientRequest, index: number): void {
-    if (this.r.reads === NONE) this.r.reads = [{ request, index }]
-    else this.r.reads.push({ request, index })
+    this.r.reads = added(this.r.reads, { request, index })
   }
 
   installSnapshot(index: number, data: Uint8Array): void {
     this.r.installSnapshot = { index, data }
+    // Entries committed before the snapshot are covered by it.
     this.r.committed = this.r.committed.filter(e => e.index > index)
   }
 
