@@ -56,6 +56,15 @@ export function waitUntilExited(pids: Iterable<number>, timeoutMs = 5000): numbe
   return waiting.filter(alive)
 }
 
+/** The last lines of replica `id`'s log ('(no log)' when there is none yet). */
+export function logTail(config: ClusterConfig, id: NodeId, lines = 15): string {
+  try {
+    return readFileSync(logFile(config, id), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
 /** The pid of a running replica process we started, or null. */
 export function runningPid(config: ClusterConfig, id: NodeId): number | null {
   const file = pidFile(config, id)
@@ -89,8 +98,9 @@ export async function startReplicaProcess(config: ClusterConfig, configFile: str
       await adminRequest(adminSocketPath(config, id), { cmd: 'status' }, 1000)
       return pid
     } catch {
-      if (!alive(pid)) throw new Error(`replica ${id} exited during start-up; see ${logFile(config, id)}`)
-      if (Date.now() > deadline) throw new Error(`replica ${id} did not answer within ${timeoutMs} ms; see ${logFile(config, id)}`)
+      // The log's last lines go into the error: a test's cleanup may remove the folder before anyone reads the file.
+      if (!alive(pid)) throw new Error(`replica ${id} exited during start-up; see ${logFile(config, id)}:\n${logTail(config, id)}`)
+      if (Date.now() > deadline) throw new Error(`replica ${id} did not answer within ${timeoutMs} ms; see ${logFile(config, id)}:\n${logTail(config, id)}`)
       await new Promise(r => setTimeout(r, 100))
     }
   }

@@ -20,7 +20,7 @@ import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import type { GroupedNodeStatus } from '../../live/grouped-node.ts'
 import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/node.ts'
-import { alive, logFile, startReplicaProcess } from '../../live/processes.ts'
+import { alive, startReplicaProcess } from '../../live/processes.ts'
 import { freeLoopbackPorts, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
 import { ownDir, ownProcess, releaseDir, releaseProcess } from './owned-processes.ts'
 import { readProcess, type ProcessReading } from './proc-stat.ts'
@@ -85,13 +85,6 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   releaseProcess(pid)
 }
 
-function logTail(config: ClusterConfig, id: NodeId): string {
-  try {
-    return readFileSync(logFile(config, id), 'utf8').split('\n').slice(-15).join('\n')
-  } catch {
-    return '(no log)'
-  }
-}
 
 export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
   const dir = mkdtempSync(join(tmpdir(), `bench-live-proc-${o.protocol}-`))
@@ -121,13 +114,9 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     const c = loadClusterConfig(configFile)
     const started = performance.now()
     // In parallel: each process spends most of its start-up loading modules, which the two cores can overlap.
-    await Promise.all(c.replicas.map(async r => {
-      try {
-        await startReplicaProcess(c, configFile, r.id, o.startTimeoutMs ?? 30_000, pid => { pids.set(r.id, pid); ownProcess(pid) })
-      } catch (e) {
-        throw new Error(`${(e as Error).message}\n--- replica ${r.id} log ---\n${logTail(c, r.id)}`)
-      }
-    }))
+    // A replica that fails to start says why with its log's last lines (startReplicaProcess).
+    await Promise.all(c.replicas.map(r =>
+      startReplicaProcess(c, configFile, r.id, o.startTimeoutMs ?? 30_000, pid => { pids.set(r.id, pid); ownProcess(pid) })))
     const startMs = performance.now() - started
 
     const counters = (): Promise<ReplicaCounters[]> => Promise.all(c.replicas.map(r => readAdminCounters(c, r.id)))
