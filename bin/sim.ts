@@ -38,6 +38,7 @@ const program = new Command('sim')
   .option('--option <key=value>', 'protocol option (repeatable)', keyValue, {})
   .option('--tick-ms <ms>', 'virtual milliseconds per protocol tick', nonNegativeNumber('--tick-ms'), 10)
   .option('--snapshot-interval <k>', "snapshot every k applied entries (default: the protocol's need, else 500)", positiveInt('--snapshot-interval'))
+  .option('--max-pending <k>', 'client requests a replica keeps pending at most; past it, it answers busy (default 4096)', positiveInt('--max-pending'))
   .option('--fsync-ms <ms>', 'virtual time an fsync takes', nonNegativeNumber('--fsync-ms'), 0)
   .option('--cpu <model>', "model processing time: 'reference' or key=value over it (receiveUs, sendUs, perByteNs, signUs, verifyUs)")
   .option('--keys <k>', 'distinct keys in the workload', positiveInt('--keys'), 8)
@@ -77,7 +78,8 @@ function main(): void {
     ...(a.byzantine !== undefined ? { byzantine: a.byzantine as string[] } : {}),
     ...(a.byzantineCount !== undefined ? { byzantineCount: a.byzantineCount as number } : {}),
     protocolOptions: a.option as Record<string, unknown>, signer: a.signer as SignerName,
-    tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}), fsyncMs: a.fsyncMs as number,
+    tickMs: a.tickMs as number, ...(a.snapshotInterval !== undefined ? { snapshotInterval: a.snapshotInterval as number } : {}),
+    ...(a.maxPending !== undefined ? { maxPendingRequests: a.maxPending as number } : {}), fsyncMs: a.fsyncMs as number,
     workload: { keys: a.keys as number, ...(a.writersPerKey === 'single' ? { writersPerKey: 'single' as const } : {}) },
     ...(cpu !== undefined ? { cpu } : {}),
     ...(a.clockDrift !== undefined ? { clockDrift: a.clockDrift as number } : {}),

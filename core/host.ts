@@ -6,7 +6,8 @@
  * persistence of an earlier one. Committed entries are applied in index order through the exactly-once session table;
  * results go to the client from the replica it asked (or from every replica, for Byzantine protocols).
  */
-import { decodeRequest, encodeReply } from './codec/client-messages.ts'
+import { AdmissionControl, DEFAULT_MAX_PENDING_REQUESTS } from './admission.ts'
+import { decodeRequest, EMPTY_BYTES, encodeReply } from './codec/client-messages.ts'
 import { conflictKeysFunction } from './conflicts.ts'
 import { CodecError, ConfigError } from './errors.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -49,6 +50,11 @@ export interface ReplicaHostOptions {
   readonly tickMs: number
   /** Snapshot the state machine every this many applied indexes (PBFT: its checkpoint interval). */
   readonly snapshotInterval: number
+  /**
+   * Client requests this replica has pending (admitted, unanswered) at most; beyond it, a request is answered busy
+   * and not proposed (core/admission.ts). Default DEFAULT_MAX_PENDING_REQUESTS; Infinity turns admission control off.
+   */
+  readonly maxPendingRequests?: number
   /** Replace the honest replica (Byzantine strategies in tests and benchmarks). */
   readonly replicaFactory?: (ctx: ReplicaContext) => Replica<unknown>
   readonly observer?: HostObserver
@@ -61,6 +67,10 @@ export interface HostStatus extends ReplicaStatus {
   readonly commandsApplied: number
   /** Client requests this replica received (leaderless protocols: a fault aimed at `leader` picks the busiest). */
   readonly requestsReceived: number
+  /** Client requests admitted and not yet answered (etcd: proposals pending). */
+  readonly requestsPending: number
+  /** Client requests answered busy by admission control, not proposed. */
+  readonly requestsShed: number
   /** The configuration the replica uses, for protocols with membership changes; null otherwise. */
   readonly membership: Membership | null
 }
@@ -88,6 +98,9 @@ export class ReplicaHost {
   private releasing = false
   /** Requests this replica received from clients, by client: the seq it must answer. */
   private readonly pendingClients = new Map<NodeId, number>()
+  private readonly admission: AdmissionControl
+  /** Ticks since start: the clock admission control ages unanswered requests by. */
+  private ticks = 0
   /** ReadIndex reads waiting for the state machine to catch up, in arrival order. */
   private pendingReads: ReadyRead[] = []
   private flushRequested = false
@@ -105,6 +118,7 @@ export class ReplicaHost {
     this.o = options
     this.id = options.id
     this.stateMachine = new SessionStateMachine(options.stateMachine)
+    this.admission = new AdmissionControl(options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS)
     this.log = options.log ?? createLogger(`consensus:host:${options.id}`)
   }
 
@@ -172,13 +186,15 @@ export class ReplicaHost {
   status(): HostStatus {
     return {
       ...this.replica.status(), id: this.id, appliedIndex: this.appliedIndex, commandsApplied: this.commandsApplied,
-      requestsReceived: this.requestsReceived, membership: this.replica.membership?.() ?? null,
+      requestsReceived: this.requestsReceived, requestsPending: this.admission.pending,
+      requestsShed: this.admission.shed, membership: this.replica.membership?.() ?? null,
     }
   }
 
   private scheduleTick(): void {
     this.cancelTick = this.o.runtime.setTimer(this.o.tickMs / this.clockRate, () => {
       if (this.stopped) return
+      this.ticks++
       this.replica.tick()
       this.flush()
       this.scheduleTick()
@@ -245,8 +261,12 @@ export class ReplicaHost {
       this.reject(from, `request for session ${request.clientId} of client ${identityOfSession(request.clientId)} was sent by ${from}`)
       return
     }
-    this.pendingClients.set(request.clientId, request.seq)
     this.requestsReceived++
+    if (!this.admission.admit(request.clientId, this.ticks)) {
+      this.sendBusy(from, request)
+      return
+    }
+    this.pendingClients.set(request.clientId, request.seq)
     const replica = this.replica
     if (request.readOnly && replica.read !== undefined) replica.read(request, from)
     else replica.propose(request, from)
@@ -337,7 +357,7 @@ export class ReplicaHost {
       this.o.observer?.installedSnapshot?.(this.id, this.appliedIndex)
     }
     for (const { to, reply } of ready.replies) {
-      if (this.pendingClients.get(reply.clientId) === reply.seq) this.pendingClients.delete(reply.clientId)
+      if (this.pendingClients.get(reply.clientId) === reply.seq) this.answered(reply.clientId)
       this.sendReply(to, reply)
     }
     for (const entry of ready.committed) this.apply(entry)
@@ -355,7 +375,7 @@ export class ReplicaHost {
     for (const request of entry.requests) {
       const { result } = this.stateMachine.apply(request)
       if (all || this.pendingClients.get(request.clientId) === request.seq) {
-        this.pendingClients.delete(request.clientId)
+        this.answered(request.clientId)
         this.sendResult(request, result)
       }
     }
@@ -372,10 +392,24 @@ export class ReplicaHost {
     const waiting: ReadyRead[] = []
     for (const read of this.pendingReads) {
       if (read.index > this.appliedIndex) { waiting.push(read); continue }
-      this.pendingClients.delete(read.request.clientId)
+      this.answered(read.request.clientId)
       this.sendResult(read.request, this.stateMachine.query(read.request))
     }
     this.pendingReads = waiting
+  }
+
+  private answered(session: NodeId): void {
+    this.pendingClients.delete(session)
+    this.admission.settle(session)
+  }
+
+  private sendBusy(to: NodeId, request: ClientRequest): void {
+    const status = this.replica.status()
+    this.sendReply(to, {
+      clientId: request.clientId, seq: request.seq, status: 'busy', result: EMPTY_BYTES,
+      leaderHint: status.leader ?? -1, epoch: status.epoch,
+      error: `too many requests: ${this.admission.pending} pending at replica ${this.id} (at most ${this.admission.maxPending}); retry later`,
+    })
   }
 
   private sendResult(request: ClientRequest, result: Uint8Array): void {

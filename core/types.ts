@@ -21,13 +21,16 @@ export interface ClientRequest {
   readonly signature: Uint8Array
 }
 
-export type ReplyStatus = 'ok' | 'redirect' | 'error'
+export type ReplyStatus = 'ok' | 'redirect' | 'error' | 'busy'
 
 /** A replica's answer to a client. The sender is the authenticated transport peer, never a payload field. */
 export interface ClientReply {
   readonly clientId: NodeId
   readonly seq: number
-  /** ok: `result` holds the state machine's answer; redirect: try `leaderHint`; error: `error` says why. */
+  /**
+   * ok: `result` holds the state machine's answer; redirect: try `leaderHint`; error: `error` says why; busy: the
+   * replica has as many requests pending as it admits (core/admission.ts), so retry later (nothing was proposed).
+   */
   readonly status: ReplyStatus
   readonly result: Uint8Array
   /** The replica this one believes leads (or is primary), -1 when unknown. */

@@ -46,6 +46,11 @@ export const clusterConfigSchema = z.object({
   tickMs: z.number().positive().max(10_000).default(10),
   /** Omit for the protocol's own need (PBFT: its checkpoint interval) or 1000. */
   snapshotInterval: z.number().int().min(1).optional(),
+  /**
+   * Client requests a replica keeps pending (admitted, not yet answered) at most; past it a request is answered busy,
+   * and clients back off (core/admission.ts). Omit for the default, 4096.
+   */
+  maxPendingRequests: z.number().int().min(1).optional(),
   fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).default('batch'),
   signer: z.enum(['tweetnacl', 'node']).default('node'),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),

@@ -113,6 +113,7 @@ export async function createGroupedReplica(o: GroupedReplicaOptions): Promise<Gr
       signer: scheme.signer(o.key.privateKey), verifier: scheme.verifier, publicKeyOf: o.publicKeyOf,
       tickMs: config.tickMs,
       ...(config.snapshotInterval !== undefined ? { snapshotInterval: config.snapshotInterval } : {}),
+      ...(config.maxPendingRequests !== undefined ? { maxPendingRequests: config.maxPendingRequests } : {}),
       onReject: (from, reason) => { mux.rejected++; log('refused a frame from %d: %s', from, reason) },
     })
     node.start()

@@ -98,6 +98,15 @@ export function createNodeMetrics(): NodeMetrics {
     help: "Client requests refused because their session belongs to another identity than the sender's.", registers: [registry],
     collect() { this.reset(); this.inc(source?.host.foreignSessionRequests ?? 0) },
   })
+  new Gauge({
+    name: 'consensus_server_proposals_pending', help: 'Client requests admitted and not yet answered (admission control counts them).',
+    registers: [registry], collect() { this.set(status()?.requestsPending ?? 0) },
+  })
+  new Counter({
+    name: 'consensus_server_requests_shed_total',
+    help: 'Client requests answered busy (too many pending) and not proposed: admission control under overload.', registers: [registry],
+    collect() { this.reset(); this.inc(status()?.requestsShed ?? 0) },
+  })
   const fsync = new Histogram({
     name: 'consensus_disk_wal_fsync_duration_seconds', help: 'The latency distributions of fsync called by the WAL.',
     buckets: FSYNC_BUCKETS, registers: [registry],
@@ -224,6 +233,7 @@ export const STATUS_METRICS: readonly string[] = [
   'consensus_server_proposals_applied_total', 'consensus_network_messages_sent_total', 'consensus_network_messages_received_total',
   'consensus_network_sent_bytes_total', 'consensus_network_received_bytes_total', 'consensus_network_queue_drops_total',
   'consensus_network_frames_rejected_total', 'consensus_disk_wal_fsync_duration_seconds_count', 'consensus_disk_wal_fsync_duration_seconds_sum',
+  'consensus_server_proposals_pending', 'consensus_server_requests_shed_total',
 ]
 
 /** One line per figure of STATUS_METRICS (labelled series summed), for the terminal. */

@@ -182,6 +182,7 @@ export async function createNode(options: NodeOptions): Promise<ConsensusNode> {
     publicKeyOf: publicKeyLookup(config),
     tickMs: config.tickMs,
     snapshotInterval: resolveSnapshotInterval(protocol, protocolOptions, config.snapshotInterval, 1000),
+    ...(config.maxPendingRequests !== undefined ? { maxPendingRequests: config.maxPendingRequests } : {}),
     log,
     ...(metrics !== null ? { observer: { received: (_host: NodeId, _from: NodeId, type: string, bytes: number) => metrics.observeReceived(type, bytes) } } : {}),
   })

@@ -33,6 +33,8 @@ export interface LiveBenchConfig {
   readonly echoPings: number
   readonly signer: Ed25519SignerName
   readonly tickMs: number
+  /** Client requests each replica keeps pending before answering busy (cluster.json maxPendingRequests); null: its default. */
+  readonly maxPending: number | null
   readonly valueSize: number
   readonly keys: number
   /** Per-request deadline. */
@@ -89,6 +91,7 @@ export const DEFAULT_LIVE_BENCH: Omit<LiveBenchConfig, 'protocols'> = {
   echoPings: 1000,
   signer: 'node',
   tickMs: 10,
+  maxPending: null,
   valueSize: 16,
   keys: 1000,
   timeoutMs: 5000,
@@ -130,6 +133,7 @@ export interface LiveBenchFlags {
   echoPings?: string
   signer?: string
   tickMs?: string
+  maxPending?: string
   valueSize?: string
   keys?: string
   timeoutMs?: string
@@ -215,6 +219,7 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
       return undefined
     }, d.signer),
     tickMs: scalar(flags.tickMs, int('--tick-ms', 1, 10_000), d.tickMs),
+    maxPending: flags.maxPending === undefined ? d.maxPending : (int('--max-pending', 1, 1 << 24)(flags.maxPending.trim()) ?? null),
     valueSize: scalar(flags.valueSize, int('--value-size', 0, 1 << 20), d.valueSize),
     keys: scalar(flags.keys, int('--keys', 1, 10_000_000), d.keys),
     timeoutMs: scalar(flags.timeoutMs, int('--timeout-ms', 1, 600_000), d.timeoutMs),
@@ -271,7 +276,7 @@ export function buildLiveBenchConfig(flags: LiveBenchFlags, registry: Registry):
 /** Flags a running cluster's file decides (`--cluster`), by the flag a user might still give. */
 const DECIDED_BY_CLUSTER = {
   protocols: '--protocols', fsync: '--fsync', inProcess: '--in-process', forms: '--forms', groups: '--groups', stack: '--stack',
-  dissemination: '--dissemination', signer: '--signer', tickMs: '--tick-ms',
+  dissemination: '--dissemination', signer: '--signer', tickMs: '--tick-ms', maxPending: '--max-pending',
 } as const satisfies Partial<Record<keyof LiveBenchFlags, string>>
 
 /**

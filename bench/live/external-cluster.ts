@@ -58,6 +58,7 @@ export function countersFromMetrics(id: NodeId, samples: readonly MetricSample[]
     id, protocolSent,
     framesReceived: metricValue(samples, 'consensus_network_messages_received_total'),
     fsyncs: metricValue(samples, 'consensus_disk_wal_fsync_duration_seconds_count'),
+    requestsShed: metricValue(samples, 'consensus_server_requests_shed_total'),
     gossip: null,
     signatureMs: null,
   }

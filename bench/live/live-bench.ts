@@ -51,6 +51,8 @@ export interface LiveMedians {
   readonly ops: number
   /** Log fsyncs of all replicas per committed op (null: not read, the in-process form). */
   readonly fsyncsPerOp: number | null
+  /** Requests the replicas answered busy in the window, admission control shedding load (null: not read, in-process). */
+  readonly requestsShed: number | null
 }
 
 /** What gossip did during one run's measurements (all its samples, warm-ups included), summed over the replicas. */
@@ -161,6 +163,7 @@ function medians(samples: readonly LiveMeasurement[]): LiveMedians {
     timeouts: m(s => s.figures.timeouts),
     ops: m(s => s.figures.ops),
     fsyncsPerOp: samples.every(s => s.fsyncs != null && s.figures.ops > 0) ? m(s => s.fsyncs! / s.figures.ops) : null,
+    requestsShed: samples.every(s => s.requestsShed != null) ? m(s => s.requestsShed!) : null,
   }
 }
 
@@ -292,6 +295,7 @@ export async function runLiveBench(config: LiveBenchConfig, registry: Registry, 
       ...(config.clientNodes !== null ? { maxInFlight: Math.ceil(maxClients / config.clientNodes) } : {}),
       // As the simulated bench: what the protocol needs (PBFT: its checkpoint interval), else every 64 indexes.
       snapshotInterval: snapshotIntervalFor(protocol, 'auto', {}, n),
+      ...(config.maxPending !== null ? { maxPendingRequests: config.maxPending } : {}),
       ...(groups > 1 ? { groups, groupKeys: config.keys } : {}),
       stack, dissemination,
     })

@@ -70,6 +70,7 @@ export async function startLiveTarget(protocol: AnyProtocol, o: LiveTargetOption
     ...(o.protocolOptions !== undefined ? { protocolOptions: o.protocolOptions } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.maxPendingRequests !== undefined ? { maxPendingRequests: o.maxPendingRequests } : {}),
     ...(o.groups !== undefined ? { groups: o.groups } : {}),
     ...(o.groupKeys !== undefined ? { groupKeys: o.groupKeys } : {}),
     ...(o.stack !== undefined ? { stack: o.stack } : {}),

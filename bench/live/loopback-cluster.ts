@@ -22,6 +22,14 @@ import type { Dissemination } from '../../net/libp2p/dissemination.ts'
 import { DEFAULT_STACK, portKind, type Libp2pStack } from '../../net/libp2p/stack.ts'
 import { completeFirstWrites, connectDeadlineMs } from './connect-clients.ts'
 
+/** The cluster.json host settings a bench run sets beyond what `cluster init` writes. */
+export function hostSettings(o: Pick<LoopbackClusterOptions, 'snapshotInterval' | 'maxPendingRequests'>): Partial<ClusterConfig> {
+  return {
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.maxPendingRequests !== undefined ? { maxPendingRequests: o.maxPendingRequests } : {}),
+  }
+}
+
 export interface LoopbackClusterOptions {
   readonly protocol: string
   readonly n: number
@@ -34,6 +42,8 @@ export interface LoopbackClusterOptions {
   readonly tickMs?: number
   /** The host's snapshot interval; omitted: the protocol's need, else 1000 (as `consensus node`). */
   readonly snapshotInterval?: number
+  /** Client requests each replica keeps pending at most (cluster.json maxPendingRequests); omitted: its default. */
+  readonly maxPendingRequests?: number
   /** Per-request deadline of the clients (default 5000 ms). */
   readonly requestTimeoutMs?: number
   /** Calls each client node keeps in flight (createClient's maxInFlight; default its default). */
@@ -128,7 +138,7 @@ export async function startLoopbackCluster(o: LoopbackClusterOptions): Promise<L
       clients: o.clients, fsync: o.fsync, signer: o.signer ?? 'node', protocolOptions: o.protocolOptions ?? {}, tickMs: o.tickMs ?? 10,
       stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
     })
-    const config: ClusterConfig = o.snapshotInterval === undefined ? initialized : { ...initialized, snapshotInterval: o.snapshotInterval }
+    const config: ClusterConfig = { ...initialized, ...hostSettings(o) }
     // The transport sizes libp2p's connection limits to the address book, so many clients on 127.0.0.1 can connect.
     for (const r of config.replicas) replicas.push(await createNode({ config, id: r.id, admin: false }))
     const startMs = performance.now() - started

@@ -29,6 +29,8 @@ export interface LiveMeasurement {
   readonly processes: readonly ProcessFigures[]
   /** Log fsyncs of every replica in the window (multi-process form; null: not read). */
   readonly fsyncs?: number | null
+  /** Client requests every replica answered busy in the window (admission control; multi-process form). */
+  readonly requestsShed?: number | null
 }
 
 function replicaCounts(cluster: LoopbackCluster): Map<string, TypeCount> {

@@ -21,7 +21,7 @@ import { initCluster } from '../../live/init.ts'
 import type { GroupedNodeStatus } from '../../live/grouped-node.ts'
 import { adminSocketPath, type NodeStatus, type StateDigest } from '../../live/node.ts'
 import { alive, startReplicaProcess } from '../../live/processes.ts'
-import { freeLoopbackPorts, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
+import { freeLoopbackPorts, hostSettings, type Agreement, type LoopbackClusterOptions } from './loopback-cluster.ts'
 import { ownDir, ownProcess, releaseDir, releaseProcess } from './owned-processes.ts'
 import { readProcess, type ProcessReading } from './proc-stat.ts'
 
@@ -43,6 +43,8 @@ export interface ReplicaCounters {
   readonly gossip: GossipCounters | null
   /** Milliseconds this replica has spent signing and verifying since it started (null: not exposed where it was read). */
   readonly signatureMs: number | null
+  /** Client requests it answered busy (admission control) since it started. */
+  readonly requestsShed: number
 }
 
 export interface ProcessCluster {
@@ -107,9 +109,10 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       stack: o.stack ?? DEFAULT_STACK, dissemination: o.dissemination ?? 'direct',
       ...(o.groups !== undefined && o.groups > 1 ? { groups: { count: o.groups, ...(o.groupKeys !== undefined ? { keys: o.groupKeys } : {}) } } : {}),
     })
-    if (o.snapshotInterval !== undefined) {
+    const settings = hostSettings(o)
+    if (Object.keys(settings).length > 0) {
       const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
-      writeFileSync(configFile, JSON.stringify({ ...raw, snapshotInterval: o.snapshotInterval }, null, 2) + '\n')
+      writeFileSync(configFile, JSON.stringify({ ...raw, ...settings }, null, 2) + '\n')
     }
     const c = loadClusterConfig(configFile)
     const started = performance.now()
@@ -141,7 +144,7 @@ export async function readAdminCounters(c: ClusterConfig, id: NodeId): Promise<R
     if (key.startsWith('protocol/')) protocolSent.set(key.slice('protocol/'.length), count)
   }
   return { id, protocolSent, framesReceived: s.framesReceived, fsyncs: s.fsyncs, gossip: 'gossip' in s ? s.gossip : null,
-    signatureMs: 'signatures' in s ? s.signatures.ms : 0 }
+    signatureMs: 'signatures' in s ? s.signatures.ms : 0, requestsShed: 'requestsShed' in s ? s.requestsShed : 0 }
 }
 
 /**

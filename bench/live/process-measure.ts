@@ -129,6 +129,7 @@ export async function measureProcessCluster(cluster: ProcessCluster, load: LoadG
     // Every process of the run (replicas and load generators), as the in-process figure is its one process.
     cpuUsPerOp: ops > 0 ? Math.round((userMs + systemMs) * 1000 / ops) : 0,
   }
-  const fsyncs = after.counters.reduce((s, r) => s + r.fsyncs, 0) - before.counters.reduce((s, r) => s + r.fsyncs, 0)
-  return { figures, host, agreement, processes, fsyncs }
+  const total = (side: typeof before, field: 'fsyncs' | 'requestsShed') => side.counters.reduce((s, r) => s + r[field], 0)
+  const fsyncs = total(after, 'fsyncs') - total(before, 'fsyncs')
+  return { figures, host, agreement, processes, fsyncs, requestsShed: total(after, 'requestsShed') - total(before, 'requestsShed') }
 }

@@ -134,10 +134,11 @@ export function detailRows(r: LiveResults): { header: string[]; rows: string[][]
   const o = offeredColumn(r)
   return {
     header: ['protocol', 'fsync', ...f.header, ...g.header, 'n', 'clients', ...o.header, 'nodes', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msgs/op', 'theory@b1',
-      'timeouts', 'cpu us/op', 'sig % cpu', 'connect ms', 'agreement'],
+      'timeouts', 'busy', 'cpu us/op', 'sig % cpu', 'connect ms', 'agreement'],
     rows: r.runs.map((x: LiveRun) => [x.protocol, x.fsync, ...f.cell(x), ...g.cell(x), String(x.n), String(x.clients), ...o.cell(x), String(x.clientNodes), fmt(x.median.throughput, 0),
       lat(x, x.median.latencyMs.p50, 2), lat(x, x.median.latencyMs.p99, 2), lat(x, x.median.latencyMs.p999, 2), lat(x, x.median.latencyMs.max, 2),
-      fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0), fmt(x.median.cpuUsPerOp, 0),
+      fmt(x.median.messagesPerOp, 2), fmt(x.theoreticalMessagesPerOp, 0), fmt(x.median.timeouts, 0),
+      x.median.requestsShed === null ? '-' : fmt(x.median.requestsShed, 0), fmt(x.median.cpuUsPerOp, 0),
       percent(x.median.signatureCpuShare ?? null), fmt(x.connectMs, 0), x.agreement]),
   }
 }
@@ -234,7 +235,8 @@ export function liveTerminalSummary(r: LiveResults, outDir: string | null): stri
     const st = stackRows(r)
     lines.push('Stacks per protocol:', formatTable(st.header, st.rows), '')
   }
-  lines.push('All measurements:', formatTable(d.header, d.rows), '')
+  lines.push('All measurements (busy: requests the replicas answered busy in the window, admission control shedding load; - in-process):',
+    formatTable(d.header, d.rows), '')
   const g = groupRows(r)
   if (g.rows.length > 0) lines.push('Groups (fsyncs/op: all replicas\' log fsyncs per committed op; rss: replica processes\' RSS per group hosted):', formatTable(g.header, g.rows), '')
   const p = processRows(r)
@@ -308,13 +310,13 @@ export function liveCsv(r: LiveResults): string {
   const header = ['id', 'protocol', 'n', 'fsync', 'clients', 'client_nodes', 'repeats', 'throughput_ops_s', 'latency_p50_ms', 'latency_p90_ms',
     'latency_p99_ms', 'latency_p999_ms', 'latency_max_ms', 'latency_mean_ms', 'messages_per_op', 'theoretical_messages_per_op',
     'bytes_per_op', 'timeouts', 'cpu_us_per_op', 'signature_cpu_share', 'connect_ms', 'agreement', 'echo_p50_ms', 'echo_p99_ms', 'groups',
-    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op', 'offered_ops_s']
+    'fsyncs_per_op', 'rss_per_group_bytes', 'form', 'stack', 'dissemination', 'gossip_copies_per_message', 'gossip_copy_bytes_per_op', 'offered_ops_s', 'requests_shed']
   const rows = r.runs.map(x => [x.id, x.protocol, x.n, x.fsync, x.clients, x.clientNodes, x.samples.length, x.median.throughput,
     x.median.latencyMs.p50, x.median.latencyMs.p90, x.median.latencyMs.p99, x.median.latencyMs.p999, x.median.latencyMs.max,
     x.median.latencyMs.meanMs, x.median.messagesPerOp, x.theoreticalMessagesPerOp, x.median.bytesPerOp, x.median.timeouts,
     x.median.cpuUsPerOp, x.median.signatureCpuShare ?? '', x.connectMs, x.agreement, r.echoByStack[x.stack]?.p50Ms ?? r.echo.p50Ms,
     r.echoByStack[x.stack]?.p99Ms ?? r.echo.p99Ms, x.groups, x.median.fsyncsPerOp ?? '', x.rssPerGroupBytes ?? '', x.form, x.stack,
-    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? '', x.offeredRate ?? ''])
+    x.dissemination, x.gossip?.copiesPerDelivered ?? '', x.gossip?.copyBytesPerOp ?? '', x.offeredRate ?? '', x.median.requestsShed ?? ''])
   return [header.join(','), ...rows.map(row => row.map(cell).join(','))].join('\n') + '\n'
 }
 

@@ -2,9 +2,11 @@
  * Client half for leader-based protocols (Raft, Multi-Paxos, the unreplicated baseline): send the request to the
  * replica believed to lead, follow redirects, and on silence retry the same request (same seq, so the replicas'
  * session table applies it at most once) at the next replica. One reply with status ok from any replica is final:
- * a crash-fault replica only answers ok for a committed command.
+ * a crash-fault replica only answers ok for a committed command. A busy answer (the replica's admission control,
+ * core/admission.ts) is waited out with growing, jittered waits and the same replica asked again.
  */
 import type { ClientContext, ClientProtocol, ClientReady } from '../protocol.ts'
+import type { Rng } from '../random.ts'
 import type { ClientReply, ClientRequest, NodeId, Outbound } from '../types.ts'
 import type { SilentReplicas } from './silent-replicas.ts'
 
@@ -24,6 +26,11 @@ export interface LeaderClientOptions {
 
 /** The longest silent wait, in multiples of retryTicks (backoff and the round-trip estimate both stop there). */
 const MAX_BACKOFF = 32
+/**
+ * Busy answers in a row after which the wait stops doubling (one tick x 2^this, before jitter): shedding is cheap
+ * for the replica and a busy replica is alive, so waits stay short (16 to 32 ticks at most).
+ */
+const MAX_BUSY_DOUBLINGS = 4
 /** The first silent wait of a client that has no round-trip sample yet, in multiples of retryTicks. */
 const INITIAL_RTO_FACTOR = 3
 
@@ -68,6 +75,11 @@ export class LeaderClient implements ClientProtocol {
   /** Tick the outstanding request was first sent, and how many times it has been sent. */
   private firstSentAt = 0
   private sends = 0
+  /** Busy answers in a row (reset by an ok): each doubles the wait before asking again. */
+  private busyStreak = 0
+  /** The wait running out means: ask the same replica again (it was busy), not: it was silent, rotate. */
+  private retrySameReplica = false
+  private readonly rng: Rng
 
   /** Silence seen by the client's other sessions (ClientContext.silentReplicas); null: this session's own only. */
   private readonly shared: SilentReplicas | null
@@ -75,6 +87,7 @@ export class LeaderClient implements ClientProtocol {
   constructor(ctx: ClientContext, options: Partial<LeaderClientOptions> = {}) {
     this.replicas = ctx.replicas
     this.shared = ctx.silentReplicas ?? null
+    this.rng = ctx.rng
     this.options = { ...DEFAULT_LEADER_CLIENT_OPTIONS, ...options }
     // Spread first guesses over replicas deterministically; the first redirect corrects it.
     const preferred = ctx.replicas.indexOf(ctx.preferredReplica)
@@ -94,6 +107,7 @@ export class LeaderClient implements ClientProtocol {
       if (alive >= 0) this.leaderGuess = alive
     }
     this.sends = 0
+    this.retrySameReplica = false
     this.send()
   }
 
@@ -136,10 +150,13 @@ export class LeaderClient implements ClientProtocol {
       if (this.sends === 1) this.sampleRoundTrip(this.ticks - this.firstSentAt)
       this.completed = { seq: req.seq, result: reply.result }
       this.outstanding = null
+      this.busyStreak = 0
+      this.retrySameReplica = false
       const at = this.replicas.indexOf(from)
       if (at >= 0) this.leaderGuess = at
       return
     }
+    if (reply.status === 'busy') return this.onBusy(from, reply)
     // A replica answered, so the cluster is not silently overloaded: the next silent wait starts short again.
     this.backoff = 1
     this.retryWait = this.retransmissionTimeout()
@@ -163,10 +180,37 @@ export class LeaderClient implements ClientProtocol {
     }
   }
 
+  /**
+   * The replica is alive and has as many requests pending as it admits: nothing was proposed. A follower that sheds
+   * names its leader, which is asked at once; a shedding leader is asked again (shedding is no sign of a lost leader,
+   * so no rotation) after a wait that doubles with each busy answer in a row from one tick, with seeded jitter so that clients shed together do not all return in the same tick.
+   */
+  private onBusy(from: NodeId, reply: ClientReply): void {
+    const at = this.replicas.indexOf(from)
+    if (at < 0) return
+    this.silent.delete(at)
+    this.shared?.heard(from)
+    this.answered = true
+    const hinted = this.replicas.indexOf(reply.leaderHint)
+    if (hinted >= 0 && hinted !== at && !this.silent.has(hinted)) {
+      this.leaderGuess = hinted
+      this.send()
+      return
+    }
+    this.leaderGuess = at
+    const base = 2 ** Math.min(this.busyStreak, MAX_BUSY_DOUBLINGS)
+    this.busyStreak++
+    this.ticksUntilRetry = Math.min(base + this.rng.int(base), this.options.retryTicks * MAX_BACKOFF)
+    this.retrySameReplica = true
+  }
+
   tick(): void {
     this.ticks++
     if (this.outstanding === null) return
-    if (--this.ticksUntilRetry <= 0) {
+    if (--this.ticksUntilRetry <= 0 && this.retrySameReplica) {
+      this.retrySameReplica = false
+      this.send()
+    } else if (this.ticksUntilRetry <= 0) {
       if (!this.answered) {
         this.silent.set(this.leaderGuess, this.ticks)
         this.shared?.mark(this.replicas[this.leaderGuess]!)

@@ -6,7 +6,8 @@ import type { ClientReply, ClientRequest, ReplyStatus } from '../types.ts'
 import { BinaryReader, BinaryWriter } from './binary.ts'
 import { CodecError } from '../errors.ts'
 
-const STATUS: readonly ReplyStatus[] = ['ok', 'redirect', 'error']
+// Codes on the wire are positions here: append, never reorder.
+const STATUS: readonly ReplyStatus[] = ['ok', 'redirect', 'error', 'busy']
 
 export function writeRequest(w: BinaryWriter, r: ClientRequest): void {
   w.uvarint(r.clientId).uvarint(r.seq).bool(r.readOnly).bytes(r.op).bytes(r.signature)

@@ -28,6 +28,8 @@ export interface GroupNodeOptions extends GroupWiring {
   readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
   /** Configured snapshot interval (the protocol's required one wins, as for one group); default 500. */
   readonly snapshotInterval?: number
+  /** Each group's host admits at most this many pending client requests (ReplicaHostOptions.maxPendingRequests). */
+  readonly maxPendingRequests?: number
   /** Move leaderships to the preferred nodes (default true; `{ intervalMs }` to tune). */
   readonly balanceLeaders?: boolean | { readonly intervalMs: number }
   readonly observer?: (group: GroupId) => HostObserver | undefined
@@ -62,6 +64,7 @@ export class GroupNode {
         stateMachine: options.stateMachine(), rng: options.rng.fork(`group-${p.group}`), signer: options.signer,
         verifier: options.verifier, publicKeyOf: options.publicKeyOf, tickMs: options.tickMs,
         snapshotInterval: resolveSnapshotInterval(options.descriptor, protocolOptions, options.snapshotInterval, 500),
+        ...(options.maxPendingRequests !== undefined ? { maxPendingRequests: options.maxPendingRequests } : {}),
         ...(observer !== undefined ? { observer } : {}),
         ...(factory !== undefined ? { replicaFactory: factory } : {}),
       }))

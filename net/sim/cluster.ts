@@ -52,6 +52,8 @@ export interface SimClusterOptions {
   readonly tickMs?: number
   /** Snapshot every this many applied indexes (default 500). */
   readonly snapshotInterval?: number
+  /** Client requests a replica keeps pending at most before it answers busy (ReplicaHostOptions.maxPendingRequests). */
+  readonly maxPendingRequests?: number
   /** Virtual time an fsync takes (default 0: durable at once). */
   readonly fsyncMs?: number
   /** Signature scheme (default 'sim': modelled signatures, charged by the CPU model like node:crypto's Ed25519). */
@@ -264,6 +266,7 @@ export class SimCluster {
       publicKeyOf: other => this.keys.get(other)?.publicKey,
       tickMs: this.tickMs,
       snapshotInterval: this.snapshotInterval,
+      ...(this.o.maxPendingRequests !== undefined ? { maxPendingRequests: this.o.maxPendingRequests } : {}),
       observer: this.observer,
       ...(factory !== undefined ? { replicaFactory: factory } : {}),
     })

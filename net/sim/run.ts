@@ -54,6 +54,8 @@ export interface SimulationOptions {
   readonly signer?: SignerName
   readonly tickMs?: number
   readonly snapshotInterval?: number
+  /** Client requests a replica keeps pending at most before answering busy (core/admission.ts; default 4096). */
+  readonly maxPendingRequests?: number
   readonly fsyncMs?: number
   readonly network?: SimClusterOptions['network']
   readonly cpu?: SimClusterOptions['cpu']
@@ -227,6 +229,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     ...(o.signer !== undefined ? { signer: o.signer } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.maxPendingRequests !== undefined ? { maxPendingRequests: o.maxPendingRequests } : {}),
     ...(o.fsyncMs !== undefined ? { fsyncMs: o.fsyncMs } : {}),
     ...(o.network !== undefined ? { network: o.network } : {}),
     ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
@@ -326,6 +329,7 @@ export function replayCommand(o: SimulationOptions): string {
   if (o.signer !== undefined) cmd += ` --signer ${o.signer}`
   if (o.tickMs !== undefined) cmd += ` --tick-ms ${o.tickMs}`
   if (o.snapshotInterval !== undefined) cmd += ` --snapshot-interval ${o.snapshotInterval}`
+  if (o.maxPendingRequests !== undefined) cmd += ` --max-pending ${o.maxPendingRequests}`
   if (o.fsyncMs !== undefined) cmd += ` --fsync-ms ${o.fsyncMs}`
   if (o.workload?.keys !== undefined) cmd += ` --keys ${o.workload.keys}`
   if (o.workload?.writersPerKey === 'single') cmd += ' --writers-per-key single'

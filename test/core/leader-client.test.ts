@@ -91,3 +91,47 @@ describe('leader-following client', () => {
     expect(waitBeforeRetry(c)).toBe(10)
   })
 })
+
+describe('leader-following client and a busy replica (admission control)', () => {
+  it('waits out a busy answer and asks the same replica again, without marking it silent or rotating', () => {
+    const { c, sentTo, tick } = client()
+    c.submit(request)
+    const leader = sentTo()[0]!
+    c.receive(leader, { ...reply('busy', leader), result: new Uint8Array(0) })
+    expect(sentTo()).toEqual([])
+    // First busy answer: a wait of 1 or 2 ticks (1 x 2^0, plus jitter below it).
+    const resent = tick(2)
+    expect(resent).toEqual([leader])
+    c.receive(leader, reply('ok', leader))
+    expect(c.ready().completed).toEqual({ seq: 1, result: new Uint8Array([7]) })
+  })
+
+  it('doubles its waits with each busy answer in a row, up to a bound, and never gives the leader up', () => {
+    const { c, sentTo, tick } = client()
+    c.submit(request)
+    const leader = sentTo()[0]!
+    const waits: number[] = []
+    for (let round = 0; round < 8; round++) {
+      c.receive(leader, { ...reply('busy', leader), result: new Uint8Array(0) })
+      let waited = 0
+      let out: NodeId[] = []
+      while (out.length === 0 && waited < 100) { out = tick(1); waited++ }
+      expect(out).toEqual([leader])
+      waits.push(waited)
+    }
+    for (let i = 0; i < waits.length; i++) {
+      const base = 2 ** Math.min(i, 4)
+      expect(waits[i]).toBeGreaterThanOrEqual(base)
+      expect(waits[i]).toBeLessThan(2 * base)
+    }
+  })
+
+  it('goes at once to the leader a busy follower names', () => {
+    const { c, sentTo } = client()
+    c.submit(request)
+    const follower = sentTo()[0]!
+    const leader = (follower + 1) % 3
+    c.receive(follower, { ...reply('busy', leader), result: new Uint8Array(0) })
+    expect(sentTo()).toEqual([leader])
+  })
+})
