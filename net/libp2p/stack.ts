@@ -8,6 +8,8 @@
  */
 import type { Libp2pInit } from 'libp2p'
 import { ConfigError } from '../../core/errors.ts'
+import { coalescingWrites } from './coalesced-writes.ts'
+import { halfWindowUpdates } from './yamux-window-updates.ts'
 
 export const TRANSPORTS = ['tcp', 'websockets', 'quic'] as const
 export const ENCRYPTERS = ['noise', 'tls'] as const
@@ -119,8 +121,10 @@ export async function stackModules(stack: Libp2pStack): Promise<Required<Pick<Li
     case 'tcp':
     case 'websockets': {
       const transport = stack.transport === 'tcp' ? (await import('@libp2p/tcp')).tcp() : (await import('@libp2p/websockets')).webSockets()
-      const encrypter = stack.encrypter === 'noise' ? (await import('@chainsafe/libp2p-noise')).noise() : (await import('@libp2p/tls')).tls()
-      const muxer = stack.muxer === 'yamux' ? (await import('@chainsafe/libp2p-yamux')).yamux() : (await import('@libp2p/mplex')).mplex()
+      // One socket write per send: coalesced-writes.ts says why.
+      const encrypter = coalescingWrites(stack.encrypter === 'noise' ? (await import('@chainsafe/libp2p-noise')).noise() : (await import('@libp2p/tls')).tls())
+      // Yamux window updates at half the window, not per frame: yamux-window-updates.ts says why.
+      const muxer = stack.muxer === 'yamux' ? halfWindowUpdates((await import('@chainsafe/libp2p-yamux')).yamux()) : (await import('@libp2p/mplex')).mplex()
       return { transports: [transport], connectionEncrypters: [encrypter], streamMuxers: [muxer] }
     }
   }
