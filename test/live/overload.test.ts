@@ -4,32 +4,23 @@
  * and the clients' back-off still gets every call answered exactly once, in a history judged linearizable, with
  * hardly any timed out. Raft (leader-following client) and PBFT (f+1 matching replies) cover both client kinds.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { checkHistory } from '../../core/checker/index.ts'
 import { HistoryRecorder } from '../../core/history.ts'
 import { createKvOpGenerator, recordInvoke } from '../../core/kv-workload.ts'
 import { createRng } from '../../core/random.ts'
-import type { NodeId } from '../../core/types.ts'
-import { adminRequest } from '../../live/admin.ts'
 import { createClient, type ConsensusClient as Client } from '../../live/client.ts'
-import { loadClusterConfig, type ClusterConfig } from '../../live/config.ts'
+import { loadClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
-import { adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { clusterDown, clusterUp } from '../../live/processes.ts'
 import { freePorts, waitFor } from '../libp2p/helpers.ts'
+import { cleanUpAfterAll, replicaStatus } from './process-clusters.ts'
 
-const dirs: string[] = []
-const clusters: ClusterConfig[] = []
-afterAll(async () => {
-  for (const c of clusters) await clusterDown(c)
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
-
-const status = async (config: ClusterConfig, id: NodeId): Promise<NodeStatus> =>
-  await adminRequest(adminSocketPath(config, id), { cmd: 'status' }) as NodeStatus
+const { dirs, clusters } = cleanUpAfterAll()
+const status = replicaStatus
 
 const LIMIT = 4
 const CLIENT_NODES = 6

@@ -4,10 +4,10 @@
  * leader; a request on another identity's session is refused and counted. Raft (leader-following client) and PBFT
  * (f+1 matching signed replies) cover both client kinds.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { checkHistory } from '../../core/checker/index.ts'
 import { encodeRequest } from '../../core/codec/client-messages.ts'
 import { HistoryRecorder } from '../../core/history.ts'
@@ -17,24 +17,16 @@ import { createRng } from '../../core/random.ts'
 import { sessionId } from '../../core/sessions.ts'
 import type { NodeId } from '../../core/types.ts'
 import { createLibp2pTransport } from '../../net/libp2p/index.ts'
-import { adminRequest } from '../../live/admin.ts'
 import { createClient } from '../../live/client.ts'
-import type { ClusterConfig } from '../../live/config.ts'
 import { initCluster } from '../../live/init.ts'
 import { readKeyFile } from '../../live/keys.ts'
-import { addressBookOf, adminSocketPath, type NodeStatus } from '../../live/node.ts'
+import { addressBookOf } from '../../live/node.ts'
 import { clusterDown, clusterUp, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
 import { freePorts, waitFor } from '../libp2p/helpers.ts'
+import { cleanUpAfterAll, replicaStatus } from './process-clusters.ts'
 
-const dirs: string[] = []
-const clusters: ClusterConfig[] = []
-afterAll(async () => {
-  for (const c of clusters) await clusterDown(c)
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
-
-const status = async (config: ClusterConfig, id: NodeId): Promise<NodeStatus> =>
-  await adminRequest(adminSocketPath(config, id), { cmd: 'status' }) as NodeStatus
+const { dirs, clusters } = cleanUpAfterAll()
+const status = replicaStatus
 
 const SLOTS = 16
 const OPS = 240
