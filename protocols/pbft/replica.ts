@@ -435,19 +435,13 @@ export class PbftReplica implements Replica<PbftMessage> {
   /**
    * 2f+1 matching commits and the batch: the slot is decided. (2f+1 commits imply f+1 correct replicas prepared it,
    * which is what carries it through view changes, so our own prepare certificate is not needed to execute.)
-   *
-   * The decision is not written to storage here: a write would make the host hold the execution and the replies for
-   * an fsync (one of four on each request's path under `fsync batch`), and nothing depends on it. The decision is
-   * already durable where it matters, in the prepared certificates of the f+1 correct replicas among the 2f+1 that
-   * committed; a replica that restarts without it re-sends its COMMIT for the slot (recover) and collects a commit
-   * certificate again, or asks a peer for it (checkStuck) or for the state. The flag reaches storage with the slot's
-   * next write, if any.
    */
   private checkCommitted(slot: Slot): void {
     if (slot.committed || slot.prePrepare === null) return
     if (slot.matchingCommits() < this.quorum) return
     slot.committed = true
     slot.committedAt = this.now
+    this.persistSlot(slot)
     this.execute()
   }
 

@@ -7,7 +7,6 @@ import { encodeKvCommand } from '../../core/kv.ts'
 import { EMPTY_DURABLE_STATE } from '../../core/storage.ts'
 import type { ClientRequest } from '../../core/types.ts'
 import type { PrePrepare } from '../../protocols/pbft/messages.ts'
-import { sign } from '../../protocols/pbft/signing.ts'
 import { PbftReplica } from '../../protocols/pbft/replica.ts'
 
 describe('PBFT normal case (section 4.2)', () => {
@@ -64,26 +63,6 @@ describe('PBFT batching and pipelining', () => {
     expect(new Set(prePrepares).size).toBe(1)
     expect(prePrepares[0]!.seq).toBe(1)
     expect(prePrepares[0]!.batch.map(r => r.clientId)).toEqual(requests.map(r => r.clientId))
-  })
-
-  it('executes a committed batch without a storage write first (the decision needs no fsync of its own)', () => {
-    const h = new PbftHarness({ n: 4, seed: 'commit-no-write', clients: 1 })
-    const primary = new PbftReplica(h.context(0, EMPTY_DURABLE_STATE))
-    primary.ready()
-    const client = h.clients[0]!.id
-    const unsigned: ClientRequest = { clientId: client, seq: 1, readOnly: false, op: encodeKvCommand({ type: 'put', key: 'k', value: 'v' }), signature: new Uint8Array(0) }
-    primary.propose({ ...unsigned, signature: h.signerOf(client).sign(requestSigningBytes(unsigned)) }, client)
-    const pp = primary.ready().messages[0]!.message as PrePrepare
-    const vote = <T extends 'Prepare' | 'Commit'>(type: T, replica: number) =>
-      sign(h.signerOf(replica), { type, view: 0, seq: pp.seq, digest: pp.digest, replica, signature: new Uint8Array(0) })
-    for (const b of [1, 2]) primary.receive(b, vote('Prepare', b))
-    const prepared = primary.ready()
-    expect(prepared.messages.some(o => o.message.type === 'Commit')).toBe(true)
-    expect(prepared.persist.length).toBeGreaterThan(0) // the prepared certificate is durable before COMMIT leaves
-    for (const b of [1, 2]) primary.receive(b, vote('Commit', b))
-    const decided = primary.ready()
-    expect(decided.committed.map(e => e.index)).toEqual([pp.seq])
-    expect(decided.persist).toEqual([])
   })
 
   it('respects maxBatchBytes (a request that does not fit starts the next batch)', () => {
