@@ -191,7 +191,13 @@ export class PbftReplica implements Replica<PbftMessage> {
     }
   }
 
+  /**
+   * The outputs of every input since the last call. The primary orders what it has queued here rather than as each
+   * request arrives: a live host takes a Ready once per event-loop turn, so every request of the turn (one socket read
+   * carries many) shares one pre-prepare instead of the first one taking a pipeline slot alone.
+   */
   ready(): Ready<PbftMessage> {
+    this.tryPropose()
     return this.out.take()
   }
 
@@ -271,7 +277,6 @@ export class PbftReplica implements Replica<PbftMessage> {
     }
     if (this.isPrimary) {
       this.enqueue(request)
-      this.tryPropose()
     } else if (fromClient && !this.inViewChange && !firstReceipt) {
       // A repeat: the client has not heard back, and the primary may never have received the request. Paper 4.4: the
       // backup relays it to the primary and starts its timer.
@@ -464,7 +469,6 @@ export class PbftReplica implements Replica<PbftMessage> {
       }
       if (batch.length > 0) this.successiveViewChanges = 0
     }
-    this.tryPropose()
   }
 
   // ---- persistence -------------------------------------------------------------------------------------------------
@@ -602,7 +606,6 @@ export class PbftReplica implements Replica<PbftMessage> {
     for (const seq of this.ownCheckpoints.keys()) if (seq <= stable.seq) this.ownCheckpoints.delete(seq)
     this.persistStableSnapshot()
     if (this.nextSeq < stable.seq) this.nextSeq = stable.seq
-    this.tryPropose()
   }
 
   // ---- state transfer ------------------------------------------------------------------------------------------------

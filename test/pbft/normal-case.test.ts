@@ -2,6 +2,12 @@
 import { describe, expect, it } from 'vitest'
 import { PbftHarness } from './harness.ts'
 import { pbft } from '../../protocols/pbft/descriptor.ts'
+import { requestSigningBytes } from '../../core/codec/client-messages.ts'
+import { encodeKvCommand } from '../../core/kv.ts'
+import { EMPTY_DURABLE_STATE } from '../../core/storage.ts'
+import type { ClientRequest } from '../../core/types.ts'
+import type { PrePrepare } from '../../protocols/pbft/messages.ts'
+import { PbftReplica } from '../../protocols/pbft/replica.ts'
 
 describe('PBFT normal case (section 4.2)', () => {
   for (const n of [4, 7]) {
@@ -39,6 +45,24 @@ describe('PBFT batching and pipelining', () => {
     expect(maxInflight).toBe(3)
     // 30 clients, but never more than 8 requests per sequence number.
     expect(h.maxBatch).toBe(8)
+  })
+
+  it('orders every request that arrived since its outputs were last taken in one pre-prepare', () => {
+    // A live host takes a Ready once per event-loop turn: the requests of one socket read must share a batch, not
+    // each take a pipeline slot as it arrives (issue 10: 63 of 78 batches held one request under 64 clients).
+    const h = new PbftHarness({ n: 4, seed: 'turn-batch', clients: 3 })
+    const primary = new PbftReplica(h.context(0, EMPTY_DURABLE_STATE))
+    primary.ready()
+    const requests = h.clients.map((c, i): ClientRequest => {
+      const r = { clientId: c.id, seq: 1, readOnly: false, op: encodeKvCommand({ type: 'put', key: `k${i}`, value: 'v' }), signature: new Uint8Array(0) }
+      return { ...r, signature: h.signerOf(c.id).sign(requestSigningBytes(r)) }
+    })
+    for (const r of requests) primary.propose(r, r.clientId)
+    const prePrepares = primary.ready().messages.map(o => o.message).filter((m): m is PrePrepare => m.type === 'PrePrepare')
+    expect(prePrepares.length).toBe(3) // one pre-prepare, to each of the three backups
+    expect(new Set(prePrepares).size).toBe(1)
+    expect(prePrepares[0]!.seq).toBe(1)
+    expect(prePrepares[0]!.batch.map(r => r.clientId)).toEqual(requests.map(r => r.clientId))
   })
 
   it('respects maxBatchBytes (a request that does not fit starts the next batch)', () => {
