@@ -18,8 +18,9 @@
  * by every replica that receives it, in every VIEW-CHANGE and NEW-VIEW that carries it). Such an array (a
  * SimSignature) remembers the key and message it was made for; when it is presented with that key and exactly those
  * message bytes, its own bytes unchanged, the MAC recomputed would match it, so it is accepted without recomputing.
- * Anything else (a decoded copy, another message, altered bytes) is checked by recomputing the MAC. Verdicts are the
- * same either way, so simulations are too; only the HMAC's fixed cost per call is spared.
+ * Anything else (a decoded copy, another message, altered bytes) is checked by recomputing the MAC, unless the same
+ * signature bytes verified lately for the same key and message bytes (verifiedCopies). Verdicts are the same either
+ * way, so simulations are too; only the HMAC's fixed cost per call is spared.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { SignatureScheme, Signer, Verifier } from '../signer.ts'
@@ -31,8 +32,9 @@ const SECRET_LABEL = 'consensus-sim-signer/secret/v1'
 /** Public key (as a latin1 string) -> the HMAC secret of its private key. Never exported. */
 const secrets = new Map<string, Buffer>()
 
-function keyId(publicKey: Uint8Array): string {
-  return Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('latin1')
+/** Bytes as a latin1 string, for map keys. */
+function keyId(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
 }
 
 function derive(label: string, privateKey: Uint8Array, length: number): Buffer {
@@ -90,6 +92,31 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+/**
+ * Other arrays (decoded from bytes: a Byzantine sender's frames, which every receiver decodes, and the certificates
+ * inside them) that verified lately, by their bytes, with copies of the key and message they verified for: one
+ * frame's copies at the receivers repeat one signature, so the MAC is computed once for all of them. Bounded; the
+ * oldest half goes when full.
+ */
+const verifiedCopies = new Map<string, { readonly publicKey: Uint8Array; readonly message: Uint8Array }>()
+const VERIFIED_COPIES_LIMIT = 8192
+
+function verifiedCopy(id: string, publicKey: Uint8Array, message: Uint8Array): boolean {
+  const v = verifiedCopies.get(id)
+  return v !== undefined && sameBytes(v.publicKey, publicKey) && sameBytes(v.message, message)
+}
+
+function rememberVerifiedCopy(id: string, publicKey: Uint8Array, message: Uint8Array): void {
+  if (verifiedCopies.size >= VERIFIED_COPIES_LIMIT) {
+    let drop = VERIFIED_COPIES_LIMIT / 2
+    for (const key of verifiedCopies.keys()) {
+      if (drop-- === 0) break
+      verifiedCopies.delete(key)
+    }
+  }
+  verifiedCopies.set(id, { publicKey: publicKey.slice(), message: message.slice() })
+}
+
 function signer(privateKey: Uint8Array): Signer {
   const publicKey = publicKeyOf(privateKey)
   const secret = derive(SECRET_LABEL, privateKey, 64)
@@ -107,9 +134,12 @@ const verifier: Verifier = {
   verify(publicKey, message, signature) {
     if (!wellFormed(publicKey, message, signature)) return false
     if (SimSignature.madeFor(signature, publicKey, message)) return true
+    const id = keyId(signature)
+    if (verifiedCopy(id, publicKey, message)) return true
     const secret = secrets.get(keyId(publicKey))
-    if (secret === undefined) return false
-    return timingSafeEqual(mac(secret, message), signature)
+    if (secret === undefined || !timingSafeEqual(mac(secret, message), signature)) return false
+    rememberVerifiedCopy(id, publicKey, message)
+    return true
   },
 }
 
