@@ -15,9 +15,9 @@
  *
  * Verification mostly compares instead of computing: the simulator hands receivers the very message objects their
  * senders made, so a signature is usually the array sign() returned (and a certificate's signatures are checked again
- * by every replica that receives it, in every VIEW-CHANGE and NEW-VIEW that carries it). Such an array (a
- * SimSignature) remembers the key and message it was made for; when it is presented with that key and exactly those
- * message bytes, its own bytes unchanged, the MAC recomputed would match it, so it is accepted without recomputing.
+ * by every replica that receives it, in every VIEW-CHANGE and NEW-VIEW that carries it). Such an array carries a
+ * record (SignatureRecord) of the key and message it was made for; when it is presented with that key and exactly
+ * those message bytes, its own bytes unchanged, the MAC recomputed would match it, so it is accepted without that.
  * Anything else (a decoded copy, another message, altered bytes) is checked by recomputing the MAC, unless the same
  * signature bytes verified lately for the same key and message bytes (verifiedCopies). Verdicts are the same either
  * way, so simulations are too; only the HMAC's fixed cost per call is spared.
@@ -50,37 +50,41 @@ function mac(secret: Buffer, message: Uint8Array): Buffer {
   return createHmac('sha512', secret).update(message).digest()
 }
 
-/** Only this module holds it, so only this module can make a SimSignature. */
+/** Only this module holds it, so only this module can make a SignatureRecord. */
 const MINT = Symbol('sim-signature')
 
-/**
- * What sign() returns: the MAC's 64 bytes, and, in fields no code outside this class can read, what they were made
- * for: the signer's key, a copy of the message (callers may reuse their arrays) and the bytes as made (which the
- * array itself need not keep: anyone holding it can write to it).
- */
-class SimSignature extends Uint8Array {
-  // Arrays made from one (slice, subarray, map) are plain Uint8Arrays: only sign() makes a SimSignature.
-  static get [Symbol.species](): Uint8ArrayConstructor {
-    return Uint8Array
-  }
+/** Where sign() puts a signature's record on the array it returns (non-enumerable: not part of its value). */
+const RECORD = Symbol('sim-signature-record')
 
+/**
+ * What a signature sign() made is valid for: the signer's key, a copy of the message (callers may reuse their arrays)
+ * and the bytes as made (anyone holding the signature can write to it), in fields no code outside this class can read.
+ * Moving a record onto another array gains nothing: it vouches only for the bytes, key and message it holds.
+ */
+class SignatureRecord {
   readonly #publicKey: Uint8Array
   readonly #message: Uint8Array
   readonly #made: Uint8Array
 
-  constructor(mint: symbol, publicKey: Uint8Array, message: Uint8Array, mac: Uint8Array) {
-    if (mint !== MINT) throw new TypeError('a SimSignature is made by the sim signer only')
-    super(mac)
+  constructor(mint: symbol, publicKey: Uint8Array, message: Uint8Array, made: Uint8Array) {
+    if (mint !== MINT) throw new TypeError('a signature record is made by the sim signer only')
     this.#publicKey = publicKey
     this.#message = message.slice()
-    this.#made = mac
+    this.#made = made
   }
 
-  /** Whether `signature` is one sign() made for exactly this key and message, its bytes unchanged since. */
-  static madeFor(signature: Uint8Array, publicKey: Uint8Array, message: Uint8Array): boolean {
-    return #made in signature && sameBytes(signature.#made, signature) && sameBytes(signature.#publicKey, publicKey) &&
-      sameBytes(signature.#message, message)
+  /** Whether `signature` carries a record vouching for exactly its bytes, this key and this message. */
+  static vouches(signature: Uint8Array, publicKey: Uint8Array, message: Uint8Array): boolean {
+    const r = (signature as { [RECORD]?: unknown })[RECORD]
+    return typeof r === 'object' && r !== null && #made in r && sameBytes(r.#made, signature) &&
+      sameBytes(r.#publicKey, publicKey) && sameBytes(r.#message, message)
   }
+}
+
+function signed(publicKey: Uint8Array, message: Uint8Array, mac: Uint8Array): Uint8Array {
+  const signature = new Uint8Array(mac)
+  Object.defineProperty(signature, RECORD, { value: new SignatureRecord(MINT, publicKey, message, mac) })
+  return signature
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -126,14 +130,14 @@ function signer(privateKey: Uint8Array): Signer {
   const ownKey = publicKey.slice()
   return {
     publicKey,
-    sign: message => new SimSignature(MINT, ownKey, message, mac(secret, message)),
+    sign: message => signed(ownKey, message, mac(secret, message)),
   }
 }
 
 const verifier: Verifier = {
   verify(publicKey, message, signature) {
     if (!wellFormed(publicKey, message, signature)) return false
-    if (SimSignature.madeFor(signature, publicKey, message)) return true
+    if (SignatureRecord.vouches(signature, publicKey, message)) return true
     const id = keyId(signature)
     if (verifiedCopy(id, publicKey, message)) return true
     const secret = secrets.get(keyId(publicKey))

@@ -79,13 +79,23 @@ describe('sim signer: accepting signatures without recomputing the MAC', () => {
     }
   })
 
-  it('no other code can make one: its constructor refuses, and a borrowed prototype proves nothing', () => {
-    const signer = sim.signer(generatePrivateKey(createRng('sim-fast-path-mint')))
+  it('is a plain Uint8Array whose value is its bytes; its record cannot be made elsewhere nor vouch for other bytes', () => {
+    const signer = sim.signer(generatePrivateKey(createRng('sim-fast-path-record')))
     const signature = signer.sign(new Uint8Array([1]))
-    const Made = signature.constructor as new (...args: unknown[]) => Uint8Array
-    expect(() => new Made(Symbol('sim-signature'), signer.publicKey, new Uint8Array([2]), signature)).toThrow(/sim signer only/)
-    const fake = Object.setPrototypeOf(signature.slice(), Object.getPrototypeOf(signature) as object) as Uint8Array
-    expect(verify(signer.publicKey, new Uint8Array([2]), fake)).toBe(false)
-    expect(verify(signer.publicKey, new Uint8Array([1]), fake)).toBe(true) // its bytes are the real signature's
+    expect(Object.getPrototypeOf(signature)).toBe(Uint8Array.prototype)
+    expect(signature).toStrictEqual(new Uint8Array(signature))
+    const [key] = Object.getOwnPropertySymbols(signature)
+    const record = (signature as unknown as Record<symbol, object>)[key!]!
+    const Record = record.constructor as new (...args: unknown[]) => object
+    expect(() => new Record(Symbol('sim-signature'), signer.publicKey, new Uint8Array([2]), signature)).toThrow(/sim signer only/)
+    // Moved onto other bytes it vouches for nothing; onto a copy of the same bytes, only for what they sign anyway.
+    const other = signer.sign(new Uint8Array([2])).slice()
+    Object.defineProperty(other, key!, { value: record })
+    expect(verify(signer.publicKey, new Uint8Array([1]), other)).toBe(false)
+    expect(verify(signer.publicKey, new Uint8Array([2]), other)).toBe(true)
+    const forged = { [key!]: record }
+    const copy = Object.assign(signature.slice(), forged)
+    expect(verify(signer.publicKey, new Uint8Array([2]), copy)).toBe(false)
+    expect(verify(signer.publicKey, new Uint8Array([1]), copy)).toBe(true)
   })
 })
