@@ -52,6 +52,31 @@ describe('binary codec', () => {
     expect(new BinaryReader(r.bytes()).string()).toBe('nested')
   })
 
+  it('finished arrays of every size (some sharing a slab) hold their own bytes, whatever is written later (seeded)', () => {
+    const rng = createRng('binary-finish-slabs')
+    const made: { bytes: Uint8Array; expected: number[] }[] = []
+    const writer = (n: number, fill: number) => {
+      const w = new BinaryWriter()
+      for (let i = 0; i < n; i++) w.u8((fill + i) & 0xff)
+      return w
+    }
+    for (let i = 0; i < 3000; i++) {
+      // Around the thresholds (64 on the heap, 2048 the largest from a slab) and random sizes up to 5000.
+      const n = rng.chance(0.5) ? [0, 1, 63, 64, 65, 66, 2047, 2048, 2049, 8192][rng.int(10)]! : rng.int(5000)
+      const fill = rng.int(256)
+      const w = writer(n, fill)
+      const bytes = w.finish()
+      const expected = Array.from({ length: n }, (_, j) => (fill + j) & 0xff)
+      // A writer that goes on after finish() must not write into what it returned.
+      w.u8(0xee).u8(0xef)
+      made.push({ bytes, expected })
+      // The caller owns its array: writing to it touches no other.
+      if (n > 0 && rng.chance(0.3)) { bytes[rng.int(n)] = 0xab; expected.splice(0, n, ...bytes) }
+      expect(bytes.byteOffset % 8, `size ${n}`).toBe(0)
+    }
+    for (const [i, m] of made.entries()) expect(Array.from(m.bytes), `array ${i} (replay: seed "binary-finish-slabs")`).toEqual(m.expected)
+  })
+
   it('rejects invalid UTF-8, truncation, oversize lengths and trailing bytes with what and where', () => {
     expect(() => new BinaryReader(new Uint8Array([2, 0xc3, 0x28]), 'key').string()).toThrow(/malformed key: invalid UTF-8/)
     expect(() => new BinaryReader(new Uint8Array([5, 65]), 'key').string()).toThrow(/malformed key: length 5 exceeds 2/)
