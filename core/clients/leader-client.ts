@@ -183,7 +183,8 @@ export class LeaderClient implements ClientProtocol {
   /**
    * The replica is alive and has as many requests pending as it admits: nothing was proposed. A follower that sheds
    * names its leader, which is asked at once; a shedding leader is asked again (shedding is no sign of a lost leader,
-   * so no rotation) after a wait that doubles with each busy answer in a row from one tick, with seeded jitter so that clients shed together do not all return in the same tick.
+   * so no rotation) after a wait that doubles with each busy answer in a row from one tick, with seeded jitter so
+   * that clients shed together do not all return in the same tick.
    */
   private onBusy(from: NodeId, reply: ClientReply): void {
     const at = this.replicas.indexOf(from)
