@@ -104,7 +104,10 @@ describe('bench live', () => {
       expect(writeLiveResults(results, dir)).toEqual([...LIVE_OUTPUT_FILES])
       const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as LiveResults
       expect(json.runs[0]!.median.throughput).toBe(results.runs[0]!.median.throughput)
-      expect(readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process,tcp\+noise\+yamux,direct,,,$/)
+      const csv = readFileSync(join(dir, 'results.csv'), 'utf8').split('\n')
+      expect(csv[0]).toMatch(/,offered_ops_s,requests_shed$/)
+      // Gossip, offered rate and requests shed are empty: direct dissemination, closed loop, in-process (not read).
+      expect(csv[1]).toMatch(/^raft\/n3\/fsync-none\/c1\/in-process,raft,3,none,1,1,.*,in-process,tcp\+noise\+yamux,direct,,,,$/)
       expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Single-client commit latency')
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true })
