@@ -12,7 +12,7 @@ import { SIGNER_NAMES } from '../core/signers/index.ts'
 import type { SignerName } from '../core/signer.ts'
 import { formatHistory, HISTORY_FORMATS, type HistoryFormat } from '../core/history-formats.ts'
 import { protocols } from '../protocols/index.ts'
-import { formatLiveness, replayCommand, runPassed, runSimulation, type SimulationReport } from '../net/sim/run.ts'
+import { describeBehind, formatLiveness, replayCommand, runPassed, runSimulation, type SimulationReport } from '../net/sim/run.ts'
 import { parseCpuModel, type CpuModel } from '../net/sim/cpu.ts'
 import { writeRunHtml } from '../viz/html.ts'
 import { simulationView } from '../viz/run-view.ts'
@@ -148,6 +148,8 @@ function formatReport(r: SimulationReport, replay: string): string {
     (r.consistency === 'eventual' ? ` (${r.protocol} is eventually consistent: reported, not required)` : ''))
   if (!r.check.ok) lines.push(r.check.explanation)
   if (r.convergence !== null) lines.push(`convergence: ${r.convergence.ok ? 'replicas agree after the final heal' : `FAILED: ${r.convergence.reason}`}`)
+  const behind = describeBehind(r.behind)
+  if (r.behind !== null) lines.push(`replicas at the end: ${behind === null ? 'every up honest replica holds the same state' : `behind (reported, not a failure): ${behind}`}`)
   lines.push(formatLiveness(r.liveness))
   for (const p of r.liveness.problems) lines.push(`  ${p}`)
   if (!runPassed(r)) lines.push(`replay: ${replay}`)

@@ -2,6 +2,7 @@
  * A simulated cluster: replicas (each a host over a simulated endpoint and fsync-modelling memory storage), clients,
  * the network, fault injection, and cross-replica safety checks. Everything is derived from one seed.
  */
+import { createHash } from 'node:crypto'
 import { createClientHost, type ClientHost } from '../../core/client-host.ts'
 import { ConfigError } from '../../core/errors.ts'
 import { createReplicaHost, resolveSnapshotInterval, type HostObserver, type ReplicaHost } from '../../core/host.ts'
@@ -379,6 +380,26 @@ export class SimCluster {
       if (digest !== undefined) out[id] = digest
     }
     return out
+  }
+
+  /**
+   * Which up honest replicas hold a different state from the most advanced one (highest applied index, lowest id on
+   * ties), and every such replica's applied index: after the final heal and the settle, a replica still behind is one
+   * the protocol left out (it would be no fault slack if another replica failed). Compares state machine snapshots.
+   */
+  replicasBehind(): { readonly replicas: NodeId[]; readonly applied: Record<NodeId, number> } {
+    const applied: Record<NodeId, number> = {}
+    const digests = new Map<NodeId, string>()
+    let ahead: NodeId | null = null
+    for (const id of this.upReplicas.sort((a, b) => a - b)) {
+      if (this.untrusted.has(id)) continue
+      const host = this.hosts.get(id)!
+      applied[id] = host.status().appliedIndex
+      digests.set(id, createHash('sha256').update(host.stateMachine.snapshot()).digest('hex'))
+      if (ahead === null || applied[id] > applied[ahead]!) ahead = id
+    }
+    const reference = ahead === null ? undefined : digests.get(ahead)
+    return { replicas: [...digests].filter(([, d]) => d !== reference).map(([id]) => id), applied }
   }
 
   private busiestReplica(): NodeId | null {

@@ -142,6 +142,12 @@ export interface SimulationReport {
   readonly consistency: 'linearizable' | 'eventual'
   /** Eventually consistent protocols: whether the up replicas' stored state agreed once healed and settled; else null. */
   readonly convergence: ConvergenceVerdict | null
+  /**
+   * Up honest replicas whose state differs from the most advanced one once healed and settled, with every replica's
+   * applied index (null for multi-group runs). Reported, not required: a PBFT replica that started a view change alone
+   * may take no part in the old view and waits for the next checkpoint or view change, as the paper has it.
+   */
+  readonly behind: { readonly replicas: readonly number[]; readonly applied: Readonly<Record<number, number>> } | null
   readonly history: readonly HistoryEvent[]
   readonly traceHash: string
   readonly traceEvents: number
@@ -310,6 +316,7 @@ export function runSimulation(o: SimulationOptions): SimulationReport {
     check,
     consistency: protocol.consistency ?? 'linearizable',
     convergence: protocol.consistency === 'eventual' && single !== null ? judgeConvergence(single) : null,
+    behind: single === null ? null : single.replicasBehind(),
     history,
     traceHash: trace.hex,
     traceEvents: trace.events,
@@ -357,6 +364,14 @@ export function replayCommand(o: SimulationOptions): string {
 export function runPassed(r: SimulationReport): boolean {
   const consistent = r.consistency === 'eventual' ? r.convergence?.ok === true : r.check.ok
   return consistent && r.safetyViolations.length === 0 && r.liveness.ok
+}
+
+/** "replica 0 at applied index 384, the most advanced at 510", or null when every up honest replica agrees. */
+export function describeBehind(b: SimulationReport['behind']): string | null {
+  if (b === null || b.replicas.length === 0) return null
+  const most = Math.max(...Object.values(b.applied))
+  const which = b.replicas.map(id => `${id} at applied index ${b.applied[id]}`).join(', ')
+  return `replica${b.replicas.length > 1 ? 's' : ''} ${which}, the most advanced at ${most}`
 }
 
 /** Eventual consistency's promise: once healed and settled, every up honest replica stores the same state. */
