@@ -1,5 +1,5 @@
 /**
- * Regression (found by test/live/processes.test.ts, reproduced here with seed 1): with n = 4 and one replica crashed
+ * Regression (found by test/live/processes/, reproduced here with seed 1): with n = 4 and one replica crashed
  * for good, nothing committed. Leaders rotate every view, a commit needs a three-chain in consecutive views, and the
  * third block's QC is formed by the next leader: four correct leaders in a row, which n = 4 with one crash never has.
  * Fix: NEW-VIEW carries the sender's last vote, so the leader after the failed one forms that QC itself.

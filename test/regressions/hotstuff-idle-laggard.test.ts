@@ -1,5 +1,5 @@
 /**
- * Regression (found by test/live/processes.test.ts step 4, seed-free there; here seed 3): a replica cut off from its
+ * Regression (found by test/live/processes/ step 4, seed-free there; here seed 3): a replica cut off from its
  * peers while they committed, healed while the cluster was idle, never caught up. The others were idle (no
  * proposals to learn from), and its own NEW-VIEWs on timeout found no quorum. Fix: a replica whose NEW-VIEW shows an
  * older highQC than ours is sent our latest proposal (it learns the QC and the commits from its justify, and fetches

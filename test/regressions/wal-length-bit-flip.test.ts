@@ -4,7 +4,7 @@
  * 100 entries written with fsync 'always' (each synced), the storage closed, one bit of the length field of record 41
  * flipped: load() succeeded with records 1-40 and reported a "torn tail" (record of 16777268 bytes cut after 3592 at
  * byte offset 2400). Sixty fsynced records were gone without an error; a replica may have acknowledged them. The same
- * flip at one third of a live replica's log made test/live/processes.test.ts flaky. Fixed in log format 2: a record
+ * flip at one third of a live replica's log made test/live/processes/ flaky. Fixed in log format 2: a record
  * header carries its own checksum, so a damaged length is a damaged complete record (refused), never a torn append.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'

@@ -106,7 +106,7 @@ describe('HTML view (headless Chromium)', () => {
 
   it.skipIf(!haveBrowser)(`live chaos run (no message trace): history, faults and polled status${skip}`, async () => {
     // A chaos report has the live run's shape; its history and verdict come from a simulated run here, so the test
-    // needs no processes (test/live/processes.test.ts checks a real chaos run's report).
+    // needs no processes (test/live/processes/ checks a real chaos run's report).
     const { report: sim } = built.get('faults')!
     const chaos: ChaosReport = {
       history: sim.history, check: sim.check, liveness: sim.liveness, ops: sim.ops, durationMs: sim.timeline!.endMs, replicas: [0, 1, 2],

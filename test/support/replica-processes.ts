@@ -1,5 +1,6 @@
 /**
- * Real replica processes on 127.0.0.1, for every registered protocol: the cluster serves reads and writes; kill -9 of
+ * Real replica processes on 127.0.0.1, for one registered protocol (each protocol's file under test/live/processes/
+ * calls describeReplicaProcesses, so vitest's workers run the protocols side by side): the cluster serves reads and writes; kill -9 of
  * the leader or primary and service resumes with no acknowledged write lost; the killed replica restarts from its
  * files and catches up; a partition leaves the majority serving and the minority refusing writes, and healing restores
  * it; a flood of malformed, oversized and unauthorized frames neither crashes nor stalls a replica; a torn write at
@@ -35,14 +36,7 @@ import { readKeyFile } from '../../live/keys.ts'
 import { addressBookOf, adminSocketPath, type NodeStatus } from '../../live/node.ts'
 import { clusterDown, clusterUp, startReplicaProcess, stopReplicaProcess } from '../../live/processes.ts'
 import { freePorts, waitFor } from '../libp2p/helpers.ts'
-import { putEventually } from '../support/live.ts'
-
-const dirs: string[] = []
-const clusters: ClusterConfig[] = []
-afterAll(async () => {
-  for (const c of clusters) await clusterDown(c)
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
+import { putEventually } from './live.ts'
 
 async function status(config: ClusterConfig, id: NodeId): Promise<NodeStatus> {
   return await adminRequest(adminSocketPath(config, id), { cmd: 'status' }) as NodeStatus
@@ -75,7 +69,17 @@ async function sameStore(config: ClusterConfig, id: NodeId, other: NodeId, what:
   }, what, 20_000)
 }
 
-for (const protocol of protocols.values()) {
+/** Registers the replica-process test for `protocolName`, with cleanup of its cluster and data directory. */
+export function describeReplicaProcesses(protocolName: string): void {
+  const protocol = protocols.get(protocolName)
+  if (protocol === undefined) throw new Error(`no registered protocol named ${protocolName}`)
+  const dirs: string[] = []
+  const clusters: ClusterConfig[] = []
+  afterAll(async () => {
+    for (const c of clusters) await clusterDown(c)
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  })
+
   const n = protocol.name === 'unreplicated' ? 1 : protocol.replicasFor(1)
   const leaderless = protocol.leaderless === true
   const eventual = protocol.consistency === 'eventual'
