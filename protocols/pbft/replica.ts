@@ -26,6 +26,7 @@ import {
   type StateRequest, type StateTransfer, type ViewChange,
 } from './messages.ts'
 import type { PbftContext, PbftOptions } from './options.ts'
+import { CheckedMessages } from './checked-messages.ts'
 import { sign, verifySignature } from './signing.ts'
 import {
   backoffTicks, buildNewView, checkNewView, checkViewChange, primaryOf, type NewViewPlan, type QuorumContext,
@@ -81,6 +82,8 @@ export class PbftReplica implements Replica<PbftMessage> {
   private readonly verifier: Verifier
   private readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
   private readonly q: QuorumContext
+  /** What this replica already found valid, by identity (see CheckedMessages). */
+  private readonly checked: CheckedMessages
   private readonly ctx: PbftContext
   private out = new ReadyBuffer<PbftMessage>()
 
@@ -144,7 +147,9 @@ export class PbftReplica implements Replica<PbftMessage> {
     this.signer = ctx.signer
     this.verifier = ctx.verifier
     this.publicKeyOf = ctx.publicKeyOf
-    this.q = { members: this.members, f: this.f, quorum: this.quorum, window: this.o.watermarkWindow, verifier: this.verifier, publicKeyOf: this.publicKeyOf }
+    this.checked = new CheckedMessages(this.verifier, this.publicKeyOf)
+    this.q = { members: this.members, f: this.f, quorum: this.quorum, window: this.o.watermarkWindow, verifier: this.verifier, publicKeyOf: this.publicKeyOf,
+      checked: this.checked }
     const checkpointsAhead = Math.max(Math.ceil(this.o.watermarkWindow / this.o.checkpointInterval) + 2, 16)
     this.checkpoints = new CheckpointTracker(this.quorum, checkpointsAhead)
     this.recover()
@@ -550,7 +555,11 @@ export class PbftReplica implements Replica<PbftMessage> {
     // Votes that can no longer change anything (the slot already prepared or committed here) are not worth a
     // signature check, the dominant cost of the protocol.
     if ((m.type === 'Prepare' || m.type === 'Commit') && this.voteIsRedundant(m)) return
-    if (!verifySignature(m, this.verifier, this.publicKeyOf)) return this.drop('bad-signature', `${m.type} from ${from}`)
+    // Messages that come again inside others (VIEW-CHANGEs in NEW-VIEWs, PRE-PREPAREs in certificates) are remembered
+    // once verified; votes, the bulk, are not (a weak-set entry per vote cost about what it saved; certificates
+    // remember the votes they carry).
+    const valid = m.type === 'Prepare' || m.type === 'Commit' ? verifySignature(m, this.verifier, this.publicKeyOf) : this.checked.verify(m)
+    if (!valid) return this.drop('bad-signature', `${m.type} from ${from}`)
     switch (m.type) {
       case 'PrePrepare': return this.onPrePrepare(m)
       case 'Prepare': case 'Commit': return this.onVote(m)

@@ -11,7 +11,8 @@ import type { Signer, Verifier } from '../../core/signer.ts'
 import type { ClientRequest, NodeId } from '../../core/types.ts'
 import { checkCheckpointProof, type StableCheckpoint } from './checkpoints.ts'
 import { batchDigest, NULL_DIGEST } from './digest.ts'
-import type { NewView, PreparedCertificate, PrePrepare, ViewChange } from './messages.ts'
+import type { CheckedMessages } from './checked-messages.ts'
+import type { NewView, PreparedCertificate, PrePrepare, SignedMessage, ViewChange } from './messages.ts'
 import { sign, verifySignature } from './signing.ts'
 
 /** What checking certificates needs to know about the cluster. */
@@ -24,6 +25,12 @@ export interface QuorumContext {
   readonly window: number
   readonly verifier: Verifier
   readonly publicKeyOf: (id: NodeId) => Uint8Array | undefined
+  /** The replica's memory of what it already checked (absent: every check runs in full). */
+  readonly checked?: CheckedMessages
+}
+
+function verified(m: SignedMessage, q: QuorumContext): boolean {
+  return q.checked !== undefined ? q.checked.verify(m) : verifySignature(m, q.verifier, q.publicKeyOf)
 }
 
 export function primaryOf(view: number, members: readonly NodeId[]): NodeId {
@@ -39,7 +46,7 @@ export function checkPreparedCertificate(
   if (pp.replica !== primaryOf(pp.view, q.members)) return `pre-prepare of view ${pp.view} not from its primary`
   if (pp.seq <= stableSeq || pp.seq > stableSeq + q.window) return `prepared seq ${pp.seq} outside the watermarks`
   if (!bytesEqual(batchDigest(pp.batch), pp.digest)) return `prepared batch does not match its digest at seq ${pp.seq}`
-  if (!verifySignature(pp, q.verifier, q.publicKeyOf)) return `bad pre-prepare signature in certificate for seq ${pp.seq}`
+  if (!verified(pp, q)) return `bad pre-prepare signature in certificate for seq ${pp.seq}`
   const senders = new Set<NodeId>()
   for (const p of cert.prepares) {
     if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) {
@@ -48,7 +55,7 @@ export function checkPreparedCertificate(
     if (p.replica === pp.replica || !q.members.includes(p.replica) || senders.has(p.replica)) {
       return `prepare from an invalid or repeated sender ${p.replica} at seq ${pp.seq}`
     }
-    if (!verifySignature(p, q.verifier, q.publicKeyOf)) return `bad prepare signature from ${p.replica} at seq ${pp.seq}`
+    if (!verified(p, q)) return `bad prepare signature from ${p.replica} at seq ${pp.seq}`
     senders.add(p.replica)
   }
   return senders.size >= q.quorum - 1 ? null : `prepared certificate at seq ${pp.seq} has ${senders.size} of ${q.quorum - 1} prepares`
@@ -56,8 +63,9 @@ export function checkPreparedCertificate(
 
 /** Why a VIEW-CHANGE is not valid (signature included), or null. */
 export function checkViewChange(vc: ViewChange, q: QuorumContext): string | null {
+  if (q.checked?.isValidViewChange(vc) === true) return null
   if (!q.members.includes(vc.replica)) return `view-change from non-member ${vc.replica}`
-  if (!verifySignature(vc, q.verifier, q.publicKeyOf)) return `bad view-change signature from ${vc.replica}`
+  if (!verified(vc, q)) return `bad view-change signature from ${vc.replica}`
   const proofError = checkCheckpointProof(vc.stableSeq, vc.checkpointProof, q.quorum, q.members, q.verifier, q.publicKeyOf)
   if (proofError !== null) return proofError
   const seqs = new Set<number>()
@@ -67,6 +75,7 @@ export function checkViewChange(vc: ViewChange, q: QuorumContext): string | null
     const e = checkPreparedCertificate(cert, vc.stableSeq, vc.newView, q)
     if (e !== null) return e
   }
+  q.checked?.rememberValidViewChange(vc)
   return null
 }
 
@@ -117,7 +126,7 @@ export function buildNewView(signer: Signer, self: NodeId, view: number, viewCha
 export function checkNewView(nv: NewView, q: QuorumContext): { error: string } | { plan: NewViewPlan } {
   const primary = primaryOf(nv.view, q.members)
   if (nv.replica !== primary) return { error: `new-view for ${nv.view} from ${nv.replica}, not its primary ${primary}` }
-  if (!verifySignature(nv, q.verifier, q.publicKeyOf)) return { error: 'bad new-view signature' }
+  if (!verified(nv, q)) return { error: 'bad new-view signature' }
   const senders = new Set<NodeId>()
   for (const vc of nv.viewChanges) {
     if (vc.newView !== nv.view) return { error: `view-change for ${vc.newView} inside new-view for ${nv.view}` }
@@ -138,7 +147,7 @@ export function checkNewView(nv: NewView, q: QuorumContext): { error: string } |
       return { error: `new-view pre-prepare for seq ${pp.seq} differs from the recomputed one for seq ${o.seq}` }
     }
     if (!bytesEqual(batchDigest(pp.batch), pp.digest)) return { error: `new-view batch does not match its digest at seq ${pp.seq}` }
-    if (!verifySignature(pp, q.verifier, q.publicKeyOf)) return { error: `bad new-view pre-prepare signature at seq ${pp.seq}` }
+    if (!verified(pp, q)) return { error: `bad new-view pre-prepare signature at seq ${pp.seq}` }
   }
   return { plan }
 }
