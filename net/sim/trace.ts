@@ -6,9 +6,14 @@ import type { NodeId } from '../../core/types.ts'
 import type { OutboundFrame } from '../../core/transport.ts'
 import type { DeliveryTrace } from './network.ts'
 
+/** Frames at least this long are digested once however many receivers they reach. */
+const SHARED_FRAME_BYTES = 1024
+
 export class TraceHash {
   private h1 = 0x811c9dc5
   private h2 = 0x01000193
+  /** Digests of the large frames seen, by their byte array (weak: a frame's bytes are shared, never rewritten). */
+  private readonly digests = new WeakMap<Uint8Array, [number, number]>()
   events = 0
   /** When set, every event is also kept as a text line (for diffing two runs). */
   lines: string[] | null = null
@@ -21,8 +26,35 @@ export class TraceHash {
     this.mix(delivered ? 1 : 0)
     for (let i = 0; i < frame.type.length; i++) this.mix(frame.type.charCodeAt(i))
     const b = frame.bytes
-    // The bytes are most of the work (PBFT view changes carry hundreds of kilobytes): the same mixing as mix(), with
-    // the state in locals rather than written back to the object once per byte.
+    if (b.length < SHARED_FRAME_BYTES) {
+      // Small frames (votes, most of the traffic) are mixed in byte by byte: cheaper than any lookup.
+      this.mixBytes(b)
+    } else {
+      // Large frames (PBFT view changes carry tens to hundreds of kilobytes) go out as one byte array to every peer of
+      // a broadcast: their bytes are digested once and each event mixes in the digest.
+      let digest = this.digests.get(b)
+      if (digest === undefined) {
+        digest = TraceHash.digestOf(b)
+        this.digests.set(b, digest)
+      }
+      this.mix(b.length)
+      this.mix(digest[0]!)
+      this.mix(digest[1]!)
+    }
+    if (this.lines !== null) {
+      this.lines.push(`${time.toFixed(3)} ${from}->${to} ${frame.channel}/${frame.type} ${b.length}B ${delivered ? 'delivered' : 'lost'}`)
+    }
+  }
+
+  /** Two 32-bit words of a byte array's digest: the trace's own mixing, from a fresh state. */
+  private static digestOf(b: Uint8Array): [number, number] {
+    const t = new TraceHash()
+    t.mixBytes(b)
+    return [t.h1, t.h2]
+  }
+
+  /** The same mixing as mix(), once per byte, with the state in locals rather than written back per byte. */
+  private mixBytes(b: Uint8Array): void {
     let h1 = this.h1
     let h2 = this.h2
     for (let i = 0; i < b.length; i++) {
@@ -32,9 +64,6 @@ export class TraceHash {
     }
     this.h1 = h1
     this.h2 = h2
-    if (this.lines !== null) {
-      this.lines.push(`${time.toFixed(3)} ${from}->${to} ${frame.channel}/${frame.type} ${b.length}B ${delivered ? 'delivered' : 'lost'}`)
-    }
   }
 
   private mix(v: number): void {
