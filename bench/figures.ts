@@ -103,6 +103,13 @@ export interface HostFigures {
   readonly cpuSystemMs: number
   readonly peakRssBytes: number
   readonly peakHeapBytes: number
+  /**
+   * JavaScript heap the simulated cluster still held at the end of the run: heap in use after a forced collection
+   * with the cluster, less the same once it is dropped (its replicas' logs, certificates and client state).
+   * Null for live runs (replicas are other processes: their RSS is per process) and where no collection can be forced;
+   * absent from results written before it existed.
+   */
+  readonly retainedHeapBytes?: number | null
   /** Simulator speed: network deliveries and committed operations per wall-clock second. */
   readonly deliveriesPerSec: number
   readonly opsPerSec: number

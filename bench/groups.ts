@@ -14,9 +14,7 @@
  *
  * Simulated figures come from virtual time and the transports' counters (same seed, same figures); heap is the host's.
  */
-import { setFlagsFromString } from 'node:v8'
 import { ConfigError } from '../core/errors.ts'
-import { runInNewContext } from 'node:vm'
 import { evenRanges } from '../core/groups/range-map.ts'
 import type { AnyProtocol } from '../core/protocol.ts'
 import { createRng } from '../core/random.ts'
@@ -24,6 +22,7 @@ import type { NodeId } from '../core/types.ts'
 import { createSimGroupCluster, INNER_FRAME_SHARE, type SimGroupCluster } from '../net/sim/group-cluster.ts'
 import { REFERENCE_CPU, type CpuModel } from '../net/sim/cpu.ts'
 import { round3 } from './latency.ts'
+import { collectedHeapUsed, forcedCollector, heapGrowth } from './retained-heap.ts'
 import { runLoad } from './load.ts'
 
 export interface GroupsBenchOptions {
@@ -103,23 +102,6 @@ export interface GroupsBenchResults {
   readonly rows: readonly GroupsRow[]
 }
 
-/** A forced full collection, where V8 allows it (for the heap figure); null elsewhere. */
-function collector(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc')
-    const gc = runInNewContext('gc') as unknown
-    return typeof gc === 'function' ? gc as () => void : null
-  } catch {
-    return null
-  }
-}
-
-function heapUsed(gc: (() => void) | null): number | null {
-  if (gc === null) return null
-  gc()
-  return process.memoryUsage().heapUsed
-}
-
 function build(protocol: AnyProtocol, groups: number, o: GroupsBenchOptions): SimGroupCluster {
   return createSimGroupCluster({
     protocol, nodes: o.nodes, ranges: evenRanges(Array.from({ length: o.keys }, (_, i) => `k${i}`), groups),
@@ -145,12 +127,12 @@ function load(cluster: SimGroupCluster, o: GroupsBenchOptions, onMeasureStart: (
 
 /** One deployment of `groups` groups: settle, idle window, loaded window (and the crash run if asked). */
 export function measureGroups(protocol: AnyProtocol, groups: number, o: GroupsBenchOptions): GroupsRow {
-  const gc = collector()
-  const heapBefore = heapUsed(gc)
+  const gc = forcedCollector()
+  const heapBefore = collectedHeapUsed(gc)
   const cluster = build(protocol, groups, o)
   const sim = cluster.sim
   sim.run(o.settleMs)
-  const heapAfter = heapUsed(gc)
+  const heapGrown = heapGrowth(heapBefore, collectedHeapUsed(gc))
   const idleStart = { messages: cluster.groupStats().total('protocol').messages, wire: cluster.replicaStats().total('protocol').messages }
   sim.run(o.settleMs + o.idleMs)
   const idleMessages = cluster.groupStats().total('protocol').messages - idleStart.messages
@@ -175,7 +157,7 @@ export function measureGroups(protocol: AnyProtocol, groups: number, o: GroupsBe
     idleMessagesPerSecPerGroup: round3(idleMessages / (o.idleMs / 1000) / groups),
     idleWireFramesPerSec: round3(idleWire / (o.idleMs / 1000)),
     leadersPerNode,
-    heapBytesPerGroup: heapBefore === null || heapAfter === null ? null : Math.max(0, Math.round((heapAfter - heapBefore) / groups)),
+    heapBytesPerGroup: heapGrown === null ? null : Math.round(heapGrown / groups),
     safetyViolations: cluster.safetyViolations.length,
     failover: o.crash && protocol.leaderless !== true ? measureCrash(protocol, groups, o) : null,
   }

@@ -16,6 +16,7 @@ import { byzantineClusterOptions, checkByzantinePlacements, placeStrategy, type 
 import { createSimCluster, type SimCluster } from '../net/sim/cluster.ts'
 import { parseCpuModel } from '../net/sim/cpu.ts'
 import { HostMeter } from './host-meter.ts'
+import { collectedHeapUsed, forcedCollector, heapGrowth, heapUsedHolding } from './retained-heap.ts'
 import { snapshotIntervalFor } from './snapshot-interval.ts'
 import type { TypeCount } from '../core/message-stats.ts'
 import { round3, type LatencyRecorder } from './latency.ts'
@@ -60,8 +61,19 @@ export function recordRun(spec: RunSpec, protocol: AnyProtocol, maxMessages?: nu
   return { history: history.events, timeline: recorder!.finish(), figures: result.figures }
 }
 
-export function runOne(spec: RunSpec, protocol: AnyProtocol,
-  recording: { readonly history?: HistoryRecorder; readonly onCluster?: (cluster: SimCluster) => void } = {}): RunResult {
+type Recording = { readonly history?: HistoryRecorder; readonly onCluster?: (cluster: SimCluster) => void }
+
+export function runOne(spec: RunSpec, protocol: AnyProtocol, recording: Recording = {}): RunResult {
+  const gc = forcedCollector()
+  const { result, heapWithCluster } = runCluster(spec, protocol, recording, gc)
+  // The cluster is unreachable now (unless a recording holds it): what the heap shrank by is what it held. Measured
+  // this way round, caches the run filled that outlive it (the sim signer's, the codec's slabs) are not counted.
+  const retainedHeapBytes = heapGrowth(collectedHeapUsed(gc), heapWithCluster)
+  return { ...result, host: { ...result.host, retainedHeapBytes } }
+}
+
+function runCluster(spec: RunSpec, protocol: AnyProtocol, recording: Recording, gc: (() => void) | null):
+  { readonly result: RunResult; readonly heapWithCluster: number | null } {
   const meter = new HostMeter()
 
   const byzantine: ByzantinePlacement[] = []
@@ -165,7 +177,8 @@ export function runOne(spec: RunSpec, protocol: AnyProtocol,
     liveness: judgeRun(load.measuredOps, load.timeouts, load.timeline.slice(Math.floor(spec.warmupMs / spec.timelineBucketMs)), failover, crashRun),
   }
   const host: HostFigures = meter.finish(cluster.network.delivered, load.measuredOps)
-  return { id: spec.id, spec, timebase: 'virtual', figures, host }
+  // After the wall and CPU figures: the collection is not the run's work.
+  return { result: { id: spec.id, spec, timebase: 'virtual', figures, host }, heapWithCluster: heapUsedHolding(cluster, gc) }
 }
 
 /**

@@ -6,6 +6,7 @@ import type { AnyProtocol } from '../core/protocol.ts'
 import type { SignerName } from '../core/signer.ts'
 import { SIMULATION_SIGNER } from '../core/signers/index.ts'
 import { runId, type RunSpec } from './matrix.ts'
+import { growthExponent } from './growth-exponent.ts'
 import { runOne } from './run-one.ts'
 
 export interface SpeedResult {
@@ -89,13 +90,6 @@ export function measureScaling(protocol: AnyProtocol, sizes: readonly number[],
     const r = measureSimulatorSpeed(protocol, n, o)
     return { ...r, wallUsPerOp: r.ops === 0 ? Infinity : Math.round((r.wallMs * 1000 / r.ops) * 10) / 10 }
   })
-  const points = rows.filter(r => Number.isFinite(r.wallUsPerOp) && r.wallUsPerOp > 0).map(r => [Math.log(r.n), Math.log(r.wallUsPerOp)] as const)
-  let exponent: number | null = null
-  if (points.length >= 2) {
-    const mx = points.reduce((s, p) => s + p[0], 0) / points.length
-    const my = points.reduce((s, p) => s + p[1], 0) / points.length
-    const sxx = points.reduce((s, p) => s + (p[0] - mx) ** 2, 0)
-    exponent = sxx === 0 ? null : Math.round((points.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0) / sxx) * 100) / 100
-  }
+  const exponent = growthExponent(rows.map(r => ({ n: r.n, value: r.wallUsPerOp })))
   return { protocol: protocol.name, rows, exponent }
 }

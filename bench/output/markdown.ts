@@ -1,12 +1,14 @@
 /**
  * report.md: environment, configuration, the summary table, messages against theory, failover, the WAN latency tax,
- * host measurements, and what was skipped. Charts are linked as the SVG files beside it.
+ * retained heap against n, host measurements, and what was skipped. Charts are linked as the SVG files beside it.
  */
 import type { SweepResults } from '../sweep.ts'
 import type { Chart } from './charts.ts'
 import { CAP_TITLE, capExplanation, capTable } from './cap-section.ts'
 import { fmt, markdownTable, summaryRows } from './table.ts'
 import { wanRegionsTable } from './wan-regions.ts'
+import { MEMORY_EXPLANATION, MEMORY_TITLE, memoryTable } from './memory-section.ts'
+import { retainedKiB } from './rows.ts'
 
 export function messagesTable(results: SweepResults): { header: string[]; rows: string[][] } {
   const header = ['protocol', 'n', 'measured msgs/op (batch 1)', 'theory', 'by type (measured / theory)']
@@ -105,11 +107,18 @@ export function toMarkdown(results: SweepResults, charts: readonly Chart[]): str
     out.push(markdownTable(regions.header, regions.rows), '')
   }
 
+  const memory = memoryTable(results)
+  if (memory !== null) {
+    out.push(`## ${MEMORY_TITLE}`, '', MEMORY_EXPLANATION, '')
+    out.push(markdownTable(memory.header, memory.rows), '')
+  }
+
   out.push('## Host measurements', '')
   out.push('Measured on this machine (vary between runs; not part of the reproducible figures).', '')
-  out.push(markdownTable(['run', 'wall s', 'cpu user s', 'cpu sys s', 'peak RSS MiB', 'peak heap MiB', 'sim deliveries/s', 'sim ops/s'],
+  out.push(markdownTable(['run', 'wall s', 'cpu user s', 'cpu sys s', 'peak RSS MiB', 'peak heap MiB', 'retained heap KiB', 'sim deliveries/s', 'sim ops/s'],
     results.runs.map(r => [r.id, fmt(r.host.wallMs / 1000, 2), fmt(r.host.cpuUserMs / 1000, 2), fmt(r.host.cpuSystemMs / 1000, 2),
-      fmt(r.host.peakRssBytes / 2 ** 20, 0), fmt(r.host.peakHeapBytes / 2 ** 20, 0), fmt(r.host.deliveriesPerSec, 0), fmt(r.host.opsPerSec, 0)])), '')
+      fmt(r.host.peakRssBytes / 2 ** 20, 0), fmt(r.host.peakHeapBytes / 2 ** 20, 0), fmt(retainedKiB(r), 0),
+      fmt(r.host.deliveriesPerSec, 0), fmt(r.host.opsPerSec, 0)])), '')
 
   if (results.skipped.length > 0) {
     out.push('## Skipped', '')

@@ -32,8 +32,15 @@ export const FIGURES: readonly Figure[] = [
   { name: 'cpu_us_per_op', better: 'lower', kind: 'host', get: r => r.host.cpuUsPerOp },
   { name: 'peak_rss_mb', better: 'lower', kind: 'host', get: r => Math.round(r.host.peakRssBytes / 1048576) },
   { name: 'peak_heap_mb', better: 'lower', kind: 'host', get: r => Math.round(r.host.peakHeapBytes / 1048576) },
+  { name: 'retained_heap_kib', better: 'lower', kind: 'host', get: r => retainedKiB(r) },
   { name: 'sim_deliveries_per_s', better: 'higher', kind: 'host', get: r => r.host.deliveriesPerSec },
 ]
+
+/** The cluster's retained heap in KiB (see HostFigures.retainedHeapBytes), or null where it was not measured. */
+export function retainedKiB(r: RunResult): number | null {
+  const bytes = r.host.retainedHeapBytes ?? null
+  return bytes === null ? null : Math.round(bytes / 1024)
+}
 
 /** The dimensions of a run, as columns. */
 export function specColumns(r: RunResult): Record<string, string | number> {
