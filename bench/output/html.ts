@@ -4,6 +4,7 @@
 import type { SweepResults } from '../sweep.ts'
 import { CAP_TITLE, capExplanation, capTable } from './cap-section.ts'
 import { wanRegionsTable } from './wan-regions.ts'
+import { MEMORY_EXPLANATION, MEMORY_TITLE, memoryTable } from './memory-section.ts'
 import { messagesTable } from './markdown.ts'
 import { fmt, summaryRows } from './table.ts'
 
@@ -53,6 +54,8 @@ export function toHtml(results: SweepResults, charts: readonly { title: string; 
   }
   const regions = wanRegionsTable(results)
   if (regions !== null) parts.push('<h2>Commit latency by client region</h2>', table(regions.header, regions.rows))
+  const memory = memoryTable(results)
+  if (memory !== null) parts.push(`<h2>${esc(MEMORY_TITLE)}</h2>`, `<p>${esc(MEMORY_EXPLANATION)}</p>`, table(memory.header, memory.rows))
   if (results.skipped.length > 0) {
     parts.push('<h2>Skipped</h2><ul>' + results.skipped.map(x => `<li>${esc(x.what)}: ${esc(x.reason)}</li>`).join('') + '</ul>')
   }

@@ -9,6 +9,7 @@ import { validateSweepConfig } from '../../bench/config.ts'
 import { runSweep } from '../../bench/sweep.ts'
 import { memoryTable } from '../../bench/output/memory-section.ts'
 import { toMarkdown } from '../../bench/output/markdown.ts'
+import { toHtml } from '../../bench/output/html.ts'
 import { growthExponent } from '../../bench/growth-exponent.ts'
 
 describe('retained heap against n', () => {
@@ -28,6 +29,7 @@ describe('retained heap against n', () => {
     expect(table.rows[0]![1]).toMatch(/^\d+\.\d \(\d+ ops\)$/)
     expect(Number(table.rows[0]![3])).toBeGreaterThan(0)
     expect(toMarkdown(results, [])).toContain('## Retained heap against n')
+    expect(toHtml(results, [])).toContain('<h2>Retained heap against n</h2>')
   })
 
   it('has no table for a sweep at one size', () => {
