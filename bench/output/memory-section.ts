@@ -1,8 +1,9 @@
 /**
  * report.md's "Retained heap against n": for every setting a sweep ran at two or more cluster sizes, the JavaScript
  * heap the simulated cluster held at the end of each run (HostFigures.retainedHeapBytes) and how fast it grows with n.
- * Crash-fault protocols should grow about linearly (every replica holds its own log); PBFT as n^2 (every replica
- * holds certificates of n votes per slot); more than that points at state that should not be there.
+ * Crash-fault protocols should grow about linearly (every replica holds its own log). PBFT's replicas hold certificates
+ * of n votes per slot, n^2 references, but in the simulator a handed-over vote is one object however many certificates
+ * hold it, so it grows far less than n^2 here; growth well above the protocol's points at state that should not be there.
  */
 import type { RunResult } from '../figures.ts'
 import type { SweepResults } from '../sweep.ts'
@@ -11,9 +12,9 @@ import { fmt } from './table.ts'
 
 export const MEMORY_TITLE = 'Retained heap against n'
 
-export const MEMORY_EXPLANATION = 'JavaScript heap the simulated cluster still held at the end of each run, after a ' +
-  'forced full collection, over what the process held before building it (replica logs, certificates, sessions, the ' +
-  'recorded history), in MiB with the operations the run completed. `growth` is the slope of log(heap) against log(n): ' +
+export const MEMORY_EXPLANATION = 'JavaScript heap the simulated cluster still held at the end of each run: heap in use ' +
+  'after a forced full collection with the cluster, less the same once it is dropped (replica logs not yet compacted, ' +
+  'certificates, sessions), in MiB with the operations the run completed. `growth` is the slope of log(heap) against log(n): ' +
   '1 is linear in n, 2 quadratic. A host figure (allocation sizes repeat, what the process holds besides does not); ' +
   'runs that stop at different operation counts are not strictly comparable.'
 
