@@ -10,16 +10,23 @@
  * that wait in a queue (their deadline runs from submission). The default is one session, as before sessions existed,
  * so simulated clients keep their exact traces.
  *
+ * Signing: the clients of Byzantine protocols sign every request. Where the runtime has turns (a live process), the
+ * requests started in one turn are signed together with one batch signature (core/signers/signature-batch.ts) once
+ * the turn's replies are all handled, and only then handed to their sessions' protocols: a load generator with many
+ * requests in flight then pays one signature per turn instead of one per request, and so does the replica that checks
+ * them. In the simulator, which has no turns, each request is signed by its session's protocol as it starts.
+ *
  * Completion is a callback, not a promise, so the deterministic simulator can drive clients synchronously;
  * `submitAsync` wraps it for live use.
  */
-import { decodeReply, encodeRequest, EMPTY_BYTES } from './codec/client-messages.ts'
+import { decodeReply, encodeRequest, EMPTY_BYTES, requestSigningBytes } from './codec/client-messages.ts'
 import { CodecError } from './errors.ts'
 import type { AnyProtocol, ClientProtocol, ParsedOptions } from './protocol.ts'
 import type { Rng } from './random.ts'
 import type { HostRuntime } from './runtime.ts'
 import { identityOfSession, MAX_SESSIONS_PER_CLIENT, sessionId, sessionIndexOf } from './sessions.ts'
 import type { Signer } from './signer.ts'
+import { signBatch } from './signers/signature-batch.ts'
 import type { ClientReply, ClientRequest, NodeId } from './types.ts'
 import type { InboundFrame, Transport } from './transport.ts'
 import { SilentReplicas } from './clients/silent-replicas.ts'
@@ -102,6 +109,10 @@ export class ClientHost implements CommandClient {
   private closed = false
   /** Replies that could not be decoded (a misbehaving replica). */
   malformedReplies = 0
+  /** Sign requests in batches per turn (see the header); null: each session's protocol signs its own. */
+  private readonly batchSigning: ((fn: () => void) => void) | null
+  /** Requests started this turn, waiting for the turn's batch signature. */
+  private unsigned: Array<{ readonly session: Session; readonly request: ClientRequest }> = []
 
   constructor(options: ClientHostOptions) {
     const sessions = options.sessions ?? 1
@@ -112,6 +123,8 @@ export class ClientHost implements CommandClient {
     this.id = options.id
     this.silentReplicas = options.silentReplicas ?? new SilentReplicas()
     this.maxInFlight = sessions
+    const afterTurn = options.runtime.afterTurn
+    this.batchSigning = options.descriptor.faultModel === 'byzantine' && afterTurn !== undefined ? afterTurn : null
     sessionId(options.id, 0) // validates the identity
     this.openSession() // session 0 at once, with the host's own rng, as before sessions existed
     options.transport.onFrame((from, frame) => this.onFrame(from, frame))
@@ -198,8 +211,25 @@ export class ClientHost implements CommandClient {
     session.pending = pending
     this.inFlight++
     const request: ClientRequest = { clientId: session.id, seq: ++session.seq, readOnly: pending.readOnly, op: pending.op, signature: EMPTY_BYTES }
-    session.protocol.submit(request)
-    this.pump(session)
+    if (this.batchSigning === null) {
+      session.protocol.submit(request)
+      this.pump(session)
+      return
+    }
+    if (this.unsigned.length === 0) this.batchSigning(() => this.signStarted())
+    this.unsigned.push({ session, request })
+  }
+
+  /** Sign the requests started this turn with one batch signature and hand each to its session's protocol. */
+  private signStarted(): void {
+    // A request that finished meanwhile (timed out, aborted, closed) is not sent: its session may carry a newer one.
+    const started = this.unsigned.filter(({ session, request }) => !this.closed && session.pending !== null && session.seq === request.seq)
+    this.unsigned = []
+    const signatures = signBatch(this.o.signer, started.map(({ request }) => requestSigningBytes(request)))
+    started.forEach(({ session, request }, i) => {
+      session.protocol.submit({ ...request, signature: signatures[i]! })
+      this.pump(session)
+    })
   }
 
   private scheduleTick(): void {

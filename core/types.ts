@@ -17,7 +17,10 @@ export interface ClientRequest {
   readonly readOnly: boolean
   /** The state machine's command, opaque to protocols. */
   readonly op: Uint8Array
-  /** Byzantine protocols: the client's Ed25519 signature over `requestSigningBytes(request)`; empty otherwise. */
+  /**
+   * Byzantine protocols: the client's Ed25519 signature over `requestSigningBytes(request)`, plain or a batch signature
+   * covering the requests it started in the same turn (core/signers/signature-batch.ts); empty otherwise.
+   */
   readonly signature: Uint8Array
 }
 

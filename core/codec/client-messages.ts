@@ -5,6 +5,7 @@
 import type { ClientReply, ClientRequest, ReplyStatus } from '../types.ts'
 import { BinaryReader, BinaryWriter } from './binary.ts'
 import { CodecError } from '../errors.ts'
+import { MAX_BATCH_SIGNATURE_LENGTH } from '../signers/signature-batch.ts'
 
 // Codes on the wire are positions here: append, never reorder.
 const STATUS: readonly ReplyStatus[] = ['ok', 'redirect', 'error', 'busy']
@@ -18,7 +19,8 @@ export function readRequest(rd: BinaryReader): ClientRequest {
   const seq = rd.uvarint()
   const readOnly = rd.bool()
   const op = rd.bytes()
-  const signature = rd.bytes(64)
+  // A plain Ed25519 signature (64 bytes), or a batch signature with its Merkle path (core/signers/signature-batch.ts).
+  const signature = rd.bytes(MAX_BATCH_SIGNATURE_LENGTH)
   return { clientId, seq, readOnly, op, signature }
 }
 

@@ -4,15 +4,21 @@ import type { Rng } from '../random.ts'
 import type { Ed25519SignerName, SignatureScheme, SignerName } from '../signer.ts'
 import { PRIVATE_KEY_LENGTH } from './key-lengths.ts'
 import { nodeCryptoScheme } from './node-crypto.ts'
+import { withSignatureBatches } from './signature-batch.ts'
 import { simScheme } from './sim.ts'
 import { tweetnaclScheme } from './tweetnacl.ts'
 
 export { PRIVATE_KEY_LENGTH, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from './key-lengths.ts'
 
+/** Every scheme's verifier also takes batch signatures (core/signers/signature-batch.ts), as clients may send them. */
+function acceptingBatches(scheme: SignatureScheme): SignatureScheme {
+  return { ...scheme, verifier: withSignatureBatches(scheme.verifier) }
+}
+
 const SCHEMES: Record<SignerName, SignatureScheme> = {
-  tweetnacl: tweetnaclScheme,
-  node: nodeCryptoScheme,
-  sim: simScheme,
+  tweetnacl: acceptingBatches(tweetnaclScheme),
+  node: acceptingBatches(nodeCryptoScheme),
+  sim: acceptingBatches(simScheme),
 }
 
 export const SIGNER_NAMES: readonly SignerName[] = Object.keys(SCHEMES) as SignerName[]
