@@ -15,6 +15,8 @@ import { decodeReply, decodeRequest, encodeReply, encodeRequest, requestSigningB
 import { createKvStore, decodeKvCommand, encodeKvCommand } from '../../core/kv.ts'
 import { createRng } from '../../core/random.ts'
 import { generatePrivateKey, signatureScheme, SIGNER_NAMES } from '../../core/signers/index.ts'
+import { nodeCryptoScheme } from '../../core/signers/node-crypto.ts'
+import { signBatch, withSignatureBatches } from '../../core/signers/signature-batch.ts'
 import type { ClientReply, ClientRequest } from '../../core/types.ts'
 import { createSimCluster } from '../../net/sim/cluster.ts'
 import { runWorkload } from '../../net/sim/workload.ts'
@@ -66,6 +68,20 @@ for (const name of SIGNER_NAMES) {
   add(`sign ${name} (${signingBytes.length} B)`, () => { signer.sign(signingBytes) })
   add(`verify ${name} (${signingBytes.length} B)`, () => { scheme.verifier.verify(signer.publicKey, signingBytes, signature) })
 }
+
+// Batch signatures (a live client's turn of 64 requests): signing the batch, and verifying one more of its requests
+// once the tree's root has verified (what a replica pays per request after the first of a batch).
+const batchMessages = Array.from({ length: 64 }, (_, i) => requestSigningBytes({ ...request, seq: i + 1 }))
+const batchSigner = nodeCryptoScheme.signer(generatePrivateKey(createRng(2)))
+const batchSignatures = signBatch(batchSigner, batchMessages)
+const batchVerifier = withSignatureBatches(nodeCryptoScheme.verifier)
+batchVerifier.verify(batchSigner.publicKey, batchMessages[0]!, batchSignatures[0]!)
+let b = 0
+add('sign batch node (64 requests)', () => { signBatch(batchSigner, batchMessages) })
+add('verify batch node (a request of a verified tree)', () => {
+  b = (b + 1) & 63
+  batchVerifier.verify(batchSigner.publicKey, batchMessages[b]!, batchSignatures[b]!)
+})
 
 // Every registered protocol's codec on the messages it actually sends.
 for (const p of protocols.values()) {
