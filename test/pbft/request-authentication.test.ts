@@ -5,10 +5,13 @@
  * replica speaks for a client (paper 4.1): the primary checks what it orders, a backup checks what it forwards (a
  * request its client repeated) and what a pre-prepare carries that it did not receive from the client. These cases play a faulty client that sends to
  * some replicas only, or different requests to different replicas: none may replace a correct primary, and every
- * request its client really signed executes.
+ * request its client really signed executes. Batch signatures (a live client's turn, core/signers/signature-batch.ts)
+ * are checked on the same paths: a batch's requests execute, and a request under another's path or an altered one is
+ * refused even by replicas that already know the batch's tree.
  */
 import { beforeEach, describe, expect, it } from 'vitest'
 import { requestSigningBytes } from '../../core/codec/client-messages.ts'
+import { signBatch } from '../../core/signers/signature-batch.ts'
 import { encodeKvCommand } from '../../core/kv.ts'
 import type { DurableState } from '../../core/storage.ts'
 import type { ClientRequest, NodeId } from '../../core/types.ts'
@@ -123,5 +126,44 @@ describe.each(['node', 'sim'] as const)('PBFT client request authentication (sig
     expect(executedEverywhere()).toBe(true)
     // The primary refuses both attempts; each backup refuses the repeat, which it would have had to forward.
     expect(h.ids.map(id => h.replica(id).dropCounts()['bad-client-signature'])).toEqual([2, 1, 1, 1])
+  })
+
+  /** Requests `seq, seq + 1, ...` of different sessions' worth of values, signed together as a live client's turn. */
+  function batchSigned(client: number, seq: number, count: number): ClientRequest[] {
+    const unsigned = Array.from({ length: count }, (_, i): ClientRequest => ({
+      clientId: client, seq: seq + i, readOnly: false, op: encodeKvCommand({ type: 'put', key: `b${i}`, value: String(i) }),
+      signature: new Uint8Array(0),
+    }))
+    const signatures = signBatch(h.signerOf(client), unsigned.map(requestSigningBytes))
+    return unsigned.map((r, i) => ({ ...r, signature: signatures[i]! }))
+  }
+
+  it('batch-signed requests sent to the primary only execute: the backups check their paths inside the pre-prepare', () => {
+    const { client, seq } = quiet()
+    // One session per request would be a live client's shape; sequence numbers of one session serve the check as well.
+    const batch = batchSigned(client, seq, 5)
+    for (const r of batch) h.propose(primary, r)
+    expect(h.stepUntil(() => batch.every(r => h.results.has(`${client}:${r.seq}`)) && executedEverywhere(), 1000)).toBe(true)
+    expect(views()).toEqual([0, 0, 0, 0])
+    expect(h.ids.map(id => h.replica(id).dropCounts()['bad-client-signature'] ?? 0)).toEqual([0, 0, 0, 0])
+    expect(h.violations).toEqual([])
+  })
+
+  it('a request under another request\'s batch signature, or with its path altered, is ordered by no one', () => {
+    const { client, seq } = quiet()
+    // b (seq) executes first, so every replica knows the batch's tree when the forgeries of a (seq + 1) come.
+    const [b, a] = batchSigned(client, seq, 2)
+    for (const id of h.ids) h.propose(id, b!)
+    expect(h.stepUntil(() => h.results.has(`${client}:${seq}`) && executedEverywhere(), 1000)).toBe(true)
+    const swapped = { ...a!, signature: b!.signature }
+    const altered = { ...a!, signature: a!.signature.slice() }
+    altered.signature[altered.signature.length - 1]! ^= 1
+    for (const id of h.ids) { h.propose(id, swapped); h.propose(id, altered) }
+    h.run(h.options.clientRetryTicks)
+    for (const id of h.ids) { h.propose(id, swapped); h.propose(id, altered) }
+    h.run(3 * h.options.requestTimeoutTicks)
+    expect(views()).toEqual([0, 0, 0, 0])
+    expect(h.results.has(`${client}:${seq + 1}`)).toBe(false)
+    expect(h.ids.map(id => h.replica(id).dropCounts()['bad-client-signature'])).toEqual([4, 2, 2, 2])
   })
 })
