@@ -28,7 +28,7 @@ import { identityOfSession, MAX_SESSIONS_PER_CLIENT, sessionId, sessionIndexOf }
 import type { Signer } from './signer.ts'
 import { signBatch } from './signers/signature-batch.ts'
 import type { ClientReply, ClientRequest, NodeId } from './types.ts'
-import type { InboundFrame, Transport } from './transport.ts'
+import type { InboundFrame, OutboundFrame, Transport } from './transport.ts'
 import { SilentReplicas } from './clients/silent-replicas.ts'
 
 /** No accepted answer before the deadline (or the wait was aborted): the command may still be applied later. */
@@ -270,8 +270,11 @@ export class ClientHost implements CommandClient {
 
   private pump(session: Session): void {
     const ready = session.protocol.ready()
+    // A request sent to every replica is one object: encode it once for all of them.
+    let frame: OutboundFrame | null = null
     for (const { to, message } of ready.messages) {
-      this.o.transport.send(to, { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message), message })
+      if (frame === null || frame.message !== message) frame = { channel: 'request', type: 'ClientRequest', bytes: encodeRequest(message), message }
+      this.o.transport.send(to, frame)
     }
     if (ready.completed !== null && session.pending !== null && ready.completed.seq === session.seq) {
       this.finish(session.pending, { status: 'ok', result: ready.completed.result })
