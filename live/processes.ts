@@ -74,10 +74,6 @@ export function runningPid(config: ClusterConfig, id: NodeId): number | null {
 }
 
 /**
- * Start replica `id` as a detached process; resolves once its admin socket answers. `onSpawn` learns the pid at once
- * (before the replica answers), so a caller can stop it even if start-up is interrupted.
- */
-/**
  * Node flags for every replica process, from CONSENSUS_REPLICA_NODE_FLAGS (space-separated), e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the replicas of a `bench live` run or `cluster up`; Node refuses
  * --cpu-prof in NODE_OPTIONS, and NODE_OPTIONS would reach the bench process too.
@@ -86,6 +82,10 @@ function replicaNodeFlags(): string[] {
   return (process.env.CONSENSUS_REPLICA_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== '')
 }
 
+/**
+ * Start replica `id` as a detached process; resolves once its admin socket answers. `onSpawn` learns the pid at once
+ * (before the replica answers), so a caller can stop it even if start-up is interrupted.
+ */
 export async function startReplicaProcess(config: ClusterConfig, configFile: string, id: NodeId, timeoutMs = 20_000,
   onSpawn?: (pid: number) => void): Promise<number> {
   const existing = runningPid(config, id)
